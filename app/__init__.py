@@ -1,0 +1,31 @@
+"""Stoker's web side: the API, the GitHub webhook and the Socket.IO events."""
+from flask import Flask
+from flask_jwt_extended import JWTManager
+
+from pipeline.doorbell import Doorbell
+
+from . import auth, builds, config, db, errors, projects, realtime, webhooks
+
+
+def create_app(test_config=None, *, serve_clients=True):
+    """Build the Flask app; `serve_clients=False` is for a worker process, which only emits."""
+    app = Flask(__name__)
+    app.config.from_mapping(config.from_env())
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = config.persistent_secret(app.config["STOKER_DATA_DIR"])
+    app.config["JWT_SECRET_KEY"] = app.config["JWT_SECRET_KEY"] or app.config["SECRET_KEY"]
+    app.json.sort_keys = False
+
+    errors.init_app(app)
+    db.init_app(app)
+    jwt = JWTManager(app)
+    errors.init_jwt(jwt)
+    jwt.user_lookup_loader(auth.load_user)
+    realtime.init_app(app, serve_clients=serve_clients)
+    app.extensions["stoker.doorbell"] = Doorbell()
+
+    for blueprint in (auth.bp, projects.bp, builds.bp, webhooks.bp):
+        app.register_blueprint(blueprint)
+    return app

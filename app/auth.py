@@ -1,0 +1,70 @@
+"""Accounts: register, log in, and the bearer-token guard every other API route uses."""
+import re
+from functools import cache
+
+from flask import Blueprint, jsonify
+from flask_jwt_extended import create_access_token, verify_jwt_in_request
+from peewee import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import ApiError, json_body
+from .models import User, db
+
+bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,40}")
+# Hashing is slow on purpose; an unbounded password would make it a denial of service.
+PASSWORD_LENGTHS = range(8, 1025)
+
+
+@cache
+def _dummy_hash():
+    """A real hash to check against for unknown users, so both failures take as long."""
+    return generate_password_hash("not-a-password-anyone-has")
+
+
+def _credentials():
+    data = json_body()
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not USERNAME.fullmatch(username):
+        raise ApiError(400, "username must be 3-40 characters of letters, digits, '_', '.' or '-'")
+    if not isinstance(password, str) or len(password) not in PASSWORD_LENGTHS:
+        raise ApiError(400, "password must be 8 to 1024 characters")
+    return username, password
+
+
+@bp.post("/register")
+def register():
+    username, password = _credentials()
+    try:
+        with db.atomic():
+            user = User.create(username=username, password_hash=generate_password_hash(password))
+    except IntegrityError:
+        raise ApiError(409, "Username is already taken") from None
+    return jsonify(message="User registered", user=user.to_json()), 201
+
+
+@bp.post("/login")
+def login():
+    data = json_body()
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError(400, "username and password are required")
+    user = User.get_or_none(User.username == username)
+    stored = user.password_hash if user else _dummy_hash()
+    if not check_password_hash(stored, password[:PASSWORD_LENGTHS.stop]) or user is None:
+        raise ApiError(401, "Invalid username or password")
+    return jsonify(message="Logged in", accessToken=create_access_token(identity=str(user.id)))
+
+
+def require_login():
+    """A before_request guard: a valid bearer token for an existing user, or a 401."""
+    verify_jwt_in_request()
+
+
+def load_user(header, payload):
+    """flask-jwt-extended's user loader: the token's user, or None (which is a 401)."""
+    subject = payload.get("sub")
+    if not isinstance(subject, str) or not subject.isdecimal() or not subject.isascii():
+        return None
+    return User.get_or_none(User.id == int(subject))

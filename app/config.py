@@ -1,0 +1,60 @@
+"""Every setting Stoker reads, each from one environment variable with its default.
+
+Nothing else in Stoker reads os.environ; the README's configuration table
+lists exactly what `from_env` reads.
+"""
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def from_env(environ=None):
+    """Return Flask config keys read from the environment, defaults filled in."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("STOKER_DATA_DIR", ".stoker")).resolve()
+    host = env.get("STOKER_HOST", "127.0.0.1")
+    port = int(env.get("PORT", "8000"))
+    return {
+        "STOKER_DATA_DIR": str(data_dir),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'stoker.db'}",
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=float(env.get("STOKER_TOKEN_HOURS", "12"))),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "STOKER_BUILD_IMAGE": env.get("STOKER_BUILD_IMAGE", "stoker-busybox:latest"),
+        "STOKER_BUILD_NETWORK": env.get("STOKER_BUILD_NETWORK", "none"),
+        "STOKER_WORKER_CONCURRENCY": int(env.get("STOKER_WORKER_CONCURRENCY", "2")),
+        "STOKER_POLL_SECONDS": float(env.get("STOKER_POLL_SECONDS", "2")),
+        "STOKER_PUBLIC_URL": env.get("STOKER_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+        "STOKER_ALLOW_LOCAL_REPOS": env.get("STOKER_ALLOW_LOCAL_REPOS", "0").lower() in TRUE_WORDS,
+        "STOKER_GIT_TIMEOUT": float(env.get("STOKER_GIT_TIMEOUT", "60")),
+        "STOKER_HOST": host,
+        "PORT": port,
+        # GitHub caps webhook payloads at 25 MB; nothing Stoker accepts is larger.
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+    }
+
+
+def persistent_secret(data_dir):
+    """Return the server secret kept in the data dir, creating it once if absent.
+
+    The secret is written to a private temporary file and then linked into
+    place, so two processes starting together agree on one complete secret.
+    """
+    path = Path(data_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

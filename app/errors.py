@@ -1,0 +1,85 @@
+"""One error shape for the whole API: JSON {"message": ...} with the right status."""
+import logging
+
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error whose message is safe and useful to show to the client."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status, message):
+    return jsonify(message=message), status
+
+
+def json_body():
+    """Return the request's JSON object, or raise a 400 saying what is wrong with it."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return data
+
+
+# Ids beyond a signed 64-bit integer cannot exist; they are 404s, not database errors.
+LARGEST_ID = 2**63 - 1
+
+
+def path_id(text, field, record):
+    """Return a path segment as a positive id: 400 if it is not one, 404 if it cannot exist."""
+    digits = text.lstrip("0")
+    if not text.isascii() or not text.isdecimal() or not digits:
+        raise ApiError(400, f"{field} must be a positive integer")
+    if len(digits) > 19 or int(digits) > LARGEST_ID:
+        raise ApiError(404, f"{record} not found")
+    return int(digits)
+
+
+def init_app(app):
+    @app.errorhandler(ApiError)
+    def _api_error(exc):
+        return error_response(exc.status, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        return error_response(exc.code, exc.description)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "Internal server error")
+
+
+def init_jwt(jwt):
+    """Make every token failure a 401 in the one error shape."""
+
+    @jwt.unauthorized_loader
+    def _missing(reason):
+        return error_response(401, "Missing or malformed Authorization header")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason):
+        return error_response(401, "Invalid token")
+
+    @jwt.expired_token_loader
+    def _expired(header, payload):
+        return error_response(401, "Token has expired")
+
+    @jwt.revoked_token_loader
+    def _revoked(header, payload):
+        return error_response(401, "Token has been revoked")
+
+    @jwt.user_lookup_error_loader
+    def _unknown_user(header, payload):
+        return error_response(401, "Token's user no longer exists")
+
+    @jwt.needs_fresh_token_loader
+    def _not_fresh(header, payload):
+        return error_response(401, "Fresh token required")

@@ -1,0 +1,114 @@
+"""The records Stoker keeps: users, projects and builds."""
+from datetime import datetime, timezone
+
+from peewee import (
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+db = DatabaseProxy()
+
+
+class Status:
+    """Every state a build can be in; the only place these words are spelt."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    FINISHED = (PASSED, FAILED)
+
+
+def utcnow():
+    """Naive UTC now: every timestamp is stored in UTC without an offset."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(moment):
+    """Format a stored UTC time as ISO 8601 with milliseconds and a Z, or None."""
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class User(BaseModel):
+    username = CharField(max_length=40, unique=True)
+    password_hash = CharField(max_length=255)
+    created_at = DateTimeField(default=utcnow)
+
+    def to_json(self):
+        return {"id": self.id, "username": self.username}
+
+
+class Project(BaseModel):
+    owner = ForeignKeyField(User, backref="projects", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    repo_url = TextField()
+    branch = CharField(max_length=255)
+    build_command = TextField()
+    image = CharField(max_length=255)
+    webhook_secret = CharField(max_length=128)
+    created_at = DateTimeField(default=utcnow)
+
+    def summary_json(self):
+        return {"id": self.id, "name": self.name, "repoUrl": self.repo_url, "branch": self.branch}
+
+    def to_json(self, public_url):
+        return {
+            **self.summary_json(),
+            "buildCommand": self.build_command,
+            "image": self.image,
+            "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
+            "createdAt": iso(self.created_at),
+        }
+
+
+class Build(BaseModel):
+    project = ForeignKeyField(Project, backref="builds", on_delete="CASCADE")
+    status = CharField(max_length=16, default=Status.QUEUED, index=True)
+    commit_message = TextField(null=True)
+    branch = CharField(max_length=255)
+    commit_author = CharField(max_length=255, null=True)
+    commit_hash = CharField(max_length=64)
+    exit_code = IntegerField(null=True)
+    error = TextField(null=True)
+    # When the record was created, as the API has always named it.
+    started_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+    # GitHub's X-GitHub-Delivery id, so a redelivered push builds once.
+    delivery_id = CharField(max_length=64, null=True)
+    worker_id = CharField(max_length=128, null=True)
+
+    class Meta:
+        indexes = ((("project", "delivery_id"), True),)
+
+    def to_json(self, with_project=False):
+        data = {
+            "id": self.id,
+            "status": self.status,
+            "commit": self.commit_message,
+            "branch": self.branch,
+            "commitAuthor": self.commit_author,
+            "commitHash": self.commit_hash,
+            "exitCode": self.exit_code,
+            "error": self.error,
+            "projectId": self.project_id,
+            "startedAt": iso(self.started_at),
+            "finishedAt": iso(self.finished_at),
+        }
+        if with_project:
+            data["project"] = self.project.summary_json()
+        return data
+
+
+MODELS = (User, Project, Build)

@@ -1,0 +1,85 @@
+"""Projects: a repository and branch to build, with its own webhook secret."""
+import re
+import secrets
+
+from flask import Blueprint, current_app, jsonify
+from flask_jwt_extended import current_user
+from peewee import prefetch
+
+from pipeline.git import GitError, check_branch, check_repo_url, ls_remote_branch
+
+from .auth import require_login
+from .errors import ApiError, json_body
+from .lifecycle import queue_build
+from .models import Build, Project, db
+
+bp = Blueprint("projects", __name__, url_prefix="/api/project")
+bp.before_request(require_login)
+
+IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
+DEFAULT_BUILD_COMMAND = "make"
+MAX_COMMAND_LENGTH = 16_384
+
+
+def _text(data, key, *, default=None, max_length):
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, f"{key} must be a non-empty string")
+    if len(value) > max_length:
+        raise ApiError(400, f"{key} must be at most {max_length} characters")
+    if "\x00" in value:
+        raise ApiError(400, f"{key} must not contain NUL characters")
+    return value
+
+
+def _project_fields(data):
+    """Check a create request's fields, each with a message naming what is wrong."""
+    config = current_app.config
+    fields = {
+        "name": _text(data, "name", max_length=100).strip(),
+        "build_command": _text(data, "buildCommand", default=DEFAULT_BUILD_COMMAND,
+                               max_length=MAX_COMMAND_LENGTH),
+        "image": _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255),
+    }
+    if not IMAGE_REFERENCE.fullmatch(fields["image"]):
+        raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
+    try:
+        fields["repo_url"] = check_repo_url(data.get("repoUrl"), config["STOKER_ALLOW_LOCAL_REPOS"])
+        fields["branch"] = check_branch(data.get("branch", "main"))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    return fields
+
+
+@bp.post("/projects")
+def create_project():
+    # 1. Check every field before any git process starts.
+    fields = _project_fields(json_body())
+    # 2. The branch must exist now: a project that can never build is refused.
+    try:
+        head = ls_remote_branch(
+            fields["repo_url"], fields["branch"],
+            allow_local=current_app.config["STOKER_ALLOW_LOCAL_REPOS"],
+            timeout=current_app.config["STOKER_GIT_TIMEOUT"],
+        )
+    except GitError as exc:
+        raise ApiError(422, f"Cannot build {fields['repo_url']} branch {fields['branch']}: {exc}") from None
+    # 3. Project and first build are written together or not at all.
+    with db.atomic():
+        project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
+        build = queue_build(project, commit_hash=head, branch=project.branch)
+    body = project.to_json(current_app.config["STOKER_PUBLIC_URL"])
+    body["webhookSecret"] = project.webhook_secret
+    return jsonify(message="Project created", project=body, build=build.to_json()), 201
+
+
+@bp.get("/projects")
+def list_projects():
+    projects = Project.select().where(Project.owner == current_user.id).order_by(Project.id)
+    builds = Build.select().order_by(Build.id.desc())
+    public_url = current_app.config["STOKER_PUBLIC_URL"]
+    listed = [
+        {**project.to_json(public_url), "builds": [b.to_json() for b in project.builds]}
+        for project in prefetch(projects, builds)
+    ]
+    return jsonify(message="Projects fetched", projects=listed)

@@ -1,0 +1,1 @@
+"""Stoker's build runner: git checkout, Docker containers, and the worker loop."""

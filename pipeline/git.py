@@ -1,0 +1,193 @@
+"""Git for builds: checking what users give us, and a cached bare mirror per repository.
+
+Every URL, branch and commit is checked here before any git process starts,
+and every git process runs with GIT_ALLOW_PROTOCOL so that git itself refuses
+transports we never meant to allow (ext::, file:// when local repos are off).
+"""
+import hashlib
+import ipaddress
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import git
+from filelock import FileLock
+
+COMMIT_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+SCP_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~][A-Za-z0-9._~/-]*")
+HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+REF_FORBIDDEN = set(" ~^:?*[\\")
+
+
+class GitError(Exception):
+    """A git operation failed; the message is fit to show the user."""
+
+
+def check_repo_url(url, allow_local):
+    """Return the URL if Stoker may hand it to git, else raise ValueError saying why."""
+    if not isinstance(url, str) or not url:
+        raise ValueError("repoUrl must be a non-empty string")
+    if len(url) > 2048:
+        raise ValueError("repoUrl is longer than 2048 characters")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise ValueError("repoUrl must not contain spaces or control characters")
+    if url.startswith("-"):
+        raise ValueError("repoUrl must not start with '-'")
+    if url.startswith("https://"):
+        _check_https(url, allow_local)
+        return url
+    if SCP_LIKE.fullmatch(url):
+        return url
+    if allow_local and (url.startswith("file:///") or url.startswith("/")) and "::" not in url:
+        return url
+    allowed = "an https:// URL or git@host:owner/repo"
+    if allow_local:
+        allowed += ", an absolute path or a file:/// URL"
+    raise ValueError(f"repoUrl must be {allowed}")
+
+
+def _check_https(url, allow_local):
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        raise ValueError("repoUrl is not a valid URL") from None
+    if parts.query or parts.fragment:
+        raise ValueError("repoUrl must not have a query or fragment")
+    if parts.path.strip("/") == "":
+        raise ValueError("repoUrl has no repository path")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not HOSTNAME.fullmatch(host):
+            raise ValueError("repoUrl has an invalid host name") from None
+        if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+            if not allow_local:
+                raise ValueError("repoUrl must not point at this machine") from None
+        return
+    if not address.is_global and not allow_local:
+        raise ValueError("repoUrl must not point at a private, loopback or link-local address")
+
+
+def check_branch(name):
+    """Return the branch name if git would accept it as a branch, else raise ValueError."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 255:
+        raise ValueError("branch must be a string of 1 to 255 characters")
+    bad = (
+        name.startswith(("-", "/"))
+        or name.endswith(("/", ".", ".lock"))
+        or ".." in name
+        or "//" in name
+        or "@{" in name
+        or name == "@"
+        or any(ch in REF_FORBIDDEN or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name)
+        or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
+    )
+    if bad:
+        raise ValueError(f"branch {name!r} is not a valid git branch name")
+    return name
+
+
+def check_commit_hash(value):
+    """Return a full lowercase commit hash, else raise ValueError."""
+    if not isinstance(value, str) or not COMMIT_HASH.fullmatch(value):
+        raise ValueError("commit hash must be 40 (or 64) lowercase hex digits")
+    return value
+
+
+def git_env(allow_local):
+    protocols = "https:ssh" + (":file" if allow_local else "")
+    return {
+        "GIT_ALLOW_PROTOCOL": protocols,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+    }
+
+
+def run_git(args, *, allow_local, timeout, env=None, **kwargs):
+    """Run one git command through GitPython; GitError with git's own words on failure."""
+    try:
+        return git.Git().execute(
+            ["git", *args],
+            env={**git_env(allow_local), **(env or {})},
+            kill_after_timeout=timeout,
+            **kwargs,
+        )
+    except git.GitCommandError as exc:
+        lines = [line for line in str(exc.stderr or "").strip(" '\n").splitlines() if line.strip()]
+        reason = lines[-1].strip() if lines else f"git exited with {exc.status}"
+        raise GitError(reason.removeprefix("stderr: ").strip("' ")) from None
+
+
+def ls_remote_branch(url, branch, *, allow_local, timeout):
+    """Return the commit hash at the tip of `branch` in the remote repository."""
+    out = run_git(
+        ["ls-remote", "--heads", "--", url, f"refs/heads/{branch}"],
+        allow_local=allow_local,
+        timeout=timeout,
+    )
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    raise GitError(f"branch {branch!r} does not exist in the repository")
+
+
+class GitMirror:
+    """A bare mirror of one remote repository, fetched into and exported from, never cloned per build."""
+
+    def __init__(self, root, url, *, allow_local, timeout):
+        digest = hashlib.sha256(url.encode()).hexdigest()[:24]
+        self.path = Path(root) / f"{digest}.git"
+        self.url = url
+        self.allow_local = allow_local
+        self.timeout = timeout
+        self.lock = FileLock(str(self.path) + ".lock")
+
+    def _git(self, *args, env=None):
+        return run_git(["--git-dir", str(self.path), *args],
+                       allow_local=self.allow_local, timeout=self.timeout, env=env)
+
+    def has(self, commit_hash):
+        try:
+            self._git("cat-file", "-e", f"{commit_hash}^{{commit}}")
+            return True
+        except GitError:
+            return False
+
+    def fetch(self, commit_hash):
+        """Make sure `commit_hash` is in the mirror, fetching only what is new."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            if not (self.path / "HEAD").exists():
+                shutil.rmtree(self.path, ignore_errors=True)
+                git.Repo.init(self.path, bare=True, mkdir=True)
+            if self.has(commit_hash):
+                return
+            self._git("fetch", "--prune", "--force", "--", self.url,
+                      "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+            if not self.has(commit_hash):
+                # A force-push may have left the commit on no branch; ask for it by name.
+                try:
+                    self._git("fetch", "--", self.url, commit_hash)
+                except GitError:
+                    pass
+            if not self.has(commit_hash):
+                raise GitError(f"commit {commit_hash} is not in the repository")
+
+    def describe(self, commit_hash):
+        """Return (message, author name) of a commit that is in the mirror."""
+        commit = git.Repo(self.path).commit(commit_hash)
+        return commit.message.strip(), commit.author.name
+
+    def export(self, commit_hash, dest):
+        """Write the tree of `commit_hash` into the empty folder `dest`, as git checks it out."""
+        index = Path(dest).parent / f".{Path(dest).name}.index"
+        env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(dest)}
+        try:
+            self._git("read-tree", commit_hash, env=env)
+            self._git("checkout-index", "--all", "--force", env=env)
+        finally:
+            index.unlink(missing_ok=True)

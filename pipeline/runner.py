@@ -1,0 +1,87 @@
+"""Runs one build from start to end: fetch, export, run, clean up; knows nothing of the web side."""
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import docker_runner
+from .docker_runner import BuildError
+from .git import GitError, GitMirror
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """What a worker needs to know to run one build."""
+
+    build_id: int
+    repo_url: str
+    commit_hash: str
+    branch: str
+    image: str
+    command: str
+
+
+@dataclass
+class Outcome:
+    """How a build ended: an exit code when the container ran, else an error."""
+
+    exit_code: int | None = None
+    error: str | None = None
+    commit_message: str | None = None
+    commit_author: str | None = None
+
+
+class Runner:
+    """Runs build jobs with one data dir, Docker engine and network setting."""
+
+    def __init__(self, data_dir, *, network, allow_local_repos, git_timeout):
+        self.mirrors = Path(data_dir) / "mirrors"
+        self.workspaces = Path(data_dir) / "workspaces"
+        self.network = network
+        self.allow_local = allow_local_repos
+        self.git_timeout = git_timeout
+        self._docker = None
+
+    def docker(self):
+        if self._docker is None:
+            self._docker = docker_runner.connect()
+        return self._docker
+
+    def mirror(self, url):
+        return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout)
+
+    def run(self, job):
+        """Run `job` to its end and say how it ended; never raises for a failed build."""
+        outcome = Outcome()
+        self.workspaces.mkdir(parents=True, exist_ok=True)
+        workspace = Path(tempfile.mkdtemp(prefix=f"build-{job.build_id}-", dir=self.workspaces))
+        try:
+            mirror = self.mirror(job.repo_url)
+            mirror.fetch(job.commit_hash)
+            outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
+            mirror.export(job.commit_hash, workspace)
+            outcome.exit_code = docker_runner.run_in_container(
+                self.docker(),
+                image=job.image,
+                command=job.command,
+                workspace=workspace,
+                network=self.network,
+                labels={"stoker.build": str(job.build_id)},
+                environment={
+                    "CI": "true",
+                    "STOKER": "true",
+                    "STOKER_BUILD_ID": str(job.build_id),
+                    "STOKER_COMMIT": job.commit_hash,
+                    "STOKER_BRANCH": job.branch,
+                },
+            )
+        except GitError as exc:
+            outcome.error = f"checkout failed: {exc}"
+        except BuildError as exc:
+            outcome.error = str(exc)
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+        return outcome

@@ -1,0 +1,85 @@
+"""The worker loop: claims queued builds, runs them, records how they ended.
+
+This is the one module that joins the web side (records, events) and the
+pipeline (git, Docker); everything it calls in pipeline/ takes plain values.
+"""
+import logging
+import os
+import socket
+
+from app.lifecycle import claim_next, set_status
+from app.models import Status, db
+
+from .runner import BuildJob, Runner
+
+log = logging.getLogger(__name__)
+
+
+def worker_name(index):
+    return f"{socket.gethostname()}:{os.getpid()}:{index}"
+
+
+class Worker:
+    """Runs builds one at a time for one app; several may share a process."""
+
+    def __init__(self, app, name):
+        self.app = app
+        self.name = name
+        self.doorbell = app.extensions["stoker.doorbell"]
+        self.runner = Runner(
+            app.config["STOKER_DATA_DIR"],
+            network=app.config["STOKER_BUILD_NETWORK"],
+            allow_local_repos=app.config["STOKER_ALLOW_LOCAL_REPOS"],
+            git_timeout=app.config["STOKER_GIT_TIMEOUT"],
+        )
+
+    def run_forever(self, stopping):
+        """Run builds until `stopping` (a threading.Event) is set, sleeping on the doorbell when idle."""
+        poll = self.app.config["STOKER_POLL_SECONDS"]
+        while not stopping.is_set():
+            seen = self.doorbell.rings()
+            try:
+                ran = self.run_once()
+            except Exception:
+                log.exception("worker %s could not claim a build", self.name)
+                ran = False
+            if not ran:
+                self.doorbell.wait(seen, poll)
+
+    def run_once(self):
+        """Claim and run the oldest queued build; False when there was none."""
+        with self.app.app_context():
+            with db.connection_context():
+                build = claim_next(self.name)
+                if build is None:
+                    return False
+                project = build.project
+                job = BuildJob(
+                    build_id=build.id,
+                    repo_url=project.repo_url,
+                    commit_hash=build.commit_hash,
+                    branch=build.branch,
+                    image=project.image,
+                    command=project.build_command,
+                )
+            log.info("worker %s runs build %s (%s)", self.name, job.build_id, job.commit_hash[:12])
+            try:
+                outcome = self.runner.run(job)
+            except Exception as exc:
+                log.exception("build %s failed inside Stoker", job.build_id)
+                self._finish(build, Status.FAILED, error=f"internal error: {exc}")
+                return True
+            status = Status.PASSED if outcome.exit_code == 0 else Status.FAILED
+            self._finish(
+                build,
+                status,
+                exit_code=outcome.exit_code,
+                error=outcome.error,
+                commit_message=build.commit_message or outcome.commit_message,
+                commit_author=build.commit_author or outcome.commit_author,
+            )
+            return True
+
+    def _finish(self, build, status, **fields):
+        with db.connection_context():
+            set_status(build.id, status, expect=Status.RUNNING, **fields)
