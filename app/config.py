@@ -30,6 +30,8 @@ def from_env(environ=None):
         "STOKER_POLL_SECONDS": float(env.get("STOKER_POLL_SECONDS", "2")),
         "STOKER_PUBLIC_URL": env.get("STOKER_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
         "STOKER_ALLOW_LOCAL_REPOS": env.get("STOKER_ALLOW_LOCAL_REPOS", "0").lower() in TRUE_WORDS,
+        "STOKER_ALLOW_PRIVATE_REPO_HOSTS":
+            env.get("STOKER_ALLOW_PRIVATE_REPO_HOSTS", "0").lower() in TRUE_WORDS,
         "STOKER_GIT_TIMEOUT": float(env.get("STOKER_GIT_TIMEOUT", "60")),
         "STOKER_HOST": host,
         "PORT": port,

@@ -44,7 +44,8 @@ def _project_fields(data):
     if not IMAGE_REFERENCE.fullmatch(fields["image"]):
         raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
     try:
-        fields["repo_url"] = check_repo_url(data.get("repoUrl"), config["STOKER_ALLOW_LOCAL_REPOS"])
+        fields["repo_url"] = check_repo_url(data.get("repoUrl"), config["STOKER_ALLOW_LOCAL_REPOS"],
+                                            config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])
         fields["branch"] = check_branch(data.get("branch", "main"))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None

@@ -24,8 +24,13 @@ class GitError(Exception):
     """A git operation failed; the message is fit to show the user."""
 
 
-def check_repo_url(url, allow_local):
-    """Return the URL if Stoker may hand it to git, else raise ValueError saying why."""
+def check_repo_url(url, allow_local, allow_private_hosts=False):
+    """Return the URL if Stoker may hand it to git, else raise ValueError saying why.
+
+    Local paths and private network hosts are separate permissions: a server
+    that builds local repositories must still not be steered at its own
+    network. Link-local addresses (cloud metadata) are never allowed.
+    """
     if not isinstance(url, str) or not url:
         raise ValueError("repoUrl must be a non-empty string")
     if len(url) > 2048:
@@ -35,9 +40,10 @@ def check_repo_url(url, allow_local):
     if url.startswith("-"):
         raise ValueError("repoUrl must not start with '-'")
     if url.startswith("https://"):
-        _check_https(url, allow_local)
+        _check_host(_https_host(url), allow_private_hosts)
         return url
     if SCP_LIKE.fullmatch(url):
+        _check_host(url.partition("@")[2].partition(":")[0], allow_private_hosts)
         return url
     if allow_local and (url.startswith("file:///") or url.startswith("/")) and "::" not in url:
         return url
@@ -47,7 +53,7 @@ def check_repo_url(url, allow_local):
     raise ValueError(f"repoUrl must be {allowed}")
 
 
-def _check_https(url, allow_local):
+def _https_host(url):
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -58,17 +64,23 @@ def _check_https(url, allow_local):
         raise ValueError("repoUrl must not have a query or fragment")
     if parts.path.strip("/") == "":
         raise ValueError("repoUrl has no repository path")
+    return host
+
+
+def _check_host(host, allow_private_hosts):
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         if not HOSTNAME.fullmatch(host):
             raise ValueError("repoUrl has an invalid host name") from None
         if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-            if not allow_local:
-                raise ValueError("repoUrl must not point at this machine") from None
-        return
-    if not address.is_global and not allow_local:
-        raise ValueError("repoUrl must not point at a private, loopback or link-local address")
+            address = ipaddress.ip_address("127.0.0.1")
+        else:
+            return
+    if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
+        raise ValueError("repoUrl must not point at a link-local, multicast or reserved address")
+    if not address.is_global and not allow_private_hosts:
+        raise ValueError("repoUrl must not point at a private or loopback address")
 
 
 def check_branch(name):

@@ -1,0 +1,259 @@
+"""Fixtures: a fresh database of each kind, the real Docker engine, real git repositories,
+and a really running `stoker serve`.
+
+A service that does not answer fails the run under CI=true and skips, loudly,
+anywhere else.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import docker
+import git
+import psycopg2
+import pytest
+import requests
+
+from app import create_app
+from app.models import db
+from pipeline.images import make_busybox_image
+from pipeline.worker import Worker
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+TEST_IMAGE = "stoker-busybox:latest"
+WEBHOOK_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "github-webhooks"
+SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
+
+
+def unavailable(what):
+    """Fail under CI; elsewhere skip, saying so loudly."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI=true: a missing service fails the run)")
+    warnings.warn(f"SKIPPING: {what}")
+    pytest.skip(what)
+
+
+# --- databases -------------------------------------------------------------
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_kind(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    try:
+        conn = psycopg2.connect(POSTGRES_ADMIN_DSN, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        unavailable(f"PostgreSQL is not answering at {POSTGRES_ADMIN_DSN}: {exc}")
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def database_url(database_kind, tmp_path, request):
+    """A URL to an empty database of the kind under test, gone after the test."""
+    if database_kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'stoker.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"stoker_test_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --- Docker ----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The local engine, with the busybox test image made if it is missing."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        unavailable(f"no Docker engine answers: {exc}")
+    try:
+        client.images.get(TEST_IMAGE)
+    except docker.errors.ImageNotFound:
+        make_busybox_image(client, TEST_IMAGE)
+    return client
+
+
+# --- the app, in this process ----------------------------------------------
+
+@pytest.fixture
+def config(database_url, tmp_path):
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "STOKER_DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY": SECRET,
+        "STOKER_ALLOW_LOCAL_REPOS": True,
+        "STOKER_BUILD_IMAGE": TEST_IMAGE,
+        "STOKER_BUILD_NETWORK": "none",
+        "STOKER_PUBLIC_URL": "http://stoker.test",
+    }
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    yield app
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Accounts:
+    """Registers and logs in users through the API, as a client would."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def register(self, username, password="password123"):
+        response = self.client.post("/api/auth/register", json={"username": username, "password": password})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["user"]
+
+    def token(self, username="alice", password="password123"):
+        response = self.client.post("/api/auth/login", json={"username": username, "password": password})
+        if response.status_code == 401:
+            self.register(username, password)
+            response = self.client.post("/api/auth/login", json={"username": username, "password": password})
+        return response.get_json()["accessToken"]
+
+    def headers(self, username="alice"):
+        return {"Authorization": f"Bearer {self.token(username)}"}
+
+
+@pytest.fixture
+def accounts(client):
+    return Accounts(client)
+
+
+@pytest.fixture
+def drain(app, docker_client):
+    """Run queued builds in this process until none is left; returns how many ran."""
+
+    def run():
+        worker = Worker(app, "test-worker")
+        ran = 0
+        while worker.run_once():
+            ran += 1
+        return ran
+
+    return run
+
+
+# --- git -------------------------------------------------------------------
+
+class LocalRepo:
+    """A real git repository in a temporary folder, committed to as a developer would."""
+
+    def __init__(self, path, branch="main"):
+        self.path = path
+        self.repo = git.Repo.init(path, initial_branch=branch)
+        self.url = str(path)
+
+    def commit(self, files, message="A commit", author="Ada Lovelace"):
+        for name, content in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+            self.repo.index.add([name])
+        actor = git.Actor(author, "ada@example.com")
+        return self.repo.index.commit(message, author=actor, committer=actor).hexsha
+
+    def branch(self, name):
+        self.repo.git.checkout("-B", name)
+
+
+@pytest.fixture
+def local_repo(tmp_path):
+    """A repository whose main branch has one commit with a passing ci.sh."""
+    repo = LocalRepo(tmp_path / "repo")
+    repo.commit({"ci.sh": "echo building\ntest -f ci.sh\n"}, message="Initial commit")
+    return repo
+
+
+# --- a really running server -----------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url, process, log_path):
+        self.url, self.process, self.log_path = url, process, log_path
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(command, env_overrides, tmp_path, wait_for_http=True):
+    """Start `stoker <command>` in its own process, wait until it answers, and return it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "STOKER_HOST": "127.0.0.1",
+        "SECRET_KEY": SECRET,
+        "STOKER_ALLOW_LOCAL_REPOS": "1",
+        "STOKER_BUILD_IMAGE": TEST_IMAGE,
+        "STOKER_BUILD_NETWORK": "none",
+        **env_overrides,
+    }
+    log_path = tmp_path / f"{command}-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stoker", command],
+        env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + 20
+    while wait_for_http and time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"stoker {command} exited early:\n{server.log()}")
+        try:
+            requests.get(server.url + "/api/build/1", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    else:
+        if wait_for_http:
+            process.kill()
+            pytest.fail(f"stoker {command} did not answer within 20 s:\n{server.log()}")
+    return server
+
+
+def stop_server(server):
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path, docker_client):
+    server = start_server("serve", {
+        "DATABASE_URL": database_url,
+        "STOKER_DATA_DIR": str(tmp_path / "live-data"),
+    }, tmp_path)
+    yield server
+    stop_server(server)
