@@ -17,6 +17,7 @@ import docker
 import git
 import psycopg2
 import pytest
+import redis
 import requests
 
 from app import create_app
@@ -26,6 +27,7 @@ from pipeline.worker import Worker
 
 IN_CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 TEST_IMAGE = "stoker-busybox:latest"
 WEBHOOK_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "github-webhooks"
 SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
@@ -70,6 +72,15 @@ def database_url(database_kind, tmp_path, request):
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     with admin.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis is not answering at {REDIS_URL}: {exc}")
+    return REDIS_URL
 
 
 # --- Docker ----------------------------------------------------------------
@@ -257,3 +268,19 @@ def live_server(database_url, tmp_path, docker_client):
     }, tmp_path)
     yield server
     stop_server(server)
+
+
+@pytest.fixture
+def listeners():
+    """Connect real Socket.IO clients that collect buildStatusUpdate; all closed afterwards."""
+    from tests.helpers import Listener
+
+    made = []
+
+    def listen(server, token):
+        made.append(Listener(server, token))
+        return made[-1]
+
+    yield listen
+    for listener in made:
+        listener.close()

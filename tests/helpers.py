@@ -1,11 +1,15 @@
-"""Helpers tests share: signing webhook deliveries as GitHub does, and reading its payloads."""
+"""Helpers tests share: GitHub deliveries and payloads, and talking to a running server."""
 import hashlib
 import hmac
 import json
+import queue
 import re
+import time
 import uuid
 
 import pytest
+import requests
+import socketio
 
 from tests.conftest import IN_CI, WEBHOOK_FIXTURES
 
@@ -55,3 +59,39 @@ def push_payload(commit_hash, branch="main", message="Fix the flux capacitor", a
         },
         "commits": [],
     }
+
+
+def api(server, method, path, token=None, **kwargs):
+    headers = kwargs.pop("headers", {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(method, server.url + path, headers=headers, timeout=10, **kwargs)
+
+
+def login(server, username):
+    api(server, "POST", "/api/auth/register", json={"username": username, "password": "password123"})
+    response = api(server, "POST", "/api/auth/login", json={"username": username, "password": "password123"})
+    return response.json()["accessToken"]
+
+
+class Listener:
+    """A real Socket.IO client that collects buildStatusUpdate events."""
+
+    def __init__(self, server, token):
+        self.events = queue.Queue()
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("buildStatusUpdate", self.events.put)
+        self.client.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+
+    def statuses_of(self, build_id, until, timeout=30):
+        """Collect the statuses one build goes through, in arrival order, until `until` arrives."""
+        seen, deadline = [], time.monotonic() + timeout
+        while until not in seen:
+            event = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert set(event) >= {"id", "status", "commitHash", "exitCode"} and "project" not in event
+            if event["id"] == build_id:
+                seen.append(event["status"])
+        return seen
+
+    def close(self):
+        self.client.disconnect()

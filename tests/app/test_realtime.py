@@ -1,0 +1,62 @@
+"""Against a really running `stoker serve`: Socket.IO auth, and every status change reaching its owner."""
+import time
+
+import pytest
+import socketio
+
+from app.models import Status
+from tests.helpers import api, delivery, login, push_payload
+
+
+def test_the_owner_sees_every_status_change_of_a_pushed_build_in_order(live_server, listeners, local_repo):
+    alice, bob = login(live_server, "alice"), login(live_server, "bob")
+    alice_events, bob_events = listeners(live_server, alice), listeners(live_server, bob)
+
+    created = api(live_server, "POST", "/api/project/projects", alice, json={
+        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).json()
+    first = created["build"]["id"]
+    assert alice_events.statuses_of(first, until=Status.PASSED) == [Status.QUEUED, Status.RUNNING, Status.PASSED]
+
+    sha = local_repo.commit({"more.txt": "more\n"}, message="Push over the wire")
+    body, headers = delivery(created["project"]["webhookSecret"], push_payload(sha))
+    response = api(live_server, "POST", f"/api/webhooks/github/{created['project']['id']}", data=body, headers=headers)
+    assert response.status_code == 202
+    pushed = response.json()["build"]["id"]
+    assert alice_events.statuses_of(pushed, until=Status.PASSED) == [Status.QUEUED, Status.RUNNING, Status.PASSED]
+
+    stored = api(live_server, "GET", f"/api/build/{pushed}", alice).json()["build"]
+    assert (stored["status"], stored["exitCode"], stored["commitHash"]) == (Status.PASSED, 0, sha)
+    # Bob was connected all along and heard nothing of Alice's builds.
+    assert bob_events.events.empty()
+
+
+def test_the_webhook_answers_without_waiting_for_the_build(live_server, local_repo):
+    token = login(live_server, "alice")
+    created = api(live_server, "POST", "/api/project/projects", token, json={
+        "name": "slow", "repoUrl": local_repo.url, "buildCommand": "sleep 4"}).json()
+    sha = local_repo.commit({"slow.txt": "slow\n"})
+    body, headers = delivery(created["project"]["webhookSecret"], push_payload(sha))
+
+    started = time.monotonic()
+    response = api(live_server, "POST", f"/api/webhooks/github/{created['project']['id']}", data=body, headers=headers)
+    answered = time.monotonic() - started
+    assert response.status_code == 202
+    # The build sleeps for 4 s; an answer in well under that cannot have waited for it.
+    assert answered < 1.0
+    build = api(live_server, "GET", f"/api/build/{response.json()['build']['id']}", token).json()["build"]
+    assert build["status"] in (Status.QUEUED, Status.RUNNING)
+
+
+@pytest.mark.parametrize("auth", [None, {}, {"token": ""}, {"token": "not-a-jwt"}, {"token": 42}])
+def test_connections_without_a_valid_token_are_refused(live_server, auth):
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(live_server.url, auth=auth, transports=["websocket"], wait_timeout=5)
+    assert not client.connected
+
+
+def test_a_token_in_the_query_string_is_not_accepted(live_server):
+    token = login(live_server, "alice")
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(f"{live_server.url}?token={token}", transports=["websocket"], wait_timeout=5)

@@ -1,0 +1,45 @@
+"""One build run end to end against the real engine, and what it leaves behind: nothing."""
+import pytest
+
+from pipeline.runner import BuildJob, Runner
+from tests.conftest import TEST_IMAGE
+
+
+@pytest.fixture
+def runner(tmp_path, docker_client):
+    return Runner(tmp_path / "data", network="none", allow_local_repos=True, git_timeout=30)
+
+
+def job(repo, command, build_id=7, image=TEST_IMAGE):
+    return BuildJob(build_id=build_id, repo_url=repo.url, commit_hash=repo.repo.head.commit.hexsha,
+                    branch="main", image=image, command=command)
+
+
+def containers_of(docker_client, build_id):
+    return docker_client.containers.list(all=True, filters={"label": f"stoker.build={build_id}"})
+
+
+def test_the_command_runs_in_the_checkout_and_its_exit_code_is_returned(runner, local_repo, docker_client):
+    outcome = runner.run(job(local_repo, 'test "$PWD" = /workspace && test -f ci.sh && '
+                                         'test "$CI" = true && test "$STOKER_BUILD_ID" = 7 && exit 5'))
+    assert (outcome.exit_code, outcome.error) == (5, None)
+    assert (outcome.commit_message, outcome.commit_author) == ("Initial commit", "Ada Lovelace")
+
+
+def test_nothing_is_left_behind_whether_the_build_passes_or_fails(runner, local_repo, docker_client, tmp_path):
+    for build_id, command in ((8, "true"), (9, "exit 1"), (10, "touch made-by-build && exit 0")):
+        runner.run(job(local_repo, command, build_id=build_id))
+        assert containers_of(docker_client, build_id) == []
+    assert list((tmp_path / "data" / "workspaces").iterdir()) == []
+
+
+def test_the_build_has_no_network(runner, local_repo):
+    outcome = runner.run(job(local_repo, "ip link | grep -v ' lo:' | grep -q 'state UP' && exit 9 || exit 0"))
+    assert outcome.exit_code == 0
+
+
+def test_a_missing_image_is_an_error_not_an_exit_code(runner, local_repo, tmp_path):
+    outcome = runner.run(job(local_repo, "true", image="stoker-absent:none"))
+    assert outcome.exit_code is None
+    assert "stoker-absent:none" in outcome.error
+    assert list((tmp_path / "data" / "workspaces").iterdir()) == []

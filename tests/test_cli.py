@@ -1,0 +1,73 @@
+"""The `stoker` command's processes, each run for real."""
+import subprocess
+import sys
+import time
+import uuid
+
+from app.models import Build, Status
+from tests.conftest import start_server, stop_server
+from tests.helpers import api, delivery, login, push_payload
+
+
+def test_a_worker_process_runs_builds_the_web_side_queued(client, accounts, local_repo, database_url, tmp_path,
+                                                           docker_client):
+    created = client.post("/api/project/projects", headers=accounts.headers(), json={
+        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).get_json()
+    build_id = created["build"]["id"]
+
+    worker = start_server("worker", {
+        "DATABASE_URL": database_url,
+        "STOKER_DATA_DIR": str(tmp_path / "worker-data"),
+        "STOKER_POLL_SECONDS": "0.2",
+    }, tmp_path, wait_for_http=False)
+    try:
+        deadline = time.monotonic() + 30
+        while Build.get_by_id(build_id).status != Status.PASSED:
+            assert time.monotonic() < deadline, worker.log()
+            assert worker.process.poll() is None, worker.log()
+            time.sleep(0.2)
+    finally:
+        stop_server(worker)
+    build = Build.get_by_id(build_id)
+    assert build.exit_code == 0
+    assert build.worker_id.split(":")[1] == str(worker.process.pid)
+
+
+def test_make_image_imports_a_busybox_image_that_runs(docker_client):
+    name = f"stoker-make-image-test:{uuid.uuid4().hex[:8]}"
+    try:
+        subprocess.run([sys.executable, "-m", "stoker", "make-image", "--name", name], check=True,
+                       capture_output=True, timeout=60)
+        output = docker_client.containers.run(name, ["sh", "-c", "echo ok; ls /bin/ls"], remove=True,
+                                              network_mode="none")
+        assert output == b"ok\n/bin/ls\n"
+    finally:
+        docker_client.images.remove(name, force=True)
+
+
+def test_with_redis_a_browser_on_the_web_process_sees_builds_a_worker_process_ran(
+        database_url, redis_url, tmp_path, local_repo, listeners, docker_client):
+    shared = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "STOKER_POLL_SECONDS": "0.2"}
+    web = start_server("serve", {**shared, "STOKER_WORKER_CONCURRENCY": "0",
+                                 "STOKER_DATA_DIR": str(tmp_path / "web-data")}, tmp_path)
+    worker = start_server("worker", {**shared, "STOKER_DATA_DIR": str(tmp_path / "worker-data")},
+                          tmp_path, wait_for_http=False)
+    try:
+        token = login(web, "alice")
+        events = listeners(web, token)
+        created = api(web, "POST", "/api/project/projects", token, json={
+            "name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).json()
+        first = created["build"]["id"]
+        assert events.statuses_of(first, until=Status.PASSED) == [Status.QUEUED, Status.RUNNING, Status.PASSED]
+
+        sha = local_repo.commit({"r.txt": "r\n"})
+        body, headers = delivery(created["project"]["webhookSecret"], push_payload(sha))
+        pushed = api(web, "POST", f"/api/webhooks/github/{created['project']['id']}", data=body,
+                     headers=headers).json()["build"]["id"]
+        assert events.statuses_of(pushed, until=Status.PASSED) == [Status.QUEUED, Status.RUNNING, Status.PASSED]
+        assert api(web, "GET", f"/api/build/{pushed}", token).json()["build"]["status"] == Status.PASSED
+        # The web process runs no workers, so the worker process ran both builds.
+        assert f"runs build {first} " in worker.log() and f"runs build {pushed} " in worker.log()
+    finally:
+        stop_server(worker)
+        stop_server(web)
