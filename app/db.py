@@ -18,7 +18,9 @@ def open_database(url):
     """Return a peewee database for a URL, with the pragmas SQLite needs."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        return connect(url, pragmas=SQLITE_PRAGMAS)
+        # IMMEDIATE: a transaction takes the write lock when it begins, so it
+        # waits its turn (busy_timeout) instead of failing when it first writes.
+        return connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     return connect(url)
 
 

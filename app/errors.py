@@ -57,29 +57,18 @@ def init_app(app):
         return error_response(500, "Internal server error")
 
 
+# Every way flask-jwt-extended can refuse a token, each a 401 in the one error shape
+# (its own default for a malformed token is a 422).
+JWT_REFUSALS = {
+    "unauthorized_loader": "Missing or malformed Authorization header",
+    "invalid_token_loader": "Invalid token",
+    "expired_token_loader": "Token has expired",
+    "revoked_token_loader": "Token has been revoked",
+    "user_lookup_error_loader": "Token's user no longer exists",
+    "needs_fresh_token_loader": "Fresh token required",
+}
+
+
 def init_jwt(jwt):
-    """Make every token failure a 401 in the one error shape."""
-
-    @jwt.unauthorized_loader
-    def _missing(reason):
-        return error_response(401, "Missing or malformed Authorization header")
-
-    @jwt.invalid_token_loader
-    def _invalid(reason):
-        return error_response(401, "Invalid token")
-
-    @jwt.expired_token_loader
-    def _expired(header, payload):
-        return error_response(401, "Token has expired")
-
-    @jwt.revoked_token_loader
-    def _revoked(header, payload):
-        return error_response(401, "Token has been revoked")
-
-    @jwt.user_lookup_error_loader
-    def _unknown_user(header, payload):
-        return error_response(401, "Token's user no longer exists")
-
-    @jwt.needs_fresh_token_loader
-    def _not_fresh(header, payload):
-        return error_response(401, "Fresh token required")
+    for loader, message in JWT_REFUSALS.items():
+        getattr(jwt, loader)(lambda *args, message=message: error_response(401, message))

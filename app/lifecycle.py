@@ -48,20 +48,23 @@ def set_status(build_id, status, *, expect, **fields):
     if changed != 1:
         return None
     build = Build.get_by_id(build_id)
-    announce(build)
+    db.after_commit(lambda: announce(build))
     return build
 
 
 def claim_next(worker_id):
     """Mark the oldest queued build `running` for this worker and return it, or None."""
-    candidates = (
+    # Read the candidates to the end first: on SQLite, writing while a read is
+    # still open on the connection fails at once if another writer got in between.
+    candidates = list(
         Build.select(Build.id)
         .where(Build.status == Status.QUEUED)
         .order_by(Build.id)
         .limit(8)
+        .tuples()
     )
-    for candidate in candidates:
-        build = set_status(candidate.id, Status.RUNNING, expect=Status.QUEUED, worker_id=worker_id)
+    for (candidate,) in candidates:
+        build = set_status(candidate, Status.RUNNING, expect=Status.QUEUED, worker_id=worker_id)
         if build is not None:
             return build
     return None

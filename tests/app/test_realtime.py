@@ -47,6 +47,25 @@ def test_the_webhook_answers_without_waiting_for_the_build(live_server, local_re
     assert build["status"] in (Status.QUEUED, Status.RUNNING)
 
 
+def test_the_api_stays_quick_while_a_build_runs(live_server, listeners, local_repo):
+    token = login(live_server, "alice")
+    events = listeners(live_server, token)
+    created = api(live_server, "POST", "/api/project/projects", token, json={
+        "name": "slow", "repoUrl": local_repo.url, "buildCommand": "sleep 3"}).json()
+    build_id = created["build"]["id"]
+    events.statuses_of(build_id, until=Status.RUNNING)
+
+    timings = []
+    for _ in range(10):
+        started = time.monotonic()
+        assert api(live_server, "GET", f"/api/build/{build_id}", token).status_code == 200
+        timings.append(time.monotonic() - started)
+    # Waiting on the container must not block the server: had it, each read would
+    # have waited for the 3 s build.
+    assert max(timings) < 1.0, timings
+    assert api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]["status"] == Status.RUNNING
+
+
 @pytest.mark.parametrize("auth", [None, {}, {"token": ""}, {"token": "not-a-jwt"}, {"token": 42}])
 def test_connections_without_a_valid_token_are_refused(live_server, auth):
     client = socketio.Client(reconnection=False)

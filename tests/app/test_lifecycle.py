@@ -1,0 +1,62 @@
+"""Status changes: claims are atomic, and a finished build never moves again."""
+import threading
+
+from app.lifecycle import claim_next, queue_build, set_status
+from app.models import Build, Project, Status, User, db
+
+
+def make_project():
+    owner = User.create(username="owner", password_hash="x")
+    return Project.create(owner=owner, name="p", repo_url="/r", branch="main", build_command="true",
+                          image="i", webhook_secret="s")
+
+
+def test_racing_workers_claim_each_build_exactly_once(app):
+    with app.app_context():
+        project = make_project()
+        queued = {queue_build(project, commit_hash=f"{n:040x}", branch="main").id for n in range(40)}
+    claims, errors = [], []
+    start = threading.Barrier(4)
+
+    def worker(name):
+        try:
+            with app.app_context():
+                start.wait()
+                while (build := claim_next(name)) is not None:
+                    claims.append((build.id, name))
+        except Exception as exc:  # surfaced below; a thread's exception is otherwise lost
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    claimed = [build_id for build_id, _ in claims]
+    assert sorted(claimed) == sorted(queued)  # every build claimed, none twice
+    assert Build.select().where(Build.status == Status.RUNNING).count() == 40
+    owners = {build_id: name for build_id, name in claims}
+    assert all(Build.get_by_id(i).worker_id == owners[i] for i in queued)
+
+
+def test_claims_take_the_oldest_queued_build_first(app):
+    with app.app_context():
+        project = make_project()
+        first, second = (queue_build(project, commit_hash=f"{n:040x}", branch="main") for n in (1, 2))
+        assert claim_next("w").id == first.id
+        assert claim_next("w").id == second.id
+        assert claim_next("w") is None
+
+
+def test_a_finished_build_cannot_be_moved_again(app):
+    with app.app_context():
+        build = queue_build(make_project(), commit_hash="a" * 40, branch="main")
+        assert set_status(build.id, Status.RUNNING, expect=Status.QUEUED) is not None
+        done = set_status(build.id, Status.PASSED, expect=Status.RUNNING, exit_code=0)
+        assert done.finished_at is not None
+        # A second, late report (say from a worker that lost the build) changes nothing.
+        assert set_status(build.id, Status.FAILED, expect=Status.RUNNING, exit_code=1) is None
+        assert Build.get_by_id(build.id).status == Status.PASSED
