@@ -6,7 +6,9 @@ Docker never stalls a web request.
 """
 import argparse
 import logging
+import signal
 import threading
+import time
 
 import eventlet
 import eventlet.wsgi
@@ -17,32 +19,62 @@ from . import create_app
 log = logging.getLogger("stoker")
 
 
-def start_workers(app, count):
-    """Start `count` workers as green threads; return the event that stops them."""
+# How long a stopping process keeps killing its build containers and waiting
+# for their workers to record how the builds ended.
+STOP_GRACE_SECONDS = 15
+
+
+def run_until_signalled(app, serve_forever=None):
+    """Run the workers (and the web server, if given) until SIGTERM or SIGINT, then stop cleanly.
+
+    Stopping kills this process's build containers, and each interrupted build
+    is recorded as failed, so a stopped Stoker leaves no container behind and no
+    build `running`.
+    """
     from pipeline.worker import Worker, worker_name
 
     stopping = threading.Event()
-    for index in range(count):
-        eventlet.spawn(Worker(app, worker_name(index)).run_forever, stopping)
-    return stopping
+    workers = [Worker(app, worker_name(i), stopping)
+               for i in range(app.config["STOKER_WORKER_CONCURRENCY"])]
+    threads = [eventlet.spawn(worker.run_forever) for worker in workers]
+    server = eventlet.spawn(serve_forever) if serve_forever else None
+
+    signalled = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: signalled.append(signum))
+    # A flag polled by a green thread: a signal handler must not touch the hub itself.
+    while not signalled and not (server and server.dead):
+        eventlet.sleep(0.2)
+
+    log.info("stopping: %d worker(s) to finish", sum(w.busy for w in workers))
+    stopping.set()
+    app.extensions["stoker.doorbell"].ring()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while any(w.busy for w in workers) and time.monotonic() < deadline:
+        for worker in workers:
+            worker.interrupt()
+        eventlet.sleep(0.25)
+    for thread in threads:
+        thread.kill()
+    if server:
+        server.kill()
 
 
 def serve(args):
     app = create_app()
-    start_workers(app, app.config["STOKER_WORKER_CONCURRENCY"])
     host, port = app.config["STOKER_HOST"], app.config["PORT"]
     listener = eventlet.listen((host, port))
-    log.info("Stoker is listening on http://%s:%s (database %s)",
-             host, listener.getsockname()[1], app.config["DATABASE_URL"].split("://")[0])
-    eventlet.wsgi.server(listener, socketio.WSGIApp(app.extensions["socketio"], app))
+    log.info("Stoker is listening on http://%s:%s (database %s, %d workers)",
+             host, listener.getsockname()[1], app.config["DATABASE_URL"].split("://")[0],
+             app.config["STOKER_WORKER_CONCURRENCY"])
+    wsgi_app = socketio.WSGIApp(app.extensions["socketio"], app)
+    run_until_signalled(app, lambda: eventlet.wsgi.server(listener, wsgi_app))
 
 
 def worker(args):
     app = create_app(serve_clients=False)
-    count = app.config["STOKER_WORKER_CONCURRENCY"]
-    start_workers(app, count)
-    log.info("Stoker worker running %d builds at a time", count)
-    threading.Event().wait()
+    log.info("Stoker worker running %d builds at a time", app.config["STOKER_WORKER_CONCURRENCY"])
+    run_until_signalled(app)
 
 
 def make_image(args):

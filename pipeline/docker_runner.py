@@ -54,3 +54,15 @@ def run_in_container(client, *, image, command, workspace, network, labels, envi
             container.remove(force=True)
         except DockerException:
             log.exception("could not remove build container %s", container.id)
+
+
+def kill_labelled(client, labels):
+    """Kill every running container that carries all of `labels` (none, when no labels are given)."""
+    if not labels:
+        return
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    for container in client.containers.list(filters=filters):
+        try:
+            container.kill()
+        except DockerException:
+            pass  # it ended on its own meanwhile

@@ -37,7 +37,8 @@ class Outcome:
 class Runner:
     """Runs build jobs with one data dir, Docker engine and network setting."""
 
-    def __init__(self, data_dir, *, network, allow_local_repos, git_timeout):
+    def __init__(self, data_dir, *, network, allow_local_repos, git_timeout, labels=None):
+        self.labels = dict(labels or {})
         self.mirrors = Path(data_dir) / "mirrors"
         self.workspaces = Path(data_dir) / "workspaces"
         self.network = network
@@ -52,6 +53,11 @@ class Runner:
 
     def mirror(self, url):
         return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout)
+
+    def kill_containers(self):
+        """Kill the build containers this runner started; each run then ends and removes its own."""
+        if self._docker is not None:
+            docker_runner.kill_labelled(self._docker, self.labels)
 
     def run(self, job):
         """Run `job` to its end and say how it ended; never raises for a failed build."""
@@ -69,7 +75,7 @@ class Runner:
                 command=job.command,
                 workspace=workspace,
                 network=self.network,
-                labels={"stoker.build": str(job.build_id)},
+                labels={**self.labels, "stoker.build": str(job.build_id)},
                 environment={
                     "CI": "true",
                     "STOKER": "true",

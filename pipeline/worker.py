@@ -6,6 +6,7 @@ pipeline (git, Docker); everything it calls in pipeline/ takes plain values.
 import logging
 import os
 import socket
+import threading
 
 from app.lifecycle import claim_next, set_status
 from app.models import Status, db
@@ -19,24 +20,35 @@ def worker_name(index):
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
 
 
+STOPPED = "Stoker was stopped while this build ran"
+
+
 class Worker:
     """Runs builds one at a time for one app; several may share a process."""
 
-    def __init__(self, app, name):
+    def __init__(self, app, name, stopping=None):
         self.app = app
         self.name = name
+        self.stopping = stopping or threading.Event()
+        self.busy = False
         self.doorbell = app.extensions["stoker.doorbell"]
         self.runner = Runner(
             app.config["STOKER_DATA_DIR"],
             network=app.config["STOKER_BUILD_NETWORK"],
             allow_local_repos=app.config["STOKER_ALLOW_LOCAL_REPOS"],
             git_timeout=app.config["STOKER_GIT_TIMEOUT"],
+            labels={"stoker.worker": name},
         )
 
-    def run_forever(self, stopping):
-        """Run builds until `stopping` (a threading.Event) is set, sleeping on the doorbell when idle."""
+    def interrupt(self):
+        """Kill the container of the build this worker runs, if any; used when stopping."""
+        if self.busy:
+            self.runner.kill_containers()
+
+    def run_forever(self):
+        """Run builds until `stopping` is set, sleeping on the doorbell when idle."""
         poll = self.app.config["STOKER_POLL_SECONDS"]
-        while not stopping.is_set():
+        while not self.stopping.is_set():
             seen = self.doorbell.rings()
             try:
                 ran = self.run_once()
@@ -48,6 +60,15 @@ class Worker:
 
     def run_once(self):
         """Claim and run the oldest queued build; False when there was none."""
+        if self.stopping.is_set():
+            return False
+        self.busy = True
+        try:
+            return self._run_next()
+        finally:
+            self.busy = False
+
+    def _run_next(self):
         with self.app.app_context():
             with db.connection_context():
                 build = claim_next(self.name)
@@ -69,6 +90,8 @@ class Worker:
                 log.exception("build %s failed inside Stoker", job.build_id)
                 self._finish(build, Status.FAILED, error=f"internal error: {exc}")
                 return True
+            if self.stopping.is_set() and outcome.exit_code != 0 and outcome.error is None:
+                outcome.error = STOPPED
             status = Status.PASSED if outcome.exit_code == 0 else Status.FAILED
             self._finish(
                 build,

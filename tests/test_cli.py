@@ -1,10 +1,12 @@
 """The `stoker` command's processes, each run for real."""
+import signal
 import subprocess
 import sys
 import time
 import uuid
 
 from app.models import Build, Status
+from pipeline.worker import STOPPED
 from tests.conftest import start_server, stop_server
 from tests.helpers import api, delivery, login, push_payload
 
@@ -71,3 +73,26 @@ def test_with_redis_a_browser_on_the_web_process_sees_builds_a_worker_process_ra
     finally:
         stop_server(worker)
         stop_server(web)
+
+
+def test_a_stopped_server_kills_its_builds_and_records_why(app, live_server, local_repo, docker_client):
+    token = login(live_server, "alice")
+    created = api(live_server, "POST", "/api/project/projects", token, json={
+        "name": "long", "repoUrl": local_repo.url, "buildCommand": "sleep 120"}).json()
+    build_id = created["build"]["id"]
+    deadline = time.monotonic() + 30
+    while api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]["status"] != Status.RUNNING:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)  # let the container start
+
+    live_server.process.send_signal(signal.SIGTERM)
+    assert live_server.process.wait(20) == 0, live_server.log()
+
+    build = Build.get_by_id(build_id)
+    assert (build.status, build.error, build.exit_code) == (Status.FAILED, STOPPED, 137)
+    assert build.finished_at is not None
+    pid = f":{live_server.process.pid}:"
+    left = [c for c in docker_client.containers.list(all=True, filters={"label": "stoker.worker"})
+            if pid in c.labels["stoker.worker"]]
+    assert left == []
