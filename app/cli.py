@@ -60,6 +60,21 @@ def run_until_signalled(app, serve_forever=None):
         server.kill()
 
 
+def ends_its_own_input(wsgi_app):
+    """Mark requests as ended by the server, as eventlet's wsgi does for chunked bodies.
+
+    eventlet decodes chunked bodies and stops at their end, but does not say so;
+    without `wsgi.input_terminated`, Werkzeug reads a body sent without a
+    Content-Length as empty, and never holds it to MAX_CONTENT_LENGTH.
+    """
+
+    def app(environ, start_response):
+        environ["wsgi.input_terminated"] = True
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def serve(args):
     app = create_app()
     host, port = app.config["STOKER_HOST"], app.config["PORT"]
@@ -67,6 +82,7 @@ def serve(args):
     log.info("Stoker is listening on http://%s:%s (database %s, %d workers)",
              host, listener.getsockname()[1], app.config["DATABASE_URL"].split("://")[0],
              app.config["STOKER_WORKER_CONCURRENCY"])
+    app.wsgi_app = ends_its_own_input(app.wsgi_app)
     wsgi_app = socketio.WSGIApp(app.extensions["socketio"], app)
     run_until_signalled(app, lambda: eventlet.wsgi.server(listener, wsgi_app))
 

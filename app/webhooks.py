@@ -4,7 +4,7 @@ import hmac
 import json
 import re
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from peewee import IntegrityError
 
 from pipeline.git import check_commit_hash
@@ -75,6 +75,9 @@ def github(project_id):
         raise ApiError(404, "Project not found")
     # 2. The signature covers the raw bytes; nothing in them is read before it is checked.
     body = request.get_data(cache=True)
+    if len(body) >= current_app.config["MAX_CONTENT_LENGTH"]:
+        # A chunked body is cut off at the cap rather than refused; reaching it means too large.
+        raise ApiError(413, "Webhook body is larger than GitHub's 25 MB limit")
     if not signature_matches(project.webhook_secret, body, request.headers.get("X-Hub-Signature-256")):
         raise ApiError(401, "Missing or invalid X-Hub-Signature-256")
     # 3. Only a push to the project's branch builds.

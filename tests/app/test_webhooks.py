@@ -188,3 +188,27 @@ def test_form_encoded_deliveries_are_understood(client, project, local_repo):
     })
     assert response.status_code == 202
     assert response.get_json()["build"]["commitHash"] == sha
+
+
+def test_the_running_server_reads_chunked_deliveries_and_caps_them_too(live_server, local_repo):
+    import requests
+
+    from tests.helpers import api, login
+
+    token = login(live_server, "alice")
+    created = api(live_server, "POST", "/api/project/projects", token, json={
+        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "true"}).json()["project"]
+    sha = local_repo.commit({"c.txt": "chunked\n"})
+    body, headers = delivery(created["webhookSecret"], push_payload(sha))
+    hook_url = f"{live_server.url}/api/webhooks/github/{created['id']}"
+    assert created["webhookUrl"] == hook_url  # STOKER_PUBLIC_URL defaults to where it listens
+    # A generator body makes requests send it chunked, with no Content-Length.
+    response = requests.post(hook_url, data=iter([body[:10], body[10:]]), headers=headers, timeout=10)
+    assert response.status_code == 202, response.text
+    assert response.json()["build"]["commitHash"] == sha
+
+    big = b"x" * (26 * 1024 * 1024)
+    chunks = iter([big[i:i + 2**20] for i in range(0, len(big), 2**20)])
+    signed = {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature(created["webhookSecret"], big)}
+    response = requests.post(hook_url, data=chunks, headers=signed, timeout=20)
+    assert response.status_code == 413
