@@ -1,10 +1,11 @@
 """Builds: read one, or queue it again."""
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify, request
 from flask_jwt_extended import current_user
 
 from .auth import require_login
 from .errors import ApiError, path_id
 from .lifecycle import queue_build
+from .logs import read_log
 from .models import Build, Project
 
 bp = Blueprint("builds", __name__, url_prefix="/api/build")
@@ -37,3 +38,17 @@ def rebuild(build_id):
         commit_author=original.commit_author,
     )
     return jsonify(message="Build re-queued", build=build.to_json()), 201
+
+
+@bp.get("/<build_id>/logs")
+def logs(build_id):
+    """The build's log from byte `offset` on, as plain text, with the offset to ask for next."""
+    build = owned_build(build_id)
+    offset = request.args.get("offset", "0")
+    if not (offset.isascii() and offset.isdecimal() and len(offset) <= 18):
+        raise ApiError(400, "offset must be a non-negative integer")
+    data = read_log(build.id, int(offset))
+    return Response(data, content_type="text/plain; charset=utf-8", headers={
+        "X-Log-Next-Offset": str(int(offset) + len(data)),
+        "X-Build-Status": build.status,
+    })

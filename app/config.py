@@ -32,6 +32,7 @@ def from_env(environ=None):
         "STOKER_ALLOW_LOCAL_REPOS": env.get("STOKER_ALLOW_LOCAL_REPOS", "0").lower() in TRUE_WORDS,
         "STOKER_ALLOW_PRIVATE_REPO_HOSTS":
             env.get("STOKER_ALLOW_PRIVATE_REPO_HOSTS", "0").lower() in TRUE_WORDS,
+        "STOKER_LOG_MAX_BYTES": int(float(env.get("STOKER_LOG_MAX_MB", "20")) * 1024 * 1024),
         "STOKER_GIT_TIMEOUT": float(env.get("STOKER_GIT_TIMEOUT", "60")),
         "STOKER_HOST": host,
         "PORT": port,

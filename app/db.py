@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from playhouse.db_url import connect
+from playhouse.migrate import SchemaMigrator, migrate
 
 from .models import MODELS, db
 
@@ -24,11 +25,27 @@ def open_database(url):
     return connect(url)
 
 
+def add_missing_columns(database):
+    """Add columns that models gained since the tables were made; nothing is dropped or changed."""
+    migrator = SchemaMigrator.from_database(database)
+    operations = []
+    for model in MODELS:
+        table = model._meta.table_name
+        present = {column.name for column in database.get_columns(table)}
+        for field in model._meta.sorted_fields:
+            if field.column_name not in present:
+                operations.append(migrator.add_column(table, field.column_name, field))
+    if operations:
+        with database.atomic():
+            migrate(*operations)
+
+
 def init_app(app):
     """Open the configured database, create missing tables, and scope connections to requests."""
     db.initialize(open_database(app.config["DATABASE_URL"]))
     with db.connection_context():
         db.create_tables(MODELS, safe=True)
+        add_missing_columns(db.obj)
 
     @app.before_request
     def _connect():

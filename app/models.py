@@ -2,6 +2,8 @@
 from datetime import datetime, timezone
 
 from peewee import (
+    BigIntegerField,
+    BooleanField,
     CharField,
     DatabaseProxy,
     DateTimeField,
@@ -21,7 +23,8 @@ class Status:
     RUNNING = "running"
     PASSED = "passed"
     FAILED = "failed"
-    FINISHED = (PASSED, FAILED)
+    CANCELED = "canceled"
+    FINISHED = (PASSED, FAILED, CANCELED)
 
 
 def utcnow():
@@ -58,6 +61,9 @@ class Project(BaseModel):
     build_command = TextField()
     image = CharField(max_length=255)
     webhook_secret = CharField(max_length=128)
+    timeout_seconds = IntegerField(default=3600)
+    # A new push to a branch cancels that branch's builds still queued or running.
+    auto_cancel = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
 
     def summary_json(self):
@@ -68,6 +74,8 @@ class Project(BaseModel):
             **self.summary_json(),
             "buildCommand": self.build_command,
             "image": self.image,
+            "timeoutSeconds": self.timeout_seconds,
+            "autoCancel": self.auto_cancel,
             "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
             "createdAt": iso(self.created_at),
         }
@@ -111,4 +119,16 @@ class Build(BaseModel):
         return data
 
 
-MODELS = (User, Project, Build)
+class BuildLog(BaseModel):
+    """One piece of a build's log: `length` UTF-8 bytes starting at byte `offset`."""
+
+    build = ForeignKeyField(Build, backref="log_pieces", on_delete="CASCADE")
+    offset = BigIntegerField()
+    length = IntegerField()
+    data = TextField()
+
+    class Meta:
+        indexes = ((("build", "offset"), True),)
+
+
+MODELS = (User, Project, Build, BuildLog)

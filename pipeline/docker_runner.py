@@ -21,21 +21,27 @@ def connect():
         raise BuildError(f"the Docker engine is not reachable: {exc}") from None
 
 
-def run_in_container(client, *, image, command, workspace, network, labels, environment):
+def run_in_container(client, *, image, command, workspace, network, labels, environment, on_output):
     """Run `sh -c command` in `image` with `workspace` at /workspace; return the exit code.
 
-    The container is removed whatever happens, including when the wait is
-    interrupted.
+    Everything the command prints, stdout and stderr as they interleave, goes
+    to `on_output` as raw bytes while it runs. The container is removed
+    whatever happens, including when the wait is interrupted.
     """
     try:
         container = client.containers.create(
             image,
-            ["sh", "-c", command],
+            # One pipe for both streams: Docker keeps stdout and stderr apart, and
+            # lines written close together would otherwise reach the log swapped.
+            ["sh", "-c", f"exec 2>&1; {command}"],
             working_dir=WORKDIR,
             volumes={str(workspace): {"bind": WORKDIR, "mode": "rw"}},
             network_mode=network,
             labels=labels,
             environment=environment,
+            # Stoker keeps the log itself; Docker's json-file copy would frame and
+            # store every line again, which costs far more than the build's output.
+            log_config={"type": "none"},
         )
     except ImageNotFound:
         raise BuildError(
@@ -45,7 +51,12 @@ def run_in_container(client, *, image, command, workspace, network, labels, envi
     except APIError as exc:
         raise BuildError(f"the build container could not be created: {exc.explanation}") from None
     try:
+        # Attached before it starts, so no output is missed; chunks come as the
+        # process writes them, not line by line.
+        output = container.attach(stdout=True, stderr=True, stream=True, logs=False)
         container.start()
+        for chunk in output:
+            on_output(chunk)
         return container.wait()["StatusCode"]
     except APIError as exc:
         raise BuildError(f"the build container failed to run: {exc.explanation}") from None

@@ -2,6 +2,7 @@
 import logging
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,16 +60,30 @@ class Runner:
         if self._docker is not None:
             docker_runner.kill_labelled(self._docker, self.labels)
 
-    def run(self, job):
-        """Run `job` to its end and say how it ended; never raises for a failed build."""
+    def run(self, job, on_output=None):
+        """Run `job` to its end and say how it ended; never raises for a failed build.
+
+        Stoker's own account of each stage (lines starting `==>`) and the
+        command's output go to `on_output` as bytes, in the order they happen.
+        """
+        output = on_output or (lambda raw: None)
+
+        def say(line):
+            output(f"==> {line}\n".encode())
+
         outcome = Outcome()
         self.workspaces.mkdir(parents=True, exist_ok=True)
         workspace = Path(tempfile.mkdtemp(prefix=f"build-{job.build_id}-", dir=self.workspaces))
         try:
+            say(f"Fetching {job.commit_hash} from {job.repo_url}")
             mirror = self.mirror(job.repo_url)
             mirror.fetch(job.commit_hash)
             outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
             mirror.export(job.commit_hash, workspace)
+            say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
+                if outcome.commit_message else f"Checked out {job.commit_hash[:12]}")
+            say(f"Running in {job.image}: {job.command}")
+            started = time.monotonic()
             outcome.exit_code = docker_runner.run_in_container(
                 self.docker(),
                 image=job.image,
@@ -83,11 +98,15 @@ class Runner:
                     "STOKER_COMMIT": job.commit_hash,
                     "STOKER_BRANCH": job.branch,
                 },
+                on_output=output,
             )
+            say(f"Exited with code {outcome.exit_code} after {time.monotonic() - started:.1f} s")
         except GitError as exc:
             outcome.error = f"checkout failed: {exc}"
+            say(outcome.error)
         except BuildError as exc:
             outcome.error = str(exc)
+            say(outcome.error)
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
         return outcome

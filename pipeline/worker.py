@@ -9,9 +9,10 @@ import socket
 import threading
 
 from app.lifecycle import claim_next, set_status
+from app.logs import LogWriter
 from app.models import Status, db
 
-from .runner import BuildJob, Runner
+from .runner import BuildJob, Outcome, Runner
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +85,20 @@ class Worker:
                     command=project.build_command,
                 )
             log.info("worker %s runs build %s (%s)", self.name, job.build_id, job.commit_hash[:12])
+            log_writer = LogWriter(self.app, job.build_id, self.app.config["STOKER_LOG_MAX_BYTES"])
             try:
-                outcome = self.runner.run(job)
+                outcome = self.runner.run(job, log_writer.write)
             except Exception as exc:
                 log.exception("build %s failed inside Stoker", job.build_id)
-                self._finish(build, Status.FAILED, error=f"internal error: {exc}")
-                return True
+                outcome = Outcome(error=f"internal error: {exc}")
+            finally:
+                # Every line is saved and emitted before the final status goes out.
+                log_writer.close()
             if self.stopping.is_set() and outcome.exit_code != 0 and outcome.error is None:
                 outcome.error = STOPPED
-            status = Status.PASSED if outcome.exit_code == 0 else Status.FAILED
             self._finish(
                 build,
-                status,
+                Status.PASSED if outcome.exit_code == 0 else Status.FAILED,
                 exit_code=outcome.exit_code,
                 error=outcome.error,
                 commit_message=build.commit_message or outcome.commit_message,

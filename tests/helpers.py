@@ -75,12 +75,14 @@ def login(server, username):
 
 
 class Listener:
-    """A real Socket.IO client that collects buildStatusUpdate events."""
+    """A real Socket.IO client that collects buildStatusUpdate and buildLog events."""
 
     def __init__(self, server, token):
         self.events = queue.Queue()
+        self.logs = queue.Queue()
         self.client = socketio.Client(reconnection=False)
         self.client.on("buildStatusUpdate", self.events.put)
+        self.client.on("buildLog", self.logs.put)
         self.client.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
 
     def statuses_of(self, build_id, until, timeout=30):
@@ -92,6 +94,15 @@ class Listener:
             if event["id"] == build_id:
                 seen.append(event["status"])
         return seen
+
+    def log_of(self, build_id):
+        """The log pieces received so far for one build, as (offset, data) in arrival order."""
+        pieces = []
+        while not self.logs.empty():
+            event = self.logs.get_nowait()
+            if event["buildId"] == build_id:
+                pieces.append((event["offset"], event["data"]))
+        return pieces
 
     def close(self):
         self.client.disconnect()

@@ -1,0 +1,102 @@
+"""Build logs: kept in the database in order, each piece emitted to the owner once saved.
+
+Offsets are byte offsets into the UTF-8 log. Output is normalised to valid
+UTF-8 when it is written, and pieces only ever end on a character boundary,
+so a client that adds up the byte lengths of what it received always holds
+the right offset to ask for the rest.
+"""
+import codecs
+import queue
+import threading
+
+from flask import current_app
+
+from .models import Build, BuildLog, Project, db
+from .realtime import emit_to_user
+
+# One database row holds at most this much; a fast build's output is coalesced up to it.
+PIECE_BYTES = 256 * 1024
+_CLOSE = object()
+
+
+def truncation_notice(cap):
+    return f"\n[stoker] the log reached {cap // (1024 * 1024)} MB and is cut here; the build goes on\n"
+
+
+class LogWriter:
+    """Takes a build's raw output from any thread, and saves and emits it in order from one.
+
+    `write` never blocks on the database: a build printing fast is never slowed
+    by it, and past the cap its output is counted and dropped, so memory stays
+    bounded too.
+    """
+
+    def __init__(self, app, build_id, cap):
+        self.app, self.build_id, self.cap = app, build_id, cap
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.pending = queue.Queue()
+        self.accepted = 0
+        self.truncated = False
+        self.saved = 0
+        self.thread = threading.Thread(target=self._save_in_order, name=f"log-{build_id}", daemon=True)
+        self.thread.start()
+
+    def write(self, raw):
+        """Accept raw bytes of output; safe to call from the thread that reads the container."""
+        if self.truncated or not raw:
+            return
+        room = self.cap - self.accepted
+        if len(raw) > room:
+            raw, self.truncated = raw[:room], True
+        self.accepted += len(raw)
+        text = self.decoder.decode(raw, final=self.truncated)
+        if self.truncated:
+            text += truncation_notice(self.cap)
+        if text:
+            self.pending.put(text.encode())
+
+    def close(self):
+        """Flush what is left and wait until every piece is saved and emitted."""
+        tail = self.decoder.decode(b"", final=True)
+        if tail:
+            self.pending.put(tail.encode())
+        self.pending.put(_CLOSE)
+        self.thread.join()
+
+    def _save_in_order(self):
+        with self.app.app_context():
+            owner_id = (Project.select(Project.owner).join(Build)
+                        .where(Build.id == self.build_id).scalar())
+            closing = False
+            while not closing:
+                piece = [self.pending.get()]
+                size = len(piece[0]) if piece[0] is not _CLOSE else 0
+                # Take whatever else is already waiting, so fast output becomes few rows.
+                while size < PIECE_BYTES and not self.pending.empty():
+                    piece.append(self.pending.get_nowait())
+                    size += len(piece[-1]) if piece[-1] is not _CLOSE else 0
+                closing = piece[-1] is _CLOSE
+                data = b"".join(p for p in piece if p is not _CLOSE)
+                if data:
+                    self._save(owner_id, data)
+            if not db.is_closed():
+                db.close()
+
+    def _save(self, owner_id, data):
+        with db.connection_context():
+            BuildLog.create(build=self.build_id, offset=self.saved, length=len(data),
+                            data=data.decode())
+        event = {"buildId": self.build_id, "offset": self.saved, "data": data.decode()}
+        self.saved += len(data)
+        emit_to_user(current_app, owner_id, "buildLog", event)
+
+
+def read_log(build_id, offset):
+    """Return the build's log from byte `offset` to what has been saved so far."""
+    pieces = list(BuildLog.select(BuildLog.offset, BuildLog.data)
+                  .where((BuildLog.build == build_id) & (BuildLog.offset + BuildLog.length > offset))
+                  .order_by(BuildLog.offset))
+    if not pieces:
+        return b""
+    joined = b"".join(piece.data.encode() for piece in pieces)
+    return joined[max(0, offset - pieces[0].offset):]

@@ -1,0 +1,172 @@
+"""Build logs: every line kept in order, streamed live, readable from any offset, capped."""
+import time
+
+import pytest
+
+from app.logs import LogWriter, read_log, truncation_notice
+from app.models import Build, BuildLog, Project, Status, User
+from tests.helpers import api, login
+
+
+@pytest.fixture
+def build_of(client, accounts, local_repo):
+    """Run one build of `command` in this process and return its id."""
+
+    def make(command, drain):
+        response = client.post("/api/project/projects", headers=accounts.headers(), json={
+            "name": "logs", "repoUrl": local_repo.url, "buildCommand": command})
+        assert response.status_code == 201, response.get_json()
+        drain()
+        return response.get_json()["build"]["id"]
+
+    return make
+
+
+def get_log(client, accounts, build_id, offset=None, user="alice"):
+    query = "" if offset is None else f"?offset={offset}"
+    return client.get(f"/api/build/{build_id}/logs{query}", headers=accounts.headers(user))
+
+
+def test_the_log_holds_stoker_stages_and_all_output_in_order(client, accounts, build_of, drain):
+    build_id = build_of("echo one; echo two >&2; echo three", drain)
+    response = get_log(client, accounts, build_id)
+    assert response.status_code == 200
+    assert response.content_type == "text/plain; charset=utf-8"
+    text = response.get_data(as_text=True)
+    lines = text.splitlines()
+    assert lines[0].startswith("==> Fetching ")
+    assert lines[1] == "==> Checked out {} (Initial commit)".format(lines[0].split()[2][:12])
+    assert lines[2] == "==> Running in stoker-busybox:latest: echo one; echo two >&2; echo three"
+    assert lines[3:6] == ["one", "two", "three"]
+    assert lines[6].startswith("==> Exited with code 0 after ")
+    assert response.headers["X-Log-Next-Offset"] == str(len(text.encode()))
+    assert response.headers["X-Build-Status"] == Status.PASSED
+
+
+def test_reading_from_an_offset_returns_exactly_the_rest(client, accounts, build_of, drain):
+    build_id = build_of("printf 'caf\\303\\251 \\360\\237\\232\\200\\n'; seq 1 2000", drain)
+    whole = get_log(client, accounts, build_id).get_data()
+    assert "café 🚀\n".encode() in whole
+    for offset in (0, 1, 37, len(whole) // 2, len(whole) - 1, len(whole), len(whole) + 50):
+        response = get_log(client, accounts, build_id, offset)
+        assert response.get_data() == whole[offset:], offset
+        assert response.headers["X-Log-Next-Offset"] == str(max(offset, len(whole)))
+
+
+def test_a_failure_before_the_container_is_in_the_log_too(client, accounts, local_repo, drain):
+    response = client.post("/api/project/projects", headers=accounts.headers(), json={
+        "name": "x", "repoUrl": local_repo.url, "image": "stoker-no-such:image"})
+    drain()
+    text = get_log(client, accounts, response.get_json()["build"]["id"]).get_data(as_text=True)
+    assert "==> image 'stoker-no-such:image' is not on the Docker engine" in text
+
+
+def test_log_access_follows_the_builds_rules(client, accounts, build_of, drain):
+    build_id = build_of("true", drain)
+    assert get_log(client, accounts, build_id, user="mallory").status_code == 403
+    assert client.get(f"/api/build/{build_id}/logs").status_code == 401
+    assert get_log(client, accounts, 999999).status_code == 404
+    assert get_log(client, accounts, "abc").status_code == 400
+    for bad in ("-1", "x", "1.5", "9" * 30):
+        response = get_log(client, accounts, build_id, bad)
+        assert response.status_code == 400, bad
+        assert response.get_json() == {"message": "offset must be a non-negative integer"}
+
+
+def make_build():
+    owner = User.create(username="owner", password_hash="x")
+    project = Project.create(owner=owner, name="p", repo_url="/r", branch="main", build_command="true",
+                             image="i", webhook_secret="s")
+    return Build.create(project=project, commit_hash="a" * 40, branch="main")
+
+
+def test_characters_split_across_writes_and_invalid_bytes_come_out_whole(app):
+    with app.app_context():
+        build = make_build()
+        writer = LogWriter(app, build.id, cap=1024)
+        for raw in (b"rocket \xf0\x9f", b"\x9a\x80 and caf\xc3", b"\xa9; bad \xff byte\n"):
+            writer.write(raw)
+        writer.close()
+        assert read_log(build.id, 0).decode() == "rocket 🚀 and café; bad \ufffd byte\n"
+        # Every stored piece is valid UTF-8 on its own, so any piece boundary is a safe offset.
+        for piece in BuildLog.select().where(BuildLog.build == build.id):
+            assert len(piece.data.encode()) == piece.length
+
+
+def test_past_the_cap_the_log_is_cut_and_says_so(app):
+    with app.app_context():
+        build = make_build()
+        writer = LogWriter(app, build.id, cap=10_000)
+        for _ in range(100):
+            writer.write(b"x" * 999 + b"\n")
+        writer.close()
+        log = read_log(build.id, 0)
+        assert log == b"".join([b"x" * 999 + b"\n"] * 10) + truncation_notice(10_000).encode()
+
+
+def test_a_capped_build_goes_on_to_its_own_end(config, local_repo, docker_client):
+    from app import create_app
+    from pipeline.worker import Worker
+    from tests.conftest import Accounts
+
+    app = create_app({**config, "STOKER_LOG_MAX_BYTES": 50_000})
+    client = app.test_client()
+    accounts = Accounts(client)
+    created = client.post("/api/project/projects", headers=accounts.headers(), json={
+        "name": "loud", "repoUrl": local_repo.url,
+        "buildCommand": "yes | head -c 3000000; echo; echo still going; exit 4"}).get_json()
+    Worker(app, "test-worker").run_once()
+    build = client.get(f"/api/build/{created['build']['id']}", headers=accounts.headers()).get_json()["build"]
+    assert (build["status"], build["exitCode"]) == (Status.FAILED, 4)  # it ran to its own end
+    log = client.get(f"/api/build/{created['build']['id']}/logs", headers=accounts.headers()).get_data()
+    assert len(log) < 50_000 + 200
+    assert log.endswith(truncation_notice(50_000).encode())
+
+
+def test_the_live_log_equals_the_stored_log(live_server, listeners, local_repo):
+    token = login(live_server, "alice")
+    events = listeners(live_server, token)
+    created = api(live_server, "POST", "/api/project/projects", token, json={
+        "name": "live", "repoUrl": local_repo.url,
+        "buildCommand": "for i in $(seq 1 300); do echo line $i; done; echo ünïcödé ✓"}).json()
+    build_id = created["build"]["id"]
+    events.statuses_of(build_id, until=Status.PASSED)
+
+    pieces = events.log_of(build_id)
+    expected_offset = 0
+    for offset, data in pieces:
+        assert offset == expected_offset  # in order, no gaps, no repeats
+        expected_offset += len(data.encode())
+    streamed = "".join(data for _, data in pieces)
+    stored = api(live_server, "GET", f"/api/build/{build_id}/logs", token)
+    assert stored.content.decode() == streamed
+    assert "line 300\nünïcödé ✓\n" in streamed
+    # A client joining late catches up from the offset it holds.
+    half = len(streamed.encode()) // 2
+    assert api(live_server, "GET", f"/api/build/{build_id}/logs?offset={half}", token).content == \
+        streamed.encode()[half:]
+
+
+def test_a_build_printing_100_mb_slows_neither_the_api_nor_other_builds(live_server, listeners, local_repo):
+    token = login(live_server, "alice")
+    events = listeners(live_server, token)
+    loud = api(live_server, "POST", "/api/project/projects", token, json={
+        "name": "loud", "repoUrl": local_repo.url, "buildCommand": "yes | head -c 100000000"}).json()
+    loud_id = loud["build"]["id"]
+    events.statuses_of(loud_id, until=Status.RUNNING)
+
+    quiet = api(live_server, "POST", "/api/project/projects", token, json={
+        "name": "quiet", "repoUrl": local_repo.url, "buildCommand": "echo quiet"}).json()
+    started = time.monotonic()
+    timings = []
+    while api(live_server, "GET", f"/api/build/{quiet['build']['id']}", token).json()["build"]["status"] != Status.PASSED:
+        before = time.monotonic()
+        api(live_server, "GET", f"/api/build/{loud_id}", token)
+        timings.append(time.monotonic() - before)
+        assert time.monotonic() - started < 20
+    assert max(timings, default=0) < 1.0, timings
+
+    events.statuses_of(loud_id, until=Status.PASSED, timeout=120)
+    stored = api(live_server, "GET", f"/api/build/{loud_id}/logs", token).content
+    assert 20 * 1024 * 1024 <= len(stored) < 20 * 1024 * 1024 + 4096
+    assert stored.endswith(truncation_notice(20 * 1024 * 1024).encode())
