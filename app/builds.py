@@ -4,7 +4,7 @@ from flask_jwt_extended import current_user
 
 from .auth import require_login
 from .errors import ApiError, path_id
-from .lifecycle import queue_build
+from .lifecycle import cancel_build, queue_build
 from .logs import read_log
 from .models import Build, Project
 
@@ -38,6 +38,14 @@ def rebuild(build_id):
         commit_author=original.commit_author,
     )
     return jsonify(message="Build re-queued", build=build.to_json()), 201
+
+
+@bp.post("/<build_id>/cancel")
+def cancel(build_id):
+    build = cancel_build(owned_build(build_id).id, reason="canceled by its owner")
+    if build is None:
+        raise ApiError(409, "Build has already finished")
+    return jsonify(message="Build canceled", build=build.to_json())
 
 
 @bp.get("/<build_id>/logs")

@@ -68,3 +68,26 @@ def claim_next(worker_id):
         if build is not None:
             return build
     return None
+
+
+def cancel_build(build_id, reason=None):
+    """Cancel a queued or running build; return it, or None if it had already finished.
+
+    A queued build then never starts; the worker running a running one sees the
+    change within a second and kills its container.
+    """
+    for current in (Status.QUEUED, Status.RUNNING):
+        build = set_status(build_id, Status.CANCELED, expect=current, error=reason)
+        if build is not None:
+            return build
+    return None
+
+
+def cancel_superseded(build):
+    """Cancel the older builds of the same project and branch that are still queued or running."""
+    older = (Build.select(Build.id)
+             .where((Build.project == build.project_id) & (Build.branch == build.branch)
+                    & (Build.id < build.id) & (Build.status.in_([Status.QUEUED, Status.RUNNING])))
+             .tuples())
+    for (build_id,) in list(older):
+        cancel_build(build_id, reason=f"superseded by build {build.id}")

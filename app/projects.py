@@ -19,6 +19,7 @@ bp.before_request(require_login)
 IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 DEFAULT_BUILD_COMMAND = "make"
 MAX_COMMAND_LENGTH = 16_384
+MAX_TIMEOUT = 7 * 24 * 3600
 
 
 def _text(data, key, *, default=None, max_length):
@@ -41,6 +42,13 @@ def _project_fields(data):
                                max_length=MAX_COMMAND_LENGTH),
         "image": _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255),
     }
+    timeout = data.get("timeoutSeconds", 3600)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= MAX_TIMEOUT:
+        raise ApiError(400, f"timeoutSeconds must be a whole number from 1 to {MAX_TIMEOUT}")
+    auto_cancel = data.get("autoCancel", False)
+    if not isinstance(auto_cancel, bool):
+        raise ApiError(400, "autoCancel must be true or false")
+    fields.update(timeout_seconds=timeout, auto_cancel=auto_cancel)
     if not IMAGE_REFERENCE.fullmatch(fields["image"]):
         raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
     try:

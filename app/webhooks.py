@@ -10,7 +10,7 @@ from peewee import IntegrityError
 from pipeline.git import check_commit_hash
 
 from .errors import ApiError, path_id
-from .lifecycle import queue_build
+from .lifecycle import cancel_superseded, queue_build
 from .models import Build, Project, db
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
@@ -98,4 +98,6 @@ def github(project_id):
     except IntegrityError:
         build = Build.get((Build.project == project) & (Build.delivery_id == delivery))
         return jsonify(message="Build already queued for this delivery", build=build.to_json())
+    if project.auto_cancel:
+        cancel_superseded(build)
     return jsonify(message="Build queued", build=build.to_json()), 202

@@ -23,6 +23,7 @@ class BuildJob:
     branch: str
     image: str
     command: str
+    timeout: float = 3600
 
 
 @dataclass
@@ -55,16 +56,18 @@ class Runner:
     def mirror(self, url):
         return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout)
 
-    def kill_containers(self):
-        """Kill the build containers this runner started; each run then ends and removes its own."""
+    def kill_containers(self, build_id=None):
+        """Kill the build containers this runner started (of one build, if given); each run then ends."""
         if self._docker is not None:
-            docker_runner.kill_labelled(self._docker, self.labels)
+            only = {} if build_id is None else {"stoker.build": str(build_id)}
+            docker_runner.kill_labelled(self._docker, {**self.labels, **only})
 
-    def run(self, job, on_output=None):
+    def run(self, job, on_output=None, halt=None):
         """Run `job` to its end and say how it ended; never raises for a failed build.
 
         Stoker's own account of each stage (lines starting `==>`) and the
         command's output go to `on_output` as bytes, in the order they happen.
+        Once `halt` (a threading.Event) is set, no container is started.
         """
         output = on_output or (lambda raw: None)
 
@@ -82,6 +85,8 @@ class Runner:
             mirror.export(job.commit_hash, workspace)
             say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
                 if outcome.commit_message else f"Checked out {job.commit_hash[:12]}")
+            if halt is not None and halt.is_set():
+                raise BuildError("stopped before the build command started")
             say(f"Running in {job.image}: {job.command}")
             started = time.monotonic()
             outcome.exit_code = docker_runner.run_in_container(

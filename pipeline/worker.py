@@ -7,21 +7,55 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from app.lifecycle import claim_next, set_status
 from app.logs import LogWriter
-from app.models import Status, db
+from app.models import Build, Status, db
 
 from .runner import BuildJob, Outcome, Runner
 
 log = logging.getLogger(__name__)
+
+STOPPED = "Stoker was stopped while this build ran"
+# How often a running build's record is checked for a cancel, and its clock for a timeout.
+WATCH_SECONDS = 0.5
 
 
 def worker_name(index):
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
 
 
-STOPPED = "Stoker was stopped while this build ran"
+class Watch(threading.Thread):
+    """Halts a running build when its record stops saying `running` (a cancel) or it runs too long."""
+
+    def __init__(self, worker, job, log_writer):
+        super().__init__(name=f"watch-{job.build_id}", daemon=True)
+        self.worker, self.job, self.log_writer = worker, job, log_writer
+        self.halt = threading.Event()
+        self.done = threading.Event()
+        self.reason = None
+        self.started = time.monotonic()
+
+    def stop_build(self, reason, line):
+        if self.reason is None:
+            self.reason = reason
+            self.log_writer.write(f"\n==> {line}\n".encode())
+        self.halt.set()
+
+    def run(self):
+        with self.worker.app.app_context():
+            while not self.done.wait(WATCH_SECONDS):
+                if self.reason is None:
+                    with db.connection_context():
+                        status = Build.select(Build.status).where(Build.id == self.job.build_id).scalar()
+                    if status != Status.RUNNING:
+                        self.stop_build("canceled", "Canceled")
+                    elif time.monotonic() - self.started > self.job.timeout:
+                        self.stop_build("timeout", f"Timed out after {self.job.timeout:g} s; stopping the build")
+                if self.halt.is_set():
+                    # Again on every tick: a container started just after a kill is caught too.
+                    self.worker.runner.kill_containers(self.job.build_id)
 
 
 class Worker:
@@ -31,7 +65,7 @@ class Worker:
         self.app = app
         self.name = name
         self.stopping = stopping or threading.Event()
-        self.busy = False
+        self.watch = None
         self.doorbell = app.extensions["stoker.doorbell"]
         self.runner = Runner(
             app.config["STOKER_DATA_DIR"],
@@ -41,9 +75,15 @@ class Worker:
             labels={"stoker.worker": name},
         )
 
+    @property
+    def busy(self):
+        return self.watch is not None
+
     def interrupt(self):
-        """Kill the container of the build this worker runs, if any; used when stopping."""
-        if self.busy:
+        """Stop the build this worker runs, if any; used when the process is stopping."""
+        watch = self.watch
+        if watch is not None:
+            watch.halt.set()
             self.runner.kill_containers()
 
     def run_forever(self):
@@ -63,49 +103,53 @@ class Worker:
         """Claim and run the oldest queued build; False when there was none."""
         if self.stopping.is_set():
             return False
-        self.busy = True
-        try:
-            return self._run_next()
-        finally:
-            self.busy = False
-
-    def _run_next(self):
         with self.app.app_context():
             with db.connection_context():
                 build = claim_next(self.name)
                 if build is None:
                     return False
-                project = build.project
                 job = BuildJob(
                     build_id=build.id,
-                    repo_url=project.repo_url,
+                    repo_url=build.project.repo_url,
                     commit_hash=build.commit_hash,
                     branch=build.branch,
-                    image=project.image,
-                    command=project.build_command,
+                    image=build.project.image,
+                    command=build.project.build_command,
+                    timeout=build.project.timeout_seconds,
                 )
             log.info("worker %s runs build %s (%s)", self.name, job.build_id, job.commit_hash[:12])
-            log_writer = LogWriter(self.app, job.build_id, self.app.config["STOKER_LOG_MAX_BYTES"])
-            try:
-                outcome = self.runner.run(job, log_writer.write)
-            except Exception as exc:
-                log.exception("build %s failed inside Stoker", job.build_id)
-                outcome = Outcome(error=f"internal error: {exc}")
-            finally:
-                # Every line is saved and emitted before the final status goes out.
-                log_writer.close()
-            if self.stopping.is_set() and outcome.exit_code != 0 and outcome.error is None:
-                outcome.error = STOPPED
-            self._finish(
-                build,
-                Status.PASSED if outcome.exit_code == 0 else Status.FAILED,
-                exit_code=outcome.exit_code,
-                error=outcome.error,
-                commit_message=build.commit_message or outcome.commit_message,
-                commit_author=build.commit_author or outcome.commit_author,
-            )
+            outcome, reason = self._run(job)
+            error = {"timeout": f"Timed out after {job.timeout:g} s", "stopped": STOPPED}.get(reason)
+            with db.connection_context():
+                # A canceled build's record already says so; this write then changes nothing.
+                set_status(
+                    build.id,
+                    Status.PASSED if outcome.exit_code == 0 and reason is None else Status.FAILED,
+                    expect=Status.RUNNING,
+                    exit_code=outcome.exit_code,
+                    error=error or outcome.error,
+                    commit_message=build.commit_message or outcome.commit_message,
+                    commit_author=build.commit_author or outcome.commit_author,
+                )
             return True
 
-    def _finish(self, build, status, **fields):
-        with db.connection_context():
-            set_status(build.id, status, expect=Status.RUNNING, **fields)
+    def _run(self, job):
+        """Run one job under watch; return its outcome and why it was halted, if it was."""
+        log_writer = LogWriter(self.app, job.build_id, self.app.config["STOKER_LOG_MAX_BYTES"])
+        watch = self.watch = Watch(self, job, log_writer)
+        watch.start()
+        try:
+            outcome = self.runner.run(job, log_writer.write, halt=watch.halt)
+        except Exception as exc:
+            log.exception("build %s failed inside Stoker", job.build_id)
+            outcome = Outcome(error=f"internal error: {exc}")
+        finally:
+            watch.done.set()
+            watch.join()
+            self.watch = None
+            # Every line is saved and emitted before the final status goes out.
+            log_writer.close()
+        reason = watch.reason
+        if reason is None and watch.halt.is_set() and self.stopping.is_set() and outcome.exit_code != 0:
+            reason = "stopped"
+        return outcome, reason

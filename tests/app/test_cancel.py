@@ -1,0 +1,129 @@
+"""Canceling builds, timeouts, and superseded builds canceled by a newer push."""
+import time
+
+import pytest
+
+from app.models import Build, Status
+from tests.helpers import api, delivery, login, push_payload
+
+
+def create_project(client, headers, local_repo, **fields):
+    body = {"name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh", **fields}
+    response = client.post("/api/project/projects", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_a_canceled_queued_build_never_starts(client, accounts, local_repo, drain):
+    headers = accounts.headers()
+    build_id = create_project(client, headers, local_repo)["build"]["id"]
+    response = client.post(f"/api/build/{build_id}/cancel", headers=headers)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["message"] == "Build canceled"
+    assert body["build"]["status"] == Status.CANCELED
+    assert body["build"]["finishedAt"] is not None
+    assert drain() == 0
+    assert Build.get_by_id(build_id).status == Status.CANCELED
+
+
+def test_a_finished_build_cannot_be_canceled(client, accounts, local_repo, drain):
+    headers = accounts.headers()
+    build_id = create_project(client, headers, local_repo)["build"]["id"]
+    drain()
+    response = client.post(f"/api/build/{build_id}/cancel", headers=headers)
+    assert response.status_code == 409
+    assert response.get_json() == {"message": "Build has already finished"}
+    assert Build.get_by_id(build_id).status == Status.PASSED
+
+
+def test_cancel_follows_the_builds_rules(client, accounts, local_repo):
+    build_id = create_project(client, accounts.headers(), local_repo)["build"]["id"]
+    assert client.post(f"/api/build/{build_id}/cancel", headers=accounts.headers("mallory")).status_code == 403
+    assert client.post(f"/api/build/{build_id}/cancel").status_code == 401
+    assert client.post("/api/build/abc/cancel", headers=accounts.headers()).status_code == 400
+    assert client.post("/api/build/999999/cancel", headers=accounts.headers()).status_code == 404
+    assert Build.get_by_id(build_id).status == Status.QUEUED
+
+
+def test_a_build_past_its_timeout_is_killed_and_fails_saying_so(client, accounts, local_repo, drain):
+    headers = accounts.headers()
+    build_id = create_project(client, headers, local_repo, buildCommand="sleep 60", timeoutSeconds=2)["build"]["id"]
+    started = time.monotonic()
+    drain()
+    took = time.monotonic() - started
+    build = client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
+    assert (build["status"], build["error"]) == (Status.FAILED, "Timed out after 2 s")
+    assert took < 10
+    log = client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
+    assert "==> Timed out after 2 s; stopping the build" in log
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"timeoutSeconds": 0}, "timeoutSeconds"),
+    ({"timeoutSeconds": "60"}, "timeoutSeconds"),
+    ({"timeoutSeconds": True}, "timeoutSeconds"),
+    ({"timeoutSeconds": 10**9}, "timeoutSeconds"),
+    ({"autoCancel": "yes"}, "autoCancel"),
+])
+def test_invalid_timeouts_and_auto_cancel_are_400(client, accounts, local_repo, fields, named):
+    body = {"name": "demo", "repoUrl": local_repo.url, **fields}
+    response = client.post("/api/project/projects", json=body, headers=accounts.headers())
+    assert response.status_code == 400
+    assert named in response.get_json()["message"]
+
+
+def test_with_auto_cancel_a_push_cancels_the_branchs_older_builds(client, accounts, local_repo):
+    headers = accounts.headers()
+    created = create_project(client, headers, local_repo, autoCancel=True)
+    project, first = created["project"], created["build"]["id"]
+    assert project["autoCancel"] is True
+
+    def push(sha, branch="main"):
+        body, hook_headers = delivery(project["webhookSecret"], push_payload(sha, branch=branch))
+        return client.post(f"/api/webhooks/github/{project['id']}", data=body, headers=hook_headers)
+
+    newer = push(local_repo.commit({"n.txt": "n\n"})).get_json()["build"]["id"]
+    assert Build.get_by_id(first).status == Status.CANCELED
+    assert Build.get_by_id(first).error == f"superseded by build {newer}"
+    assert Build.get_by_id(newer).status == Status.QUEUED
+
+
+def test_without_auto_cancel_every_push_builds(client, accounts, local_repo):
+    created = create_project(client, accounts.headers(), local_repo)
+    body, hook_headers = delivery(created["project"]["webhookSecret"], push_payload(local_repo.commit({"m": "m"})))
+    client.post(f"/api/webhooks/github/{created['project']['id']}", data=body, headers=hook_headers)
+    assert Build.select().where(Build.status == Status.QUEUED).count() == 2
+
+
+def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, listeners, local_repo, docker_client):
+    token = login(live_server, "alice")
+    events = listeners(live_server, token)
+    created = api(live_server, "POST", "/api/project/projects", token, json={
+        "name": "long", "repoUrl": local_repo.url, "buildCommand": "echo started; sleep 120"}).json()
+    build_id = created["build"]["id"]
+    events.statuses_of(build_id, until=Status.RUNNING)
+    pid = f":{live_server.process.pid}:"
+
+    def containers():
+        return [c for c in docker_client.containers.list(all=True, filters={"label": f"stoker.build={build_id}"})
+                if pid in c.labels.get("stoker.worker", "")]
+
+    deadline = time.monotonic() + 10
+    while not containers():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    canceled_at = time.monotonic()
+    response = api(live_server, "POST", f"/api/build/{build_id}/cancel", token)
+    assert response.status_code == 200
+    while containers():
+        assert time.monotonic() - canceled_at < 2.0, "the container outlived its cancel by 2 s"
+        time.sleep(0.05)
+
+    assert events.statuses_of(build_id, until=Status.CANCELED)[-1] == Status.CANCELED
+    time.sleep(1)  # the worker records its end; a canceled build must stay canceled
+    build = api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]
+    assert build["status"] == Status.CANCELED
+    log = api(live_server, "GET", f"/api/build/{build_id}/logs", token).text
+    assert "started\n" in log and "==> Canceled" in log
