@@ -55,7 +55,13 @@ def run_until_signalled(app, serve_forever=None):
             worker.interrupt()
         eventlet.sleep(0.25)
     for thread in threads:
+        # kill() only starts the unwinding; wait() lets each finally block (which
+        # removes a container) finish before the process exits.
         thread.kill()
+        try:
+            thread.wait()
+        except BaseException:
+            pass
     if server:
         server.kill()
 

@@ -26,6 +26,14 @@ def from_env(environ=None):
         "REDIS_URL": env.get("REDIS_URL") or None,
         "STOKER_BUILD_IMAGE": env.get("STOKER_BUILD_IMAGE", "stoker-busybox:latest"),
         "STOKER_BUILD_NETWORK": env.get("STOKER_BUILD_NETWORK", "none"),
+        "STOKER_BUILD_CAPS": tuple(
+            cap.strip().upper() for cap in
+            env.get("STOKER_BUILD_CAPS", "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,SETGID,SETUID").split(",")
+            if cap.strip()
+        ),
+        "STOKER_BUILD_PIDS": int(env.get("STOKER_BUILD_PIDS", "1024")),
+        "STOKER_BUILD_MEMORY": env.get("STOKER_BUILD_MEMORY", "2g"),
+        "STOKER_BUILD_CPUS": float(env.get("STOKER_BUILD_CPUS", "2")),
         "STOKER_WORKER_CONCURRENCY": int(env.get("STOKER_WORKER_CONCURRENCY", "2")),
         "STOKER_POLL_SECONDS": float(env.get("STOKER_POLL_SECONDS", "2")),
         "STOKER_PUBLIC_URL": env.get("STOKER_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),

@@ -1,5 +1,6 @@
 """Runs one build command in a fresh container with the workspace mounted, and removes it."""
 import logging
+from dataclasses import dataclass
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
@@ -7,6 +8,30 @@ from docker.errors import APIError, DockerException, ImageNotFound
 log = logging.getLogger(__name__)
 
 WORKDIR = "/workspace"
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """What a build container may use: every capability dropped but `caps`, and hard limits."""
+
+    network: str = "none"
+    caps: tuple = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID")
+    pids: int = 1024
+    memory: str = "2g"
+    cpus: float = 2.0
+
+    def container_options(self):
+        return {
+            "network_mode": self.network,
+            "cap_drop": ["ALL"],
+            "cap_add": list(self.caps),
+            "security_opt": ["no-new-privileges"],
+            "pids_limit": self.pids,
+            # Swap equal to memory: a build over its limit is killed, not slowed to a crawl.
+            "mem_limit": self.memory,
+            "memswap_limit": self.memory,
+            "nano_cpus": int(self.cpus * 1e9),
+        }
 
 
 class BuildError(Exception):
@@ -21,8 +46,11 @@ def connect():
         raise BuildError(f"the Docker engine is not reachable: {exc}") from None
 
 
-def run_in_container(client, *, image, command, workspace, network, labels, environment, on_output):
-    """Run `sh -c command` in `image` with `workspace` at /workspace; return the exit code.
+def run_in_container(client, *, image, command, workspace, sandbox, labels, environment, on_output):
+    """Run `sh -c command` in `image` with `workspace` at /workspace, confined by `sandbox`.
+
+    Returns (exit code, whether the kernel killed it for going over its memory limit).
+    The workspace is the only host path the container sees.
 
     Everything the command prints, stdout and stderr as they interleave, goes
     to `on_output` as raw bytes while it runs. The container is removed
@@ -36,12 +64,12 @@ def run_in_container(client, *, image, command, workspace, network, labels, envi
             ["sh", "-c", f"exec 2>&1; {command}"],
             working_dir=WORKDIR,
             volumes={str(workspace): {"bind": WORKDIR, "mode": "rw"}},
-            network_mode=network,
             labels=labels,
             environment=environment,
             # Stoker keeps the log itself; Docker's json-file copy would frame and
             # store every line again, which costs far more than the build's output.
             log_config={"type": "none"},
+            **sandbox.container_options(),
         )
     except ImageNotFound:
         raise BuildError(
@@ -57,7 +85,9 @@ def run_in_container(client, *, image, command, workspace, network, labels, envi
         container.start()
         for chunk in output:
             on_output(chunk)
-        return container.wait()["StatusCode"]
+        exit_code = container.wait()["StatusCode"]
+        container.reload()
+        return exit_code, bool(container.attrs["State"].get("OOMKilled"))
     except APIError as exc:
         raise BuildError(f"the build container failed to run: {exc.explanation}") from None
     finally:

@@ -37,13 +37,13 @@ class Outcome:
 
 
 class Runner:
-    """Runs build jobs with one data dir, Docker engine and network setting."""
+    """Runs build jobs with one data dir, Docker engine and sandbox."""
 
-    def __init__(self, data_dir, *, network, allow_local_repos, git_timeout, labels=None):
+    def __init__(self, data_dir, *, sandbox, allow_local_repos, git_timeout, labels=None):
         self.labels = dict(labels or {})
+        self.sandbox = sandbox
         self.mirrors = Path(data_dir) / "mirrors"
         self.workspaces = Path(data_dir) / "workspaces"
-        self.network = network
         self.allow_local = allow_local_repos
         self.git_timeout = git_timeout
         self._docker = None
@@ -89,12 +89,12 @@ class Runner:
                 raise BuildError("stopped before the build command started")
             say(f"Running in {job.image}: {job.command}")
             started = time.monotonic()
-            outcome.exit_code = docker_runner.run_in_container(
+            outcome.exit_code, out_of_memory = docker_runner.run_in_container(
                 self.docker(),
                 image=job.image,
                 command=job.command,
                 workspace=workspace,
-                network=self.network,
+                sandbox=self.sandbox,
                 labels={**self.labels, "stoker.build": str(job.build_id)},
                 environment={
                     "CI": "true",
@@ -106,6 +106,9 @@ class Runner:
                 on_output=output,
             )
             say(f"Exited with code {outcome.exit_code} after {time.monotonic() - started:.1f} s")
+            if out_of_memory:
+                outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
+                say(outcome.error)
         except GitError as exc:
             outcome.error = f"checkout failed: {exc}"
             say(outcome.error)

@@ -13,6 +13,7 @@ from app.lifecycle import claim_next, set_status
 from app.logs import LogWriter
 from app.models import Build, Status, db
 
+from .docker_runner import Sandbox
 from .runner import BuildJob, Outcome, Runner
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,13 @@ class Worker:
         self.doorbell = app.extensions["stoker.doorbell"]
         self.runner = Runner(
             app.config["STOKER_DATA_DIR"],
-            network=app.config["STOKER_BUILD_NETWORK"],
+            sandbox=Sandbox(
+                network=app.config["STOKER_BUILD_NETWORK"],
+                caps=app.config["STOKER_BUILD_CAPS"],
+                pids=app.config["STOKER_BUILD_PIDS"],
+                memory=app.config["STOKER_BUILD_MEMORY"],
+                cpus=app.config["STOKER_BUILD_CPUS"],
+            ),
             allow_local_repos=app.config["STOKER_ALLOW_LOCAL_REPOS"],
             git_timeout=app.config["STOKER_GIT_TIMEOUT"],
             labels={"stoker.worker": name},

@@ -253,9 +253,12 @@ def start_server(command, env_overrides, tmp_path, wait_for_http=True):
 
 
 def stop_server(server):
+    from app.cli import STOP_GRACE_SECONDS
+
     server.process.terminate()
     try:
-        server.process.wait(10)
+        # Longer than Stoker's own grace, so a slow stop is seen rather than cut short.
+        server.process.wait(STOP_GRACE_SECONDS + 10)
     except subprocess.TimeoutExpired:
         server.process.kill()
 

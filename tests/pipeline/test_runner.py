@@ -1,13 +1,14 @@
 """One build run end to end against the real engine, and what it leaves behind: nothing."""
 import pytest
 
+from pipeline.docker_runner import Sandbox
 from pipeline.runner import BuildJob, Runner
 from tests.conftest import TEST_IMAGE
 
 
 @pytest.fixture
 def runner(tmp_path, docker_client):
-    return Runner(tmp_path / "data", network="none", allow_local_repos=True, git_timeout=30)
+    return Runner(tmp_path / "data", sandbox=Sandbox(), allow_local_repos=True, git_timeout=30)
 
 
 def job(repo, command, build_id=7, image=TEST_IMAGE):
