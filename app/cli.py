@@ -31,12 +31,14 @@ def run_until_signalled(app, serve_forever=None):
     is recorded as failed, so a stopped Stoker leaves no container behind and no
     build `running`.
     """
-    from pipeline.worker import Worker, worker_name
+    from pipeline.worker import Worker, look_after_lost_builds, worker_name
 
     stopping = threading.Event()
     workers = [Worker(app, worker_name(i), stopping)
                for i in range(app.config["STOKER_WORKER_CONCURRENCY"])]
     threads = [eventlet.spawn(worker.run_forever) for worker in workers]
+    if workers:
+        threads.append(eventlet.spawn(look_after_lost_builds, app, stopping))
     server = eventlet.spawn(serve_forever) if serve_forever else None
 
     signalled = []

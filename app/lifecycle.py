@@ -1,8 +1,13 @@
 """Every build is created and moved between statuses here: the row first, then the event."""
+from datetime import timedelta
+
 from flask import current_app
 
+from .logs import append_note
 from .models import Build, Project, Status, db, utcnow
 from .realtime import emit_to_user
+
+LOST = "the worker running this build was lost twice"
 
 
 def announce(build):
@@ -32,19 +37,22 @@ def queue_build(project, *, commit_hash, branch, commit_message=None, commit_aut
     return build
 
 
-def set_status(build_id, status, *, expect, **fields):
+def set_status(build_id, status, *, expect, owner=None, lease_ended_before=None, **fields):
     """Move a build from status `expect` to `status`, then emit; None if it was no longer `expect`.
 
     The write is a compare-and-set, so two workers can never both claim one
-    build and a finished build can never be moved again.
+    build and a finished build can never be moved again. With `owner`, it
+    also needs the build to still be that worker's: a worker whose build was
+    taken over can no longer report on it.
     """
     if status in Status.FINISHED:
         fields.setdefault("finished_at", utcnow())
-    changed = (
-        Build.update(status=status, **fields)
-        .where((Build.id == build_id) & (Build.status == expect))
-        .execute()
-    )
+    condition = (Build.id == build_id) & (Build.status == expect)
+    if owner is not None:
+        condition &= Build.worker_id == owner
+    if lease_ended_before is not None:
+        condition &= Build.lease_expires_at < lease_ended_before
+    changed = Build.update(status=status, **fields).where(condition).execute()
     if changed != 1:
         return None
     build = Build.get_by_id(build_id)
@@ -52,8 +60,8 @@ def set_status(build_id, status, *, expect, **fields):
     return build
 
 
-def claim_next(worker_id):
-    """Mark the oldest queued build `running` for this worker and return it, or None."""
+def claim_next(worker_id, lease_seconds):
+    """Mark the oldest queued build `running` for this worker, with a lease, and return it, or None."""
     # Read the candidates to the end first: on SQLite, writing while a read is
     # still open on the connection fails at once if another writer got in between.
     candidates = list(
@@ -64,7 +72,8 @@ def claim_next(worker_id):
         .tuples()
     )
     for (candidate,) in candidates:
-        build = set_status(candidate, Status.RUNNING, expect=Status.QUEUED, worker_id=worker_id)
+        build = set_status(candidate, Status.RUNNING, expect=Status.QUEUED, worker_id=worker_id,
+                           lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
         if build is not None:
             return build
     return None
@@ -91,3 +100,39 @@ def cancel_superseded(build):
              .tuples())
     for (build_id,) in list(older):
         cancel_build(build_id, reason=f"superseded by build {build.id}")
+
+
+def renew_lease(build_id, worker_id, lease_seconds):
+    """Extend this worker's lease on its running build; False if the build is no longer its own."""
+    return Build.update(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds)).where(
+        (Build.id == build_id) & (Build.status == Status.RUNNING) & (Build.worker_id == worker_id)
+    ).execute() == 1
+
+
+def recover_lost():
+    """Take back running builds whose worker stopped renewing its lease; return their ids.
+
+    A build whose worker is lost is queued again once; lost a second time, it
+    fails with an error saying so. Either write is a compare-and-set on the
+    expired lease, so a worker that renews in time keeps its build.
+    """
+    now = utcnow()
+    expired = list(Build.select(Build.id, Build.worker_id, Build.attempts)
+                   .where((Build.status == Status.RUNNING) & (Build.lease_expires_at < now)))
+    recovered = []
+    for build in expired:
+        if build.attempts < 1:
+            moved = set_status(build.id, Status.QUEUED, expect=Status.RUNNING, owner=build.worker_id,
+                               lease_ended_before=now, worker_id=None, lease_expires_at=None,
+                               attempts=build.attempts + 1)
+            note = "The worker running this build was lost; it is queued again"
+        else:
+            moved = set_status(build.id, Status.FAILED, expect=Status.RUNNING, owner=build.worker_id,
+                               lease_ended_before=now, error=LOST)
+            note = "The worker running this build was lost again; the build has failed"
+        if moved is not None:
+            append_note(moved, note)
+            recovered.append(build.id)
+    if recovered:
+        current_app.extensions["stoker.doorbell"].ring()
+    return recovered

@@ -9,10 +9,15 @@ import codecs
 import queue
 import threading
 
+import logging
+
 from flask import current_app
+from peewee import IntegrityError, fn
 
 from .models import Build, BuildLog, Project, db
 from .realtime import emit_to_user
+
+log = logging.getLogger(__name__)
 
 # One database row holds at most this much; a fast build's output is coalesced up to it.
 PIECE_BYTES = 256 * 1024
@@ -37,7 +42,6 @@ class LogWriter:
         self.pending = queue.Queue()
         self.accepted = 0
         self.truncated = False
-        self.saved = 0
         self.thread = threading.Thread(target=self._save_in_order, name=f"log-{build_id}", daemon=True)
         self.thread.start()
 
@@ -65,8 +69,10 @@ class LogWriter:
 
     def _save_in_order(self):
         with self.app.app_context():
-            owner_id = (Project.select(Project.owner).join(Build)
-                        .where(Build.id == self.build_id).scalar())
+            with db.connection_context():
+                owner_id = owner_of(self.build_id)
+                # A build run again after its worker was lost goes on with the same log.
+                offset = log_end(self.build_id)
             closing = False
             while not closing:
                 piece = [self.pending.get()]
@@ -77,18 +83,37 @@ class LogWriter:
                     size += len(piece[-1]) if piece[-1] is not _CLOSE else 0
                 closing = piece[-1] is _CLOSE
                 data = b"".join(p for p in piece if p is not _CLOSE)
-                if data:
-                    self._save(owner_id, data)
-            if not db.is_closed():
-                db.close()
+                if data and offset is not None:
+                    try:
+                        offset = append(self.build_id, owner_id, offset, data)
+                    except IntegrityError:
+                        # Another worker writes this log now: this one lost the build.
+                        log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
+                        offset = None
 
-    def _save(self, owner_id, data):
-        with db.connection_context():
-            BuildLog.create(build=self.build_id, offset=self.saved, length=len(data),
-                            data=data.decode())
-        event = {"buildId": self.build_id, "offset": self.saved, "data": data.decode()}
-        self.saved += len(data)
-        emit_to_user(current_app, owner_id, "buildLog", event)
+
+def owner_of(build_id):
+    return Project.select(Project.owner).join(Build).where(Build.id == build_id).scalar()
+
+
+def log_end(build_id):
+    """The byte length of what is saved of a build's log."""
+    end = (BuildLog.select(fn.MAX(BuildLog.offset + BuildLog.length))
+           .where(BuildLog.build == build_id).scalar())
+    return end or 0
+
+
+def append(build_id, owner_id, offset, data):
+    """Save `data` (UTF-8 bytes) at byte `offset` of the log, emit it, and return the new end."""
+    with db.connection_context():
+        BuildLog.create(build=build_id, offset=offset, length=len(data), data=data.decode())
+    emit_to_user(current_app, owner_id, "buildLog", {"buildId": build_id, "offset": offset, "data": data.decode()})
+    return offset + len(data)
+
+
+def append_note(build, line):
+    """Add one line of Stoker's own to the end of a build's log."""
+    append(build.id, owner_of(build.id), log_end(build.id), f"\n==> {line}\n".encode())
 
 
 def read_log(build_id, offset):

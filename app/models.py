@@ -96,6 +96,10 @@ class Build(BaseModel):
     # GitHub's X-GitHub-Delivery id, so a redelivered push builds once.
     delivery_id = CharField(max_length=64, null=True)
     worker_id = CharField(max_length=128, null=True)
+    # The running worker renews this; past it, the build is taken back (see lifecycle.recover_lost).
+    lease_expires_at = DateTimeField(null=True)
+    # How many times a lost worker's build was queued again.
+    attempts = IntegerField(default=0)
 
     class Meta:
         indexes = ((("project", "delivery_id"), True),)

@@ -107,3 +107,23 @@ def kill_labelled(client, labels):
             container.kill()
         except DockerException:
             pass  # it ended on its own meanwhile
+
+
+def remove_orphans(client, hostname, is_alive):
+    """Remove build containers left by worker processes on this host that are no longer alive.
+
+    Worker names are `host:pid:index`; a container whose worker is on another
+    host is that host's to clean up.
+    """
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": "stoker.worker"}):
+        parts = container.labels["stoker.worker"].split(":")
+        if len(parts) < 3 or ":".join(parts[:-2]) != hostname or not parts[-2].isdecimal():
+            continue
+        if not is_alive(int(parts[-2])):
+            try:
+                container.remove(force=True)
+                removed.append(container.id)
+            except DockerException:
+                pass
+    return removed

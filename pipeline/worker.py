@@ -9,11 +9,12 @@ import socket
 import threading
 import time
 
-from app.lifecycle import claim_next, set_status
+from app.lifecycle import claim_next, recover_lost, renew_lease, set_status
 from app.logs import LogWriter
 from app.models import Build, Status, db
 
-from .docker_runner import Sandbox
+from . import docker_runner
+from .docker_runner import BuildError, Sandbox
 from .runner import BuildJob, Outcome, Runner
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,34 @@ WATCH_SECONDS = 0.5
 
 def worker_name(index):
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def look_after_lost_builds(app, stopping):
+    """Until `stopping`, take back the builds of lost workers, and remove their containers on this host."""
+    interval = max(1.0, min(app.config["STOKER_LEASE_SECONDS"] / 2, 10.0))
+    client = None
+    while True:
+        try:
+            with app.app_context(), db.connection_context():
+                recover_lost()
+            client = client or docker_runner.connect()
+            docker_runner.remove_orphans(client, socket.gethostname(), process_alive)
+        except BuildError as exc:
+            log.warning("cannot remove orphaned build containers: %s", exc)
+        except Exception:
+            log.exception("looking after lost builds failed; trying again in %s s", interval)
+        if stopping.wait(interval):
+            return
 
 
 class Watch(threading.Thread):
@@ -45,12 +74,20 @@ class Watch(threading.Thread):
         self.halt.set()
 
     def run(self):
+        lease = self.worker.app.config["STOKER_LEASE_SECONDS"]
+        renewed = time.monotonic()
         with self.worker.app.app_context():
             while not self.done.wait(WATCH_SECONDS):
                 if self.reason is None:
                     with db.connection_context():
-                        status = Build.select(Build.status).where(Build.id == self.job.build_id).scalar()
-                    if status != Status.RUNNING:
+                        status, owner = (Build.select(Build.status, Build.worker_id)
+                                         .where(Build.id == self.job.build_id).tuples().get())
+                        if time.monotonic() - renewed > lease / 3 and status == Status.RUNNING:
+                            if renew_lease(self.job.build_id, self.worker.name, lease):
+                                renewed = time.monotonic()
+                    if owner != self.worker.name or status not in (Status.RUNNING, Status.CANCELED):
+                        self.stop_build("lost", "This worker lost its lease on the build; stopping here")
+                    elif status == Status.CANCELED:
                         self.stop_build("canceled", "Canceled")
                     elif time.monotonic() - self.started > self.job.timeout:
                         self.stop_build("timeout", f"Timed out after {self.job.timeout:g} s; stopping the build")
@@ -112,7 +149,7 @@ class Worker:
             return False
         with self.app.app_context():
             with db.connection_context():
-                build = claim_next(self.name)
+                build = claim_next(self.name, self.app.config["STOKER_LEASE_SECONDS"])
                 if build is None:
                     return False
                 job = BuildJob(
@@ -128,11 +165,13 @@ class Worker:
             outcome, reason = self._run(job)
             error = {"timeout": f"Timed out after {job.timeout:g} s", "stopped": STOPPED}.get(reason)
             with db.connection_context():
-                # A canceled build's record already says so; this write then changes nothing.
+                # A canceled build's record already says so, and one taken over after this
+                # worker lost its lease is another's: this write then changes nothing.
                 set_status(
                     build.id,
                     Status.PASSED if outcome.exit_code == 0 and reason is None else Status.FAILED,
                     expect=Status.RUNNING,
+                    owner=self.name,
                     exit_code=outcome.exit_code,
                     error=error or outcome.error,
                     commit_message=build.commit_message or outcome.commit_message,

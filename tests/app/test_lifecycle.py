@@ -22,7 +22,7 @@ def test_racing_workers_claim_each_build_exactly_once(app):
         try:
             with app.app_context():
                 start.wait()
-                while (build := claim_next(name)) is not None:
+                while (build := claim_next(name, lease_seconds=60)) is not None:
                     claims.append((build.id, name))
         except Exception as exc:  # surfaced below; a thread's exception is otherwise lost
             errors.append(exc)
@@ -46,9 +46,9 @@ def test_claims_take_the_oldest_queued_build_first(app):
     with app.app_context():
         project = make_project()
         first, second = (queue_build(project, commit_hash=f"{n:040x}", branch="main") for n in (1, 2))
-        assert claim_next("w").id == first.id
-        assert claim_next("w").id == second.id
-        assert claim_next("w") is None
+        assert claim_next("w", lease_seconds=60).id == first.id
+        assert claim_next("w", lease_seconds=60).id == second.id
+        assert claim_next("w", lease_seconds=60) is None
 
 
 def test_a_finished_build_cannot_be_moved_again(app):

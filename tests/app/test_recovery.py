@@ -1,0 +1,97 @@
+"""Crash recovery: leases on running builds, taken over when a worker is lost."""
+import os
+import signal
+import time
+from datetime import timedelta
+
+from app.lifecycle import LOST, claim_next, queue_build, recover_lost, renew_lease, set_status
+from app.models import Build, Project, Status, User, utcnow
+from tests.conftest import start_server, stop_server
+
+
+def make_build(app):
+    owner = User.create(username="owner", password_hash="x")
+    project = Project.create(owner=owner, name="p", repo_url="/r", branch="main", build_command="true",
+                             image="i", webhook_secret="s")
+    return queue_build(project, commit_hash="a" * 40, branch="main")
+
+
+def expire(build_id):
+    Build.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(Build.id == build_id).execute()
+
+
+def test_a_lost_worker_cannot_write_after_its_build_was_taken_over(app):
+    with app.app_context():
+        build = make_build(app)
+        assert claim_next("w1", lease_seconds=60).id == build.id
+        assert renew_lease(build.id, "w1", lease_seconds=60)
+        expire(build.id)
+
+        assert recover_lost() == [build.id]
+        requeued = Build.get_by_id(build.id)
+        assert (requeued.status, requeued.worker_id, requeued.attempts) == (Status.QUEUED, None, 1)
+        assert claim_next("w2", lease_seconds=60).id == build.id
+
+        # w1 comes back from the dead: it can neither renew nor report.
+        assert not renew_lease(build.id, "w1", lease_seconds=60)
+        assert set_status(build.id, Status.PASSED, expect=Status.RUNNING, owner="w1", exit_code=0) is None
+        assert Build.get_by_id(build.id).worker_id == "w2"
+        assert set_status(build.id, Status.PASSED, expect=Status.RUNNING, owner="w2", exit_code=0) is not None
+
+
+def test_a_live_lease_is_left_alone(app):
+    with app.app_context():
+        build = make_build(app)
+        claim_next("w1", lease_seconds=60)
+        assert recover_lost() == []
+        assert Build.get_by_id(build.id).status == Status.RUNNING
+
+
+def test_a_build_whose_worker_is_lost_twice_fails_saying_so(app):
+    with app.app_context():
+        build = make_build(app)
+        for worker in ("w1", "w2"):
+            assert claim_next(worker, lease_seconds=60).id == build.id
+            expire(build.id)
+            recover_lost()
+        lost = Build.get_by_id(build.id)
+        assert (lost.status, lost.error, lost.attempts) == (Status.FAILED, LOST, 1)
+        assert lost.finished_at is not None
+
+
+def test_a_worker_killed_mid_build_is_noticed_and_its_build_runs_again(
+        client, accounts, local_repo, database_url, tmp_path, docker_client):
+    created = client.post("/api/project/projects", headers=accounts.headers(), json={
+        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "echo start; sleep 3; echo done"}).get_json()
+    build_id = created["build"]["id"]
+    env = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "w"),
+           "STOKER_POLL_SECONDS": "0.2", "STOKER_LEASE_SECONDS": "3"}
+
+    doomed = start_server("worker", env, tmp_path, wait_for_http=False)
+    deadline = time.monotonic() + 30
+    while not (containers := docker_client.containers.list(filters={"label": f"stoker.build={build_id}"})):
+        assert time.monotonic() < deadline, doomed.log()
+        time.sleep(0.1)
+    os.kill(doomed.process.pid, signal.SIGKILL)
+    doomed.process.wait(10)
+    assert Build.get_by_id(build_id).status == Status.RUNNING  # nobody knows yet
+
+    rescuer = start_server("worker", env, tmp_path, wait_for_http=False)
+    try:
+        deadline = time.monotonic() + 40
+        while Build.get_by_id(build_id).status != Status.PASSED:
+            assert time.monotonic() < deadline, rescuer.log()
+            time.sleep(0.2)
+    finally:
+        stop_server(rescuer)
+    build = Build.get_by_id(build_id)
+    assert build.attempts == 1
+    assert f":{rescuer.process.pid}:" in build.worker_id
+    # The dead worker's container was removed by the worker that took over on the same host.
+    dead = f":{doomed.process.pid}:"
+    assert not [c for c in docker_client.containers.list(all=True, filters={"label": "stoker.worker"})
+                if dead in c.labels["stoker.worker"]]
+    log = client.get(f"/api/build/{build_id}/logs", headers=accounts.headers()).get_data(as_text=True)
+    assert "==> The worker running this build was lost; it is queued again" in log
+    lines = log.splitlines()
+    assert lines.count("start") == 2 and lines.count("done") == 1  # cut short once, then run whole
