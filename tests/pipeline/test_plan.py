@@ -1,0 +1,67 @@
+"""Reading .stoker.yml: what it may say, and errors that name the line at fault."""
+import subprocess
+
+import pytest
+
+from pipeline.plan import Plan, PlanError, Step, parse
+
+GOOD = """\
+image: stoker-busybox:latest
+env:
+  GREETING: hello
+  COUNT: 3
+timeout: 90s
+steps:
+  - name: build
+    commands:
+      - echo $GREETING
+      - test $COUNT = 3
+  - name: one-liner
+    commands: echo single
+"""
+
+
+def test_a_full_file_reads_into_a_plan():
+    assert parse(GOOD) == Plan(
+        image="stoker-busybox:latest",
+        env={"GREETING": "hello", "COUNT": "3"},
+        timeout=90,
+        steps=(Step("build", ("echo $GREETING", "test $COUNT = 3")), Step("one-liner", ("echo single",))),
+    )
+
+
+@pytest.mark.parametrize("text, seconds", [("30", 1800), ("45s", 45), ("20m", 1200), ("2h", 7200)])
+def test_timeouts_are_minutes_or_durations(text, seconds):
+    assert parse(f"timeout: {text}\nsteps:\n  - {{name: a, commands: x}}\n").timeout == seconds
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("steps: [\n", 2, "expected"),
+    ("image: x\n", 1, "steps are missing"),
+    ("steps:\n  - name: a\n", 2, "needs a name and commands"),
+    ("steps:\n  - name: a\n    commands: []\n", 3, "commands must be"),
+    ("steps:\n  - name: a\n    commands: [x]\n    shell: bash\n", 4, "unknown step key 'shell'"),
+    ("timeout: forever\nsteps:\n  - {name: a, commands: x}\n", 1, "timeout must be"),
+    ("timeout: 0s\nsteps:\n  - {name: a, commands: x}\n", 1, "timeout must be between"),
+    ("steps:\n  - {name: a, commands: x}\nrunner: y\n", 3, "unknown key 'runner'"),
+    ("env:\n  GOOD: 1\n  1BAD: x\nsteps:\n  - {name: a, commands: x}\n", 3, "env name '1BAD'"),
+    ("env:\n  A: [1, 2]\nsteps:\n  - {name: a, commands: x}\n", 2, "env A must be a single value"),
+    ("image: '-rm /'\nsteps:\n  - {name: a, commands: x}\n", 1, "not a Docker image reference"),
+    ("steps:\n  - {name: a, commands: x}\n  - {name: b, commands: {x: 1}}\n", 3, "commands must be"),
+    ("- a\n- b\n", 1, "must be a mapping"),
+    ("", 1, "must be a mapping"),
+    ("steps:\n  - {name: a, commands: x}\n---\nsteps: []\n", 3, "single document"),
+])
+def test_errors_name_the_line_at_fault(text, line, words):
+    with pytest.raises(PlanError) as caught:
+        parse(text)
+    message = str(caught.value)
+    assert message.startswith(f".stoker.yml line {line}: "), message
+    assert words in message
+
+
+def test_a_step_script_prints_each_command_and_stops_at_the_first_failure():
+    script = Step("s", ("echo 'it''s' \"$0\"", "false", "echo never")).script()
+    ran = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    assert ran.returncode == 1
+    assert ran.stdout == "$ echo 'it''s' \"$0\"\nits sh\n$ false\n"
