@@ -6,7 +6,7 @@ from .auth import require_login
 from .errors import ApiError, path_id
 from .lifecycle import cancel_build, queue_build
 from .logs import read_log
-from .models import Build, Project
+from .models import Build, BuildStep, Project
 
 bp = Blueprint("builds", __name__, url_prefix="/api/build")
 bp.before_request(require_login)
@@ -24,7 +24,9 @@ def owned_build(build_id):
 
 @bp.get("/<build_id>")
 def get_build(build_id):
-    return jsonify(message="Build fetched", build=owned_build(build_id).to_json(with_project=True))
+    build = owned_build(build_id)
+    steps = [step.to_json() for step in build.steps.order_by(BuildStep.position, BuildStep.id)]
+    return jsonify(message="Build fetched", build={**build.to_json(with_project=True), "steps": steps})
 
 
 @bp.post("/rebuild/<build_id>")

@@ -25,6 +25,8 @@ class Status:
     FAILED = "failed"
     CANCELED = "canceled"
     FINISHED = (PASSED, FAILED, CANCELED)
+    # Only steps are skipped: those after a failed step never run.
+    SKIPPED = "skipped"
 
 
 def utcnow():
@@ -123,6 +125,29 @@ class Build(BaseModel):
         return data
 
 
+class BuildStep(BaseModel):
+    """One step of a build that ran from a .stoker.yml: how it ended and how long it took."""
+
+    build = ForeignKeyField(Build, backref="steps", on_delete="CASCADE")
+    position = IntegerField()
+    name = CharField(max_length=100)
+    status = CharField(max_length=16)
+    exit_code = IntegerField(null=True)
+    started_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("build", "position"), False),)
+
+    def to_json(self):
+        seconds = None
+        if self.started_at and self.finished_at:
+            seconds = round((self.finished_at - self.started_at).total_seconds(), 3)
+        return {"name": self.name, "status": self.status, "exitCode": self.exit_code,
+                "startedAt": iso(self.started_at), "finishedAt": iso(self.finished_at),
+                "durationSeconds": seconds}
+
+
 class BuildLog(BaseModel):
     """One piece of a build's log: `length` UTF-8 bytes starting at byte `offset`."""
 
@@ -135,4 +160,4 @@ class BuildLog(BaseModel):
         indexes = ((("build", "offset"), True),)
 
 
-MODELS = (User, Project, Build, BuildLog)
+MODELS = (User, Project, Build, BuildStep, BuildLog)

@@ -17,6 +17,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 
 ALL_ZEROS = re.compile(r"0+")
 DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+SKIP_CI = re.compile(r"\[(skip ci|ci skip)\]", re.IGNORECASE)
 
 
 def signature_matches(secret, body, header):
@@ -60,6 +61,8 @@ def push_change(payload, branch):
         return "the push has no head commit"
     author = head.get("author") if isinstance(head.get("author"), dict) else {}
     message, name = head.get("message"), author.get("name")
+    if isinstance(message, str) and SKIP_CI.search(message):
+        return "the head commit asks to skip CI"
     return {
         "commit_hash": commit_hash,
         "commit_message": message if isinstance(message, str) else None,

@@ -1,14 +1,20 @@
 """Runs one build from start to end: fetch, export, run, clean up; knows nothing of the web side."""
 import logging
+import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import docker_runner
 from .docker_runner import BuildError
 from .git import GitError, GitMirror
+from .plan import FILENAME, PlanError, Step, parse
+
+MAX_PLAN_BYTES = 256 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +30,18 @@ class BuildJob:
     image: str
     command: str
     timeout: float = 3600
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """How one step ended; a step that never started has no exit code and no times."""
+
+    position: int
+    name: str
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    out_of_memory: bool = False
 
 
 @dataclass
@@ -62,14 +80,18 @@ class Runner:
             only = {} if build_id is None else {"stoker.build": str(build_id)}
             docker_runner.kill_labelled(self._docker, {**self.labels, **only})
 
-    def run(self, job, on_output=None, halt=None):
+    def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None):
         """Run `job` to its end and say how it ended; never raises for a failed build.
 
         Stoker's own account of each stage (lines starting `==>`) and the
         command's output go to `on_output` as bytes, in the order they happen.
-        Once `halt` (a threading.Event) is set, no container is started.
+        A `.stoker.yml` at the commit's root is given to `on_plan`, and its
+        steps run in order, each reported to `on_step` as it ends (and those
+        after a failure as never started). Once `halt` (a threading.Event) is
+        set, no further container is started.
         """
         output = on_output or (lambda raw: None)
+        report_step = on_step or (lambda result: None)
 
         def say(line):
             output(f"==> {line}\n".encode())
@@ -85,30 +107,31 @@ class Runner:
             mirror.export(job.commit_hash, workspace)
             say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
                 if outcome.commit_message else f"Checked out {job.commit_hash[:12]}")
-            if halt is not None and halt.is_set():
-                raise BuildError("stopped before the build command started")
-            say(f"Running in {job.image}: {job.command}")
-            started = time.monotonic()
-            outcome.exit_code, out_of_memory = docker_runner.run_in_container(
-                self.docker(),
-                image=job.image,
-                command=job.command,
-                workspace=workspace,
-                sandbox=self.sandbox,
-                labels={**self.labels, "stoker.build": str(job.build_id)},
-                environment={
-                    "CI": "true",
-                    "STOKER": "true",
-                    "STOKER_BUILD_ID": str(job.build_id),
-                    "STOKER_COMMIT": job.commit_hash,
-                    "STOKER_BRANCH": job.branch,
-                },
-                on_output=output,
-            )
-            say(f"Exited with code {outcome.exit_code} after {time.monotonic() - started:.1f} s")
-            if out_of_memory:
-                outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
-                say(outcome.error)
+            plan = read_plan(workspace)
+            if plan is None:
+                image, env, steps = job.image, {}, [Step(None, (job.command,))]
+            else:
+                image, env, steps = plan.image or job.image, plan.env, list(plan.steps)
+                say(f"Following {FILENAME}: {len(steps)} step(s) in {image}")
+                if on_plan:
+                    on_plan(plan)
+            for position, step in enumerate(steps):
+                if halt is not None and halt.is_set():
+                    raise BuildError("stopped before the build command started" if position == 0
+                                     else f"stopped before step {step.name!r}")
+                result = self._run_step(job, workspace, image, env, step, position, len(steps), say, output)
+                report_step(result)
+                outcome.exit_code = result.exit_code
+                if result.out_of_memory:
+                    outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
+                    say(outcome.error)
+                if result.exit_code != 0:
+                    for later in range(position + 1, len(steps)):
+                        report_step(StepResult(later, steps[later].name))
+                    break
+        except PlanError as exc:
+            outcome.error = str(exc)
+            say(outcome.error)
         except GitError as exc:
             outcome.error = f"checkout failed: {exc}"
             say(outcome.error)
@@ -118,3 +141,63 @@ class Runner:
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
         return outcome
+
+    def _run_step(self, job, workspace, image, env, step, position, count, say, output):
+        """Run one step (or, with no plan, the build command) in its own container."""
+        if step.name is None:
+            say(f"Running in {image}: {job.command}")
+            command = job.command
+        else:
+            say(f"Step {position + 1}/{count}: {step.name}")
+            command = step.script()
+        started, clock = utcnow(), time.monotonic()
+        exit_code, out_of_memory = docker_runner.run_in_container(
+            self.docker(),
+            image=image,
+            command=command,
+            workspace=workspace,
+            sandbox=self.sandbox,
+            labels={**self.labels, "stoker.build": str(job.build_id)},
+            environment={
+                **env,
+                "CI": "true",
+                "STOKER": "true",
+                "STOKER_BUILD_ID": str(job.build_id),
+                "STOKER_COMMIT": job.commit_hash,
+                "STOKER_BRANCH": job.branch,
+            },
+            on_output=output,
+        )
+        seconds = time.monotonic() - clock
+        if step.name is None:
+            say(f"Exited with code {exit_code} after {seconds:.1f} s")
+        else:
+            verdict = "passed" if exit_code == 0 else f"failed with code {exit_code}"
+            say(f"Step {step.name} {verdict} after {seconds:.1f} s")
+        return StepResult(position, step.name, exit_code, started, utcnow(), out_of_memory)
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def read_plan(workspace):
+    """The commit's .stoker.yml as a Plan, None when it has none; PlanError when it is not usable."""
+    path = Path(workspace) / FILENAME
+    try:
+        # A repository may commit the file as a link to a host file; it is never followed.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raise PlanError(f"{FILENAME} must be a regular file, not a link") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise PlanError(f"{FILENAME} must be a regular file")
+        data = f.read(MAX_PLAN_BYTES + 1)
+    if len(data) > MAX_PLAN_BYTES:
+        raise PlanError(f"{FILENAME} is larger than {MAX_PLAN_BYTES // 1024} KB")
+    try:
+        return parse(data.decode())
+    except UnicodeDecodeError:
+        raise PlanError(f"{FILENAME} is not UTF-8 text") from None

@@ -11,7 +11,7 @@ import time
 
 from app.lifecycle import claim_next, recover_lost, renew_lease, set_status
 from app.logs import LogWriter
-from app.models import Build, Status, db
+from app.models import Build, BuildStep, Status, db
 
 from . import docker_runner
 from .docker_runner import BuildError, Sandbox
@@ -66,6 +66,7 @@ class Watch(threading.Thread):
         self.done = threading.Event()
         self.reason = None
         self.started = time.monotonic()
+        self.timeout = job.timeout
 
     def stop_build(self, reason, line):
         if self.reason is None:
@@ -89,8 +90,8 @@ class Watch(threading.Thread):
                         self.stop_build("lost", "This worker lost its lease on the build; stopping here")
                     elif status == Status.CANCELED:
                         self.stop_build("canceled", "Canceled")
-                    elif time.monotonic() - self.started > self.job.timeout:
-                        self.stop_build("timeout", f"Timed out after {self.job.timeout:g} s; stopping the build")
+                    elif time.monotonic() - self.started > self.timeout:
+                        self.stop_build("timeout", f"Timed out after {self.timeout:g} s; stopping the build")
                 if self.halt.is_set():
                     # Again on every tick: a container started just after a kill is caught too.
                     self.worker.runner.kill_containers(self.job.build_id)
@@ -162,8 +163,8 @@ class Worker:
                     timeout=build.project.timeout_seconds,
                 )
             log.info("worker %s runs build %s (%s)", self.name, job.build_id, job.commit_hash[:12])
-            outcome, reason = self._run(job)
-            error = {"timeout": f"Timed out after {job.timeout:g} s", "stopped": STOPPED}.get(reason)
+            outcome, reason, timeout = self._run(job)
+            error = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
             with db.connection_context():
                 # A canceled build's record already says so, and one taken over after this
                 # worker lost its lease is another's: this write then changes nothing.
@@ -185,7 +186,9 @@ class Worker:
         watch = self.watch = Watch(self, job, log_writer)
         watch.start()
         try:
-            outcome = self.runner.run(job, log_writer.write, halt=watch.halt)
+            outcome = self.runner.run(job, log_writer.write, halt=watch.halt,
+                                      on_plan=lambda plan: self._follow(watch, plan),
+                                      on_step=lambda result: self._record_step(job, result))
         except Exception as exc:
             log.exception("build %s failed inside Stoker", job.build_id)
             outcome = Outcome(error=f"internal error: {exc}")
@@ -198,4 +201,22 @@ class Worker:
         reason = watch.reason
         if reason is None and watch.halt.is_set() and self.stopping.is_set() and outcome.exit_code != 0:
             reason = "stopped"
-        return outcome, reason
+        return outcome, reason, watch.timeout
+
+    @staticmethod
+    def _follow(watch, plan):
+        if plan.timeout is not None:
+            watch.timeout = plan.timeout
+
+    def _record_step(self, job, result):
+        """Keep how a .stoker.yml step ended; the build command of a build without one is no step."""
+        if result.name is None:
+            return
+        if result.started_at is None:
+            status = Status.SKIPPED
+        else:
+            status = Status.PASSED if result.exit_code == 0 else Status.FAILED
+        with self.app.app_context(), db.connection_context():
+            BuildStep.create(build=job.build_id, position=result.position, name=result.name, status=status,
+                             exit_code=result.exit_code, started_at=result.started_at,
+                             finished_at=result.finished_at)
