@@ -36,8 +36,11 @@ class LogWriter:
     bounded too.
     """
 
-    def __init__(self, app, build_id, cap):
+    def __init__(self, app, build_id, cap, mask=None):
         self.app, self.build_id, self.cap = app, build_id, cap
+        self.mask = mask
+        # The runner's thread and the build's watch both write; decoding and masking keep state.
+        self.lock = threading.Lock()
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.pending = queue.Queue()
         self.accepted = 0
@@ -46,7 +49,11 @@ class LogWriter:
         self.thread.start()
 
     def write(self, raw):
-        """Accept raw bytes of output; safe to call from the thread that reads the container."""
+        """Accept raw bytes of output; safe to call from any thread."""
+        with self.lock:
+            self._write(raw)
+
+    def _write(self, raw):
         if self.truncated or not raw:
             return
         room = self.cap - self.accepted
@@ -54,6 +61,8 @@ class LogWriter:
             raw, self.truncated = raw[:room], True
         self.accepted += len(raw)
         text = self.decoder.decode(raw, final=self.truncated)
+        if self.mask is not None:
+            text = self.mask.feed(text) + (self.mask.flush() if self.truncated else "")
         if self.truncated:
             text += truncation_notice(self.cap)
         if text:
@@ -61,10 +70,13 @@ class LogWriter:
 
     def close(self):
         """Flush what is left and wait until every piece is saved and emitted."""
-        tail = self.decoder.decode(b"", final=True)
-        if tail:
-            self.pending.put(tail.encode())
-        self.pending.put(_CLOSE)
+        with self.lock:
+            tail = self.decoder.decode(b"", final=True)
+            if self.mask is not None:
+                tail = self.mask.feed(tail) + self.mask.flush()
+            if tail:
+                self.pending.put(tail.encode())
+            self.pending.put(_CLOSE)
         self.thread.join()
 
     def _save_in_order(self):

@@ -125,6 +125,21 @@ class Build(BaseModel):
         return data
 
 
+class ProjectSecret(BaseModel):
+    """A value given to a project's builds as an environment variable; stored only encrypted."""
+
+    project = ForeignKeyField(Project, backref="secrets", on_delete="CASCADE")
+    name = CharField(max_length=64)
+    sealed = TextField()
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("project", "name"), True),)
+
+    def to_json(self):
+        return {"name": self.name, "updatedAt": iso(self.updated_at)}
+
+
 class BuildStep(BaseModel):
     """One step of a build that ran from a .stoker.yml: how it ended and how long it took."""
 
@@ -160,4 +175,4 @@ class BuildLog(BaseModel):
         indexes = ((("build", "offset"), True),)
 
 
-MODELS = (User, Project, Build, BuildStep, BuildLog)
+MODELS = (User, Project, ProjectSecret, Build, BuildStep, BuildLog)

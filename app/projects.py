@@ -4,14 +4,15 @@ import secrets
 
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import current_user
-from peewee import prefetch
+from peewee import IntegrityError, prefetch
 
 from pipeline.git import GitError, check_branch, check_repo_url, ls_remote_branch
 
 from .auth import require_login
-from .errors import ApiError, json_body
+from . import vault
+from .errors import ApiError, json_body, path_id
 from .lifecycle import queue_build
-from .models import Build, Project, db
+from .models import Build, Project, ProjectSecret, db, utcnow
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
 bp.before_request(require_login)
@@ -92,3 +93,59 @@ def list_projects():
         for project in prefetch(projects, builds)
     ]
     return jsonify(message="Projects fetched", projects=listed)
+
+
+def owned_project(project_id):
+    """The caller's project by its path id: 400 if not an id, 404 if none, 403 if not theirs."""
+    project = Project.get_or_none(Project.id == path_id(project_id, "projectId", "Project"))
+    if project is None:
+        raise ApiError(404, "Project not found")
+    if project.owner_id != current_user.id:
+        raise ApiError(403, "This project belongs to another user")
+    return project
+
+
+def secret_name(name):
+    try:
+        return vault.check_name(name)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+@bp.get("/projects/<project_id>/secrets")
+def list_secrets(project_id):
+    project = owned_project(project_id)
+    secrets_ = project.secrets.order_by(ProjectSecret.name)
+    return jsonify(message="Secrets fetched", secrets=[s.to_json() for s in secrets_])
+
+
+@bp.put("/projects/<project_id>/secrets/<name>")
+def put_secret(project_id, name):
+    project = owned_project(project_id)
+    name = secret_name(name)
+    try:
+        value = vault.check_value(json_body().get("value"))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    sealed = vault.seal(current_app.config["SECRET_KEY"], value)
+    with db.atomic():
+        updated = (ProjectSecret.update(sealed=sealed, updated_at=utcnow())
+                   .where((ProjectSecret.project == project) & (ProjectSecret.name == name)).execute())
+        if not updated:
+            try:
+                with db.atomic():
+                    ProjectSecret.create(project=project, name=name, sealed=sealed)
+            except IntegrityError:
+                raise ApiError(409, "The secret was changed meanwhile; try again") from None
+    secret = ProjectSecret.get((ProjectSecret.project == project) & (ProjectSecret.name == name))
+    return jsonify(message="Secret saved", secret=secret.to_json()), 200 if updated else 201
+
+
+@bp.delete("/projects/<project_id>/secrets/<name>")
+def delete_secret(project_id, name):
+    project = owned_project(project_id)
+    deleted = ProjectSecret.delete().where(
+        (ProjectSecret.project == project) & (ProjectSecret.name == secret_name(name))).execute()
+    if not deleted:
+        raise ApiError(404, "Secret not found")
+    return jsonify(message="Secret deleted")

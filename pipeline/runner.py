@@ -5,7 +5,7 @@ import shutil
 import stat
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,6 +30,8 @@ class BuildJob:
     image: str
     command: str
     timeout: float = 3600
+    # Given to the build as environment variables; kept out of repr so they never reach a log line.
+    secrets: dict = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class Runner:
             labels={**self.labels, "stoker.build": str(job.build_id)},
             environment={
                 **env,
+                **job.secrets,
                 "CI": "true",
                 "STOKER": "true",
                 "STOKER_BUILD_ID": str(job.build_id),

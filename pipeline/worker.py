@@ -12,6 +12,7 @@ import time
 from app.lifecycle import claim_next, recover_lost, renew_lease, set_status
 from app.logs import LogWriter
 from app.models import Build, BuildStep, Status, db
+from app.vault import SecretMask, VaultError, secrets_of
 
 from . import docker_runner
 from .docker_runner import BuildError, Sandbox
@@ -153,6 +154,11 @@ class Worker:
                 build = claim_next(self.name, self.app.config["STOKER_LEASE_SECONDS"])
                 if build is None:
                     return False
+                try:
+                    secrets = secrets_of(build.project_id, self.app.config["SECRET_KEY"])
+                except VaultError as exc:
+                    set_status(build.id, Status.FAILED, expect=Status.RUNNING, owner=self.name, error=str(exc))
+                    return True
                 job = BuildJob(
                     build_id=build.id,
                     repo_url=build.project.repo_url,
@@ -161,9 +167,11 @@ class Worker:
                     image=build.project.image,
                     command=build.project.build_command,
                     timeout=build.project.timeout_seconds,
+                    secrets=secrets,
                 )
             log.info("worker %s runs build %s (%s)", self.name, job.build_id, job.commit_hash[:12])
-            outcome, reason, timeout = self._run(job)
+            mask = SecretMask(job.secrets.values())
+            outcome, reason, timeout = self._run(job, mask)
             error = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
             with db.connection_context():
                 # A canceled build's record already says so, and one taken over after this
@@ -174,15 +182,15 @@ class Worker:
                     expect=Status.RUNNING,
                     owner=self.name,
                     exit_code=outcome.exit_code,
-                    error=error or outcome.error,
+                    error=mask.mask(error or outcome.error),
                     commit_message=build.commit_message or outcome.commit_message,
                     commit_author=build.commit_author or outcome.commit_author,
                 )
             return True
 
-    def _run(self, job):
-        """Run one job under watch; return its outcome and why it was halted, if it was."""
-        log_writer = LogWriter(self.app, job.build_id, self.app.config["STOKER_LOG_MAX_BYTES"])
+    def _run(self, job, mask):
+        """Run one job under watch; return its outcome, why it was halted (if it was), and its timeout."""
+        log_writer = LogWriter(self.app, job.build_id, self.app.config["STOKER_LOG_MAX_BYTES"], mask)
         watch = self.watch = Watch(self, job, log_writer)
         watch.start()
         try:
