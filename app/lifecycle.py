@@ -61,22 +61,42 @@ def set_status(build_id, status, *, expect, owner=None, lease_ended_before=None,
 
 
 def claim_next(worker_id, lease_seconds):
-    """Mark the oldest queued build `running` for this worker, with a lease, and return it, or None."""
+    """Mark the oldest queued build `running` for this worker, with a lease, and return it, or None.
+
+    A build whose project already runs as many builds as its `concurrency`
+    allows stays queued, and the next one in line is taken instead.
+    """
     # Read the candidates to the end first: on SQLite, writing while a read is
     # still open on the connection fails at once if another writer got in between.
     candidates = list(
-        Build.select(Build.id)
+        Build.select(Build.id, Build.project, Project.concurrency)
+        .join(Project)
         .where(Build.status == Status.QUEUED)
         .order_by(Build.id)
-        .limit(8)
+        .limit(64)
         .tuples()
     )
-    for (candidate,) in candidates:
-        build = set_status(candidate, Status.RUNNING, expect=Status.QUEUED, worker_id=worker_id,
-                           lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    lease = {"worker_id": worker_id, "lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
+    for build_id, project_id, limit in candidates:
+        if limit is None:
+            build = set_status(build_id, Status.RUNNING, expect=Status.QUEUED, **lease)
+        else:
+            build = _claim_within_limit(build_id, project_id, limit, lease)
         if build is not None:
             return build
     return None
+
+
+def _claim_within_limit(build_id, project_id, limit, lease):
+    with db.atomic():
+        if db.for_update:
+            # PostgreSQL: one claim per project at a time, so two cannot both see room for one.
+            # SQLite needs nothing more: its IMMEDIATE transactions already take turns.
+            Project.select(Project.id).where(Project.id == project_id).for_update().execute()
+        running = Build.select().where((Build.project == project_id) & (Build.status == Status.RUNNING)).count()
+        if running >= limit:
+            return None
+        return set_status(build_id, Status.RUNNING, expect=Status.QUEUED, **lease)
 
 
 def cancel_build(build_id, reason=None):

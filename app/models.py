@@ -66,6 +66,8 @@ class Project(BaseModel):
     timeout_seconds = IntegerField(default=3600)
     # A new push to a branch cancels that branch's builds still queued or running.
     auto_cancel = BooleanField(default=False)
+    # At most this many of the project's builds run at once; None for no limit of its own.
+    concurrency = IntegerField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     def summary_json(self):
@@ -78,6 +80,7 @@ class Project(BaseModel):
             "image": self.image,
             "timeoutSeconds": self.timeout_seconds,
             "autoCancel": self.auto_cancel,
+            "concurrency": self.concurrency,
             "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
             "createdAt": iso(self.created_at),
         }

@@ -49,7 +49,11 @@ def _project_fields(data):
     auto_cancel = data.get("autoCancel", False)
     if not isinstance(auto_cancel, bool):
         raise ApiError(400, "autoCancel must be true or false")
-    fields.update(timeout_seconds=timeout, auto_cancel=auto_cancel)
+    concurrency = data.get("concurrency")
+    if concurrency is not None and (not isinstance(concurrency, int) or isinstance(concurrency, bool)
+                                    or not 1 <= concurrency <= 1000):
+        raise ApiError(400, "concurrency must be a whole number from 1 to 1000, or null for no limit")
+    fields.update(timeout_seconds=timeout, auto_cancel=auto_cancel, concurrency=concurrency)
     if not IMAGE_REFERENCE.fullmatch(fields["image"]):
         raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
     try:

@@ -65,8 +65,11 @@ def test_a_build_past_its_timeout_is_killed_and_fails_saying_so(client, accounts
     ({"timeoutSeconds": True}, "timeoutSeconds"),
     ({"timeoutSeconds": 10**9}, "timeoutSeconds"),
     ({"autoCancel": "yes"}, "autoCancel"),
+    ({"concurrency": 0}, "concurrency"),
+    ({"concurrency": "2"}, "concurrency"),
+    ({"concurrency": False}, "concurrency"),
 ])
-def test_invalid_timeouts_and_auto_cancel_are_400(client, accounts, local_repo, fields, named):
+def test_invalid_timeouts_auto_cancel_and_concurrency_are_400(client, accounts, local_repo, fields, named):
     body = {"name": "demo", "repoUrl": local_repo.url, **fields}
     response = client.post("/api/project/projects", json=body, headers=accounts.headers())
     assert response.status_code == 400

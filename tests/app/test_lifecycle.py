@@ -5,10 +5,10 @@ from app.lifecycle import claim_next, queue_build, set_status
 from app.models import Build, Project, Status, User, db
 
 
-def make_project():
-    owner = User.create(username="owner", password_hash="x")
+def make_project(concurrency=None):
+    owner = User.get_or_none(username="owner") or User.create(username="owner", password_hash="x")
     return Project.create(owner=owner, name="p", repo_url="/r", branch="main", build_command="true",
-                          image="i", webhook_secret="s")
+                          image="i", webhook_secret="s", concurrency=concurrency)
 
 
 def test_racing_workers_claim_each_build_exactly_once(app):
@@ -60,3 +60,34 @@ def test_a_finished_build_cannot_be_moved_again(app):
         # A second, late report (say from a worker that lost the build) changes nothing.
         assert set_status(build.id, Status.FAILED, expect=Status.RUNNING, exit_code=1) is None
         assert Build.get_by_id(build.id).status == Status.PASSED
+
+
+def test_a_projects_limit_holds_under_racing_workers_and_does_not_block_others(app):
+    with app.app_context():
+        limited, free = make_project(concurrency=1), make_project()
+        order = [limited, limited, free, limited, free]
+        ids = [queue_build(p, commit_hash=f"{n:040x}", branch="main").id for n, p in enumerate(order)]
+    claims = []
+    start = threading.Barrier(4)
+
+    def worker(name):
+        with app.app_context():
+            start.wait()
+            while (build := claim_next(name, lease_seconds=60)) is not None:
+                claims.append(build.id)
+            db.close()
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    # The limited project's oldest build runs; its others wait, and the free project's run anyway.
+    assert sorted(claims) == sorted([ids[0], ids[2], ids[4]])
+    assert [Build.get_by_id(i).status for i in ids] == [
+        Status.RUNNING, Status.QUEUED, Status.RUNNING, Status.QUEUED, Status.RUNNING]
+
+    with app.app_context():
+        set_status(ids[0], Status.PASSED, expect=Status.RUNNING)
+        assert claim_next("w", lease_seconds=60).id == ids[1]  # oldest first
+        assert claim_next("w", lease_seconds=60) is None
