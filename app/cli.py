@@ -14,7 +14,7 @@ import eventlet
 import eventlet.wsgi
 import socketio
 
-from . import create_app
+from . import create_app, github_status
 
 log = logging.getLogger("stoker")
 
@@ -39,6 +39,7 @@ def run_until_signalled(app, serve_forever=None):
     threads = [eventlet.spawn(worker.run_forever) for worker in workers]
     if workers:
         threads.append(eventlet.spawn(look_after_lost_builds, app, stopping))
+        threads.append(eventlet.spawn(github_status.deliver_forever, app, stopping))
     server = eventlet.spawn(serve_forever) if serve_forever else None
 
     signalled = []

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from . import github_status
 from .logs import append_note
 from .models import Build, Project, Status, db, utcnow
 from .realtime import emit_to_user
@@ -11,9 +12,10 @@ LOST = "the worker running this build was lost twice"
 
 
 def announce(build):
-    """Tell the build's owner its status; called only once the row is committed."""
-    owner_id = Project.select(Project.owner).where(Project.id == build.project_id).scalar()
-    emit_to_user(current_app, owner_id, "buildStatusUpdate", build.to_json())
+    """Tell the build's owner its status, and owe it to GitHub; called only once the row is committed."""
+    project = Project.get_by_id(build.project_id)
+    emit_to_user(current_app, project.owner_id, "buildStatusUpdate", build.to_json())
+    github_status.owe(build, project)
 
 
 def queue_build(project, *, commit_hash, branch, commit_message=None, commit_author=None,

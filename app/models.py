@@ -68,6 +68,9 @@ class Project(BaseModel):
     auto_cancel = BooleanField(default=False)
     # At most this many of the project's builds run at once; None for no limit of its own.
     concurrency = IntegerField(null=True)
+    # Where commit statuses go: "owner/repo" on GitHub, and a token sealed like a secret.
+    github_repo = CharField(max_length=200, null=True)
+    github_token_sealed = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     def summary_json(self):
@@ -81,6 +84,8 @@ class Project(BaseModel):
             "timeoutSeconds": self.timeout_seconds,
             "autoCancel": self.auto_cancel,
             "concurrency": self.concurrency,
+            "githubRepo": self.github_repo,
+            "reportsToGithub": bool(self.github_repo and self.github_token_sealed),
             "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
             "createdAt": iso(self.created_at),
         }
@@ -166,6 +171,17 @@ class BuildStep(BaseModel):
                 "durationSeconds": seconds}
 
 
+class GithubStatus(BaseModel):
+    """A commit status owed to GitHub for one build; kept until it is delivered or given up."""
+
+    build = ForeignKeyField(Build, backref="github_statuses", on_delete="CASCADE")
+    state = CharField(max_length=16)
+    description = CharField(max_length=140)
+    attempts = IntegerField(default=0)
+    next_try_at = DateTimeField(default=utcnow, index=True)
+    done = BooleanField(default=False, index=True)
+
+
 class BuildLog(BaseModel):
     """One piece of a build's log: `length` UTF-8 bytes starting at byte `offset`."""
 
@@ -178,4 +194,4 @@ class BuildLog(BaseModel):
         indexes = ((("build", "offset"), True),)
 
 
-MODELS = (User, Project, ProjectSecret, Build, BuildStep, BuildLog)
+MODELS = (User, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog)

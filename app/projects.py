@@ -9,7 +9,7 @@ from peewee import IntegrityError, prefetch
 from pipeline.git import GitError, check_branch, check_repo_url, ls_remote_branch
 
 from .auth import require_login
-from . import vault
+from . import github_status, vault
 from .errors import ApiError, json_body, path_id
 from .lifecycle import queue_build
 from .models import Build, Project, ProjectSecret, db, utcnow
@@ -34,6 +34,24 @@ def _text(data, key, *, default=None, max_length):
     return value
 
 
+def _github_fields(data):
+    """Where commit statuses go: a repo (from repoUrl when on GitHub) and a token, or nowhere."""
+    token = data.get("githubToken")
+    repo = data.get("githubRepo")
+    if repo is None and isinstance(data.get("repoUrl"), str):
+        repo = github_status.repo_from_url(data["repoUrl"])
+    if repo is not None and (not isinstance(repo, str) or not github_status.GITHUB_REPO.fullmatch(repo)):
+        raise ApiError(400, "githubRepo must be 'owner/repo'")
+    if token is None:
+        return {"github_repo": repo}
+    if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
+        raise ApiError(400, "githubToken must be a token of 1 to 500 printable characters")
+    if repo is None:
+        raise ApiError(400, "githubRepo ('owner/repo') is needed to report to GitHub from this repoUrl")
+    return {"github_repo": repo,
+            "github_token_sealed": vault.seal(current_app.config["SECRET_KEY"], token)}
+
+
 def _project_fields(data):
     """Check a create request's fields, each with a message naming what is wrong."""
     config = current_app.config
@@ -54,6 +72,7 @@ def _project_fields(data):
                                     or not 1 <= concurrency <= 1000):
         raise ApiError(400, "concurrency must be a whole number from 1 to 1000, or null for no limit")
     fields.update(timeout_seconds=timeout, auto_cancel=auto_cancel, concurrency=concurrency)
+    fields.update(_github_fields(data))
     if not IMAGE_REFERENCE.fullmatch(fields["image"]):
         raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
     try:
