@@ -4,6 +4,8 @@ import signal
 import time
 from datetime import timedelta
 
+import pytest
+
 from app.lifecycle import LOST, claim_next, queue_build, recover_lost, renew_lease, set_status
 from app.models import Build, Project, Status, User, utcnow
 from tests.conftest import start_server, stop_server
@@ -59,15 +61,17 @@ def test_a_build_whose_worker_is_lost_twice_fails_saying_so(app):
         assert lost.finished_at is not None
 
 
-def test_a_worker_killed_mid_build_is_noticed_and_its_build_runs_again(
-        client, accounts, local_repo, database_url, tmp_path, docker_client):
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
+        client, accounts, local_repo, database_url, tmp_path, docker_client, command):
+    """A worker process killed with SIGKILL, or a server killed and started again."""
     created = client.post("/api/project/projects", headers=accounts.headers(), json={
         "name": "demo", "repoUrl": local_repo.url, "buildCommand": "echo start; sleep 3; echo done"}).get_json()
     build_id = created["build"]["id"]
     env = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "w"),
            "STOKER_POLL_SECONDS": "0.2", "STOKER_LEASE_SECONDS": "3"}
 
-    doomed = start_server("worker", env, tmp_path, wait_for_http=False)
+    doomed = start_server(command, env, tmp_path, wait_for_http=command == "serve")
     deadline = time.monotonic() + 30
     while not (containers := docker_client.containers.list(filters={"label": f"stoker.build={build_id}"})):
         assert time.monotonic() < deadline, doomed.log()
@@ -76,7 +80,7 @@ def test_a_worker_killed_mid_build_is_noticed_and_its_build_runs_again(
     doomed.process.wait(10)
     assert Build.get_by_id(build_id).status == Status.RUNNING  # nobody knows yet
 
-    rescuer = start_server("worker", env, tmp_path, wait_for_http=False)
+    rescuer = start_server(command, env, tmp_path, wait_for_http=command == "serve")
     try:
         deadline = time.monotonic() + 40
         while Build.get_by_id(build_id).status != Status.PASSED:
