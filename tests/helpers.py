@@ -68,6 +68,12 @@ def api(server, method, path, token=None, **kwargs):
     return requests.request(method, server.url + path, headers=headers, timeout=10, **kwargs)
 
 
+def create_project(server, token, repo, command, name="demo", **fields):
+    """Create a project on `repo` through a running server's API; return its answer."""
+    return api(server, "POST", "/api/project/projects", token, json={
+        "name": name, "repoUrl": repo.url, "buildCommand": command, **fields}).json()
+
+
 def login(server, username):
     api(server, "POST", "/api/auth/register", json={"username": username, "password": "password123"})
     response = api(server, "POST", "/api/auth/login", json={"username": username, "password": "password123"})

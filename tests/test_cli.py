@@ -8,7 +8,7 @@ import uuid
 from app.models import Build, Status
 from pipeline.worker import STOPPED
 from tests.conftest import start_server, stop_server
-from tests.helpers import api, delivery, login, push_payload
+from tests.helpers import api, create_project, delivery, login, push_payload
 
 
 def test_a_worker_process_runs_builds_the_web_side_queued(client, accounts, local_repo, database_url, tmp_path,
@@ -57,8 +57,7 @@ def test_with_redis_a_browser_on_the_web_process_sees_builds_a_worker_process_ra
     try:
         token = login(web, "alice")
         events = listeners(web, token)
-        created = api(web, "POST", "/api/project/projects", token, json={
-            "name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).json()
+        created = create_project(web, token, local_repo, "sh ci.sh", name="demo")
         first = created["build"]["id"]
         assert events.statuses_of(first, until=Status.PASSED) == [Status.QUEUED, Status.RUNNING, Status.PASSED]
 
@@ -77,8 +76,7 @@ def test_with_redis_a_browser_on_the_web_process_sees_builds_a_worker_process_ra
 
 def test_a_stopped_server_kills_its_builds_and_records_why(app, live_server, local_repo, docker_client):
     token = login(live_server, "alice")
-    created = api(live_server, "POST", "/api/project/projects", token, json={
-        "name": "long", "repoUrl": local_repo.url, "buildCommand": "sleep 120"}).json()
+    created = create_project(live_server, token, local_repo, "sleep 120", name="long")
     build_id = created["build"]["id"]
     deadline = time.monotonic() + 30
     while api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]["status"] != Status.RUNNING:

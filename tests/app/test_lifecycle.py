@@ -11,6 +11,15 @@ def make_project(concurrency=None):
                           image="i", webhook_secret="s", concurrency=concurrency)
 
 
+def race(workers, target):
+    """Run `target(name)` in `workers` real threads at once, and wait for all of them."""
+    threads = [threading.Thread(target=target, args=(f"w{i}",)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+
 def test_racing_workers_claim_each_build_exactly_once(app):
     with app.app_context():
         project = make_project()
@@ -29,11 +38,7 @@ def test_racing_workers_claim_each_build_exactly_once(app):
         finally:
             db.close()
 
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    race(4, worker)
     assert errors == []
     claimed = [build_id for build_id, _ in claims]
     assert sorted(claimed) == sorted(queued)  # every build claimed, none twice
@@ -77,11 +82,7 @@ def test_a_projects_limit_holds_under_racing_workers_and_does_not_block_others(a
                 claims.append(build.id)
             db.close()
 
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    race(4, worker)
     # The limited project's oldest build runs; its others wait, and the free project's run anyway.
     assert sorted(claims) == sorted([ids[0], ids[2], ids[4]])
     assert [Build.get_by_id(i).status for i in ids] == [

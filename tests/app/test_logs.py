@@ -5,7 +5,7 @@ import pytest
 
 from app.logs import LogWriter, read_log, truncation_notice
 from app.models import Build, BuildLog, Project, Status, User
-from tests.helpers import api, login
+from tests.helpers import api, create_project, login
 
 
 @pytest.fixture
@@ -126,9 +126,7 @@ def test_a_capped_build_goes_on_to_its_own_end(config, local_repo, docker_client
 def test_the_live_log_equals_the_stored_log(live_server, listeners, local_repo):
     token = login(live_server, "alice")
     events = listeners(live_server, token)
-    created = api(live_server, "POST", "/api/project/projects", token, json={
-        "name": "live", "repoUrl": local_repo.url,
-        "buildCommand": "for i in $(seq 1 300); do echo line $i; done; echo ünïcödé ✓"}).json()
+    created = create_project(live_server, token, local_repo, "for i in $(seq 1 300); do echo line $i; done; echo ünïcödé ✓", name="live")
     build_id = created["build"]["id"]
     events.statuses_of(build_id, until=Status.PASSED)
 
@@ -150,13 +148,11 @@ def test_the_live_log_equals_the_stored_log(live_server, listeners, local_repo):
 def test_a_build_printing_100_mb_slows_neither_the_api_nor_other_builds(live_server, listeners, local_repo):
     token = login(live_server, "alice")
     events = listeners(live_server, token)
-    loud = api(live_server, "POST", "/api/project/projects", token, json={
-        "name": "loud", "repoUrl": local_repo.url, "buildCommand": "yes | head -c 100000000"}).json()
+    loud = create_project(live_server, token, local_repo, "yes | head -c 100000000", name="loud")
     loud_id = loud["build"]["id"]
     events.statuses_of(loud_id, until=Status.RUNNING)
 
-    quiet = api(live_server, "POST", "/api/project/projects", token, json={
-        "name": "quiet", "repoUrl": local_repo.url, "buildCommand": "echo quiet"}).json()
+    quiet = create_project(live_server, token, local_repo, "echo quiet", name="quiet")
     started = time.monotonic()
     timings = []
     while api(live_server, "GET", f"/api/build/{quiet['build']['id']}", token).json()["build"]["status"] != Status.PASSED:

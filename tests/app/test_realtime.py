@@ -5,15 +5,14 @@ import pytest
 import socketio
 
 from app.models import Status
-from tests.helpers import api, delivery, login, push_payload
+from tests.helpers import api, create_project, delivery, login, push_payload
 
 
 def test_the_owner_sees_every_status_change_of_a_pushed_build_in_order(live_server, listeners, local_repo):
     alice, bob = login(live_server, "alice"), login(live_server, "bob")
     alice_events, bob_events = listeners(live_server, alice), listeners(live_server, bob)
 
-    created = api(live_server, "POST", "/api/project/projects", alice, json={
-        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).json()
+    created = create_project(live_server, alice, local_repo, "sh ci.sh", name="demo")
     first = created["build"]["id"]
     assert alice_events.statuses_of(first, until=Status.PASSED) == [Status.QUEUED, Status.RUNNING, Status.PASSED]
 
@@ -32,8 +31,7 @@ def test_the_owner_sees_every_status_change_of_a_pushed_build_in_order(live_serv
 
 def test_the_webhook_answers_without_waiting_for_the_build(live_server, local_repo):
     token = login(live_server, "alice")
-    created = api(live_server, "POST", "/api/project/projects", token, json={
-        "name": "slow", "repoUrl": local_repo.url, "buildCommand": "sleep 4"}).json()
+    created = create_project(live_server, token, local_repo, "sleep 4", name="slow")
     sha = local_repo.commit({"slow.txt": "slow\n"})
     body, headers = delivery(created["project"]["webhookSecret"], push_payload(sha))
 
@@ -50,8 +48,7 @@ def test_the_webhook_answers_without_waiting_for_the_build(live_server, local_re
 def test_the_api_stays_quick_while_a_build_runs(live_server, listeners, local_repo):
     token = login(live_server, "alice")
     events = listeners(live_server, token)
-    created = api(live_server, "POST", "/api/project/projects", token, json={
-        "name": "slow", "repoUrl": local_repo.url, "buildCommand": "sleep 3"}).json()
+    created = create_project(live_server, token, local_repo, "sleep 3", name="slow")
     build_id = created["build"]["id"]
     events.statuses_of(build_id, until=Status.RUNNING)
 
