@@ -58,7 +58,8 @@ def look_after_lost_builds(app, stopping):
 
 
 class Watch(threading.Thread):
-    """Halts a running build when its record stops saying `running` (a cancel) or it runs too long."""
+    """Keeps a running build's lease, and halts the build when it is canceled, runs too long,
+    or turns out to be another worker's."""
 
     def __init__(self, worker, job, log_writer):
         super().__init__(name=f"watch-{job.build_id}", daemon=True)
