@@ -9,10 +9,9 @@ import re
 from datetime import timedelta
 
 import requests
-from cryptography.fernet import InvalidToken
 
 from .models import Build, GithubStatus, Status, db, utcnow
-from .vault import fernet
+from .vault import VaultError, unseal
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def deliver_due(app):
                                              & (GithubStatus.done == False)).execute()  # noqa: E712
         try:
             _send(app, row)
-        except (requests.RequestException, InvalidToken) as exc:
+        except (requests.RequestException, VaultError) as exc:
             row.attempts += 1
             if row.attempts >= MAX_ATTEMPTS:
                 row.done = True
@@ -77,7 +76,7 @@ def deliver_due(app):
 def _send(app, row):
     build = Build.get_by_id(row.build_id)
     project = build.project
-    token = fernet(app.config["SECRET_KEY"]).decrypt(project.github_token_sealed.encode()).decode()
+    token = unseal(app.config["SECRET_KEY"], project.github_token_sealed, what="the project's GitHub token")
     response = requests.post(
         f"{app.config['STOKER_GITHUB_API_URL']}/repos/{project.github_repo}/statuses/{build.commit_hash}",
         json={"state": row.state, "description": row.description, "context": CONTEXT,

@@ -47,14 +47,18 @@ def seal(server_secret, value):
     return fernet(server_secret).encrypt(value.encode()).decode()
 
 
+def unseal(server_secret, sealed, what="the project's secrets"):
+    """The value `seal` sealed; VaultError when this server's key cannot open it."""
+    try:
+        return fernet(server_secret).decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        raise VaultError(f"{what} cannot be decrypted with this server's SECRET_KEY") from None
+
+
 def secrets_of(project_id, server_secret):
     """The project's secrets as {name: value}, decrypted."""
-    box = fernet(server_secret)
-    try:
-        return {row.name: box.decrypt(row.sealed.encode()).decode()
-                for row in ProjectSecret.select().where(ProjectSecret.project == project_id)}
-    except InvalidToken:
-        raise VaultError("the project's secrets cannot be decrypted with this server's SECRET_KEY") from None
+    return {row.name: unseal(server_secret, row.sealed)
+            for row in ProjectSecret.select().where(ProjectSecret.project == project_id)}
 
 
 class SecretMask:
