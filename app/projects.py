@@ -1,12 +1,13 @@
 """Projects: a repository and branch to build, with its own webhook secret."""
-import re
 import secrets
 
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import current_user
 from peewee import IntegrityError, prefetch
 
+from pipeline.docker_runner import IMAGE_REFERENCE
 from pipeline.git import GitError, check_branch, check_repo_url, ls_remote_branch
+from pipeline.plan import MAX_TIMEOUT
 
 from .auth import require_login
 from . import github_status, vault
@@ -17,10 +18,8 @@ from .models import Build, Project, ProjectSecret, db, utcnow
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
 bp.before_request(require_login)
 
-IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 DEFAULT_BUILD_COMMAND = "make"
 MAX_COMMAND_LENGTH = 16_384
-MAX_TIMEOUT = 7 * 24 * 3600
 
 
 def _text(data, key, *, default=None, max_length):

@@ -1,5 +1,6 @@
 """Runs one build command in a fresh container with the workspace mounted, and removes it."""
 import logging
+import re
 from dataclasses import dataclass
 
 import docker
@@ -8,6 +9,7 @@ from docker.errors import APIError, DockerException, ImageNotFound
 log = logging.getLogger(__name__)
 
 WORKDIR = "/workspace"
+IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 
 
 @dataclass(frozen=True)

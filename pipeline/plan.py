@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from .docker_runner import IMAGE_REFERENCE
+
 FILENAME = ".stoker.yml"
 KEYS = {"image", "env", "timeout", "steps"}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 DURATION = re.compile(r"(\d+)\s*(s|m|h)?")
 MAX_STEPS, MAX_TIMEOUT = 100, 7 * 24 * 3600
 
