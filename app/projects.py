@@ -33,6 +33,14 @@ def _text(data, key, *, default=None, max_length):
     return value
 
 
+def _whole_number(data, key, low, high, alternative="", default=None):
+    """`data[key]` if it is a whole number from `low` to `high` (true and false are not numbers)."""
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ApiError(400, f"{key} must be a whole number from {low} to {high}{alternative}")
+    return value
+
+
 def _github_fields(data):
     """Where commit statuses go: a repo (from repoUrl when on GitHub) and a token, or nowhere."""
     token = data.get("githubToken")
@@ -60,17 +68,14 @@ def _project_fields(data):
                                max_length=MAX_COMMAND_LENGTH),
         "image": _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255),
     }
-    timeout = data.get("timeoutSeconds", 3600)
-    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= MAX_TIMEOUT:
-        raise ApiError(400, f"timeoutSeconds must be a whole number from 1 to {MAX_TIMEOUT}")
     auto_cancel = data.get("autoCancel", False)
     if not isinstance(auto_cancel, bool):
         raise ApiError(400, "autoCancel must be true or false")
     concurrency = data.get("concurrency")
-    if concurrency is not None and (not isinstance(concurrency, int) or isinstance(concurrency, bool)
-                                    or not 1 <= concurrency <= 1000):
-        raise ApiError(400, "concurrency must be a whole number from 1 to 1000, or null for no limit")
-    fields.update(timeout_seconds=timeout, auto_cancel=auto_cancel, concurrency=concurrency)
+    if concurrency is not None:
+        concurrency = _whole_number(data, "concurrency", 1, 1000, ", or null for no limit")
+    fields.update(timeout_seconds=_whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600),
+                  auto_cancel=auto_cancel, concurrency=concurrency)
     fields.update(_github_fields(data))
     if not IMAGE_REFERENCE.fullmatch(fields["image"]):
         raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
