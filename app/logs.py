@@ -6,10 +6,9 @@ so a client that adds up the byte lengths of what it received always holds
 the right offset to ask for the rest.
 """
 import codecs
+import logging
 import queue
 import threading
-
-import logging
 
 from flask import current_app
 from peewee import IntegrityError, fn
@@ -87,14 +86,7 @@ class LogWriter:
                 offset = log_end(self.build_id)
             closing = False
             while not closing:
-                piece = [self.pending.get()]
-                size = len(piece[0]) if piece[0] is not _CLOSE else 0
-                # Take whatever else is already waiting, so fast output becomes few rows.
-                while size < PIECE_BYTES and not self.pending.empty():
-                    piece.append(self.pending.get_nowait())
-                    size += len(piece[-1]) if piece[-1] is not _CLOSE else 0
-                closing = piece[-1] is _CLOSE
-                data = b"".join(p for p in piece if p is not _CLOSE)
+                data, closing = self._take_waiting()
                 if data and offset is not None:
                     try:
                         offset = append(self.build_id, owner_id, offset, data)
@@ -102,6 +94,17 @@ class LogWriter:
                         # Another worker writes this log now: this one lost the build.
                         log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
                         offset = None
+
+    def _take_waiting(self):
+        """Wait for output, then take whatever else already waits (up to a piece), so fast
+        output becomes few rows; also say whether the writer was closed."""
+        data, item = bytearray(), self.pending.get()
+        while item is not _CLOSE:
+            data += item
+            if len(data) >= PIECE_BYTES or self.pending.empty():
+                return bytes(data), False
+            item = self.pending.get_nowait()
+        return bytes(data), True
 
 
 def owner_of(build_id):
@@ -117,9 +120,10 @@ def log_end(build_id):
 
 def append(build_id, owner_id, offset, data):
     """Save `data` (UTF-8 bytes) at byte `offset` of the log, emit it, and return the new end."""
+    text = data.decode()
     with db.connection_context():
-        BuildLog.create(build=build_id, offset=offset, length=len(data), data=data.decode())
-    emit_to_user(current_app, owner_id, "buildLog", {"buildId": build_id, "offset": offset, "data": data.decode()})
+        BuildLog.create(build=build_id, offset=offset, length=len(data), data=text)
+    emit_to_user(current_app, owner_id, "buildLog", {"buildId": build_id, "offset": offset, "data": text})
     return offset + len(data)
 
 

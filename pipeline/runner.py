@@ -131,14 +131,8 @@ class Runner:
                     for later in range(position + 1, len(steps)):
                         report_step(StepResult(later, steps[later].name))
                     break
-        except PlanError as exc:
-            outcome.error = str(exc)
-            say(outcome.error)
-        except GitError as exc:
-            outcome.error = f"checkout failed: {exc}"
-            say(outcome.error)
-        except BuildError as exc:
-            outcome.error = str(exc)
+        except (GitError, PlanError, BuildError) as exc:
+            outcome.error = f"checkout failed: {exc}" if isinstance(exc, GitError) else str(exc)
             say(outcome.error)
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
