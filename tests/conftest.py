@@ -287,3 +287,20 @@ def listeners():
     yield listen
     for listener in made:
         listener.close()
+
+
+@pytest.fixture
+def watched_build(live_server, listeners, local_repo):
+    """Alice, listening on the live server, builds `command` in a new project; returns
+    (token, her events, the build's id) once the build has reached `until`."""
+    from app.models import Status
+    from tests.helpers import create_project, login
+
+    def start(command, until=Status.RUNNING, name="demo", **fields):
+        token = login(live_server, "alice")
+        events = listeners(live_server, token)
+        build_id = create_project(live_server, token, local_repo, command, name=name, **fields)["build"]["id"]
+        events.statuses_of(build_id, until=until)
+        return token, events, build_id
+
+    return start

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from app.models import Build, Status
-from tests.helpers import api, create_project, delivery, login, push_payload
+from tests.helpers import api, delivery, push_payload
 
 
 def new_project(client, headers, local_repo, **fields):
@@ -99,12 +99,8 @@ def test_without_auto_cancel_every_push_builds(client, accounts, local_repo):
     assert Build.select().where(Build.status == Status.QUEUED).count() == 2
 
 
-def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, listeners, local_repo, docker_client):
-    token = login(live_server, "alice")
-    events = listeners(live_server, token)
-    created = create_project(live_server, token, local_repo, "echo started; sleep 120", name="long")
-    build_id = created["build"]["id"]
-    events.statuses_of(build_id, until=Status.RUNNING)
+def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, watched_build, docker_client):
+    token, events, build_id = watched_build("echo started; sleep 120", name="long")
     pid = f":{live_server.process.pid}:"
 
     def containers():

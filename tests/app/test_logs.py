@@ -5,7 +5,7 @@ import pytest
 
 from app.logs import LogWriter, read_log, truncation_notice
 from app.models import Build, BuildLog, Project, Status, User
-from tests.helpers import api, create_project, login
+from tests.helpers import api, create_project
 
 
 @pytest.fixture
@@ -123,12 +123,9 @@ def test_a_capped_build_goes_on_to_its_own_end(config, local_repo, docker_client
     assert log.endswith(truncation_notice(50_000).encode())
 
 
-def test_the_live_log_equals_the_stored_log(live_server, listeners, local_repo):
-    token = login(live_server, "alice")
-    events = listeners(live_server, token)
-    created = create_project(live_server, token, local_repo, "for i in $(seq 1 300); do echo line $i; done; echo ünïcödé ✓", name="live")
-    build_id = created["build"]["id"]
-    events.statuses_of(build_id, until=Status.PASSED)
+def test_the_live_log_equals_the_stored_log(live_server, watched_build):
+    token, events, build_id = watched_build(
+        "for i in $(seq 1 300); do echo line $i; done; echo ünïcödé ✓", until=Status.PASSED, name="live")
 
     pieces = events.log_of(build_id)
     expected_offset = 0
@@ -145,12 +142,8 @@ def test_the_live_log_equals_the_stored_log(live_server, listeners, local_repo):
         streamed.encode()[half:]
 
 
-def test_a_build_printing_100_mb_slows_neither_the_api_nor_other_builds(live_server, listeners, local_repo):
-    token = login(live_server, "alice")
-    events = listeners(live_server, token)
-    loud = create_project(live_server, token, local_repo, "yes | head -c 100000000", name="loud")
-    loud_id = loud["build"]["id"]
-    events.statuses_of(loud_id, until=Status.RUNNING)
+def test_a_build_printing_100_mb_slows_neither_the_api_nor_other_builds(live_server, watched_build, local_repo):
+    token, events, loud_id = watched_build("yes | head -c 100000000", name="loud")
 
     quiet = create_project(live_server, token, local_repo, "echo quiet", name="quiet")
     started = time.monotonic()

@@ -45,12 +45,8 @@ def test_the_webhook_answers_without_waiting_for_the_build(live_server, local_re
     assert build["status"] in (Status.QUEUED, Status.RUNNING)
 
 
-def test_the_api_stays_quick_while_a_build_runs(live_server, listeners, local_repo):
-    token = login(live_server, "alice")
-    events = listeners(live_server, token)
-    created = create_project(live_server, token, local_repo, "sleep 3", name="slow")
-    build_id = created["build"]["id"]
-    events.statuses_of(build_id, until=Status.RUNNING)
+def test_the_api_stays_quick_while_a_build_runs(live_server, watched_build):
+    token, events, build_id = watched_build("sleep 3", name="slow")
 
     timings = []
     for _ in range(10):

@@ -73,7 +73,7 @@ def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
 
     doomed = start_server(command, env, tmp_path, wait_for_http=command == "serve")
     deadline = time.monotonic() + 30
-    while not (containers := docker_client.containers.list(filters={"label": f"stoker.build={build_id}"})):
+    while not docker_client.containers.list(filters={"label": f"stoker.build={build_id}"}):
         assert time.monotonic() < deadline, doomed.log()
         time.sleep(0.1)
     os.kill(doomed.process.pid, signal.SIGKILL)
