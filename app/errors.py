@@ -42,6 +42,17 @@ def path_id(text, field, record):
     return int(digits)
 
 
+def page_args(default_limit=20, max_limit=100):
+    """Return (limit, offset) from the query string: 400 unless both are whole numbers in range."""
+    values = {}
+    for name, default, high in (("limit", default_limit, max_limit), ("offset", 0, LARGEST_ID)):
+        text = request.args.get(name, str(default))
+        if not (text.isascii() and text.isdecimal() and len(text) <= 19 and int(text) <= high):
+            raise ApiError(400, f"{name} must be a whole number from 0 to {high}")
+        values[name] = int(text)
+    return values["limit"], values["offset"]
+
+
 def init_app(app):
     @app.errorhandler(ApiError)
     def _api_error(exc):

@@ -78,7 +78,9 @@ def claim_next(worker_id, lease_seconds):
         .limit(64)
         .tuples()
     )
-    lease = {"worker_id": worker_id, "lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
+    now = utcnow()
+    lease = {"worker_id": worker_id, "lease_expires_at": now + timedelta(seconds=lease_seconds),
+             "run_started_at": now}
     for build_id, project_id, limit in candidates:
         if limit is None:
             build = set_status(build_id, Status.RUNNING, expect=Status.QUEUED, **lease)

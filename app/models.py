@@ -71,6 +71,8 @@ class Project(BaseModel):
     # Where commit statuses go: "owner/repo" on GitHub, and a token sealed like a secret.
     github_repo = CharField(max_length=200, null=True)
     github_token_sealed = TextField(null=True)
+    # Public projects show their status badge to anyone; nothing else of them is public.
+    public = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
 
     def summary_json(self):
@@ -86,7 +88,9 @@ class Project(BaseModel):
             "concurrency": self.concurrency,
             "githubRepo": self.github_repo,
             "reportsToGithub": bool(self.github_repo and self.github_token_sealed),
+            "public": self.public,
             "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
+            "badgeUrl": f"{public_url}/badge/{self.id}.svg",
             "createdAt": iso(self.created_at),
         }
 
@@ -102,6 +106,8 @@ class Build(BaseModel):
     error = TextField(null=True)
     # When the record was created, as the API has always named it.
     started_at = DateTimeField(default=utcnow)
+    # When a worker last took it up to run.
+    run_started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
     # GitHub's X-GitHub-Delivery id, so a redelivered push builds once.
     delivery_id = CharField(max_length=64, null=True)
@@ -126,6 +132,7 @@ class Build(BaseModel):
             "error": self.error,
             "projectId": self.project_id,
             "startedAt": iso(self.started_at),
+            "runStartedAt": iso(self.run_started_at),
             "finishedAt": iso(self.finished_at),
         }
         if with_project:

@@ -11,7 +11,7 @@ from pipeline.plan import MAX_TIMEOUT
 
 from .auth import require_login
 from . import github_status, vault
-from .errors import ApiError, json_body, path_id
+from .errors import ApiError, json_body, page_args, path_id
 from .lifecycle import queue_build
 from .models import Build, Project, ProjectSecret, db, utcnow
 
@@ -38,6 +38,13 @@ def _whole_number(data, key, low, high, alternative="", default=None):
     value = data.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ApiError(400, f"{key} must be a whole number from {low} to {high}{alternative}")
+    return value
+
+
+def _flag(data, key):
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ApiError(400, f"{key} must be true or false")
     return value
 
 
@@ -68,14 +75,12 @@ def _project_fields(data):
                                max_length=MAX_COMMAND_LENGTH),
         "image": _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255),
     }
-    auto_cancel = data.get("autoCancel", False)
-    if not isinstance(auto_cancel, bool):
-        raise ApiError(400, "autoCancel must be true or false")
+    auto_cancel = _flag(data, "autoCancel")
     concurrency = data.get("concurrency")
     if concurrency is not None:
         concurrency = _whole_number(data, "concurrency", 1, 1000, ", or null for no limit")
     fields.update(timeout_seconds=_whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600),
-                  auto_cancel=auto_cancel, concurrency=concurrency)
+                  auto_cancel=auto_cancel, concurrency=concurrency, public=_flag(data, "public"))
     fields.update(_github_fields(data))
     if not IMAGE_REFERENCE.fullmatch(fields["image"]):
         raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
@@ -115,11 +120,45 @@ def list_projects():
     projects = Project.select().where(Project.owner == current_user.id).order_by(Project.id)
     builds = Build.select().order_by(Build.id.desc())
     public_url = current_app.config["STOKER_PUBLIC_URL"]
-    listed = [
-        {**project.to_json(public_url), "builds": [b.to_json() for b in project.builds]}
-        for project in prefetch(projects, builds)
-    ]
+    listed = []
+    for project in prefetch(projects, builds):
+        history = [b.to_json() for b in project.builds]
+        listed.append({**project.to_json(public_url), "builds": history,
+                       "latestBuild": history[0] if history else None})
     return jsonify(message="Projects fetched", projects=listed)
+
+
+@bp.get("/projects/<project_id>")
+def get_project(project_id):
+    project = owned_project(project_id)
+    return jsonify(message="Project fetched",
+                   project=project.to_json(current_app.config["STOKER_PUBLIC_URL"]))
+
+
+@bp.patch("/projects/<project_id>")
+def update_project(project_id):
+    """Change whether the project is public; other settings are fixed at creation for now."""
+    project = owned_project(project_id)
+    data = json_body()
+    unknown = sorted(set(data) - {"public"})
+    if unknown:
+        raise ApiError(400, f"Only public can be changed; not {', '.join(unknown)[:200]}")
+    if "public" in data:
+        project.public = _flag(data, "public")
+        project.save(only=[Project.public])
+    return jsonify(message="Project updated",
+                   project=project.to_json(current_app.config["STOKER_PUBLIC_URL"]))
+
+
+@bp.get("/projects/<project_id>/builds")
+def list_builds(project_id):
+    """One page of the project's builds, newest first."""
+    project = owned_project(project_id)
+    limit, offset = page_args()
+    builds = project.builds.order_by(Build.id.desc())
+    page = [build.to_json() for build in builds.limit(limit).offset(offset)]
+    return jsonify(message="Builds fetched", builds=page, total=builds.count(),
+                   limit=limit, offset=offset)
 
 
 def owned_project(project_id):

@@ -139,3 +139,87 @@ def test_invalid_fields_are_400_naming_the_field(client, accounts, local_repo, f
     assert response.status_code == 400
     assert named in response.get_json()["message"]
     assert Project.select().count() == 0
+
+
+def test_listing_names_each_projects_latest_build(client, accounts, local_repo):
+    headers = accounts.headers()
+    first = create(client, headers, name="demo", repoUrl=local_repo.url).get_json()
+    again = client.post(f"/api/build/rebuild/{first['build']['id']}", headers=headers).get_json()["build"]
+    create(client, headers, name="other", repoUrl=local_repo.url)
+
+    projects = client.get("/api/project/projects", headers=headers).get_json()["projects"]
+    assert projects[0]["latestBuild"]["id"] == again["id"]
+    assert projects[0]["latestBuild"] == projects[0]["builds"][0]
+    assert projects[1]["latestBuild"]["id"] != again["id"]
+
+
+def test_one_project_is_read_by_its_owner_only(client, accounts, local_repo):
+    alice, bob = accounts.headers("alice"), accounts.headers("bob")
+    made = create(client, alice, name="demo", repoUrl=local_repo.url).get_json()["project"]
+
+    read = client.get(f"/api/project/projects/{made['id']}", headers=alice)
+    assert read.status_code == 200
+    project = read.get_json()["project"]
+    assert project["name"] == "demo" and project["public"] is False
+    assert project["badgeUrl"] == f"http://stoker.test/badge/{made['id']}.svg"
+    assert "webhookSecret" not in project
+    assert client.get(f"/api/project/projects/{made['id']}", headers=bob).status_code == 403
+    assert client.get("/api/project/projects/999", headers=alice).status_code == 404
+    assert client.get("/api/project/projects/x1", headers=alice).status_code == 400
+    assert client.get(f"/api/project/projects/{made['id']}").status_code == 401
+
+
+def test_a_projects_builds_come_a_page_at_a_time_newest_first(client, accounts, local_repo):
+    headers = accounts.headers()
+    made = create(client, headers, name="demo", repoUrl=local_repo.url).get_json()
+    ids = [made["build"]["id"]]
+    for _ in range(4):
+        ids.append(client.post(f"/api/build/rebuild/{ids[0]}", headers=headers).get_json()["build"]["id"])
+    url = f"/api/project/projects/{made['project']['id']}/builds"
+
+    page = client.get(url, headers=headers).get_json()
+    assert [b["id"] for b in page["builds"]] == ids[::-1]
+    assert (page["total"], page["limit"], page["offset"]) == (5, 20, 0)
+    page = client.get(url + "?limit=2&offset=1", headers=headers).get_json()
+    assert [b["id"] for b in page["builds"]] == [ids[3], ids[2]]
+    assert (page["total"], page["limit"], page["offset"]) == (5, 2, 1)
+    assert client.get(url + "?offset=5", headers=headers).get_json()["builds"] == []
+
+
+@pytest.mark.parametrize("query, field", [
+    ("limit=101", "limit"), ("limit=-1", "limit"), ("limit=abc", "limit"), ("limit=", "limit"),
+    ("offset=-3", "offset"), ("offset=1.5", "offset"), ("offset=99999999999999999999", "offset"),
+])
+def test_bad_page_arguments_are_refused_by_name(client, accounts, local_repo, query, field):
+    headers = accounts.headers()
+    project = create(client, headers, name="demo", repoUrl=local_repo.url).get_json()["project"]
+    response = client.get(f"/api/project/projects/{project['id']}/builds?{query}", headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["message"].startswith(f"{field} must be a whole number")
+
+
+def test_only_the_owner_lists_a_projects_builds(client, accounts, local_repo):
+    alice, bob = accounts.headers("alice"), accounts.headers("bob")
+    project = create(client, alice, name="demo", repoUrl=local_repo.url).get_json()["project"]
+    assert client.get(f"/api/project/projects/{project['id']}/builds", headers=bob).status_code == 403
+
+
+def test_a_project_is_made_public_and_private_again_by_its_owner(client, accounts, local_repo):
+    alice, bob = accounts.headers("alice"), accounts.headers("bob")
+    project = create(client, alice, name="demo", repoUrl=local_repo.url, public=True).get_json()["project"]
+    assert project["public"] is True
+    url = f"/api/project/projects/{project['id']}"
+
+    response = client.patch(url, json={"public": False}, headers=alice)
+    assert response.status_code == 200 and response.get_json()["project"]["public"] is False
+    assert Project.get_by_id(project["id"]).public is False
+    assert client.patch(url, json={"public": True}, headers=bob).status_code == 403
+    assert Project.get_by_id(project["id"]).public is False
+
+    for body, message in [({"public": "yes"}, "public must be true or false"),
+                          ({"name": "renamed"}, "Only public can be changed; not name"),
+                          ([True], "Request body must be a JSON object")]:
+        response = client.patch(url, json=body, headers=alice)
+        assert (response.status_code, response.get_json()["message"]) == (400, message)
+    assert Project.get_by_id(project["id"]).name == "demo"
+    assert create(client, alice, name="x", repoUrl=local_repo.url, public=1).status_code == 400
