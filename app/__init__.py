@@ -4,7 +4,7 @@ from flask_jwt_extended import JWTManager
 
 from pipeline.doorbell import Doorbell
 
-from . import auth, builds, config, db, errors, projects, realtime, webhooks
+from . import auth, builds, config, dashboard, db, errors, projects, realtime, webhooks
 
 
 def create_app(test_config=None, *, serve_clients=True):
@@ -26,6 +26,6 @@ def create_app(test_config=None, *, serve_clients=True):
     realtime.init_app(app, serve_clients=serve_clients)
     app.extensions["stoker.doorbell"] = Doorbell()
 
-    for blueprint in (auth.bp, projects.bp, builds.bp, webhooks.bp):
+    for blueprint in (auth.bp, projects.bp, builds.bp, webhooks.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     return app

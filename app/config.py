@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+# Where `npm ci` puts the dashboard's browser libraries (package.json beside setup.cfg).
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def from_env(environ=None):
@@ -44,6 +46,7 @@ def from_env(environ=None):
         "STOKER_LOG_MAX_BYTES": int(float(env.get("STOKER_LOG_MAX_MB", "20")) * 1024 * 1024),
         "STOKER_GITHUB_API_URL": env.get("STOKER_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
         "STOKER_GIT_TIMEOUT": float(env.get("STOKER_GIT_TIMEOUT", "60")),
+        "STOKER_NODE_MODULES": env.get("STOKER_NODE_MODULES", str(CHECKOUT / "node_modules")),
         "STOKER_HOST": host,
         "PORT": port,
         # GitHub caps webhook payloads at 25 MB; nothing Stoker accepts is larger.
