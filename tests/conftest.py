@@ -1,10 +1,11 @@
 """Fixtures: a fresh database of each kind, the real Docker engine, real git repositories,
-and a really running `stoker serve`.
+a really running `stoker serve`, and a real browser.
 
 A service that does not answer fails the run under CI=true and skips, loudly,
 anywhere else.
 """
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -31,6 +32,12 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 TEST_IMAGE = "stoker-busybox:latest"
 WEBHOOK_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "github-webhooks"
 SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless, and quiet: this machine refuses every connection but loopback.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+# Screenshots from the browser tests, for a person to look at.
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 
 
 def unavailable(what):
@@ -304,3 +311,53 @@ def watched_build(live_server, listeners, local_repo):
         return token, events, build_id
 
     return start
+
+
+# --- a real browser ----------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, driven by Playwright (whose own browser download cannot work here)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright is not installed (pip install -e '.[test]')")
+    if not CHROMIUM.exists():
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium chromium-driver)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser, request):
+    """Open a tab of its own (its own storage, as another person's browser would be) on a
+    running server. Each tab is screenshotted at the end; a script error in it, or a
+    request to anywhere but the server, fails the test."""
+    opened = []
+
+    def open_(server, path="/", width=1280, height=900):
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=server.url)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.problems = []
+        page.on("pageerror", lambda error: page.problems.append(f"script error: {error}"))
+        page.on("request", lambda r: r.url.startswith((server.url, "data:"))
+                or page.problems.append(f"request outside the server: {r.url}"))
+        page.goto(path)
+        opened.append(page)
+        return page
+
+    yield open_
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for number, page in enumerate(opened, 1):
+        page.screenshot(path=SCREENSHOTS / f"{name}-{number}.png", full_page=True)
+        problems += page.problems
+        # Data the page failed to draw shows up as these words.
+        problems += re.findall(r"\b(?:null|undefined|NaN)\b|\[object \w+\]", page.inner_text("main"))
+        page.context.close()
+    assert not problems

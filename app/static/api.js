@@ -1,0 +1,51 @@
+// Stoker's API as the dashboard uses it: the tab's token on every call, every failure an ApiError.
+
+const TOKEN_KEY = "stoker.token";
+
+// sessionStorage: the token lives as long as the tab, and signing out forgets it.
+export const session = {
+  get token() { return sessionStorage.getItem(TOKEN_KEY); },
+  signIn(token) { sessionStorage.setItem(TOKEN_KEY, token); },
+  signOut() { sessionStorage.removeItem(TOKEN_KEY); },
+};
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function call(method, path, body) {
+  const headers = {};
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`/api${path}`, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "Stoker cannot be reached. Is the server running?");
+  }
+  if (response.status === 401 && headers.Authorization) {
+    // The token expired or its user is gone: the page asks to sign in again.
+    window.dispatchEvent(new CustomEvent("stoker:session-ended"));
+  }
+  if (!response.ok) {
+    const json = (response.headers.get("Content-Type") || "").startsWith("application/json");
+    const message = json ? (await response.json()).message : `${response.status} ${response.statusText}`;
+    throw new ApiError(response.status, message);
+  }
+  return response;
+}
+
+export async function api(method, path, body) {
+  return (await call(method, path, body)).json();
+}
+
+/** The log of a build from byte `offset`: its text, and the byte offset to ask for next. */
+export async function fetchLog(buildId, offset) {
+  const response = await call("GET", `/build/${buildId}/logs?offset=${offset}`);
+  return { text: await response.text(), next: Number(response.headers.get("X-Log-Next-Offset")) };
+}

@@ -1,0 +1,142 @@
+// The dashboard: one page that draws whatever its address names, kept live over Socket.IO.
+import { session } from "./api.js";
+import { h, refreshTimes } from "./dom.js";
+import { showBuild } from "./views/build.js";
+import { showNewProject } from "./views/new_project.js";
+import { showProject } from "./views/project.js";
+import { showProjects } from "./views/projects.js";
+import { showSignIn } from "./views/signin.js";
+
+const ROUTES = [
+  [/^\/$/, showProjects],
+  [/^\/projects\/new$/, showNewProject],
+  [/^\/projects\/(\d+)$/, showProject],
+  [/^\/builds\/(\d+)$/, showBuild],
+];
+
+const main = document.getElementById("main");
+const banner = document.getElementById("banner");
+const connection = document.getElementById("connection");
+let socket = null;
+// The view on screen; events go to it. While a view loads, a stand-in keeps them for it.
+let current = {};
+
+function say(message) {
+  banner.textContent = message || "";
+  banner.hidden = !message;
+}
+
+export function navigate(path) {
+  history.pushState(null, "", path);
+  show();
+}
+
+const app = { navigate, say, signedIn, signOut };
+
+async function show() {
+  current.dispose?.();
+  const pending = [];
+  const loading = {
+    onStatus: (build) => pending.push(["onStatus", build]),
+    onLog: (piece) => pending.push(["onLog", piece]),
+    // What the view fetched may predate the connection: it is told to catch up.
+    onReconnect: () => pending.push(["onReconnect"]),
+  };
+  current = loading;
+  drawAccount();
+  const [render, ...params] = session.token ? route(location.pathname) : [showSignIn];
+  main.replaceChildren();
+  const view = (await render(main, app, ...params)) || {};
+  if (current !== loading) {
+    view.dispose?.(); // the reader moved on while this view loaded
+    return;
+  }
+  current = view;
+  for (const [handler, argument] of pending) view[handler]?.(argument);
+  // Move focus to the new heading, as a page load would, so keyboards and readers start there.
+  main.querySelector("h1")?.focus({ preventScroll: true });
+}
+
+function route(path) {
+  for (const [pattern, render] of ROUTES) {
+    const match = pattern.exec(path);
+    if (match) return [render, ...match.slice(1).map(Number)];
+  }
+  return [notFound];
+}
+
+function notFound(main) {
+  main.append(h("h1", { tabindex: "-1" }, "Nothing here"),
+              h("p", {}, h("a", { href: "/" }, "Back to your projects")));
+}
+
+function drawAccount() {
+  const account = document.getElementById("account");
+  account.replaceChildren(session.token ? h("button", { type: "button", onclick: signOut }, "Sign out") : "");
+}
+
+async function connect() {
+  let io;
+  try {
+    ({ io } = await import("/vendor/socket.io.esm.min.js"));
+  } catch {
+    say("Live updates are off: the Socket.IO client is not installed (run `npm ci` where Stoker is checked out).");
+    return;
+  }
+  if (!session.token || socket) return;
+  socket = io({ auth: { token: session.token }, transports: ["websocket", "polling"] });
+  socket.on("connect", () => {
+    setConnection(true);
+    current.onReconnect?.();
+  });
+  socket.on("disconnect", () => setConnection(false));
+  socket.on("connect_error", (error) => {
+    setConnection(false);
+    if (error.message === "authentication failed") sessionEnded();
+  });
+  socket.on("buildStatusUpdate", (build) => current.onStatus?.(build));
+  socket.on("buildLog", (piece) => current.onLog?.(piece));
+}
+
+function setConnection(live) {
+  connection.hidden = false;
+  connection.textContent = live ? "live" : "reconnecting…";
+  connection.dataset.live = live;
+}
+
+function signedIn(token) {
+  session.signIn(token);
+  say("");
+  connect();
+  show();
+}
+
+function signOut() {
+  session.signOut();
+  socket?.disconnect();
+  socket = null;
+  connection.hidden = true;
+  say("");
+  show();
+}
+
+function sessionEnded() {
+  if (!session.token) return;
+  signOut();
+  say("Your session has ended. Sign in again to go on.");
+}
+
+// Links inside the page change the view without a reload, so the live connection stays up.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href^='/']");
+  if (!link || route(link.pathname)[0] === notFound || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey
+      || event.shiftKey || event.altKey || link.target || link.hasAttribute("download")) return;
+  event.preventDefault();
+  navigate(link.getAttribute("href"));
+});
+window.addEventListener("popstate", show);
+window.addEventListener("stoker:session-ended", sessionEnded);
+setInterval(() => refreshTimes(main), 15000);
+
+if (session.token) connect();
+show();

@@ -1,0 +1,119 @@
+// One build: its status, timings and steps, its log as it is written, and rebuild and cancel.
+import { api } from "../api.js";
+import {
+  FINISHED, buildDuration, errorText, firstLine, formatDuration, h, progress, shortHash, statusBadge, timeAgo,
+} from "../dom.js";
+import { LogTail } from "../logtail.js";
+
+async function loadAnsiUp() {
+  try {
+    const { AnsiUp } = await import("/vendor/ansi_up.js");
+    const converter = new AnsiUp();
+    converter.use_classes = true;
+    return (text) => converter.ansi_to_html(text);
+  } catch {
+    // Without the library the log still shows, as plain text with its escape codes.
+    return null;
+  }
+}
+
+export async function showBuild(main, app, buildId) {
+  let build;
+  const [toHtml, answer] = await Promise.all([loadAnsiUp(), api("GET", `/build/${buildId}`).catch((e) => e)]);
+  if (answer instanceof Error) {
+    main.append(h("h1", { tabindex: "-1" }, `Build #${buildId}`), h("p", { class: "error", role: "alert" }, answer.message));
+    return;
+  }
+  build = answer.build;
+  const project = build.project;
+
+  const header = h("div", { class: "heading" });
+  const facts = h("dl", { class: "facts" });
+  const steps = h("div", { class: "steps-table" });
+  const problem = h("p", { class: "error", role: "alert", hidden: true });
+  const log = h("pre", { class: "log", tabindex: "0", "aria-label": "Build log" });
+  const rebuild = h("button", { type: "button", onclick: () => act(`/build/rebuild/${buildId}`) }, "Rebuild");
+  const cancel = h("button", { type: "button", class: "danger", onclick: () => act(`/build/${buildId}/cancel`) }, "Cancel");
+
+  async function act(path) {
+    errorText(problem, null);
+    try {
+      const { build: next } = await api("POST", path);
+      if (next.id !== buildId) app.navigate(`/builds/${next.id}`);
+      else update(next);
+    } catch (failure) {
+      errorText(problem, failure);
+    }
+  }
+
+  function update(next) {
+    if (progress(next.status) < progress(build.status)) return;
+    const finishing = FINISHED.includes(next.status) && !FINISHED.includes(build.status);
+    build = { ...build, ...next };
+    draw();
+    if (finishing) {
+      // The steps' outcomes and any last log pieces missed on the way.
+      api("GET", `/build/${buildId}`).then(({ build: whole }) => { build = whole; draw(); }).catch(() => {});
+      tail.catchUp();
+    }
+  }
+
+  function draw() {
+    header.replaceChildren(
+      h("h1", { tabindex: "-1" }, `Build #${build.id} `, statusBadge(build.status)),
+      h("div", { class: "actions" }, rebuild, FINISHED.includes(build.status) ? null : cancel));
+    facts.replaceChildren(
+      h("dt", {}, "Project"), h("dd", {}, h("a", { href: `/projects/${project.id}` }, project.name)),
+      h("dt", {}, "Commit"), h("dd", { class: "commit-message" }, build.commit || "—"),
+      h("dt", {}, "Revision"), h("dd", {}, h("code", { title: build.commitHash }, shortHash(build.commitHash)),
+                                  " on ", h("span", { class: "branch" }, build.branch)),
+      h("dt", {}, "Author"), h("dd", {}, build.commitAuthor || "—"),
+      h("dt", {}, "Queued"), h("dd", {}, timeAgo(build.startedAt)),
+      h("dt", {}, "Started"), h("dd", {}, timeAgo(build.runStartedAt)),
+      h("dt", {}, "Duration"), h("dd", { class: "duration" }, formatDuration(buildDuration(build))),
+      h("dt", {}, "Exit code"), h("dd", { class: "exit-code" }, build.exitCode ?? "—"),
+      ...(build.error ? [h("dt", {}, "Error"), h("dd", { class: "build-error" }, build.error)] : []));
+    steps.replaceChildren(build.steps?.length ? stepTable(build.steps) : "");
+    document.title = `#${build.id} ${build.status} · ${firstLine(build.commit) || project.name} · Stoker`;
+  }
+
+  const tail = new LogTail(buildId, (text) => {
+    const following = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    if (toHtml) log.insertAdjacentHTML("beforeend", toHtml(text)); // ansi_up escapes all markup in the text
+    else log.append(text);
+    if (following) log.scrollTop = log.scrollHeight;
+  }, (failure) => errorText(problem, failure));
+
+  draw();
+  main.append(header, problem, facts, steps, h("h2", {}, "Log"), log);
+  await tail.catchUp();
+  const ticking = setInterval(() => {
+    if (build.status === "running") facts.querySelector(".duration").textContent = formatDuration(buildDuration(build));
+  }, 1000);
+
+  return {
+    onStatus(next) {
+      if (next.id === buildId) update(next);
+    },
+    onLog(piece) {
+      if (piece.buildId === buildId) tail.piece(piece);
+    },
+    onReconnect() {
+      api("GET", `/build/${buildId}`).then(({ build: next }) => update(next)).catch(() => {});
+      tail.catchUp();
+    },
+    dispose() {
+      clearInterval(ticking);
+    },
+  };
+}
+
+function stepTable(steps) {
+  return h("table", { class: "steps" },
+    h("caption", {}, "Steps"),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"), h("th", { scope: "col" }, "Status"),
+                                h("th", { scope: "col" }, "Exit code"), h("th", { scope: "col" }, "Time"))),
+    h("tbody", {}, steps.map((step) => h("tr", {},
+      h("td", {}, step.name), h("td", {}, statusBadge(step.status)), h("td", {}, step.exitCode ?? "—"),
+      h("td", {}, step.durationSeconds === null ? "—" : formatDuration(step.durationSeconds * 1000))))));
+}

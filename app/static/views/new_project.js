@@ -1,0 +1,85 @@
+// Making a project, then its webhook address and secret, shown this once, with GitHub's steps.
+import { api } from "../api.js";
+import { errorText, h } from "../dom.js";
+
+function field(id, label, input, hint) {
+  return h("div", { class: "field" },
+    h("label", { for: id }, label), input, hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null);
+}
+
+export function showNewProject(main, app) {
+  const inputs = {
+    name: h("input", { id: "name", required: true, maxlength: 100 }),
+    repoUrl: h("input", { id: "repoUrl", required: true, placeholder: "https://github.com/owner/repo.git",
+                          "aria-describedby": "repoUrl-hint" }),
+    branch: h("input", { id: "branch", value: "main", required: true }),
+    image: h("input", { id: "image", placeholder: "the server's default image", "aria-describedby": "image-hint" }),
+    buildCommand: h("textarea", { id: "buildCommand", rows: 3, placeholder: "make",
+                                  "aria-describedby": "buildCommand-hint" }),
+    public: h("input", { id: "public", type: "checkbox" }),
+  };
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+
+  async function submit(event) {
+    event.preventDefault();
+    const body = { name: inputs.name.value, repoUrl: inputs.repoUrl.value.trim(),
+                   branch: inputs.branch.value.trim(), public: inputs.public.checked };
+    for (const key of ["image", "buildCommand"]) {
+      if (inputs[key].value.trim()) body[key] = inputs[key].value;
+    }
+    errorText(error, null);
+    event.submitter.disabled = true;
+    try {
+      const { project } = await api("POST", "/project/projects", body);
+      main.replaceChildren(created(project));
+      main.querySelector("h1").focus();
+    } catch (failure) {
+      errorText(error, failure);
+      event.submitter.disabled = false;
+    }
+  }
+
+  main.append(h("section", { class: "card" },
+    h("h1", { tabindex: "-1" }, "New project"),
+    h("form", { class: "stack", onsubmit: submit },
+      field("name", "Name", inputs.name),
+      field("repoUrl", "Repository URL", inputs.repoUrl, "HTTPS or git@host:owner/repo; Stoker fetches it when a push arrives."),
+      field("branch", "Branch", inputs.branch),
+      field("image", "Docker image", inputs.image, "Left empty, the server's default build image."),
+      field("buildCommand", "Build command", inputs.buildCommand, "Runs in the checkout unless the repository has a .stoker.yml; left empty, make."),
+      h("div", { class: "field inline" }, inputs.public, h("label", { for: "public" }, "Public status badge")),
+      error,
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create project")))));
+}
+
+function copyable(id, label, value) {
+  const input = h("input", { id, value, readonly: true, class: "mono" });
+  const button = h("button", { type: "button", "aria-label": `Copy ${label}` }, "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      // No clipboard API outside secure contexts: copy the selection the old way.
+      input.select();
+      document.execCommand("copy");
+    }
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  });
+  return h("div", { class: "field" }, h("label", { for: id }, label), h("div", { class: "copy" }, input, button));
+}
+
+function created(project) {
+  return h("section", { class: "card" },
+    h("h1", { tabindex: "-1" }, `${project.name} is ready`),
+    h("p", {}, "Its first build is queued at the head of ", h("code", {}, project.branch), ". ",
+      "To build every push, add a webhook in GitHub:"),
+    copyable("webhookUrl", "Payload URL", project.webhookUrl),
+    copyable("webhookSecret", "Secret", project.webhookSecret),
+    h("p", { class: "warning" }, "The secret is shown only now. Copy it before you leave this page."),
+    h("ol", { class: "steps" },
+      h("li", {}, "In the repository on GitHub, open Settings → Webhooks → Add webhook."),
+      h("li", {}, "Paste the payload URL, choose the content type application/json, and paste the secret."),
+      h("li", {}, "Keep \u201cJust the push event\u201d and press Add webhook. The next push builds here.")),
+    h("div", { class: "actions" }, h("a", { class: "button primary", href: `/projects/${project.id}` }, "Go to the project")));
+}

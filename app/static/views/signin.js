@@ -1,0 +1,35 @@
+// Signing in, or making an account and signing in with it.
+import { api } from "../api.js";
+import { errorText, h } from "../dom.js";
+
+export function showSignIn(main, app) {
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const username = h("input", { id: "username", name: "username", autocomplete: "username",
+                                required: true, minlength: 3, maxlength: 40 });
+  const password = h("input", { id: "password", name: "password", type: "password",
+                                autocomplete: "current-password", required: true, minlength: 8 });
+
+  async function submit(event) {
+    event.preventDefault();
+    const registering = event.submitter?.value === "register";
+    const credentials = { username: username.value, password: password.value };
+    errorText(error, null);
+    try {
+      if (registering) await api("POST", "/auth/register", credentials);
+      const { accessToken } = await api("POST", "/auth/login", credentials);
+      app.signedIn(accessToken);
+    } catch (failure) {
+      errorText(error, failure);
+    }
+  }
+
+  main.append(h("section", { class: "card narrow" },
+    h("h1", { tabindex: "-1" }, "Sign in to Stoker"),
+    h("form", { class: "stack", onsubmit: submit },
+      h("label", { for: "username" }, "Username"), username,
+      h("label", { for: "password" }, "Password"), password,
+      error,
+      h("div", { class: "actions" },
+        h("button", { type: "submit", value: "login", class: "primary" }, "Sign in"),
+        h("button", { type: "submit", value: "register" }, "Create account")))));
+}

@@ -1,0 +1,243 @@
+"""The dashboard in a real browser against a running server: what a person sees and does."""
+import pytest
+
+from app.models import Status
+from tests.helpers import api, create_project, delivery, login, push_payload
+
+pytest.importorskip("playwright")
+from playwright.sync_api import expect  # noqa: E402
+
+# The page is the same whatever the database; the API under it is tested on both.
+pytestmark = pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
+expect.set_options(timeout=20_000)
+
+PASSWORD = "a long password"
+HOSTILE_BUILD = (
+    "printf '\\033[31mred alert\\033[0m and \\033[1;32mbold green\\033[0m\\n'\n"
+    "echo '<script>window.pwned = 1</script>'\n"
+    "echo '<img src=x onerror=\"window.pwned = 2\">'\n"
+    "echo done\n"
+)
+
+
+def sign_up(page, username):
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+
+def push(server, secret, project_id, repo, message):
+    """Commit to `repo` and deliver GitHub's push webhook for it, signed with `secret`."""
+    commit = repo.commit({"ci.sh": HOSTILE_BUILD, "NOTE": message}, message=message)
+    body, headers = delivery(secret, push_payload(commit, message=message, author="Grace Hopper"))
+    response = api(server, "POST", f"/api/webhooks/github/{project_id}", data=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return response.json()["build"]["id"], commit
+
+
+def mark_page(page):
+    """Set a marker that only survives as long as the page is never reloaded."""
+    page.evaluate("window.neverReloaded = true")
+
+
+def test_a_push_appears_live_and_passes_with_its_log(live_server, open_page, local_repo):
+    page = open_page(live_server)
+    sign_up(page, "alice")
+
+    # 1. A new project, and the webhook address and secret shown once, with GitHub's steps.
+    page.get_by_role("link", name="New project").click()
+    page.get_by_label("Name").fill("demo")
+    page.get_by_label("Repository URL").fill(local_repo.url)
+    page.get_by_label("Build command").fill("sh ci.sh")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="demo is ready")).to_be_visible()
+    webhook_url = page.get_by_role("textbox", name="Payload URL").input_value()
+    secret = page.get_by_role("textbox", name="Secret").input_value()
+    assert len(secret) == 64
+    project_id = int(webhook_url.rsplit("/", 1)[1])
+    assert webhook_url == f"{live_server.url}/api/webhooks/github/{project_id}"
+    expect(page.locator("ol.steps li")).to_have_count(3)
+    page.get_by_role("button", name="Copy Secret").click()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+
+    # 2. The project page: the first build passes; then a push appears on top and passes,
+    #    all without a reload.
+    page.get_by_role("link", name="Go to the project").click()
+    rows = page.locator(".build-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(".status")).to_have_text(Status.PASSED)
+    mark_page(page)
+    build_id, commit = push(live_server, secret, project_id, local_repo, "Teach the build to shout")
+    expect(rows).to_have_count(2)
+    newest = rows.first
+    expect(newest).to_have_attribute("data-build-id", str(build_id))
+    expect(newest.locator(".commit")).to_have_text("Teach the build to shout")
+    expect(newest.locator(".author")).to_have_text("Grace Hopper")
+    expect(newest.locator(".hash")).to_have_text(commit[:7])
+    expect(newest.locator(".status")).to_have_text(Status.PASSED)
+    assert page.evaluate("window.neverReloaded") is True
+    assert secret not in page.content()  # shown once, and only once
+
+    # 3. The build: its log with colours rendered, and markup in it shown as text.
+    newest.locator(".commit").click()
+    expect(page).to_have_url(f"{live_server.url}/builds/{build_id}")
+    log = page.locator("pre.log")
+    expect(log).to_contain_text("done")
+    expect(log.locator("span.ansi-red-fg")).to_have_text("red alert")
+    expect(log.locator("span.ansi-bright-green-fg, span.ansi-green-fg")).to_have_text("bold green")
+    expect(log).to_contain_text("<script>window.pwned = 1</script>")
+    expect(log).to_contain_text('<img src=x onerror="window.pwned = 2">')
+    assert log.locator("script, img").count() == 0
+    assert page.evaluate("window.pwned") is None
+    expect(page.locator(".exit-code")).to_have_text("0")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(Status.PASSED)
+    assert page.evaluate("window.neverReloaded") is True
+
+
+def test_the_log_of_a_running_build_tails_live_and_cancel_and_rebuild_work(live_server, open_page, local_repo):
+    token = login(live_server, "alice")
+    command = "echo first line; sleep 1; echo second line; sleep 60"
+    build_id = create_project(live_server, token, local_repo, command)["build"]["id"]
+    page = open_page(live_server)
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("password123")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+    page.goto(f"/builds/{build_id}")
+    mark_page(page)
+    log = page.locator("pre.log")
+    expect(log).to_contain_text("first line")
+    expect(log).to_contain_text("second line")  # printed after the page had loaded
+    expect(page.locator("h1 .status")).to_have_text(Status.RUNNING)
+
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("h1 .status")).to_have_text(Status.CANCELED)
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(page.locator(".build-error")).to_have_text("canceled by its owner")
+
+    page.get_by_role("button", name="Rebuild").click()
+    expect(page).not_to_have_url(f"{live_server.url}/builds/{build_id}")
+    rebuilt = int(page.url.rsplit("/", 1)[1])
+    assert rebuilt > build_id
+    expect(page.locator("pre.log")).to_contain_text("first line")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("h1 .status")).to_have_text(Status.CANCELED)
+    assert page.evaluate("window.neverReloaded") is True
+
+
+def test_another_users_browser_sees_none_of_it(live_server, open_page, local_repo, listeners):
+    alice = login(live_server, "alice")
+    made = create_project(live_server, alice, local_repo, "sh ci.sh")
+    project_id, build_id = made["project"]["id"], made["build"]["id"]
+    listeners(live_server, alice).statuses_of(build_id, until=Status.PASSED)
+
+    bob = open_page(live_server)
+    sign_up(bob, "bob")
+    expect(bob.get_by_text("No projects yet")).to_be_visible()
+
+    # Alice's next push builds while Bob watches his (empty) list.
+    events = listeners(live_server, alice)
+    pushed, _ = push(live_server, made["project"]["webhookSecret"], project_id, local_repo, "Alice's secret work")
+    events.statuses_of(pushed, until=Status.PASSED)
+    expect(bob.locator(".card.project")).to_have_count(0)
+    assert "Alice's secret work" not in bob.content()
+
+    for path, message in [(f"/projects/{project_id}", "This project belongs to another user"),
+                          (f"/builds/{pushed}", "This build belongs to another user's project")]:
+        bob.goto(path)
+        expect(bob.get_by_role("alert")).to_have_text(message)
+        expect(bob.locator("pre.log")).to_have_count(0)
+    assert "Alice's secret work" not in bob.content()
+
+
+def test_a_link_to_a_build_signs_in_first_and_sign_out_forgets_the_token(live_server, open_page, local_repo):
+    token = login(live_server, "alice")
+    build_id = create_project(live_server, token, local_repo, "sh ci.sh")["build"]["id"]
+
+    # As from GitHub's "Details" link: the build's own address, in a fresh tab.
+    page = open_page(live_server, f"/builds/{build_id}")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Invalid username or password")
+    page.get_by_label("Password").fill("password123")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Build #{build_id}")
+    assert page.evaluate("sessionStorage.getItem('stoker.token')")
+
+    # The token belongs to this tab alone.
+    other_tab = page.context.new_page()
+    other_tab.goto(f"/builds/{build_id}")
+    expect(other_tab.get_by_role("button", name="Sign in")).to_be_visible()
+    other_tab.close()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('stoker.token')") is None
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("pre.log")).to_have_count(0)
+
+
+def test_a_phone_sized_screen_and_a_keyboard_are_enough(live_server, open_page, local_repo):
+    token = login(live_server, "alice")
+    made = create_project(live_server, token, local_repo, HOSTILE_BUILD.replace("\n", "; ") + " echo "
+                          + "a-very-long-unbroken-line-" * 20)
+    page = open_page(live_server, width=390, height=844)
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("password123")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    expect(page.locator(".latest .status")).to_have_text(Status.PASSED)
+    assert_fits(page)
+
+    # Tab to the project and open it, then to its build, with keys alone.
+    project_link = page.get_by_role("link", name="demo")
+    tab_to(page, project_link)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="demo")).to_be_visible()
+    assert_fits(page)
+    build_link = page.locator(f'.build-row[data-build-id="{made["build"]["id"]}"] .commit')
+    tab_to(page, build_link)
+    page.keyboard.press("Enter")
+    expect(page.locator("pre.log")).to_contain_text("a-very-long-unbroken-line-")
+    assert_fits(page)
+
+
+def tab_to(page, target, most=40):
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    pytest.fail(f"{target} was never reached with the Tab key")
+
+
+def assert_fits(page):
+    """Nothing sticks out sideways: the page never scrolls horizontally."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+
+
+def test_a_public_badge_is_switched_on_from_the_project_page(live_server, open_page, local_repo, listeners):
+    token = login(live_server, "alice")
+    made = create_project(live_server, token, local_repo, "sh ci.sh")
+    listeners(live_server, token).statuses_of(made["build"]["id"], until=Status.PASSED)
+    badge = f"/badge/{made['project']['id']}.svg"
+    assert api(live_server, "GET", badge).status_code == 404
+
+    page = open_page(live_server)
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("password123")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="demo").click()
+    page.get_by_label("Public status badge").check()
+    expect(page.get_by_role("img", name="build status badge")).to_be_visible()
+    expect(page.locator("#badge-markdown")).to_have_value(f"![build]({live_server.url}{badge})")
+    answer = api(live_server, "GET", badge)
+    assert answer.status_code == 200 and Status.PASSED in answer.text
+
+    page.get_by_label("Public status badge").uncheck()
+    expect(page.get_by_role("img", name="build status badge")).to_have_count(0)
+    assert api(live_server, "GET", badge).status_code == 404
