@@ -5,7 +5,7 @@ from app.models import Build, Status
 from tests.helpers import ISO_MILLIS_Z
 
 BUILD_KEYS = {"id", "status", "commit", "branch", "commitAuthor", "commitHash", "exitCode",
-              "error", "projectId", "startedAt", "finishedAt"}
+              "error", "projectId", "startedAt", "runStartedAt", "finishedAt"}
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def fetch(client, accounts, build_id, user="alice"):
 
 def test_a_build_reads_back_in_the_documented_shape(client, accounts, project, drain):
     created = project()
+    assert fetch(client, accounts, created["build"]["id"]).get_json()["build"]["runStartedAt"] is None
     drain()
     response = fetch(client, accounts, created["build"]["id"])
     assert response.status_code == 200
@@ -40,7 +41,7 @@ def test_a_build_reads_back_in_the_documented_shape(client, accounts, project, d
     assert build["project"] == {key: created["project"][key] for key in ("id", "name", "repoUrl", "branch")}
     assert build["status"] == Status.PASSED
     assert ISO_MILLIS_Z.fullmatch(build["startedAt"]) and ISO_MILLIS_Z.fullmatch(build["finishedAt"])
-    assert build["finishedAt"] >= build["startedAt"]
+    assert build["startedAt"] <= build["runStartedAt"] <= build["finishedAt"]
 
 
 def test_the_exit_code_decides_passed_or_failed(client, accounts, project, drain):

@@ -27,7 +27,8 @@ export async function showBuild(main, app, buildId) {
   build = answer.build;
   const project = build.project;
 
-  const header = h("div", { class: "heading" });
+  // Read out when it changes, so nobody has to keep looking at the status.
+  const header = h("div", { class: "heading", "aria-live": "polite" });
   const facts = h("dl", { class: "facts" });
   const steps = h("div", { class: "steps-table" });
   const problem = h("p", { class: "error", role: "alert", hidden: true });
