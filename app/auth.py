@@ -1,14 +1,16 @@
-"""Accounts: register, log in, and the bearer-token guard every other API route uses."""
+"""Accounts: register, log in and out, and the bearer-token guard every other API route uses."""
 import re
+from datetime import datetime, timezone
 from functools import cache
 
-from flask import Blueprint, jsonify
-from flask_jwt_extended import create_access_token, verify_jwt_in_request
+from flask import Blueprint, current_app, jsonify
+from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
 from peewee import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import realtime
 from .errors import ApiError, json_body
-from .models import User, db
+from .models import RevokedToken, User, db, utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -55,6 +57,25 @@ def login():
     if not check_password_hash(stored, password[:PASSWORD_LENGTHS.stop]) or user is None:
         raise ApiError(401, "Invalid username or password")
     return jsonify(message="Logged in", accessToken=create_access_token(identity=str(user.id)))
+
+
+@bp.post("/logout")
+def logout():
+    """Revoke the token this request carries, and close the live connections made with it."""
+    verify_jwt_in_request()
+    claims = get_jwt()
+    expires = datetime.fromtimestamp(claims["exp"], timezone.utc).replace(tzinfo=None)
+    with db.atomic():
+        RevokedToken.insert(jti=claims["jti"], expires_at=expires).on_conflict_ignore().execute()
+        # Tokens past their expiry are refused anyway: their revocations need not be kept.
+        RevokedToken.delete().where(RevokedToken.expires_at < utcnow()).execute()
+    realtime.close_sockets_of_token(current_app, claims["jti"])
+    return jsonify(message="Logged out")
+
+
+def is_revoked(header, payload):
+    """flask-jwt-extended's blocklist check: True for a token that was logged out."""
+    return RevokedToken.select().where(RevokedToken.jti == str(payload.get("jti"))).exists()
 
 
 def require_login():

@@ -14,7 +14,7 @@ import eventlet
 import eventlet.wsgi
 import socketio
 
-from . import create_app, github_status
+from . import create_app, github_status, realtime
 
 log = logging.getLogger("stoker")
 
@@ -24,12 +24,12 @@ log = logging.getLogger("stoker")
 STOP_GRACE_SECONDS = 15
 
 
-def run_until_signalled(app, serve_forever=None):
+def run_until_signalled(app, serve_forever=None, watchers=()):
     """Run the workers (and the web server, if given) until SIGTERM or SIGINT, then stop cleanly.
 
     Stopping kills this process's build containers, and each interrupted build
     is recorded as failed, so a stopped Stoker leaves no container behind and no
-    build `running`.
+    build `running`. Each of `watchers` runs as `watcher(app, stopping)` meanwhile.
     """
     from pipeline.worker import Worker, look_after_lost_builds, worker_name
 
@@ -40,6 +40,7 @@ def run_until_signalled(app, serve_forever=None):
     if workers:
         threads.append(eventlet.spawn(look_after_lost_builds, app, stopping))
         threads.append(eventlet.spawn(github_status.deliver_forever, app, stopping))
+    threads += [eventlet.spawn(watcher, app, stopping) for watcher in watchers]
     server = eventlet.spawn(serve_forever) if serve_forever else None
 
     signalled = []
@@ -93,7 +94,8 @@ def serve(args):
              app.config["STOKER_WORKER_CONCURRENCY"])
     app.wsgi_app = ends_its_own_input(app.wsgi_app)
     wsgi_app = socketio.WSGIApp(app.extensions["socketio"], app)
-    run_until_signalled(app, lambda: eventlet.wsgi.server(listener, wsgi_app))
+    run_until_signalled(app, lambda: eventlet.wsgi.server(listener, wsgi_app),
+                        watchers=[realtime.close_stale_sockets_forever])
 
 
 def worker(args):

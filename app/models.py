@@ -201,4 +201,11 @@ class BuildLog(BaseModel):
         indexes = ((("build", "offset"), True),)
 
 
-MODELS = (User, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog)
+class RevokedToken(BaseModel):
+    """An access token signed out before it expired: refused everywhere until it would have expired."""
+
+    jti = CharField(max_length=64, unique=True)
+    expires_at = DateTimeField(index=True)
+
+
+MODELS = (User, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog, RevokedToken)

@@ -1,34 +1,55 @@
 """Socket.IO: authenticated connections, one room per user, and the one way events leave."""
 import logging
+import time
+from dataclasses import dataclass
 
 import socketio
 from flask_jwt_extended import decode_token
 
-from .models import User, db
+from .models import RevokedToken, User, db
 
 log = logging.getLogger(__name__)
 
 # Pinned rather than guessed: the web server runs on eventlet (see stoker.py).
 ASYNC_MODE = "eventlet"
+# How soon a connection ends after its token is revoked in another process, or expires.
+TOKEN_CHECK_SECONDS = 2
 
 
 def user_room(user_id):
     return f"user:{user_id}"
 
 
-def user_for_token(app, token):
-    """Return the User a bearer token names, or None when the token is not good."""
+def claims_for_token(app, token):
+    """Return the claims of a good access token (its user exists, it is not revoked), or None."""
     if not isinstance(token, str) or not token:
         return None
     with app.app_context():
         try:
-            subject = decode_token(token)["sub"]
+            claims = decode_token(token)
         except Exception:
             return None
+    subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.isdecimal() or not subject.isascii():
         return None
+    # decode_token checks less than a REST request does: the token must be an access token.
+    if claims.get("type") != "access":
+        return None
     with db.connection_context():
-        return User.get_or_none(User.id == int(subject))
+        if RevokedToken.select().where(RevokedToken.jti == str(claims.get("jti"))).exists():
+            return None
+        if not User.select().where(User.id == int(subject)).exists():
+            return None
+    return claims
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What a live connection was authenticated with, to end it when that stops being good."""
+
+    user_id: int
+    jti: str
+    expires: float
 
 
 def create_server(app):
@@ -36,17 +57,60 @@ def create_server(app):
     url = app.config["REDIS_URL"]
     manager = socketio.RedisManager(url) if url else None
     sio = socketio.Server(async_mode=ASYNC_MODE, client_manager=manager)
+    connections = app.extensions["stoker.connections"] = {}
 
     @sio.event
     def connect(sid, environ, auth):
         # Only the auth payload is read: tokens in query strings end up in logs.
-        token = auth.get("token") if isinstance(auth, dict) else None
-        user = user_for_token(app, token)
-        if user is None:
+        claims = claims_for_token(app, auth.get("token") if isinstance(auth, dict) else None)
+        if claims is None:
             raise ConnectionRefusedError("authentication failed")
-        sio.enter_room(sid, user_room(user.id))
+        connections[sid] = Connection(int(claims["sub"]), str(claims["jti"]), claims["exp"])
+        sio.enter_room(sid, user_room(connections[sid].user_id))
+
+    @sio.event
+    def disconnect(sid, *reason):
+        connections.pop(sid, None)
 
     return sio
+
+
+def close_sockets_of_token(app, jti):
+    """Disconnect this process's connections made with one token (the others notice within
+    TOKEN_CHECK_SECONDS: see close_stale_sockets)."""
+    sio = app.extensions.get("socketio")
+    for sid, connection in list(app.extensions.get("stoker.connections", {}).items()):
+        if connection.jti == jti:
+            sio.disconnect(sid)
+
+
+def close_stale_sockets(app):
+    """Disconnect this process's connections whose token expired or was revoked (by any
+    process), or whose user is gone; return how many."""
+    sio, connections = app.extensions["socketio"], list(app.extensions["stoker.connections"].items())
+    if not connections:
+        return 0
+    jtis = {c.jti for _, c in connections}
+    user_ids = {c.user_id for _, c in connections}
+    with db.connection_context():
+        revoked = {jti for (jti,) in RevokedToken.select(RevokedToken.jti)
+                   .where(RevokedToken.jti.in_(jtis)).tuples()}
+        users = {uid for (uid,) in User.select(User.id).where(User.id.in_(user_ids)).tuples()}
+    now, closed = time.time(), 0
+    for sid, connection in connections:
+        if connection.expires <= now or connection.jti in revoked or connection.user_id not in users:
+            sio.disconnect(sid)
+            closed += 1
+    return closed
+
+
+def close_stale_sockets_forever(app, stopping):
+    """Run close_stale_sockets every TOKEN_CHECK_SECONDS until `stopping` is set."""
+    while not stopping.wait(TOKEN_CHECK_SECONDS):
+        try:
+            close_stale_sockets(app)
+        except Exception:
+            log.exception("could not check the tokens of live connections")
 
 
 def init_app(app, serve_clients=True):

@@ -1,5 +1,5 @@
 // The dashboard: one page that draws whatever its address names, kept live over Socket.IO.
-import { session } from "./api.js";
+import { api, session } from "./api.js";
 import { h, refreshTimes } from "./dom.js";
 import { showBuild } from "./views/build.js";
 import { showNewProject } from "./views/new_project.js";
@@ -72,7 +72,7 @@ function notFound(main) {
 
 function drawAccount() {
   const account = document.getElementById("account");
-  account.replaceChildren(session.token ? h("button", { type: "button", onclick: signOut }, "Sign out") : "");
+  account.replaceChildren(session.token ? h("button", { type: "button", onclick: () => signOut() }, "Sign out") : "");
 }
 
 async function connect() {
@@ -111,7 +111,9 @@ function signedIn(token) {
   show();
 }
 
-function signOut() {
+function signOut({ revoke = true } = {}) {
+  // The server revokes the token, so a copy of it is no use to anyone either.
+  if (revoke && session.token) api("POST", "/auth/logout").catch(() => {});
   session.signOut();
   socket?.disconnect();
   socket = null;
@@ -122,7 +124,7 @@ function signOut() {
 
 function sessionEnded() {
   if (!session.token) return;
-  signOut();
+  signOut({ revoke: false });
   say("Your session has ended. Sign in again to go on.");
 }
 

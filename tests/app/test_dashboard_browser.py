@@ -173,9 +173,15 @@ def test_a_link_to_a_build_signs_in_first_and_sign_out_forgets_the_token(live_se
     expect(other_tab.get_by_role("button", name="Sign in")).to_be_visible()
     other_tab.close()
 
-    page.get_by_role("button", name="Sign out").click()
+    token = page.evaluate("sessionStorage.getItem('stoker.token')")
+    assert api(live_server, "GET", f"/api/build/{build_id}", token).status_code == 200
+    with page.expect_response("**/api/auth/logout") as logout:
+        page.get_by_role("button", name="Sign out").click()
+    assert logout.value.status == 200
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('stoker.token')") is None
+    # Signing out revoked the token on the server too: a copy of it is no use.
+    assert api(live_server, "GET", f"/api/build/{build_id}", token).status_code == 401
     page.reload()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.locator("pre.log")).to_have_count(0)
