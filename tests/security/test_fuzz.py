@@ -1,0 +1,52 @@
+"""Schemathesis against a running server, from the OpenAPI document: whatever a client sends,
+no 500, and every answer keeps to the document (status, content type, body, headers)."""
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app.openapi import spec
+from tests.conftest import LocalRepo, start_server, stop_server
+from tests.helpers import create_project, login
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance, response_headers_conformance]
+
+schema = schemathesis.openapi.from_dict(spec())
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory):
+    """A server with a user, her project and secret and a queued build (no workers: what is
+    fuzzed is the API, not the builds), and her token."""
+    tmp = tmp_path_factory.mktemp("fuzzed")
+    repo = LocalRepo(tmp / "repo")
+    repo.commit({"ci.sh": "true\n"}, message="Initial commit")
+    server = start_server("serve", {
+        "DATABASE_URL": f"sqlite:///{tmp / 'stoker.db'}",
+        "STOKER_DATA_DIR": str(tmp / "data"),
+        "STOKER_WORKER_CONCURRENCY": "0",
+    }, tmp)
+    token = login(server, "alice")
+    create_project(server, token, repo, "sh ci.sh")
+    requests.put(f"{server.url}/api/project/projects/1/secrets/API_KEY", json={"value": "hunter2"},
+                 headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    yield server, token
+    stop_server(server)
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_keeps_to_the_document(fuzzed, case):
+    server, token = fuzzed
+    if case.path == "/api/auth/logout":
+        token = login(server, "alice")  # a token of its own, since this call revokes it
+    case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
+                           checks=CHECKS, timeout=10)
