@@ -6,7 +6,7 @@ from flask_jwt_extended import current_user
 from peewee import IntegrityError, prefetch
 
 from pipeline.docker_runner import IMAGE_REFERENCE
-from pipeline.git import GitError, check_branch, check_repo_url, ls_remote_branch
+from pipeline.git import GitError, UnsafeRemote, check_branch, check_repo_url, ls_remote_branch
 from pipeline.plan import MAX_TIMEOUT
 
 from .auth import require_login
@@ -102,8 +102,11 @@ def create_project():
         head = ls_remote_branch(
             fields["repo_url"], fields["branch"],
             allow_local=current_app.config["STOKER_ALLOW_LOCAL_REPOS"],
+            allow_private_hosts=current_app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
             timeout=current_app.config["STOKER_GIT_TIMEOUT"],
         )
+    except UnsafeRemote as exc:
+        raise ApiError(400, str(exc)) from None
     except GitError as exc:
         raise ApiError(422, f"Cannot build {fields['repo_url']} branch {fields['branch']}: {exc}") from None
     # 3. Project and first build are written together or not at all.

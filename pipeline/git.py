@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import re
 import shutil
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +23,10 @@ REF_FORBIDDEN = set(" ~^:?*[\\")
 
 class GitError(Exception):
     """A git operation failed; the message is fit to show the user."""
+
+
+class UnsafeRemote(GitError, ValueError):
+    """The repository's address is one Stoker may not reach (private, loopback, link-local)."""
 
 
 def check_repo_url(url, allow_local, allow_private_hosts=False):
@@ -77,10 +82,44 @@ def _check_host(host, allow_private_hosts):
             address = ipaddress.ip_address("127.0.0.1")
         else:
             return
+    _check_address(address, allow_private_hosts)
+
+
+def _check_address(address, allow_private_hosts, host=None):
+    where = f"repoUrl's host {host} resolves to" if host else "repoUrl must not point at"
     if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
-        raise ValueError("repoUrl must not point at a link-local, multicast or reserved address")
+        raise UnsafeRemote(f"{where} a link-local, multicast or reserved address")
     if not address.is_global and not allow_private_hosts:
-        raise ValueError("repoUrl must not point at a private or loopback address")
+        raise UnsafeRemote(f"{where} a private or loopback address")
+
+
+def network_pins(url, allow_private_hosts):
+    """Resolve the URL's host once, refuse it if any address is one Stoker may not reach, and
+    return git options that make git connect to exactly those addresses.
+
+    Checking the name alone is not enough: a name can resolve to a private address
+    (or a number git reads as one, such as 2130706433), and resolve differently by
+    the time git looks it up again. Pinning covers https; an ssh host is checked but
+    ssh resolves it again itself.
+    """
+    if url.startswith("https://"):
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or 443
+    elif SCP_LIKE.fullmatch(url):
+        host, port = url.partition("@")[2].partition(":")[0], 22
+    else:
+        return []  # a local path: no network
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise GitError(f"cannot resolve the repository host {host}") from None
+    addresses = sorted({ipaddress.ip_address(info[4][0].split("%")[0]) for info in found}, key=str)
+    for address in addresses:
+        _check_address(address, allow_private_hosts, host)
+    if not url.startswith("https://"):
+        return []
+    listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
+    return ["-c", f"http.curloptResolve={host}:{port}:{listed}"]
 
 
 def check_branch(name):
@@ -133,10 +172,10 @@ def run_git(args, *, allow_local, timeout, env=None, **kwargs):
         raise GitError(reason.removeprefix("stderr: ").strip("' ")) from None
 
 
-def ls_remote_branch(url, branch, *, allow_local, timeout):
+def ls_remote_branch(url, branch, *, allow_local, timeout, allow_private_hosts=False):
     """Return the commit hash at the tip of `branch` in the remote repository."""
     out = run_git(
-        ["ls-remote", "--heads", "--", url, f"refs/heads/{branch}"],
+        [*network_pins(url, allow_private_hosts), "ls-remote", "--heads", "--", url, f"refs/heads/{branch}"],
         allow_local=allow_local,
         timeout=timeout,
     )
@@ -150,11 +189,12 @@ def ls_remote_branch(url, branch, *, allow_local, timeout):
 class GitMirror:
     """A bare mirror of one remote repository, fetched into and exported from, never cloned per build."""
 
-    def __init__(self, root, url, *, allow_local, timeout):
+    def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False):
         digest = hashlib.sha256(url.encode()).hexdigest()[:24]
         self.path = Path(root) / f"{digest}.git"
         self.url = url
         self.allow_local = allow_local
+        self.allow_private_hosts = allow_private_hosts
         self.timeout = timeout
         self.lock = FileLock(str(self.path) + ".lock")
 
@@ -178,12 +218,13 @@ class GitMirror:
                 git.Repo.init(self.path, bare=True, mkdir=True)
             if self.has(commit_hash):
                 return
-            self._git("fetch", "--prune", "--force", "--", self.url,
+            pins = network_pins(self.url, self.allow_private_hosts)
+            self._git(*pins, "fetch", "--prune", "--force", "--", self.url,
                       "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
             if not self.has(commit_hash):
                 # A force-push may have left the commit on no branch; ask for it by name.
                 try:
-                    self._git("fetch", "--", self.url, commit_hash)
+                    self._git(*pins, "fetch", "--", self.url, commit_hash)
                 except GitError:
                     pass
             if not self.has(commit_hash):

@@ -59,12 +59,14 @@ class Outcome:
 class Runner:
     """Runs build jobs with one data dir, Docker engine and sandbox."""
 
-    def __init__(self, data_dir, *, sandbox, allow_local_repos, git_timeout, labels=None):
+    def __init__(self, data_dir, *, sandbox, allow_local_repos, git_timeout, labels=None,
+                 allow_private_hosts=False):
         self.labels = dict(labels or {})
         self.sandbox = sandbox
         self.mirrors = Path(data_dir) / "mirrors"
         self.workspaces = Path(data_dir) / "workspaces"
         self.allow_local = allow_local_repos
+        self.allow_private_hosts = allow_private_hosts
         self.git_timeout = git_timeout
         self._docker = None
 
@@ -74,7 +76,8 @@ class Runner:
         return self._docker
 
     def mirror(self, url):
-        return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout)
+        return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout,
+                         allow_private_hosts=self.allow_private_hosts)
 
     def kill_containers(self, build_id=None):
         """Kill the build containers this runner started (of one build, if given); each run then ends."""

@@ -118,6 +118,7 @@ class Worker:
                 cpus=app.config["STOKER_BUILD_CPUS"],
             ),
             allow_local_repos=app.config["STOKER_ALLOW_LOCAL_REPOS"],
+            allow_private_hosts=app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
             git_timeout=app.config["STOKER_GIT_TIMEOUT"],
             labels={"stoker.worker": name},
         )
