@@ -1,0 +1,94 @@
+"""What a build prints reaches people only as text, with its secrets masked on every path
+out: the stored log, live log events, status events, the build's error and GitHub statuses;
+and no address under the dashboard's file routes serves a file from outside them."""
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from app.db import open_database
+from app.models import GithubStatus, Status, db
+from tests.helpers import api, create_project, login
+
+SECRET_VALUE = "s3cr3t-Value-9f2c"
+LEAKY_BUILD = (
+    'echo "plain: $API_KEY"\n'
+    # in two writes, apart in time, with nothing between them
+    'printf "%s" "$(echo "$API_KEY" | cut -c1-6)"; sleep 0.3; printf "%s\\n" "$(echo "$API_KEY" | cut -c7-)"\n'
+    'echo "to stderr: $API_KEY" >&2\n'
+    "echo '<script>alert(1)</script>'\n"
+    'printf "\\033[31m$API_KEY\\033[0m\\n"\n'
+    'exit 3\n'
+)
+
+
+def test_a_secret_is_masked_on_every_path_out(live_server, listeners, local_repo, database_url):
+    token = login(live_server, "alice")
+    events = listeners(live_server, token)
+    local_repo.commit({"leak.sh": LEAKY_BUILD}, message="Print the secret")
+    made = create_project(live_server, token, local_repo, f"sh leak.sh # {SECRET_VALUE}",
+                          githubRepo="octo/demo", githubToken="ghp_not-a-real-token")
+    project_id, build_id = made["project"]["id"], made["build"]["id"]
+    api(live_server, "PUT", f"/api/project/projects/{project_id}/secrets/API_KEY", token, json={"value": SECRET_VALUE})
+    rebuilt = api(live_server, "POST", f"/api/build/rebuild/{build_id}", token).json()["build"]["id"]
+    assert events.statuses_of(rebuilt, until=Status.FAILED)[-1] == Status.FAILED
+
+    log = api(live_server, "GET", f"/api/build/{rebuilt}/logs", token).text
+    assert "plain: ***" in log and "to stderr: ***" in log and "<script>alert(1)</script>" in log
+    assert f"# ***" in log  # the command itself, as Stoker echoes it
+    build = api(live_server, "GET", f"/api/build/{rebuilt}", token).text
+    live_log = "".join(data for _, data in events.log_of(rebuilt))
+    statuses = []
+    while not events.events.empty():
+        statuses.append(json.dumps(events.events.get_nowait()))
+    db.initialize(open_database(database_url))  # the live server's, read from here
+    with db.connection_context():
+        descriptions = [s.description for s in GithubStatus.select()]
+    assert descriptions
+    for place, text in [("log", log), ("build", build), ("live log", live_log),
+                        ("status events", "".join(statuses)), ("GitHub statuses", "".join(descriptions))]:
+        assert SECRET_VALUE not in text, place
+
+
+PATH_TRICKS = [
+    "/static/../config.py", "/static/..%2fconfig.py", "/static/%2e%2e/config.py", "/static/%2e%2e%2fconfig.py",
+    "/static/....//config.py", "/static//etc/passwd", "/static/%2fetc%2fpasswd", "/static/..\\config.py",
+    "/static/views/../../config.py", "/static/views/%2e%2e/%2e%2e/openapi.yaml",
+    "/vendor/../../package.json", "/vendor/..%2f..%2fpackage.json", "/vendor/%2e%2e%2fpackage.json",
+    "/vendor/%2fetc%2fpasswd", "/vendor/socket.io-client%2fpackage.json", "/vendor/ansi_up.js%00.json",
+    "/badge/1.svg/../../app/config.py", "/badge/..%2f..%2fapp%2fconfig.py.svg",
+]
+
+
+def raw_get(server, path):
+    url = urlsplit(server.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        if response.status == 308:  # Werkzeug merging slashes: follow it, it must lead nowhere either
+            location = urlsplit(response.getheader("Location"))
+            assert location.netloc in ("", url.netloc)
+            return raw_get(server, location.path)
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def test_no_address_under_the_file_routes_serves_a_file_from_outside_them(live_server):
+    assert raw_get(live_server, "/static/dashboard.js")[0] == 200  # the routes do serve their own
+    for path in PATH_TRICKS:
+        status, body = raw_get(live_server, path)
+        assert status in (400, 404), f"{path} answered {status}"
+        for leak in ("root:x:0:0", "def from_env", "openapi: 3", '"dependencies"'):
+            assert leak not in body, f"{path} served a file from outside ({leak})"
+
+
+@pytest.mark.parametrize("offset", ["-1", "1e3", "0x10", "1.0", " 1", "%2e%2e", "../1", "99999999999999999999"])
+def test_the_log_route_takes_only_a_byte_offset(client, accounts, local_repo, offset):
+    headers = accounts.headers()
+    made = client.post("/api/project/projects", headers=headers,
+                       json={"name": "demo", "repoUrl": local_repo.url, "buildCommand": "true"}).get_json()
+    response = client.get(f"/api/build/{made['build']['id']}/logs?offset={offset}", headers=headers)
+    assert response.status_code == 400
