@@ -11,6 +11,7 @@ import threading
 import time
 
 import eventlet
+import eventlet.tpool
 import eventlet.wsgi
 import socketio
 
@@ -93,6 +94,8 @@ def serve(args):
              host, listener.getsockname()[1], app.config["DATABASE_URL"].split("://")[0],
              app.config["STOKER_WORKER_CONCURRENCY"])
     app.wsgi_app = ends_its_own_input(app.wsgi_app)
+    # Password hashing takes ~100 ms of CPU; on the hub it would stall every other request.
+    app.extensions["stoker.offload"] = eventlet.tpool.execute
     wsgi_app = socketio.WSGIApp(app.extensions["socketio"], app)
     run_until_signalled(app, lambda: eventlet.wsgi.server(listener, wsgi_app),
                         watchers=[realtime.close_stale_sockets_forever])

@@ -47,6 +47,7 @@ BAD_TOKENS = {
     "no sub": lambda: signed(claims(sub=None)),
     "integer sub": lambda: signed(claims(sub=1)),
     "sub of another shape": lambda: signed(claims(sub="1 OR 1=1")),
+    "sub of no user": lambda: signed(claims(sub="999")),
     "refresh token": lambda: signed(claims(type="refresh")),
     "garbage": lambda: "not.a.token",
     "empty": lambda: "",

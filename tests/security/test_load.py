@@ -1,0 +1,92 @@
+"""A burst of webhook deliveries: each answered well within GitHub's 10 s and making exactly
+one build, while logins and API reads keep answering."""
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from app.models import Status
+from tests.conftest import start_server, stop_server
+from tests.helpers import api, create_project, delivery, login, push_payload
+
+DELIVERIES, SECONDS = 200, 10
+GITHUB_TIMEOUT = 10
+
+
+@pytest.fixture
+def queueing_server(database_url, tmp_path, docker_client):
+    """A server that queues builds without running them: what is loaded here is the web side."""
+    server = start_server("serve", {
+        "DATABASE_URL": database_url,
+        "STOKER_DATA_DIR": str(tmp_path / "live-data"),
+        "STOKER_WORKER_CONCURRENCY": "0",
+    }, tmp_path)
+    yield server
+    stop_server(server)
+
+
+def test_a_burst_of_deliveries_each_makes_one_build_while_the_api_answers(queueing_server, local_repo):
+    server = queueing_server
+    token = login(server, "alice")
+    made = create_project(server, token, local_repo, "true")
+    project_id, secret = made["project"]["id"], made["project"]["webhookSecret"]
+    commits = [f"{n:040x}" for n in range(1, DELIVERIES + 1)]
+    session = requests.Session()
+
+    def deliver(n):
+        body, headers = delivery(secret, push_payload(commits[n], message=f"Push {n}"), delivery_id=f"burst-{n}")
+        started = time.monotonic()
+        response = session.post(f"{server.url}/api/webhooks/github/{project_id}", data=body,
+                                headers=headers, timeout=GITHUB_TIMEOUT)
+        return response.status_code, time.monotonic() - started, response.json()["build"]["id"]
+
+    reads, logins, done = [], [], threading.Event()
+
+    def keep_reading():
+        while not done.is_set():
+            started = time.monotonic()
+            status = api(server, "GET", f"/api/build/{made['build']['id']}", token).status_code
+            reads.append((status, time.monotonic() - started))
+            if len(reads) % 10 == 0:
+                started = time.monotonic()
+                status = api(server, "POST", "/api/auth/login",
+                             json={"username": "alice", "password": "password123"}).status_code
+                logins.append((status, time.monotonic() - started))
+            time.sleep(0.05)
+
+    reader = threading.Thread(target=keep_reading)
+    reader.start()
+    begun = time.monotonic()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = []
+        for n in range(DELIVERIES):
+            # Evenly spread over SECONDS, as a busy organisation's pushes would arrive.
+            time.sleep(max(0.0, begun + n * SECONDS / DELIVERIES - time.monotonic()))
+            futures.append(pool.submit(deliver, n))
+        answers = [f.result() for f in futures]
+    done.set()
+    reader.join()
+
+    assert all(status == 202 for status, _, _ in answers)
+    ack = sorted(seconds for _, seconds, _ in answers)
+    assert ack[-1] < GITHUB_TIMEOUT
+    build_ids = [build_id for _, _, build_id in answers]
+    assert len(set(build_ids)) == DELIVERIES  # one build each, none shared, none lost
+    page = api(server, "GET", f"/api/project/projects/{project_id}/builds?limit=100", token).json()
+    assert page["total"] == DELIVERIES + 1
+    listed = set()
+    for offset in range(0, DELIVERIES + 1, 100):
+        listed |= {(b["id"], b["commitHash"]) for b in api(
+            server, "GET", f"/api/project/projects/{project_id}/builds?limit=100&offset={offset}", token).json()["builds"]
+            if b["status"] == Status.QUEUED and b["commitHash"] in commits}
+    assert sorted(commit for _, commit in listed) == sorted(commits)
+
+    assert reads and all(status == 200 for status, _ in reads) and max(s for _, s in reads) < 1
+    assert logins and all(status == 200 for status, _ in logins) and max(s for _, s in logins) < 2
+    print(f"\nacks of {DELIVERIES} deliveries in {SECONDS} s: median {statistics.median(ack) * 1000:.0f} ms, "
+          f"p99 {ack[int(len(ack) * 0.99) - 1] * 1000:.0f} ms, max {ack[-1] * 1000:.0f} ms; "
+          f"{len(reads)} reads, max {max(s for _, s in reads) * 1000:.0f} ms; "
+          f"{len(logins)} logins, max {max(s for _, s in logins) * 1000:.0f} ms")
