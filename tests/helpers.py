@@ -1,11 +1,13 @@
 """Helpers tests share: GitHub deliveries and payloads, and talking to a running server."""
 import hashlib
 import hmac
+import http.client
 import json
 import queue
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -59,6 +61,26 @@ def push_payload(commit_hash, branch="main", message="Fix the flux capacitor", a
         },
         "commits": [],
     }
+
+
+def raw_get(server, path):
+    """GET `path` exactly as written, over a plain socket: no client library tidies it first.
+
+    Werkzeug answers a path with doubled slashes by redirecting to the merged path;
+    that redirect is followed (it must stay on this server) and its answer returned.
+    """
+    url = urlsplit(server.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        if response.status == 308:
+            location = urlsplit(response.getheader("Location"))
+            assert location.netloc in ("", url.netloc)
+            return raw_get(server, location.path)
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        connection.close()
 
 
 def api(server, method, path, token=None, **kwargs):

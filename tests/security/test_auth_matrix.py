@@ -1,13 +1,11 @@
 """Every route but the public ones answers 401 without a token, and no spelling of a path
 reaches a protected view without one."""
-import http.client
 import re
-from urllib.parse import urlsplit
 
 import pytest
 
 from app.openapi import spec
-from tests.helpers import api, create_project, login
+from tests.helpers import api, create_project, login, raw_get
 
 # The routes anyone may call: the account doors, GitHub's webhook (signed instead), the
 # OpenAPI document, and the dashboard's pages, files and public badges.
@@ -71,18 +69,6 @@ TRICKS = [
     "/api/project/projects/1/secrets/API_KEY/..;/", "/api/openapi.json/../build/1",
     "/projects/1/../../api/build/1/logs", "/builds/1%2f..%2f..%2fapi%2fbuild%2f1",
 ]
-
-
-def raw_get(server, path):
-    """GET `path` exactly as written: no client library tidies it first."""
-    url = urlsplit(server.url)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read().decode(errors="replace")
-    finally:
-        connection.close()
 
 
 def test_no_spelling_of_a_path_reaches_a_protected_view_without_a_token(live_server, local_repo):

@@ -1,7 +1,6 @@
 """The OpenAPI document: valid, true to every route, and the running server keeps to it."""
 import re
 
-import pytest
 from openapi_spec_validator import validate
 
 from app.openapi import spec

@@ -2,8 +2,6 @@
 hears none of their events, whatever room they ask for."""
 import time
 
-import pytest
-
 from app.models import Build, Project, ProjectSecret, Status
 from tests.helpers import Listener, create_project, login
 from tests.security.test_auth_matrix import concrete, routes
