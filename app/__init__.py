@@ -4,7 +4,7 @@ from flask_jwt_extended import JWTManager
 
 from pipeline.doorbell import Doorbell
 
-from . import auth, builds, config, dashboard, db, errors, openapi, projects, realtime, webhooks
+from . import auth, builds, config, dashboard, db, errors, openapi, projects, realtime, wakeups, webhooks
 
 
 def create_app(test_config=None, *, serve_clients=True):
@@ -26,6 +26,7 @@ def create_app(test_config=None, *, serve_clients=True):
     jwt.token_in_blocklist_loader(auth.is_revoked)
     realtime.init_app(app, serve_clients=serve_clients)
     app.extensions["stoker.doorbell"] = Doorbell()
+    wakeups.init_app(app)
 
     for blueprint in (auth.bp, projects.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp):
         app.register_blueprint(blueprint)

@@ -15,7 +15,7 @@ import eventlet.tpool
 import eventlet.wsgi
 import socketio
 
-from . import create_app, github_status, realtime
+from . import create_app, github_status, realtime, wakeups
 
 log = logging.getLogger("stoker")
 
@@ -41,6 +41,7 @@ def run_until_signalled(app, serve_forever=None, watchers=()):
     if workers:
         threads.append(eventlet.spawn(look_after_lost_builds, app, stopping))
         threads.append(eventlet.spawn(github_status.deliver_forever, app, stopping))
+        threads.append(eventlet.spawn(wakeups.relay_forever, app, stopping))
     threads += [eventlet.spawn(watcher, app, stopping) for watcher in watchers]
     server = eventlet.spawn(serve_forever) if serve_forever else None
 

@@ -7,6 +7,7 @@ from . import github_status
 from .logs import append_note
 from .models import Build, Project, Status, db, utcnow
 from .realtime import emit_to_user
+from .wakeups import wake_workers
 
 LOST = "the worker running this build was lost twice"
 
@@ -33,7 +34,7 @@ def queue_build(project, *, commit_hash, branch, commit_message=None, commit_aut
 
     def after_commit():
         announce(build)
-        current_app.extensions["stoker.doorbell"].ring()
+        wake_workers(current_app)
 
     db.after_commit(after_commit)
     return build
@@ -66,21 +67,17 @@ def claim_next(worker_id, lease_seconds):
     """Mark the oldest queued build `running` for this worker, with a lease, and return it, or None.
 
     A build whose project already runs as many builds as its `concurrency`
-    allows stays queued, and the next one in line is taken instead.
+    allows stays queued, and the next one in line is taken instead. Either way
+    the move is a compare-and-set, so no build is ever given to two workers.
     """
-    # Read the candidates to the end first: on SQLite, writing while a read is
-    # still open on the connection fails at once if another writer got in between.
-    candidates = list(
-        Build.select(Build.id, Build.project, Project.concurrency)
-        .join(Project)
-        .where(Build.status == Status.QUEUED)
-        .order_by(Build.id)
-        .limit(64)
-        .tuples()
-    )
     now = utcnow()
     lease = {"worker_id": worker_id, "lease_expires_at": now + timedelta(seconds=lease_seconds),
              "run_started_at": now}
+    if db.for_update:
+        return _claim_skipping_locked(lease)
+    # SQLite: read the candidates to the end first, since writing while a read is still
+    # open on the connection fails at once if another writer got in between.
+    candidates = list(_queued().limit(CANDIDATES).tuples())
     for build_id, project_id, limit in candidates:
         if limit is None:
             build = set_status(build_id, Status.RUNNING, expect=Status.QUEUED, **lease)
@@ -91,14 +88,52 @@ def claim_next(worker_id, lease_seconds):
     return None
 
 
-def _claim_within_limit(build_id, project_id, limit, lease):
+# How many queued builds one claim looks at, when projects at their concurrency hold the first.
+CANDIDATES = 64
+
+
+def _queued():
+    return (Build.select(Build.id, Build.project, Project.concurrency).join(Project)
+            .where(Build.status == Status.QUEUED).order_by(Build.id))
+
+
+def _claim_skipping_locked(lease):
+    """PostgreSQL: take the oldest queued build no other worker is taking right now.
+
+    FOR UPDATE SKIP LOCKED lets workers claiming at once each lock a different row
+    instead of queueing behind one; the lock lasts only this short transaction.
+    """
+    passed_over = []
     with db.atomic():
-        if db.for_update:
-            # PostgreSQL: one claim per project at a time, so two cannot both see room for one.
-            # SQLite needs nothing more: its IMMEDIATE transactions already take turns.
-            Project.select(Project.id).where(Project.id == project_id).for_update().execute()
-        running = Build.select().where((Build.project == project_id) & (Build.status == Status.RUNNING)).count()
-        if running >= limit:
+        while len(passed_over) < CANDIDATES:
+            query = _queued()
+            if passed_over:
+                query = query.where(Build.id.not_in(passed_over))
+            row = query.limit(1).for_update(of=Build, skip_locked=True).tuples().first()
+            if row is None:
+                return None
+            build_id, project_id, limit = row
+            if limit is not None and _running(project_id, lock=True) >= limit:
+                passed_over.append(build_id)
+                continue
+            build = set_status(build_id, Status.RUNNING, expect=Status.QUEUED, **lease)
+            if build is not None:
+                return build
+    return None
+
+
+def _running(project_id, lock=False):
+    """How many of the project's builds run now; with `lock`, one claim per project at a time
+    (PostgreSQL), so two cannot both see room for one."""
+    if lock:
+        Project.select(Project.id).where(Project.id == project_id).for_update().execute()
+    return Build.select().where((Build.project == project_id) & (Build.status == Status.RUNNING)).count()
+
+
+def _claim_within_limit(build_id, project_id, limit, lease):
+    # SQLite's IMMEDIATE transactions already take turns: no lock is needed for the count.
+    with db.atomic():
+        if _running(project_id) >= limit:
             return None
         return set_status(build_id, Status.RUNNING, expect=Status.QUEUED, **lease)
 
@@ -158,5 +193,5 @@ def recover_lost():
             append_note(moved, note)
             recovered.append(build.id)
     if recovered:
-        current_app.extensions["stoker.doorbell"].ring()
+        wake_workers(current_app)
     return recovered
