@@ -1,0 +1,403 @@
+"""Every Stoker benchmark, side by side in one run: prints a table of medians, p90 and p99 with
+the number of runs, and writes the same to bench/results/latest.json. Not a test.
+
+    python bench/run.py            # all of them (a few minutes; loopback only, bounded)
+    python bench/run.py --only push_to_running,memory
+
+Each benchmark starts its own `stoker serve` (SQLite unless --database-url) on a free
+loopback port with a fresh data dir, and the busybox build image (`stoker make-image`).
+"""
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import git
+import requests
+import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from pipeline.git import GitMirror  # noqa: E402
+
+IMAGE = "stoker-busybox:latest"
+PASSWORD = "bench password"
+
+
+# --- figures -----------------------------------------------------------------
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def summary(values, unit="ms"):
+    return {"runs": len(values), "median": statistics.median(values), "p90": percentile(values, 0.9),
+            "p99": percentile(values, 0.99), "unit": unit}
+
+
+def timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    function(*args, **kwargs)
+    return (time.perf_counter() - started) * 1000
+
+
+# --- a running Stoker --------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stoker:
+    """`stoker <command>` on loopback, with an account and a project on a local repository."""
+
+    def __init__(self, work, command="serve", workers=1, database_url=None, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {**os.environ, "PORT": str(self.port), "STOKER_DATA_DIR": str(work / f"data-{self.port}"),
+                       "STOKER_ALLOW_LOCAL_REPOS": "1", "STOKER_BUILD_NETWORK": "none",
+                       "STOKER_WORKER_CONCURRENCY": str(workers), **env}
+        if database_url:
+            environment["DATABASE_URL"] = fresh_database(database_url, f"stoker_bench_{self.port}")
+        self.log_path = work / f"{command}-{self.port}.log"
+        self.process = subprocess.Popen([sys.executable, "-m", "stoker", command], env=environment, cwd=ROOT,
+                                        stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+        self.session = requests.Session()
+        if command == "serve":
+            self._wait_until_up()
+
+    def _wait_until_up(self):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.session.get(self.url + "/api/openapi.json", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("stoker serve did not come up")
+
+    def sign_in(self, username="bench"):
+        self.session.post(self.url + "/api/auth/register", json={"username": username, "password": PASSWORD})
+        token = self.session.post(self.url + "/api/auth/login",
+                                  json={"username": username, "password": PASSWORD}).json()["accessToken"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.events = socketio.Client(reconnection=False)
+        self.seen = {}
+        self.arrivals = {}
+        self.changed = threading.Condition()
+        self.events.on("buildStatusUpdate", self._on_status)
+        self.events.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+        return token
+
+    def _on_status(self, build):
+        with self.changed:
+            self.arrivals[(build["id"], build["status"])] = (time.perf_counter(), time.time(), build)
+            self.seen[build["id"]] = build["status"]
+            self.changed.notify_all()
+
+    def wait_for(self, build_id, status, timeout=60):
+        with self.changed:
+            if not self.changed.wait_for(lambda: (build_id, status) in self.arrivals, timeout):
+                raise TimeoutError(f"build {build_id} never reached {status}")
+            return self.arrivals[(build_id, status)]
+
+    def create_project(self, repo_path, command="true"):
+        made = self.session.post(self.url + "/api/project/projects", headers=self.headers, json={
+            "name": "bench", "repoUrl": str(repo_path), "buildCommand": command}).json()
+        self.project_id, self.secret = made["project"]["id"], made["project"]["webhookSecret"]
+        self.wait_for(made["build"]["id"], "passed")
+        return made
+
+    def push(self, commit):
+        body = json.dumps({"ref": "refs/heads/main", "after": commit, "deleted": False,
+                           "head_commit": {"id": commit, "message": "bench", "author": {"name": "Bench"}}}).encode()
+        signature = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        sent = time.perf_counter()
+        response = self.session.post(f"{self.url}/api/webhooks/github/{self.project_id}", data=body, headers={
+            "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": signature}, timeout=10)
+        return sent, (time.perf_counter() - sent) * 1000, response
+
+    def rss_mb(self):
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return None
+
+    def stop(self):
+        if getattr(self, "events", None) is not None and self.events.connected:
+            self.events.disconnect()
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def fresh_database(server_url, name):
+    """An empty database on the PostgreSQL server of `server_url`, so each Stoker starts clean."""
+    import psycopg2
+
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def small_repo(work):
+    repo = git.Repo.init(work / "repo", initial_branch="main")
+    (work / "repo" / "ci.sh").write_text("true\n")
+    repo.index.add(["ci.sh"])
+    return repo, repo.index.commit("bench").hexsha
+
+
+@contextmanager
+def stoker_with_project(work, args, workers=1):
+    """A running Stoker with an account and a project on work/repo whose first build has passed."""
+    stoker = Stoker(work, workers=workers, database_url=args.database_url)
+    try:
+        stoker.sign_in()
+        stoker.first_build = stoker.create_project(work / "repo")["build"]["id"]
+        yield stoker
+    finally:
+        stoker.stop()
+
+
+def bare_docker_run():
+    return timed(subprocess.run, ["docker", "run", "--rm", "--network", "none", IMAGE, "true"])
+
+
+# --- the benchmarks ------------------------------------------------------------
+
+def push_to_running(work, args, runs=30):
+    """1 and 2: webhook sent -> `running` received (idle worker); status saved -> event received."""
+    _, commit = small_repo(work)
+    with stoker_with_project(work, args) as stoker:
+        to_running, save_to_event = [], []
+        for _ in range(runs):
+            sent, _, response = stoker.push(commit)
+            build_id = response.json()["build"]["id"]
+            received, wall, build = stoker.wait_for(build_id, "running")
+            to_running.append((received - sent) * 1000)
+            saved = datetime.strptime(build["runStartedAt"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+            save_to_event.append((wall - saved.timestamp()) * 1000)
+            stoker.wait_for(build_id, "passed")
+    return {"push_to_running": summary(to_running), "event_latency": summary(save_to_event)}
+
+
+def build_overhead(work, args, runs=15):
+    """3: a trivial build end to end against a bare `docker run` of the same image, interleaved."""
+    _, commit = small_repo(work)
+    with stoker_with_project(work, args) as stoker:
+        whole, bare = [], []
+        for _ in range(runs):
+            sent, _, response = stoker.push(commit)
+            finished, _, _ = stoker.wait_for(response.json()["build"]["id"], "passed")
+            whole.append((finished - sent) * 1000)
+            bare.append(bare_docker_run())
+    extra = [w - b for w, b in zip(whole, bare)]
+    return {"trivial_build": summary(whole), "bare_docker_run": summary(bare), "build_minus_bare": summary(extra)}
+
+
+def checkout(work, args, files=2000, commits=200, runs=7):
+    """4: export of one commit from the warm mirror, against `tar -x` of the same tree and a fresh clone."""
+    source = work / "big"
+    repo = git.Repo.init(source, initial_branch="main")
+    for n in range(files):
+        path = source / f"dir{n % 40}" / f"file{n}.txt"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"file {n}\n" * 20)
+    repo.git.add(A=True)
+    repo.index.commit("tree")
+    for n in range(commits - 1):
+        (source / f"dir{n % 40}" / f"file{n}.txt").write_text(f"changed {n}\n" * 20)
+        repo.git.commit("-qam", f"change {n}")
+    head = repo.head.commit.hexsha
+    mirror = GitMirror(work / "mirrors", str(source), allow_local=True, timeout=120)
+    mirror.fetch(head)
+    tarball = work / "tree.tar"
+    subprocess.run(["git", "-C", str(source), "archive", "--format=tar", "-o", str(tarball), head], check=True)
+
+    def fresh():
+        target = Path(tempfile.mkdtemp(dir=work))
+        return target
+
+    export, untar, clone = [], [], []
+    for _ in range(runs):
+        export.append(timed(mirror.export, head, fresh()))
+        untar.append(timed(subprocess.run, ["tar", "-x", "-f", str(tarball), "-C", str(fresh())]))
+        target = fresh() / "clone"
+        clone.append(timed(subprocess.run, ["git", "clone", "-q", "--no-local", str(source), str(target)]))
+
+    objects = mirror.path / "objects"
+    before = sum(f.stat().st_size for f in objects.rglob("*") if f.is_file())
+    (source / "dir0" / "file0.txt").write_text("one more change\n")
+    repo.git.commit("-qam", "one more")
+    new = repo.head.commit.hexsha
+    mirror.fetch(new)
+    after = sum(f.stat().st_size for f in objects.rglob("*") if f.is_file())
+    pack = sum(f.stat().st_size for f in (source / ".git" / "objects").rglob("*") if f.is_file())
+    return {"checkout_export": summary(export), "checkout_tar_floor": summary(untar),
+            "checkout_fresh_clone": summary(clone),
+            "checkout_export_over_tar": statistics.median(export) / statistics.median(untar),
+            "checkout_clone_over_export": statistics.median(clone) / statistics.median(export),
+            "fetch_one_commit_bytes": after - before, "repository_object_bytes": pack}
+
+
+def burst(work, args, pushes=200, seconds=10):
+    """5: 200 signed pushes in 10 s with 1, 2 and 4 workers: acks, time to all finished, lost, duplicated."""
+    repo, _ = small_repo(work)
+    commits = []
+    for n in range(pushes):
+        (work / "repo" / "n.txt").write_text(f"{n}\n")
+        repo.index.add(["n.txt"])
+        commits.append(repo.index.commit(f"push {n}").hexsha)
+    bare = statistics.median(bare_docker_run() for _ in range(5))
+    results = {"bare_docker_run_ms": bare}
+    for workers in args.workers:
+        with stoker_with_project(work, args, workers=workers) as stoker:
+            first = stoker.first_build  # of the branch head, not pushed
+            reads, stop_reading = [], threading.Event()
+
+            def read_meanwhile():
+                while not stop_reading.is_set():
+                    reads.append(timed(stoker.session.get, f"{stoker.url}/api/project/projects/1/builds?limit=5",
+                                       headers=stoker.headers))
+                    time.sleep(0.05)
+
+            reader = threading.Thread(target=read_meanwhile)
+            reader.start()
+            begun = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                futures = []
+                for n, commit in enumerate(commits):
+                    time.sleep(max(0.0, begun + n * seconds / pushes - time.perf_counter()))
+                    futures.append(pool.submit(stoker.push, commit))
+                answers = [f.result() for f in futures]
+            ids = [response.json()["build"]["id"] for _, _, response in answers]
+            for build_id in ids:
+                stoker.wait_for(build_id, "passed", timeout=600)
+            finished = (time.perf_counter() - begun) * 1000
+            stop_reading.set()
+            reader.join()
+            built = {}
+            offset = 0
+            while True:
+                page = stoker.session.get(f"{stoker.url}/api/project/projects/1/builds?limit=100&offset={offset}",
+                                          headers=stoker.headers).json()
+                for build in page["builds"]:
+                    if build["id"] != first:
+                        built.setdefault(build["commitHash"], []).append(build["id"])
+                offset += 100
+                if offset >= page["total"]:
+                    break
+            results[f"workers_{workers}"] = {
+                "ack": summary([ms for _, ms, _ in answers]),
+                "all_finished_ms": finished,
+                "floor_ms": pushes * bare / workers,
+                "finished_over_floor": finished / (pushes * bare / workers),
+                "lost": sum(1 for c in commits if c not in built),
+                "duplicated": sum(len(built.get(c, [])) - 1 for c in commits if len(built.get(c, [])) > 1),
+                "slowest_read_ms": max(reads),
+            }
+    return {"burst": results}
+
+
+def api_reads(work, args, threads=8, seconds=5):
+    """6: GET /api/build/:id with a token, 8 clients at once for 5 s."""
+    small_repo(work)
+    stoker = Stoker(work, workers=0, database_url=args.database_url)
+    try:
+        token = stoker.sign_in()
+        made = stoker.session.post(stoker.url + "/api/project/projects", headers=stoker.headers, json={
+            "name": "bench", "repoUrl": str(work / "repo"), "buildCommand": "true"}).json()
+        url = f"{stoker.url}/api/build/{made['build']['id']}"
+        deadline = time.perf_counter() + seconds
+
+        def client():
+            session, times = requests.Session(), []
+            while time.perf_counter() < deadline:
+                times.append(timed(session.get, url, headers={"Authorization": f"Bearer {token}"}))
+            return times
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            times = [t for result in pool.map(lambda _: client(), range(threads)) for t in result]
+    finally:
+        stoker.stop()
+    return {"api_get_build": {**summary(times), "requests_per_second": len(times) / seconds}}
+
+
+def memory(work, args):
+    """7: resident memory of an idle `stoker serve` (no workers) and an idle `stoker worker`."""
+    server = Stoker(work, workers=0, database_url=args.database_url)
+    worker = Stoker(work, command="worker", workers=2, database_url=args.database_url)
+    try:
+        time.sleep(3)
+        figures = {"server_rss_mb": server.rss_mb(), "worker_rss_mb": worker.rss_mb()}
+    finally:
+        server.stop()
+        worker.stop()
+    figures["together_mb"] = figures["server_rss_mb"] + figures["worker_rss_mb"]
+    return figures
+
+
+BENCHMARKS = {"push_to_running": push_to_running, "build_overhead": build_overhead, "checkout": checkout,
+              "burst": burst, "api_reads": api_reads, "memory": memory}
+
+
+def rows(results, prefix=""):
+    for name, value in results.items():
+        if isinstance(value, dict) and "median" in value:
+            yield (prefix + name, value["runs"], f"{value['median']:.1f}", f"{value['p90']:.1f}",
+                   f"{value['p99']:.1f}", value["unit"])
+        elif isinstance(value, dict):
+            yield from rows(value, prefix + name + ".")
+        else:
+            yield (prefix + name, "", f"{value:.3g}" if isinstance(value, float) else str(value), "", "", "")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHMARKS))
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--workers", default="1,2,4", help="the burst's worker counts")
+    args = parser.parse_args()
+    args.workers = [int(n) for n in args.workers.split(",")]
+    results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "database": (args.database_url or "sqlite").split(":")[0]}
+    for name in args.only.split(","):
+        work = Path(tempfile.mkdtemp(prefix=f"stoker-bench-{name}-"))
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        results.update(BENCHMARKS[name](work, args))
+        shutil.rmtree(work, ignore_errors=True)  # kept, with the servers' logs, when it failed
+    table = [("figure", "runs", "median", "p90", "p99", "unit"), *rows(results)]
+    widths = [max(len(str(row[i])) for row in table) for i in range(6)]
+    for row in table:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+    out = ROOT / "bench" / "results" / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
