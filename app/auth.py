@@ -82,7 +82,7 @@ def logout():
 
 def is_revoked(header, payload):
     """flask-jwt-extended's blocklist check: True for a token that was logged out."""
-    return RevokedToken.select().where(RevokedToken.jti == str(payload.get("jti"))).exists()
+    return RevokedToken.covers(payload.get("jti"))
 
 
 def require_login():

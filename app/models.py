@@ -207,5 +207,10 @@ class RevokedToken(BaseModel):
     jti = CharField(max_length=64, unique=True)
     expires_at = DateTimeField(index=True)
 
+    @classmethod
+    def covers(cls, jti):
+        """True if the token with this `jti` was revoked."""
+        return cls.select().where(cls.jti == str(jti)).exists()
+
 
 MODELS = (User, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog, RevokedToken)

@@ -36,7 +36,7 @@ def claims_for_token(app, token):
     if claims.get("type") != "access":
         return None
     with db.connection_context():
-        if RevokedToken.select().where(RevokedToken.jti == str(claims.get("jti"))).exists():
+        if RevokedToken.covers(claims.get("jti")):
             return None
         if not User.select().where(User.id == int(subject)).exists():
             return None
