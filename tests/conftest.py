@@ -22,6 +22,7 @@ import redis
 import requests
 
 from app import create_app
+from app.db import open_database
 from app.models import db
 from pipeline.images import make_busybox_image
 from pipeline.worker import Worker
@@ -278,6 +279,16 @@ def live_server(database_url, tmp_path, docker_client):
     }, tmp_path)
     yield server
     stop_server(server)
+
+
+@pytest.fixture
+def live_database(database_url):
+    """This process's models bound to the database the live servers use: `with live_database():`
+    reads (or changes) what they wrote."""
+    db.initialize(open_database(database_url))
+    yield db.connection_context
+    if not db.is_closed():
+        db.close()
 
 
 @pytest.fixture

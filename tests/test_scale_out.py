@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from app.db import open_database
-from app.models import Build, BuildLog, Status, db
+from app.models import Build, BuildLog, Status
 from tests.conftest import start_server, stop_server
 from tests.helpers import api, create_project, delivery, login, push_payload
 
@@ -35,7 +34,7 @@ def cluster(database_url, redis_url, tmp_path, docker_client):
 
 @pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
 def test_pushes_to_two_web_processes_build_once_each_on_two_workers_seen_live_on_one(
-        cluster, listeners, local_repo, database_url):
+        cluster, listeners, local_repo, live_database):
     web1, web2, worker1, worker2 = cluster
     token = login(web1, "alice")
     events = listeners(web1, token)
@@ -67,8 +66,7 @@ def test_pushes_to_two_web_processes_build_once_each_on_two_workers_seen_live_on
     assert first_running < 3
 
     # Each build ran exactly once, and both workers ran some.
-    db.initialize(open_database(database_url))
-    with db.connection_context():
+    with live_database():
         builds = list(Build.select().where(Build.id.in_(build_ids)))
         logs = {b.id: "".join(piece.data for piece in BuildLog.select().where(BuildLog.build == b.id)
                               .order_by(BuildLog.offset)) for b in builds}

@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from app.db import open_database
-from app.models import GithubStatus, Status, db
+from app.models import GithubStatus, Status
 from tests.helpers import api, create_project, login, raw_get
 
 SECRET_VALUE = "s3cr3t-Value-9f2c"
@@ -21,7 +20,7 @@ LEAKY_BUILD = (
 )
 
 
-def test_a_secret_is_masked_on_every_path_out(live_server, listeners, local_repo, database_url):
+def test_a_secret_is_masked_on_every_path_out(live_server, listeners, local_repo, live_database):
     token = login(live_server, "alice")
     events = listeners(live_server, token)
     local_repo.commit({"leak.sh": LEAKY_BUILD}, message="Print the secret")
@@ -40,8 +39,7 @@ def test_a_secret_is_masked_on_every_path_out(live_server, listeners, local_repo
     statuses = []
     while not events.events.empty():
         statuses.append(json.dumps(events.events.get_nowait()))
-    db.initialize(open_database(database_url))  # the live server's, read from here
-    with db.connection_context():
+    with live_database():
         descriptions = [s.description for s in GithubStatus.select()]
     assert descriptions
     for place, text in [("log", log), ("build", build), ("live log", live_log),

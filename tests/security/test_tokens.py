@@ -119,18 +119,15 @@ def test_logging_out_closes_the_live_connections_of_that_token(live_server):
     still_in.disconnect()
 
 
-def test_a_token_revoked_elsewhere_or_a_deleted_user_ends_connections(live_server, database_url):
+def test_a_token_revoked_elsewhere_or_a_deleted_user_ends_connections(live_server, live_database):
     """What another web process does (or an admin in the database) reaches this one's sockets."""
-    from app.db import open_database
-    from app.models import db
     from app.realtime import TOKEN_CHECK_SECONDS
 
     revoked_token, deleted_user_token = login(live_server, "alice"), login(live_server, "bob")
     revoked = connect(live_server, auth={"token": revoked_token})
     deleted = connect(live_server, auth={"token": deleted_user_token})
     kept = connect(live_server, auth={"token": login(live_server, "carol")})
-    db.initialize(open_database(database_url))
-    with db.connection_context():
+    with live_database():
         jti = jwt.decode(revoked_token, options={"verify_signature": False})["jti"]
         RevokedToken.create(jti=jti, expires_at=utcnow() + timedelta(hours=1))
         User.delete().where(User.username == "bob").execute()
