@@ -26,7 +26,7 @@ function say(message) {
   banner.hidden = !message;
 }
 
-export function navigate(path) {
+function navigate(path) {
   history.pushState(null, "", path);
   show();
 }
