@@ -5,19 +5,18 @@ and every git process runs with GIT_ALLOW_PROTOCOL so that git itself refuses
 transports we never meant to allow (ext::, file:// when local repos are off).
 """
 import hashlib
-import ipaddress
 import re
 import shutil
-import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import git
 from filelock import FileLock
 
+from .hosts import UnsafeAddress, check_host, resolve
+
 COMMIT_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 SCP_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~][A-Za-z0-9._~/-]*")
-HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
 REF_FORBIDDEN = set(" ~^:?*[\\")
 
 
@@ -25,7 +24,7 @@ class GitError(Exception):
     """A git operation failed; the message is fit to show the user."""
 
 
-class UnsafeRemote(GitError, ValueError):
+class UnsafeRemote(GitError, UnsafeAddress):
     """The repository's address is one Stoker may not reach (private, loopback, link-local)."""
 
 
@@ -73,24 +72,7 @@ def _https_host(url):
 
 
 def _check_host(host, allow_private_hosts):
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        if not HOSTNAME.fullmatch(host):
-            raise ValueError("repoUrl has an invalid host name") from None
-        if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-            address = ipaddress.ip_address("127.0.0.1")
-        else:
-            return
-    _check_address(address, allow_private_hosts)
-
-
-def _check_address(address, allow_private_hosts, host=None):
-    where = f"repoUrl's host {host} resolves to" if host else "repoUrl must not point at"
-    if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
-        raise UnsafeRemote(f"{where} a link-local, multicast or reserved address")
-    if not address.is_global and not allow_private_hosts:
-        raise UnsafeRemote(f"{where} a private or loopback address")
+    check_host(host, allow_private_hosts, "repoUrl", error=UnsafeRemote)
 
 
 def network_pins(url, allow_private_hosts):
@@ -110,12 +92,9 @@ def network_pins(url, allow_private_hosts):
     else:
         return []  # a local path: no network
     try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        addresses = resolve(host, port, allow_private_hosts, "repoUrl", error=UnsafeRemote)
+    except OSError:
         raise GitError(f"cannot resolve the repository host {host}") from None
-    addresses = sorted({ipaddress.ip_address(info[4][0].split("%")[0]) for info in found}, key=str)
-    for address in addresses:
-        _check_address(address, allow_private_hosts, host)
     if not url.startswith("https://"):
         return []
     listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
