@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
+from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,40 @@ def run_in_container(client, *, image, command, workspace, sandbox, labels, envi
             container.remove(force=True)
         except DockerException:
             log.exception("could not remove build container %s", container.id)
+
+
+class ToolTimeout(BuildError):
+    """A tool container ran past its time and was killed."""
+
+
+def run_tool(client, *, image, command, workspace, user, labels, timeout):
+    """Run one of Stoker's own tool images on `workspace` (mounted at /work) and remove it.
+
+    Tighter than a build: no network, no capabilities, a read-only root with a
+    small /tmp, and an unprivileged `user`. Returns (exit code, output bytes);
+    raises ImageNotFound, ToolTimeout or BuildError.
+    """
+    container = client.containers.create(
+        image, command, working_dir="/work", user=user, labels=labels,
+        volumes={str(workspace): {"bind": "/work", "mode": "rw"}},
+        network_mode="none", cap_drop=["ALL"], security_opt=["no-new-privileges"],
+        read_only=True, tmpfs={"/tmp": "size=64m"}, pids_limit=256,
+        mem_limit="1g", memswap_limit="1g",
+    )
+    try:
+        container.start()
+        try:
+            exit_code = container.wait(timeout=timeout)["StatusCode"]
+        except (ReadTimeout, RequestsConnectionError):
+            raise ToolTimeout(f"{image} ran longer than {timeout:g} s") from None
+        return exit_code, container.logs(stdout=True, stderr=True)
+    except APIError as exc:
+        raise BuildError(f"the tool container failed to run: {exc.explanation}") from None
+    finally:
+        try:
+            container.remove(force=True)
+        except DockerException:
+            log.exception("could not remove tool container %s", container.id)
 
 
 def kill_labelled(client, labels):

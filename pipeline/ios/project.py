@@ -1,0 +1,108 @@
+"""An iOS app as an Xcode project archive: no iOS binary can be built on Linux, so Stoker
+writes the project (one WKWebView on the start URL) and a Mac with Xcode builds it."""
+import io
+import plistlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import semver
+
+HERE = Path(__file__).resolve().parent
+TARGET = "WebApp"
+DEPLOYMENT_TARGET = "15.0"
+START_URL_KEY = "StokerStartURL"
+
+# The Info.plist usage description each permission needs; the others need none.
+USAGE_KEYS = {
+    "camera": ("NSCameraUsageDescription", "the camera"),
+    "gps": ("NSLocationWhenInUseUsageDescription", "your location"),
+    "microphone": ("NSMicrophoneUsageDescription", "the microphone"),
+    "contacts": ("NSContactsUsageDescription", "your contacts"),
+    "bluetooth": ("NSBluetoothAlwaysUsageDescription", "Bluetooth"),
+    "storage": ("NSPhotoLibraryUsageDescription", "your photo library"),
+}
+
+README = """# {name}
+
+An Xcode project made by Stoker: a WKWebView app that opens {url}.
+It is a project, not an .ipa: build it on a Mac with Xcode 15 or later.
+
+1. Unzip this archive and open `{target}/{target}.xcodeproj`.
+2. Select the {target} target, open Signing & Capabilities, and choose your team.
+3. Product > Archive, then Distribute App.
+
+From a terminal: `xcodebuild -project {target}.xcodeproj -scheme {target} -configuration Release
+-destination generic/platform=iOS archive -archivePath build/{target}.xcarchive DEVELOPMENT_TEAM=<team id>`.
+"""
+
+
+def _quoted(value):
+    """A string as a quoted value in an old-style property list (project.pbxproj)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+@dataclass(frozen=True)
+class IosApp:
+    bundle_id: str
+    name: str
+    version: str
+    start_url: str
+    permissions: tuple = ()
+
+    @property
+    def build_number(self):
+        """CFBundleVersion: numbers and dots only, so the version without a pre-release."""
+        parsed = semver.Version.parse(self.version)
+        return f"{parsed.major}.{parsed.minor}.{parsed.patch}"
+
+    def info_plist(self):
+        info = {
+            "CFBundleDevelopmentRegion": "en",
+            "CFBundleDisplayName": self.name,
+            "CFBundleExecutable": "$(EXECUTABLE_NAME)",
+            "CFBundleIdentifier": self.bundle_id,
+            "CFBundleInfoDictionaryVersion": "6.0",
+            "CFBundleName": TARGET,
+            "CFBundlePackageType": "APPL",
+            "CFBundleShortVersionString": self.version,
+            "CFBundleVersion": self.build_number,
+            "LSRequiresIPhoneOS": True,
+            "UILaunchScreen": {},
+            "UISupportedInterfaceOrientations": ["UIInterfaceOrientationPortrait",
+                                                 "UIInterfaceOrientationLandscapeLeft",
+                                                 "UIInterfaceOrientationLandscapeRight"],
+            START_URL_KEY: self.start_url,
+        }
+        if self.start_url.startswith("http:"):
+            info["NSAppTransportSecurity"] = {"NSAllowsArbitraryLoads": True}
+        for permission in self.permissions:
+            if permission in USAGE_KEYS:
+                key, what = USAGE_KEYS[permission]
+                info[key] = f"{self.name} uses {what} for features of its web app."
+        return plistlib.dumps(info, sort_keys=True)
+
+    def pbxproj(self):
+        template = (HERE / "project.pbxproj.template").read_text()
+        return (template.replace("@BUNDLE_ID@", _quoted(self.bundle_id))
+                .replace("@VERSION@", _quoted(self.version))
+                .replace("@BUILD@", _quoted(self.build_number))
+                .replace("@TARGET@", TARGET)
+                .replace("@DEPLOYMENT_TARGET@", DEPLOYMENT_TARGET))
+
+    def archive(self):
+        """The project as the bytes of a .zip, everything under one folder."""
+        files = {
+            "README.md": README.format(name=self.name, url=self.start_url, target=TARGET),
+            f"{TARGET}.xcodeproj/project.pbxproj": self.pbxproj(),
+            f"{TARGET}/Info.plist": self.info_plist(),
+            f"{TARGET}/{TARGET}.swift": (HERE / "WebApp.swift").read_text(),
+        }
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path, content in files.items():
+                entry = zipfile.ZipInfo(f"{TARGET}/{path}", date_time=(2020, 1, 1, 0, 0, 0))
+                entry.external_attr = 0o644 << 16
+                archive.writestr(entry, content, zipfile.ZIP_DEFLATED)
+        return buffer.getvalue()

@@ -1,0 +1,267 @@
+"""Reading a web app before it becomes a native app: is it there, and what does its manifest say.
+
+Every request goes to an address checked by pipeline.hosts and to no other:
+the connection is made to the checked address itself, with the name kept for
+the Host header and TLS, so the name cannot be resolved again to somewhere
+else. Redirects are followed by hand, each hop checked the same way, and
+every body is read only up to a limit.
+"""
+import json
+import re
+import struct
+import zlib
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+
+from .hosts import UnsafeAddress, check_host, resolve
+
+MAX_URL_LENGTH = 2048
+MAX_REDIRECTS = 5
+PAGE_BYTES = 2 * 1024 * 1024
+MANIFEST_BYTES = 256 * 1024
+ICON_BYTES = 1024 * 1024
+MAX_ICON_SIDE = 1024
+TIMEOUT = urllib3.Timeout(connect=5, read=10)
+USER_AGENT = "Stoker app builder"
+THEME_COLOR = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+
+
+class WebAppError(Exception):
+    """The web app could not be read; the message says why, for the user."""
+
+
+def check_app_url(url, allow_private):
+    """Return the URL if an app may be built for it, else raise ValueError saying why.
+
+    Only https:// is accepted, and only public hosts, unless `allow_private`
+    (then http:// and private and loopback hosts are accepted too). Link-local
+    hosts are refused either way.
+    """
+    if not isinstance(url, str) or not url:
+        raise ValueError("url must be a non-empty string")
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"url must be at most {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in url):
+        raise ValueError("url must not contain spaces, backslashes or control characters")
+    schemes = ("https", "http") if allow_private else ("https",)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        raise ValueError("url is not a valid URL") from None
+    if parts.scheme not in schemes or not url.startswith(f"{parts.scheme}://"):
+        raise ValueError("url must be an https:// URL" if not allow_private else "url must be an http(s):// URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("url must not carry a user name or password")
+    if not host:
+        raise ValueError("url has no host")
+    check_host(host, allow_private, "url")
+    return url
+
+
+@dataclass(frozen=True)
+class WebApp:
+    """What the web app says about itself; every field is optional but the URL it ended at."""
+
+    final_url: str
+    manifest_name: str | None = None
+    theme_color: str | None = None
+    icon_png: bytes | None = field(default=None, repr=False)
+
+
+class Fetcher:
+    def __init__(self, allow_private):
+        self.allow_private = allow_private
+
+    def get(self, url, max_bytes, accept="*/*"):
+        """GET `url`, following redirects; return (final url, content type, body)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._request(url, accept)
+            try:
+                if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+                    url = urljoin(url, response.headers["Location"])
+                    try:
+                        check_app_url(url, self.allow_private)
+                    except ValueError as exc:
+                        raise WebAppError(f"{url} redirects somewhere Stoker may not go: {exc}") from None
+                    continue
+                if not 200 <= response.status < 300:
+                    raise WebAppError(f"{url} answered HTTP {response.status}")
+                return url, response.headers.get("Content-Type", ""), self._read(response, url, max_bytes)
+            finally:
+                response.release_conn()
+        raise WebAppError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    def _request(self, url, accept):
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        try:
+            addresses = resolve(parts.hostname, port, self.allow_private, "url")
+        except UnsafeAddress as exc:
+            raise WebAppError(str(exc)) from None
+        except OSError:
+            raise WebAppError(f"url could not be reached: the host {parts.hostname} does not resolve") from None
+        address = str(addresses[0])
+        options = {"server_hostname": parts.hostname, "assert_hostname": parts.hostname} if https else {}
+        pool_class = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
+        pool = pool_class(address, port, timeout=TIMEOUT, retries=False, maxsize=1, **options)
+        path = parts.path or "/"
+        if parts.query:
+            path += f"?{parts.query}"
+        try:
+            return pool.urlopen("GET", path, redirect=False, preload_content=False, headers={
+                "Host": parts.netloc.rpartition("@")[2], "User-Agent": USER_AGENT, "Accept": accept,
+            })
+        except urllib3.exceptions.HTTPError as exc:
+            raise WebAppError(f"url could not be reached: {url} ({_reason(exc)})") from None
+
+    @staticmethod
+    def _read(response, url, max_bytes):
+        body = bytearray()
+        try:
+            for chunk in response.stream(64 * 1024):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise WebAppError(f"{url} is larger than {max_bytes // 1024} KB")
+        except urllib3.exceptions.HTTPError as exc:
+            raise WebAppError(f"url could not be read: {url} ({_reason(exc)})") from None
+        return bytes(body)
+
+
+# How a failed connection reads to a user, whichever way the socket layer spelt it.
+REASONS = (
+    (("connection refused", "econnrefused"), "connection refused"),
+    (("timed out", "etimedout"), "timed out"),
+    (("no route to host", "ehostunreach", "enetunreach", "network is unreachable"), "no route to host"),
+    (("certificate verify failed",), "its TLS certificate did not verify"),
+    (("connection reset", "econnreset"), "connection reset"),
+)
+
+
+def _reason(exc):
+    text = str(getattr(exc, "reason", None) or exc)
+    for spellings, reason in REASONS:
+        if any(spelling in text.lower() for spelling in spellings):
+            return reason
+    return text.rsplit(": ", 1)[-1][:200]
+
+
+class _Head(HTMLParser):
+    """Collects the page's <link rel="manifest"> and <meta name="theme-color">."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.manifest = None
+        self.theme_color = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {name: value or "" for name, value in attrs}
+        if tag == "link" and "manifest" in attrs.get("rel", "").lower().split() and self.manifest is None:
+            self.manifest = attrs.get("href") or None
+        elif tag == "meta" and attrs.get("name", "").lower() == "theme-color" and self.theme_color is None:
+            self.theme_color = attrs.get("content")
+
+
+def read_web_app(url, allow_private):
+    """Fetch the page (it must answer 2xx) and, when it links one, its manifest and icon."""
+    fetcher = Fetcher(allow_private)
+    final_url, content_type, body = fetcher.get(url, PAGE_BYTES, accept="text/html,*/*;q=0.5")
+    head = _Head()
+    if "html" in content_type.lower() or not content_type:
+        head.feed(body.decode("utf-8", errors="replace"))
+    manifest = {}
+    if head.manifest:
+        manifest = _manifest(fetcher, urljoin(final_url, head.manifest))
+    name = manifest.get("name") or manifest.get("short_name")
+    manifest_url = urljoin(final_url, head.manifest or "")
+    return WebApp(
+        final_url=final_url,
+        manifest_name=name if isinstance(name, str) else None,
+        theme_color=_color(manifest.get("theme_color")) or _color(head.theme_color),
+        icon_png=_icon(fetcher, manifest_url, manifest.get("icons")),
+    )
+
+
+def _manifest(fetcher, url):
+    """The web app manifest as a dict; a manifest that cannot be read is ignored, as browsers do."""
+    try:
+        check_app_url(url, fetcher.allow_private)
+        _, _, body = fetcher.get(url, MANIFEST_BYTES, accept="application/manifest+json,application/json")
+        manifest = json.loads(body.decode("utf-8-sig"))
+    except (ValueError, WebAppError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _color(value):
+    if not isinstance(value, str) or not THEME_COLOR.fullmatch(value.strip()):
+        return None
+    digits = value.strip()[1:]
+    if len(digits) == 3:
+        digits = "".join(ch * 2 for ch in digits)
+    return f"#{digits.lower()}"
+
+
+def _icon(fetcher, manifest_url, icons):
+    """The largest PNG icon of the manifest up to MAX_ICON_SIDE that really is a PNG, or None."""
+    if not isinstance(icons, list):
+        return None
+    candidates = []
+    for icon in icons:
+        if not isinstance(icon, dict) or not isinstance(icon.get("src"), str):
+            continue
+        if icon.get("type", "image/png") != "image/png" and not icon["src"].lower().endswith(".png"):
+            continue
+        sides = [int(size.partition("x")[0]) for size in str(icon.get("sizes", "")).lower().split()
+                 if re.fullmatch(r"\d{1,4}x\d{1,4}", size)]
+        side = max((s for s in sides if s <= MAX_ICON_SIDE), default=0)
+        candidates.append((side, icon["src"]))
+    for _, src in sorted(candidates, reverse=True):
+        try:
+            url = check_app_url(urljoin(manifest_url, src), fetcher.allow_private)
+            _, _, body = fetcher.get(url, ICON_BYTES, accept="image/png")
+        except (ValueError, WebAppError):
+            continue
+        if is_sound_png(body):
+            return body
+    return None
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def is_sound_png(data, max_side=MAX_ICON_SIDE):
+    """True if `data` is a whole PNG whose chunks check out and whose pixels inflate to no
+    more than the image's size: aapt is never handed a broken or decompression-bomb icon."""
+    if not data.startswith(PNG_SIGNATURE):
+        return False
+    position, compressed, width, height, ended = len(PNG_SIGNATURE), [], 0, 0, False
+    while position + 12 <= len(data) and not ended:
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        crc = data[position + 8 + length:position + 12 + length]
+        if len(body) != length or len(crc) != 4 or zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
+            return False
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+            if not (0 < width <= max_side and 0 < height <= max_side):
+                return False
+        elif kind == b"IDAT":
+            compressed.append(body)
+        ended = kind == b"IEND"
+        position += 12 + length
+    if not (ended and width and compressed):
+        return False
+    # At most 8 bytes a pixel (16-bit RGBA), and filter bytes for each row of each interlace pass.
+    limit = height * (width * 8 + 8)
+    inflater = zlib.decompressobj()
+    try:
+        pixels = inflater.decompress(b"".join(compressed), limit + 1)
+    except zlib.error:
+        return False
+    return 0 < len(pixels) <= limit and inflater.eof
