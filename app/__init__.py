@@ -4,7 +4,8 @@ from flask_jwt_extended import JWTManager
 
 from pipeline.doorbell import Doorbell
 
-from . import auth, builds, config, dashboard, db, errors, openapi, projects, realtime, wakeups, webhooks
+from . import (app_builds, auth, builds, config, dashboard, db, downloads, errors, openapi, projects, realtime,
+               wakeups, webhooks)
 
 
 def create_app(test_config=None, *, serve_clients=True):
@@ -28,6 +29,7 @@ def create_app(test_config=None, *, serve_clients=True):
     app.extensions["stoker.doorbell"] = Doorbell()
     wakeups.init_app(app)
 
-    for blueprint in (auth.bp, projects.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp):
+    for blueprint in (auth.bp, projects.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp, app_builds.bp,
+                      downloads.bp):
         app.register_blueprint(blueprint)
     return app

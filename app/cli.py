@@ -1,4 +1,4 @@
-"""The stoker command: `serve` (web and embedded worker), `worker`, `make-image`.
+"""The stoker command: `serve` (web and embedded worker), `worker`, `make-image`, `make-android-image`.
 
 stoker.py has patched the standard library for eventlet before this module
 is imported; workers here are green threads, so a build waiting on git or
@@ -15,7 +15,9 @@ import eventlet.tpool
 import eventlet.wsgi
 import socketio
 
-from . import create_app, github_status, realtime, wakeups
+from pipeline.android.builder import DEFAULT_MIRROR
+
+from . import config, create_app, github_status, realtime, wakeups
 
 log = logging.getLogger("stoker")
 
@@ -117,6 +119,15 @@ def make_image(args):
     print(f"made {args.name} ({image.short_id})")
 
 
+def make_android_image(args):
+    import docker
+
+    from pipeline.android.builder import make_android_image
+
+    image = make_android_image(docker.from_env(), args.name, mirror=args.mirror)
+    print(f"made {args.name} ({image.short_id})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="stoker", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +136,13 @@ def main(argv=None):
     image = commands.add_parser("make-image", help="import a busybox build image from this host")
     image.add_argument("--name", default="stoker-busybox:latest")
     image.set_defaults(run=make_image)
+    android = commands.add_parser("make-android-image",
+                                  help="debootstrap the Android builder image (root; a few minutes)")
+    android.add_argument("--name", default=None, help="default: STOKER_ANDROID_IMAGE")
+    android.add_argument("--mirror", default=DEFAULT_MIRROR, help="the Debian mirror to debootstrap from")
+    android.set_defaults(run=make_android_image)
     args = parser.parse_args(argv)
+    if getattr(args, "name", "") is None:
+        args.name = config.from_env()["STOKER_ANDROID_IMAGE"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.run(args)

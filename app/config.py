@@ -8,6 +8,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from pipeline.android.builder import default_android_image
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 # Where `npm ci` puts the dashboard's browser libraries (package.json beside setup.cfg).
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -47,6 +49,11 @@ def from_env(environ=None):
         "STOKER_GITHUB_API_URL": env.get("STOKER_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
         "STOKER_GIT_TIMEOUT": float(env.get("STOKER_GIT_TIMEOUT", "60")),
         "STOKER_NODE_MODULES": env.get("STOKER_NODE_MODULES", str(CHECKOUT / "node_modules")),
+        "STOKER_ANDROID_IMAGE": env.get("STOKER_ANDROID_IMAGE") or default_android_image(),
+        "STOKER_ALLOW_PRIVATE_APP_URLS":
+            env.get("STOKER_ALLOW_PRIVATE_APP_URLS", "0").lower() in TRUE_WORDS,
+        "STOKER_DOWNLOAD_URL_SECONDS": int(env.get("STOKER_DOWNLOAD_URL_SECONDS", "3600")),
+        "STOKER_APP_BUILD_TIMEOUT": float(env.get("STOKER_APP_BUILD_TIMEOUT", "300")),
         "STOKER_HOST": host,
         "PORT": port,
         # GitHub caps webhook payloads at 25 MB; nothing Stoker accepts is larger.

@@ -3,13 +3,30 @@ from datetime import timedelta
 
 from flask import current_app
 
-from . import github_status
+from . import downloads, github_status
 from .logs import append_note
-from .models import Build, Project, Status, db, utcnow
+from .models import AppBuild, AppStatus, Build, Project, Status, db, utcnow
 from .realtime import emit_to_user
 from .wakeups import wake_workers
 
 LOST = "the worker running this build was lost twice"
+
+
+def announce_app_build(build):
+    emit_to_user(current_app, build.owner_id, "appBuildStatusUpdate",
+                 build.to_json(downloads.url_for_build(current_app, build)))
+
+
+def queue_app_build(**fields):
+    """Create a queued app build; the workers are woken after commit."""
+    build = AppBuild.create(status=AppStatus.QUEUED, **fields)
+
+    def after_commit():
+        announce_app_build(build)
+        wake_workers(current_app)
+
+    db.after_commit(after_commit)
+    return build
 
 
 def announce(build):
@@ -50,17 +67,31 @@ def set_status(build_id, status, *, expect, owner=None, lease_ended_before=None,
     """
     if status in Status.FINISHED:
         fields.setdefault("finished_at", utcnow())
-    condition = (Build.id == build_id) & (Build.status == expect)
-    if owner is not None:
-        condition &= Build.worker_id == owner
-    if lease_ended_before is not None:
-        condition &= Build.lease_expires_at < lease_ended_before
-    changed = Build.update(status=status, **fields).where(condition).execute()
-    if changed != 1:
+    if not _compare_and_set(Build, build_id, status, expect, owner, lease_ended_before, fields):
         return None
     build = Build.get_by_id(build_id)
     db.after_commit(lambda: announce(build))
     return build
+
+
+def set_app_status(build_id, status, *, expect, owner=None, lease_ended_before=None, **fields):
+    """set_status for app builds: the same compare-and-set, and `appBuildStatusUpdate` to the owner."""
+    if status in AppStatus.FINISHED:
+        fields.setdefault("completed_at", utcnow())
+    if not _compare_and_set(AppBuild, build_id, status, expect, owner, lease_ended_before, fields):
+        return None
+    build = AppBuild.get_by_id(build_id)
+    db.after_commit(lambda: announce_app_build(build))
+    return build
+
+
+def _compare_and_set(model, row_id, status, expect, owner, lease_ended_before, fields):
+    condition = (model.id == row_id) & (model.status == expect)
+    if owner is not None:
+        condition &= model.worker_id == owner
+    if lease_ended_before is not None:
+        condition &= model.lease_expires_at < lease_ended_before
+    return model.update(status=status, **fields).where(condition).execute() == 1
 
 
 def claim_next(worker_id, lease_seconds):
@@ -85,6 +116,24 @@ def claim_next(worker_id, lease_seconds):
             build = _claim_within_limit(build_id, project_id, limit, lease)
         if build is not None:
             return build
+    return None
+
+
+def claim_next_app_build(worker_id, lease_seconds):
+    """Mark the oldest queued app build `building` for this worker, with a lease, and return it, or None."""
+    now = utcnow()
+    lease = {"worker_id": worker_id, "lease_expires_at": now + timedelta(seconds=lease_seconds)}
+    queued = (AppBuild.select(AppBuild.id).where(AppBuild.status == AppStatus.QUEUED)
+              .order_by(AppBuild.id))
+    with db.atomic():
+        if db.for_update:
+            candidates = list(queued.limit(1).for_update(skip_locked=True).tuples())
+        else:
+            candidates = list(queued.limit(CANDIDATES).tuples())
+        for (build_id,) in candidates:
+            build = set_app_status(build_id, AppStatus.BUILDING, expect=AppStatus.QUEUED, **lease)
+            if build is not None:
+                return build
     return None
 
 
@@ -169,29 +218,43 @@ def renew_lease(build_id, worker_id, lease_seconds):
 
 
 def recover_lost():
-    """Take back running builds whose worker stopped renewing its lease; return their ids.
+    """Take back running builds and app builds whose worker stopped renewing its lease; return the
+    ids of the builds (not app builds) taken back.
 
     A build whose worker is lost is queued again once; lost a second time, it
     fails with an error saying so. Either write is a compare-and-set on the
     expired lease, so a worker that renews in time keeps its build.
     """
     now = utcnow()
-    expired = list(Build.select(Build.id, Build.worker_id, Build.attempts)
-                   .where((Build.status == Status.RUNNING) & (Build.lease_expires_at < now)))
     recovered = []
-    for build in expired:
-        if build.attempts < 1:
-            moved = set_status(build.id, Status.QUEUED, expect=Status.RUNNING, owner=build.worker_id,
+    for build_id, worker_id, attempts in _expired(Build, Status.RUNNING, now):
+        if attempts < 1:
+            moved = set_status(build_id, Status.QUEUED, expect=Status.RUNNING, owner=worker_id,
                                lease_ended_before=now, worker_id=None, lease_expires_at=None,
-                               attempts=build.attempts + 1)
+                               attempts=attempts + 1)
             note = "The worker running this build was lost; it is queued again"
         else:
-            moved = set_status(build.id, Status.FAILED, expect=Status.RUNNING, owner=build.worker_id,
+            moved = set_status(build_id, Status.FAILED, expect=Status.RUNNING, owner=worker_id,
                                lease_ended_before=now, error=LOST)
             note = "The worker running this build was lost again; the build has failed"
         if moved is not None:
             append_note(moved, note)
-            recovered.append(build.id)
-    if recovered:
+            recovered.append(build_id)
+    requeued = False
+    for build_id, worker_id, attempts in _expired(AppBuild, AppStatus.BUILDING, now):
+        if attempts < 1:
+            moved = set_app_status(build_id, AppStatus.QUEUED, expect=AppStatus.BUILDING, owner=worker_id,
+                                   lease_ended_before=now, worker_id=None, lease_expires_at=None,
+                                   attempts=attempts + 1)
+        else:
+            moved = set_app_status(build_id, AppStatus.FAILED, expect=AppStatus.BUILDING, owner=worker_id,
+                                   lease_ended_before=now, error=LOST)
+        requeued = requeued or moved is not None
+    if recovered or requeued:
         wake_workers(current_app)
     return recovered
+
+
+def _expired(model, running, now):
+    return list(model.select(model.id, model.worker_id, model.attempts)
+                .where((model.status == running) & (model.lease_expires_at < now)).tuples())

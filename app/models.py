@@ -1,8 +1,10 @@
-"""The records Stoker keeps: users, projects and builds."""
+"""The records Stoker keeps: users, projects and builds, and app builds."""
+import json
 from datetime import datetime, timezone
 
 from peewee import (
     BigIntegerField,
+    BlobField,
     BooleanField,
     CharField,
     DatabaseProxy,
@@ -213,4 +215,90 @@ class RevokedToken(BaseModel):
         return cls.select().where(cls.jti == str(jti)).exists()
 
 
-MODELS = (User, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog, RevokedToken)
+class AppStatus:
+    """The states of an app build, as the v1 API names them."""
+
+    QUEUED = "queued"
+    BUILDING = "building"
+    SUCCESS = "success"
+    FAILED = "failed"
+    FINISHED = (SUCCESS, FAILED)
+
+
+class AppBundle(BaseModel):
+    """A bundle id on one platform: the one account it belongs to, and its signing key once made."""
+
+    owner = ForeignKeyField(User, backref="app_bundles", on_delete="CASCADE")
+    bundle_id = CharField(max_length=255)
+    platform = CharField(max_length=16)
+    # The private key (PKCS#8, base64) sealed like a project secret, and its certificate (DER).
+    key_sealed = TextField(null=True)
+    certificate = BlobField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("bundle_id", "platform"), True),)
+
+
+class AppBuild(BaseModel):
+    """A web app's URL to be made into a native app; `uid` is the id the API shows."""
+
+    uid = CharField(max_length=36, unique=True)
+    owner = ForeignKeyField(User, backref="app_builds", on_delete="CASCADE")
+    app_bundle = ForeignKeyField(AppBundle, backref="builds", on_delete="CASCADE")
+    platform = CharField(max_length=16)
+    name = CharField(max_length=255)
+    bundle_id = CharField(max_length=255)
+    version = CharField(max_length=255)
+    url = TextField()
+    # A JSON list of the API's permission words.
+    permissions = TextField(default="[]")
+    status = CharField(max_length=16, default=AppStatus.QUEUED, index=True)
+    error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    completed_at = DateTimeField(null=True)
+    worker_id = CharField(max_length=128, null=True)
+    lease_expires_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("owner", "id"), False),)
+
+    @property
+    def artifact_kind(self):
+        return "apk" if self.platform == "android" else "xcode-project"
+
+    def to_json(self, download_url=None):
+        data = {
+            "id": self.uid,
+            "status": self.status,
+            "platform": self.platform,
+            "artifact": self.artifact_kind,
+            "name": self.name,
+            "bundleId": self.bundle_id,
+            "version": self.version,
+            "url": self.url,
+            "permissions": json.loads(self.permissions),
+            "createdAt": iso(self.created_at),
+        }
+        if self.status in AppStatus.FINISHED:
+            data["completedAt"] = iso(self.completed_at)
+        if self.status == AppStatus.SUCCESS and download_url:
+            data["downloadUrl"] = download_url
+        if self.status == AppStatus.FAILED:
+            data["error"] = self.error
+        return data
+
+
+class AppArtifact(BaseModel):
+    """What a successful app build made, kept in the database so any web process can serve it."""
+
+    build = ForeignKeyField(AppBuild, backref="artifacts", on_delete="CASCADE", unique=True)
+    file_name = CharField(max_length=255)
+    content_type = CharField(max_length=100)
+    sha256 = CharField(max_length=64)
+    data = BlobField()
+
+
+MODELS = (User, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog, RevokedToken,
+          AppBundle, AppBuild, AppArtifact)

@@ -3,18 +3,25 @@
 This is the one module that joins the web side (records, events) and the
 pipeline (git, Docker); everything it calls in pipeline/ takes plain values.
 """
+import base64
+import dataclasses
+import hashlib
+import json
 import logging
 import os
 import socket
 import threading
 import time
 
-from app.lifecycle import claim_next, recover_lost, renew_lease, set_status
+from app.lifecycle import (claim_next, claim_next_app_build, recover_lost, renew_lease, set_app_status,
+                           set_status)
 from app.logs import LogWriter
-from app.models import Build, BuildStep, Status, db
-from app.vault import SecretMask, VaultError, secrets_of
+from app.models import AppArtifact, AppBuild, AppBundle, AppStatus, Build, BuildStep, Status, db
+from app.vault import SecretMask, VaultError, seal, secrets_of, unseal
 
 from . import docker_runner
+from .android.signing import new_signing_key
+from .app_build import AppBuildFailed, AppBuilder, AppJob
 from .docker_runner import BuildError, Sandbox
 from .runner import BuildJob, Outcome, Runner
 
@@ -55,6 +62,22 @@ def look_after_lost_builds(app, stopping):
             log.exception("looking after lost builds failed; trying again in %s s", interval)
         if stopping.wait(interval):
             return
+
+
+def signing_key(bundle_row_id, server_secret):
+    """The bundle's signing key and certificate (DER), made on its first build and kept sealed.
+
+    Two workers making the first key at once both write only where none is
+    yet, and both then read back the one that won.
+    """
+    bundle = AppBundle.get_by_id(bundle_row_id)
+    if bundle.key_sealed is None:
+        key, certificate = new_signing_key(bundle.bundle_id)
+        AppBundle.update(key_sealed=seal(server_secret, base64.b64encode(key).decode()), certificate=certificate
+                         ).where((AppBundle.id == bundle.id) & AppBundle.key_sealed.is_null()).execute()
+        bundle = AppBundle.get_by_id(bundle_row_id)
+    key = base64.b64decode(unseal(server_secret, bundle.key_sealed, what=f"the signing key of {bundle.bundle_id}"))
+    return key, bytes(bundle.certificate)
 
 
 class Watch(threading.Thread):
@@ -122,6 +145,15 @@ class Worker:
             git_timeout=app.config["STOKER_GIT_TIMEOUT"],
             labels={"stoker.worker": name},
         )
+        self.app_builder = AppBuilder(
+            app.config["STOKER_DATA_DIR"],
+            image=app.config["STOKER_ANDROID_IMAGE"],
+            allow_private_urls=app.config["STOKER_ALLOW_PRIVATE_APP_URLS"],
+            timeout=app.config["STOKER_APP_BUILD_TIMEOUT"],
+            labels={"stoker.worker": name},
+        )
+        # Builds and app builds share the workers; each worker takes the kinds in turn.
+        self.app_builds_first = False
 
     @property
     def busy(self):
@@ -133,6 +165,7 @@ class Worker:
         if watch is not None:
             watch.halt.set()
             self.runner.kill_containers()
+        self.app_builder.kill_containers()
 
     def run_forever(self):
         """Run builds until `stopping` is set, sleeping on the doorbell when idle."""
@@ -148,9 +181,18 @@ class Worker:
                 self.doorbell.wait(seen, poll)
 
     def run_once(self):
-        """Claim and run the oldest queued build; False when there was none."""
+        """Claim and run the oldest queued build or app build, taking the two kinds in turn;
+        False when there was neither."""
         if self.stopping.is_set():
             return False
+        kinds = [self.run_next_build, self.run_next_app_build]
+        if self.app_builds_first:
+            kinds.reverse()
+        self.app_builds_first = not self.app_builds_first
+        return any(run() for run in kinds)
+
+    def run_next_build(self):
+        """Claim and run the oldest queued build; False when there was none."""
         with self.app.app_context():
             with db.connection_context():
                 build = claim_next(self.name, self.app.config["STOKER_LEASE_SECONDS"])
@@ -189,6 +231,45 @@ class Worker:
                     commit_author=build.commit_author or outcome.commit_author,
                 )
             return True
+
+    def run_next_app_build(self):
+        """Claim and run the oldest queued app build; False when there was none.
+
+        An app build is short and bounded (its fetches and its builder container
+        time out), so its lease covers the whole of it and is never renewed.
+        """
+        config = self.app.config
+        lease = config["STOKER_APP_BUILD_TIMEOUT"] + config["STOKER_LEASE_SECONDS"]
+        with self.app.app_context(), db.connection_context():
+            build = claim_next_app_build(self.name, lease)
+            if build is None:
+                return False
+            permissions = tuple(json.loads(build.permissions))
+            job = AppJob(uid=build.uid, platform=build.platform, name=build.name, bundle_id=build.bundle_id,
+                         version=build.version, url=build.url, permissions=permissions)
+        log.info("worker %s builds app %s (%s %s)", self.name, job.uid, job.bundle_id, job.version)
+        artifact, error = None, None
+        try:
+            if job.platform == "android":
+                with self.app.app_context(), db.connection_context():
+                    key, certificate = signing_key(build.app_bundle_id, config["SECRET_KEY"])
+                job = dataclasses.replace(job, signing_key=key, certificate=certificate)
+            artifact = self.app_builder.build(job)
+        except (AppBuildFailed, VaultError) as exc:
+            error = str(exc)
+        except Exception as exc:
+            log.exception("app build %s failed inside Stoker", job.uid)
+            error = f"internal error: {exc}"
+        with self.app.app_context(), db.connection_context(), db.atomic() as transaction:
+            if artifact is None:
+                set_app_status(build.id, AppStatus.FAILED, expect=AppStatus.BUILDING, owner=self.name, error=error)
+                return True
+            AppArtifact.create(build=build.id, file_name=artifact.file_name, content_type=artifact.content_type,
+                               sha256=hashlib.sha256(artifact.data).hexdigest(), data=artifact.data)
+            # Lost to another worker meanwhile: its artifact is the one kept.
+            if set_app_status(build.id, AppStatus.SUCCESS, expect=AppStatus.BUILDING, owner=self.name) is None:
+                transaction.rollback()
+        return True
 
     def _run(self, job, mask):
         """Run one job under watch; return its outcome, why it was halted (if it was), and its timeout."""

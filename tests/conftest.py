@@ -24,6 +24,7 @@ import requests
 from app import create_app
 from app.db import open_database
 from app.models import db
+from pipeline.android.builder import default_android_image
 from pipeline.images import make_busybox_image
 from pipeline.worker import Worker
 
@@ -106,6 +107,17 @@ def docker_client():
     except docker.errors.ImageNotFound:
         make_busybox_image(client, TEST_IMAGE)
     return client
+
+
+@pytest.fixture(scope="session")
+def android_image(docker_client):
+    """The Android builder image this checkout builds with; `.ci/run` makes it."""
+    name = default_android_image()
+    try:
+        docker_client.images.get(name)
+    except docker.errors.ImageNotFound:
+        unavailable(f"the Android builder image {name} is missing: run 'stoker make-android-image'")
+    return name
 
 
 # --- the app, in this process ----------------------------------------------

@@ -9,7 +9,7 @@ from tests.helpers import api, create_project, login, raw_get
 
 # The routes anyone may call: the account doors, GitHub's webhook (signed instead), the
 # OpenAPI document, and the dashboard's pages, files and public badges.
-PUBLIC = {"auth.register", "auth.login", "webhooks.github", "openapi.openapi_json",
+PUBLIC = {"auth.register", "auth.login", "webhooks.github", "openapi.openapi_json", "downloads.download",
           "dashboard.page", "dashboard.vendor", "dashboard.badge", "static"}
 EXAMPLES = {"project_id": "1", "build_id": "1", "name": "API_KEY", "filename": "dashboard.js"}
 
