@@ -236,32 +236,48 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def is_sound_png(data, max_side=MAX_ICON_SIDE):
-    """True if `data` is a whole PNG whose chunks check out and whose pixels inflate to no
-    more than the image's size: aapt is never handed a broken or decompression-bomb icon."""
+    """True if `data` is a whole PNG whose chunks check out and whose pixels inflate to exactly
+    the image's size: aapt is never handed a broken, lying or decompression-bomb icon."""
     if not data.startswith(PNG_SIGNATURE):
         return False
-    position, compressed, width, height, ended = len(PNG_SIGNATURE), [], 0, 0, False
+    position, compressed, header, ended = len(PNG_SIGNATURE), [], None, False
     while position + 12 <= len(data) and not ended:
         length, kind = struct.unpack(">I4s", data[position:position + 8])
         body = data[position + 8:position + 8 + length]
         crc = data[position + 8 + length:position + 12 + length]
         if len(body) != length or len(crc) != 4 or zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
             return False
-        if kind == b"IHDR":
-            width, height = struct.unpack(">II", body[:8])
-            if not (0 < width <= max_side and 0 < height <= max_side):
-                return False
+        if kind == b"IHDR" and length == 13:
+            header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
             compressed.append(body)
         ended = kind == b"IEND"
         position += 12 + length
-    if not (ended and width and compressed):
+    if not (ended and header and compressed):
         return False
-    # At most 8 bytes a pixel (16-bit RGBA), and filter bytes for each row of each interlace pass.
-    limit = height * (width * 8 + 8)
+    width, height, depth, colour, _, _, interlace = header
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour)
+    if channels is None or depth not in (1, 2, 4, 8, 16) or not (0 < width <= max_side and 0 < height <= max_side):
+        return False
+    expected = _pixel_bytes(width, height, depth * channels, interlace)
     inflater = zlib.decompressobj()
     try:
-        pixels = inflater.decompress(b"".join(compressed), limit + 1)
+        pixels = inflater.decompress(b"".join(compressed), expected + 1)
     except zlib.error:
         return False
-    return 0 < len(pixels) <= limit and inflater.eof
+    return len(pixels) == expected and inflater.eof
+
+
+# Adam7's seven passes: (first column, first row, column step, row step).
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _pixel_bytes(width, height, bits_per_pixel, interlace):
+    """How many bytes a PNG's pixels inflate to: each row's bytes and its filter byte, per pass."""
+    passes = ADAM7 if interlace else ((0, 0, 1, 1),)
+    total = 0
+    for x0, y0, dx, dy in passes:
+        columns, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if columns > 0 and rows > 0:
+            total += rows * (1 + -(-columns * bits_per_pixel // 8))
+    return total

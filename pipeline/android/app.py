@@ -53,7 +53,8 @@ def aapt_string(text):
 
     Inside double quotes aapt keeps whitespace and apostrophes as they are; only
     backslash and the double quote need escaping, and a leading @ or ? (which
-    would make it a reference) is escaped too. Then it is escaped for XML.
+    would make it a reference) is escaped too. Then it is escaped for XML. (The
+    resource is marked formatted="false", so a % is only a percent sign.)
     """
     body = text.replace("\\", "\\\\").replace('"', '\\"')
     if body.startswith(("@", "?")):
@@ -104,7 +105,7 @@ class AndroidApp:
 
     def strings(self):
         return ('<?xml version="1.0" encoding="utf-8"?>\n<resources>\n'
-                f'    <string name="app_name">{aapt_string(self.name)}</string>\n</resources>\n')
+                f'    <string name="app_name" formatted="false">{aapt_string(self.name)}</string>\n</resources>\n')
 
     def styles(self):
         items = ""

@@ -32,11 +32,11 @@ logger.remove()
 HOSTILE_NAME = "Tom's \"Café\" & <Co> \\ 🔥  @home"
 
 
-def png(side, colour=(0x33, 0x66, 0x99)):
-    """A real PNG of one colour, `side` pixels square."""
+def png(side, colour=(0x33, 0x66, 0x99), raw=None):
+    """A real PNG of one colour, `side` pixels square (or with `raw` as its pixel data)."""
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    rows = b"".join(b"\x00" + bytes(colour) * side for _ in range(side))
+    rows = raw if raw is not None else b"".join(b"\x00" + bytes(colour) * side for _ in range(side))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 

@@ -1,0 +1,170 @@
+"""The app-build pipeline without the server: version codes, labels through the real aapt,
+and reading web apps (pages, redirects, manifests, icons) that try to mislead it."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import semver
+from androguard.core.apk import APK
+from loguru import logger
+
+from pipeline.android.app import version_code
+from pipeline.android.signing import new_signing_key
+from pipeline.app_build import AppBuilder, AppBuildFailed, AppJob
+from pipeline.webapp import WebAppError, check_app_url, is_sound_png, read_web_app
+from tests.app.test_app_builds import png
+
+logger.remove()
+
+VERSIONS_IN_ORDER = ["0.0.1", "0.1.0-alpha", "0.1.0", "0.9.999", "1.0.0-alpha.1", "1.0.0-rc.1", "1.0.0",
+                     "1.0.1", "1.1.0", "2.0.0", "10.20.30", "209.999.999"]
+
+
+def test_version_codes_never_go_down_as_versions_go_up():
+    codes = [version_code(v) for v in VERSIONS_IN_ORDER]
+    assert sorted(VERSIONS_IN_ORDER, key=semver.Version.parse) == VERSIONS_IN_ORDER
+    assert codes == sorted(codes)
+    # Strictly up but between two pre-releases of one version, which share a code.
+    assert len(set(codes)) == len(codes) - 1
+    assert version_code("1.0.0") == 10000009 and version_code("209.999.999") <= 2_100_000_000
+    for too_big in ("210.0.0", "1.1000.0", "1.0.1000"):
+        with pytest.raises(ValueError):
+            version_code(too_big)
+
+
+@pytest.fixture(scope="module")
+def signing():
+    return new_signing_key("com.example.labels")
+
+
+@pytest.mark.parametrize("name", [
+    "@string/app_name", "?android:attr/x", "\\@not a reference", "back\\slash\\", 'say "hi"', "it's",
+    "  leading and trailing  ", "tab-free    runs   of spaces", "&amp; <b>bold</b> ]]>", "👩‍👩‍👧 family",
+    "\\n is not a newline", "%s %d %1$s",
+])
+def test_any_label_comes_through_aapt_exactly(name, site, docker_client, android_image, tmp_path, signing):
+    site.page("/", b"<p>hi</p>")
+    builder = AppBuilder(tmp_path, image=android_image, allow_private_urls=True, timeout=120)
+    job = AppJob(uid="label", platform="android", name=name, bundle_id="com.example.labels", version="1.0.0",
+                 url=site.url + "/", signing_key=signing[0], certificate=signing[1])
+    artifact = builder.build(job)
+    assert APK(artifact.data, raw=True).get_app_name() == name
+    # Nothing of the build, its signing key least of all, is left on disk.
+    assert list((tmp_path / "app-builds").iterdir()) == []
+
+
+def test_a_missing_builder_image_fails_the_build_naming_the_command(site, docker_client, tmp_path, signing):
+    site.page("/", b"<p>hi</p>")
+    builder = AppBuilder(tmp_path, image="stoker-android-builder:missing", allow_private_urls=True, timeout=60)
+    job = AppJob(uid="x", platform="android", name="X", bundle_id="com.example.x", version="1.0.0",
+                 url=site.url + "/", signing_key=signing[0], certificate=signing[1])
+    with pytest.raises(AppBuildFailed, match="stoker make-android-image"):
+        builder.build(job)
+
+
+class Site:
+    """A web server on 127.0.0.1 whose every answer a test sets: {path: (status, headers, body)}."""
+
+    def __init__(self):
+        self.routes = {}
+        routes = self.routes
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                status, headers, body = routes.get(self.path, (404, {}, b"not here"))
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def page(self, path, body, content_type="text/html", status=200, **headers):
+        self.routes[path] = (status, {"Content-Type": content_type, **headers}, body)
+
+
+@pytest.fixture
+def site():
+    served = Site()
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+
+
+def test_a_manifest_gives_its_theme_colour_and_its_largest_sound_icon(site):
+    site.page("/", b'<link rel="icon manifest" href="m.json"><meta name="theme-color" content="#111">')
+    site.page("/m.json", json.dumps({"theme_color": "#ABC", "icons": [
+        {"src": "small.png", "sizes": "48x48"}, {"src": "big.png", "sizes": "256x256 512x512"},
+        {"src": "huge.png", "sizes": "4096x4096"}, {"src": "lying.png", "sizes": "1024x1024"},
+        {"src": "icon.svg", "type": "image/svg+xml", "sizes": "any"}]}).encode(), "application/json")
+    site.page("/small.png", png(48), "image/png")
+    site.page("/big.png", png(256), "image/png")
+    site.page("/huge.png", png(2048), "image/png")
+    # A 1024 px header on a 1 px image's pixels.
+    site.page("/lying.png", png(1)[:8] + png(1024)[8:33] + png(1)[33:], "image/png")
+    found = read_web_app(site.url + "/", allow_private=True)
+    assert found.theme_color == "#aabbcc"
+    assert found.icon_png == png(256)
+
+
+def test_a_page_without_a_manifest_is_enough(site):
+    site.page("/", b"<p>hello</p>")
+    found = read_web_app(site.url + "/", allow_private=True)
+    assert (found.final_url, found.theme_color, found.icon_png) == (site.url + "/", None, None)
+
+
+def test_a_manifest_that_is_not_json_is_ignored_as_browsers_do(site):
+    site.page("/", b'<link rel="manifest" href="/m.json"><meta name="theme-color" content="#123456">')
+    site.page("/m.json", b"{not json", "application/json")
+    assert read_web_app(site.url + "/", allow_private=True).theme_color == "#123456"
+
+
+def test_redirects_are_followed_and_checked_at_every_hop(site):
+    site.page("/", b"", status=302, Location="/app/")
+    site.page("/app/", b"<p>app</p>")
+    assert read_web_app(site.url + "/", allow_private=True).final_url == site.url + "/app/"
+
+    site.page("/meta", b"", status=301, Location="http://169.254.169.254/latest/meta-data/")
+    with pytest.raises(WebAppError, match="link-local"):
+        read_web_app(site.url + "/meta", allow_private=True)
+    site.page("/loop", b"", status=302, Location="/loop")
+    with pytest.raises(WebAppError, match="more than 5 redirects"):
+        read_web_app(site.url + "/loop", allow_private=True)
+
+
+def test_a_page_too_large_or_failing_is_an_error_that_says_so(site):
+    site.page("/big", b"x" * (3 * 1024 * 1024))
+    with pytest.raises(WebAppError, match="larger than"):
+        read_web_app(site.url + "/big", allow_private=True)
+    site.page("/broken", b"oops", status=500)
+    with pytest.raises(WebAppError, match="answered HTTP 500"):
+        read_web_app(site.url + "/broken", allow_private=True)
+
+
+def test_private_hosts_are_refused_at_fetch_time_unless_allowed(site):
+    site.page("/", b"<p>hi</p>")
+    with pytest.raises(ValueError, match="private or loopback"):
+        check_app_url(site.url.replace("http:", "https:") + "/", allow_private=False)
+    # A name that resolves to loopback is refused when it is looked up, not only by its spelling.
+    with pytest.raises(WebAppError, match="resolves to a private or loopback address"):
+        read_web_app(site.url.replace("127.0.0.1", "vm") + "/", allow_private=False)
+
+
+def test_only_whole_pngs_of_a_sane_size_pass():
+    assert is_sound_png(png(64))
+    assert not is_sound_png(png(64)[:-12])
+    assert not is_sound_png(b"GIF89a" + png(64)[6:])
+    assert not is_sound_png(png(2048))
+    # 16 px square, and 10 MB of pixels.
+    assert not is_sound_png(png(16)[:33] + png(16, raw=bytes(10_000_000))[33:])
+    corrupt = bytearray(png(64))
+    corrupt[40] ^= 0xFF
+    assert not is_sound_png(bytes(corrupt))
