@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.lifecycle import LOST, claim_next, queue_build, recover_lost, renew_lease, set_status
-from app.models import Build, Project, Status, User, utcnow
+from app.lifecycle import (LOST, claim_next, claim_next_app_build, queue_app_build, queue_build, recover_lost,
+                           renew_lease, set_app_status, set_status)
+from app.models import AppBuild, AppBundle, AppStatus, Build, Project, Status, User, utcnow
 from tests.conftest import start_server, stop_server
 
 
@@ -99,3 +100,26 @@ def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
     assert "==> The worker running this build was lost; it is queued again" in log
     lines = log.splitlines()
     assert lines.count("start") == 2 and lines.count("done") == 1  # cut short once, then run whole
+
+
+def test_an_app_build_whose_worker_is_lost_is_queued_again_once_then_fails(app):
+    with app.app_context():
+        owner = User.create(username="maker", password_hash="x")
+        bundle = AppBundle.create(owner=owner, bundle_id="com.example.lost", platform="android")
+        build = queue_app_build(uid="lost-app", owner=owner, app_bundle=bundle, platform="android", name="Lost",
+                                bundle_id="com.example.lost", version="1.0.0", url="https://example.com/")
+        assert claim_next_app_build("w1", lease_seconds=60).id == build.id
+        assert claim_next_app_build("w2", lease_seconds=60) is None
+        AppBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(AppBuild.id == build.id).execute()
+        recover_lost()
+        requeued = AppBuild.get_by_id(build.id)
+        assert (requeued.status, requeued.worker_id, requeued.attempts) == (AppStatus.QUEUED, None, 1)
+
+        assert claim_next_app_build("w2", lease_seconds=60).id == build.id
+        # w1 comes back: its report changes nothing.
+        assert set_app_status(build.id, AppStatus.SUCCESS, expect=AppStatus.BUILDING, owner="w1") is None
+        AppBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(AppBuild.id == build.id).execute()
+        recover_lost()
+        lost = AppBuild.get_by_id(build.id)
+        assert (lost.status, lost.error, lost.attempts) == (AppStatus.FAILED, LOST, 1)
+        assert lost.completed_at is not None
