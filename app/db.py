@@ -1,6 +1,9 @@
 """Binds the models to SQLite or PostgreSQL, chosen by DATABASE_URL at run time."""
+import random
+import time
 from pathlib import Path
 
+from peewee import OperationalError, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.migrate import SchemaMigrator, migrate
 
@@ -9,19 +12,57 @@ from .models import MODELS, db
 SQLITE_PRAGMAS = {
     # WAL lets the web server read while a worker process writes.
     "journal_mode": "wal",
-    "busy_timeout": 5000,
+    # SQLite's own wait would sleep in C: see PatientSqliteDatabase.
+    "busy_timeout": 0,
     "foreign_keys": 1,
     "synchronous": "normal",
 }
+# How long a statement waits its turn for SQLite's write lock before it fails.
+SQLITE_WAIT_SECONDS = 15
+
+
+class PatientSqliteDatabase(SqliteDatabase):
+    """SQLite that waits for the write lock by sleeping in Python, not in C.
+
+    SQLite's busy handler sleeps inside the C library. Under eventlet that stops
+    every green thread of the process, including the one holding the lock, so
+    a writer could wait its whole timeout for a lock that can only be released
+    once it stops waiting. Here a busy BEGIN, statement or COMMIT (none of which
+    has done anything when SQLite says busy) is tried again after a sleep that
+    lets the rest of the process run.
+    """
+
+    def begin(self, lock_type=None):
+        return _patiently(super().begin, lock_type)
+
+    def execute_sql(self, sql, params=None):
+        return _patiently(super().execute_sql, sql, params)
+
+    def commit(self):
+        return _patiently(super().commit)
+
+
+def _patiently(operation, *args):
+    deadline = time.monotonic() + SQLITE_WAIT_SECONDS
+    pause = 0.001
+    while True:
+        try:
+            return operation(*args)
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 0.05)
 
 
 def open_database(url):
     """Return a peewee database for a URL, with the pragmas SQLite needs."""
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        path = url[len("sqlite:///"):]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE: a transaction takes the write lock when it begins, so it
-        # waits its turn (busy_timeout) instead of failing when it first writes.
-        return connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        # waits its turn there instead of failing when it first writes.
+        return PatientSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=0)
     return connect(url)
 
 
