@@ -162,7 +162,8 @@ def _claim_skipping_locked(lease):
             if row is None:
                 return None
             build_id, project_id, limit = row
-            if limit is not None and _running(project_id, lock=True) >= limit:
+            if limit is not None and (_running(project_id, lock=True) >= limit
+                                      or _older_queued(project_id, build_id)):
                 passed_over.append(build_id)
                 continue
             build = set_status(build_id, Status.RUNNING, expect=Status.QUEUED, **lease)
@@ -177,6 +178,13 @@ def _running(project_id, lock=False):
     if lock:
         Project.select(Project.id).where(Project.id == project_id).for_update().execute()
     return Build.select().where((Build.project == project_id) & (Build.status == Status.RUNNING)).count()
+
+
+def _older_queued(project_id, build_id):
+    """Whether an older build of the project is still queued: SKIP LOCKED hid it because another
+    worker is claiming it right now, and a limited project's builds start oldest first."""
+    return Build.select().where((Build.project == project_id) & (Build.status == Status.QUEUED)
+                                & (Build.id < build_id)).exists()
 
 
 def _claim_within_limit(build_id, project_id, limit, lease):

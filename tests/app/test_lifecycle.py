@@ -1,6 +1,9 @@
 """Status changes: claims are atomic, and a finished build never moves again."""
 import threading
 
+import psycopg2
+import pytest
+
 from app.lifecycle import claim_next, queue_build, set_status
 from app.models import Build, Project, Status, User, db
 
@@ -92,3 +95,26 @@ def test_a_projects_limit_holds_under_racing_workers_and_does_not_block_others(a
         set_status(ids[0], Status.PASSED, expect=Status.RUNNING)
         assert claim_next("w", lease_seconds=60).id == ids[1]  # oldest first
         assert claim_next("w", lease_seconds=60) is None
+
+
+# SKIP LOCKED is PostgreSQL's; SQLite's claims take turns.
+@pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
+def test_a_limited_project_starts_its_oldest_build_even_while_another_worker_holds_it(app, database_url):
+    """SKIP LOCKED hides a build another worker is in the middle of claiming; the next one
+    of a limited project must not jump the queue meanwhile."""
+    with app.app_context():
+        project = make_project(concurrency=1)
+        oldest, second = (queue_build(project, commit_hash=f"{n:040x}", branch="main").id for n in range(2))
+    other_worker = psycopg2.connect(database_url)
+    try:
+        with other_worker.cursor() as cursor:
+            cursor.execute("SELECT id FROM build WHERE id = %s FOR UPDATE", (oldest,))
+            with app.app_context():
+                assert claim_next("w1", lease_seconds=60) is None
+        other_worker.rollback()
+    finally:
+        other_worker.close()
+    with app.app_context():
+        assert claim_next("w1", lease_seconds=60).id == oldest
+        assert claim_next("w2", lease_seconds=60) is None
+    assert Build.get_by_id(second).status == Status.QUEUED
