@@ -51,6 +51,7 @@ def _harden(response):
 @bp.get("/projects/new")
 @bp.get("/projects/<int:project_id>")
 @bp.get("/builds/<int:build_id>")
+@bp.get("/apps")
 def page(**_ids):
     return render_template("dashboard.html")
 

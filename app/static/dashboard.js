@@ -1,6 +1,7 @@
 // The dashboard: one page that draws whatever its address names, kept live over Socket.IO.
 import { api, session } from "./api.js";
 import { h, refreshTimes } from "./dom.js";
+import { showApps } from "./views/apps.js";
 import { showBuild } from "./views/build.js";
 import { showNewProject } from "./views/new_project.js";
 import { showProject } from "./views/project.js";
@@ -12,6 +13,7 @@ const ROUTES = [
   [/^\/projects\/new$/, showNewProject],
   [/^\/projects\/(\d+)$/, showProject],
   [/^\/builds\/(\d+)$/, showBuild],
+  [/^\/apps$/, showApps],
 ];
 
 const main = document.getElementById("main");
@@ -39,6 +41,7 @@ async function show() {
   const loading = {
     onStatus: (build) => pending.push(["onStatus", build]),
     onLog: (piece) => pending.push(["onLog", piece]),
+    onAppStatus: (build) => pending.push(["onAppStatus", build]),
     // What the view fetched may predate the connection: it is told to catch up.
     onReconnect: () => pending.push(["onReconnect"]),
   };
@@ -72,7 +75,8 @@ function notFound(main) {
 
 function drawAccount() {
   const account = document.getElementById("account");
-  account.replaceChildren(session.token ? h("button", { type: "button", onclick: () => signOut() }, "Sign out") : "");
+  account.replaceChildren(...(session.token ? [h("a", { href: "/apps" }, "App builds"),
+    h("button", { type: "button", onclick: () => signOut() }, "Sign out")] : []));
 }
 
 async function connect() {
@@ -96,6 +100,7 @@ async function connect() {
   });
   socket.on("buildStatusUpdate", (build) => current.onStatus?.(build));
   socket.on("buildLog", (piece) => current.onLog?.(piece));
+  socket.on("appBuildStatusUpdate", (build) => current.onAppStatus?.(build));
 }
 
 function setConnection(live) {

@@ -13,8 +13,8 @@ export function h(tag, props = {}, ...children) {
   return element;
 }
 
-// Statuses as the API spells them; steps can also be skipped.
-export const STATUSES = ["queued", "running", "passed", "failed", "canceled", "skipped"];
+// Statuses as the API spells them; steps can also be skipped, and app builds are building, then a success.
+export const STATUSES = ["queued", "running", "passed", "failed", "canceled", "skipped", "building", "success"];
 export const FINISHED = ["passed", "failed", "canceled"];
 
 /** How far along a status is: an event that would move a build backwards is stale. */

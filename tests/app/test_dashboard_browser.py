@@ -1,7 +1,9 @@
 """The dashboard in a real browser against a running server: what a person sees and does."""
 import pytest
+import requests
 
 from app.models import Status
+from tests.conftest import start_server, stop_server
 from tests.helpers import api, create_project, delivery, login, push_payload
 
 pytest.importorskip("playwright")
@@ -247,3 +249,44 @@ def test_a_public_badge_is_switched_on_from_the_project_page(live_server, open_p
     page.get_by_label("Public status badge").uncheck()
     expect(page.get_by_role("img", name="build status badge")).to_have_count(0)
     assert api(live_server, "GET", badge).status_code == 404
+
+
+def test_an_app_build_asked_for_on_the_page_goes_live_to_its_download(open_page, database_url, tmp_path,
+                                                                     android_image):
+    from androguard.core.apk import APK
+
+    from tests.app.test_app_builds import HOSTILE_NAME, WebApp
+
+    web_app = WebApp()
+    server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "apps"),
+                                    "STOKER_ALLOW_PRIVATE_APP_URLS": "1"}, tmp_path)
+    try:
+        page = open_page(server)
+        sign_up(page, "alice")
+        page.get_by_role("link", name="App builds").click()
+        expect(page.get_by_role("heading", name="App builds", exact=True)).to_be_visible()
+        expect(page.get_by_text("No app builds yet.")).to_be_visible()
+        mark_page(page)
+
+        page.get_by_label("Web app URL").fill(web_app.url + "/")
+        page.get_by_label("Name on the home screen").fill(HOSTILE_NAME)
+        page.get_by_label("Bundle id").fill("com.example.pageapp")
+        page.get_by_label("camera").check()
+        page.get_by_role("button", name="Build the app").click()
+
+        card = page.locator(".app-build").first
+        expect(card.locator(".app-name")).to_have_text(HOSTILE_NAME)
+        expect(card.locator(".status")).to_have_text("success", timeout=60_000)
+        download = card.get_by_role("link", name="Download Android APK")
+        expect(download).to_be_visible()
+        assert page.evaluate("window.neverReloaded") is True
+        apk = requests.get(download.get_attribute("href"), timeout=10)
+        assert APK(apk.content, raw=True).get_package() == "com.example.pageapp"
+
+        # The same version again is refused, and the page says why.
+        page.get_by_role("button", name="Build the app").click()
+        expect(page.get_by_role("alert")).to_contain_text("higher than 1.0.0")
+        expect(page.locator(".app-build")).to_have_count(1)
+    finally:
+        stop_server(server)
+        web_app.close()
