@@ -17,6 +17,9 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",
 }
+# Per Stoker process: at most this many connections, each closed after five idle minutes;
+# a request finding them all in use waits its turn for up to 30 s.
+POSTGRES_POOL = {"max_connections": 20, "stale_timeout": 300, "timeout": 30}
 # How long a statement waits its turn for SQLite's write lock before it fails.
 SQLITE_WAIT_SECONDS = 15
 
@@ -63,6 +66,11 @@ def open_database(url):
         # IMMEDIATE: a transaction takes the write lock when it begins, so it
         # waits its turn there instead of failing when it first writes.
         return PatientSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=0)
+    scheme, _, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        # Pooled: a new PostgreSQL connection starts a server process (milliseconds), and
+        # every request and every claim would otherwise pay for one.
+        return connect(f"postgresql+pool://{rest}", **POSTGRES_POOL)
     return connect(url)
 
 
