@@ -67,31 +67,27 @@ def set_status(build_id, status, *, expect, owner=None, lease_ended_before=None,
     """
     if status in Status.FINISHED:
         fields.setdefault("finished_at", utcnow())
-    if not _compare_and_set(Build, build_id, status, expect, owner, lease_ended_before, fields):
-        return None
-    build = Build.get_by_id(build_id)
-    db.after_commit(lambda: announce(build))
-    return build
+    return _move(Build, announce, build_id, status, expect, owner, lease_ended_before, fields)
 
 
 def set_app_status(build_id, status, *, expect, owner=None, lease_ended_before=None, **fields):
     """set_status for app builds: the same compare-and-set, and `appBuildStatusUpdate` to the owner."""
     if status in AppStatus.FINISHED:
         fields.setdefault("completed_at", utcnow())
-    if not _compare_and_set(AppBuild, build_id, status, expect, owner, lease_ended_before, fields):
-        return None
-    build = AppBuild.get_by_id(build_id)
-    db.after_commit(lambda: announce_app_build(build))
-    return build
+    return _move(AppBuild, announce_app_build, build_id, status, expect, owner, lease_ended_before, fields)
 
 
-def _compare_and_set(model, row_id, status, expect, owner, lease_ended_before, fields):
+def _move(model, announcer, row_id, status, expect, owner, lease_ended_before, fields):
     condition = (model.id == row_id) & (model.status == expect)
     if owner is not None:
         condition &= model.worker_id == owner
     if lease_ended_before is not None:
         condition &= model.lease_expires_at < lease_ended_before
-    return model.update(status=status, **fields).where(condition).execute() == 1
+    if model.update(status=status, **fields).where(condition).execute() != 1:
+        return None
+    row = model.get_by_id(row_id)
+    db.after_commit(lambda: announcer(row))
+    return row
 
 
 def claim_next(worker_id, lease_seconds):

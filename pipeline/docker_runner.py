@@ -1,6 +1,7 @@
 """Runs one build command in a fresh container with the workspace mounted, and removes it."""
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import docker
@@ -81,7 +82,7 @@ def run_in_container(client, *, image, command, workspace, sandbox, labels, envi
         ) from None
     except APIError as exc:
         raise BuildError(f"the build container could not be created: {exc.explanation}") from None
-    try:
+    with _removed_afterwards(container, "build"):
         # Attached before it starts, so no output is missed; chunks come as the
         # process writes them, not line by line.
         output = container.attach(stdout=True, stderr=True, stream=True, logs=False)
@@ -91,13 +92,20 @@ def run_in_container(client, *, image, command, workspace, sandbox, labels, envi
         exit_code = container.wait()["StatusCode"]
         container.reload()
         return exit_code, bool(container.attrs["State"].get("OOMKilled"))
+
+
+@contextmanager
+def _removed_afterwards(container, kind):
+    """Remove the container however the block ends; an engine error inside is a BuildError."""
+    try:
+        yield
     except APIError as exc:
-        raise BuildError(f"the build container failed to run: {exc.explanation}") from None
+        raise BuildError(f"the {kind} container failed to run: {exc.explanation}") from None
     finally:
         try:
             container.remove(force=True)
         except DockerException:
-            log.exception("could not remove build container %s", container.id)
+            log.exception("could not remove %s container %s", kind, container.id)
 
 
 class ToolTimeout(BuildError):
@@ -118,20 +126,13 @@ def run_tool(client, *, image, command, workspace, user, labels, timeout):
         read_only=True, tmpfs={"/tmp": "size=64m"}, pids_limit=256,
         mem_limit="1g", memswap_limit="1g",
     )
-    try:
+    with _removed_afterwards(container, "tool"):
         container.start()
         try:
             exit_code = container.wait(timeout=timeout)["StatusCode"]
         except (ReadTimeout, RequestsConnectionError):
             raise ToolTimeout(f"{image} ran longer than {timeout:g} s") from None
         return exit_code, container.logs(stdout=True, stderr=True)
-    except APIError as exc:
-        raise BuildError(f"the tool container failed to run: {exc.explanation}") from None
-    finally:
-        try:
-            container.remove(force=True)
-        except DockerException:
-            log.exception("could not remove tool container %s", container.id)
 
 
 def kill_labelled(client, labels):

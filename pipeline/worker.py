@@ -16,7 +16,7 @@ import time
 from app.lifecycle import (claim_next, claim_next_app_build, recover_lost, renew_lease, set_app_status,
                            set_status)
 from app.logs import LogWriter
-from app.models import AppArtifact, AppBuild, AppBundle, AppStatus, Build, BuildStep, Status, db
+from app.models import AppArtifact, AppBundle, AppStatus, Build, BuildStep, Status, db
 from app.vault import SecretMask, VaultError, seal, secrets_of, unseal
 
 from . import docker_runner

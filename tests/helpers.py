@@ -5,8 +5,10 @@ import http.client
 import json
 import queue
 import re
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
@@ -134,3 +136,42 @@ class Listener:
 
     def close(self):
         self.client.disconnect()
+
+
+class LocalHttp:
+    """A real HTTP server on 127.0.0.1, in a thread, answering with `handler` (a
+    BaseHTTPRequestHandler class); `close()` when done."""
+
+    def __init__(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Site(LocalHttp):
+    """A web site on 127.0.0.1 whose every answer a test sets with `page()`; anything else is a 404."""
+
+    def __init__(self):
+        routes = self.routes = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                status, headers, body = routes.get(self.path, (404, {}, b"not here"))
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(Handler)
+
+    def page(self, path, body, content_type="text/html", status=200, **headers):
+        self.routes[path] = (status, {"Content-Type": content_type, **headers}, body)

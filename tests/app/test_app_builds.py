@@ -6,11 +6,9 @@ import json
 import plistlib
 import queue
 import struct
-import threading
 import time
 import zipfile
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -20,11 +18,11 @@ from androguard.core.dex import DEX
 from loguru import logger
 from pbxproj import XcodeProject
 
-from app.models import AppBuild, AppStatus
+from app.models import AppStatus
 from pipeline.android.app import SHELL_ACTIVITY, START_URL_KEY
 from pipeline.webapp import is_sound_png
 from tests.conftest import free_port, start_server, stop_server
-from tests.helpers import api, login
+from tests.helpers import Site, api, login
 
 # androguard logs every step of its parse at DEBUG through loguru.
 logger.remove()
@@ -41,48 +39,33 @@ def png(side, colour=(0x33, 0x66, 0x99), raw=None):
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-class WebApp:
-    """A web app on 127.0.0.1: a page linking a manifest with a theme colour and a PNG icon."""
+# A web app: a page linking a manifest with a theme colour, a PNG icon, and a broken bigger one.
+WEB_APP_PAGES = {
+    "/": ("text/html", b'<!doctype html><html><head><title>Demo</title>'
+                       b'<link rel="manifest" href="/app.webmanifest">'
+                       b'<meta name="theme-color" content="#000000"></head><body>Hi</body></html>'),
+    "/app.webmanifest": ("application/manifest+json", json.dumps({
+        "name": "Demo", "theme_color": "#336699",
+        "icons": [{"src": "/icon-192.png", "sizes": "192x192", "type": "image/png"},
+                  {"src": "/broken.png", "sizes": "512x512", "type": "image/png"}]}).encode()),
+    "/icon-192.png": ("image/png", png(192)),
+    "/broken.png": ("image/png", png(512)[:200]),
+}
 
-    PAGES = {
-        "/": ("text/html", b'<!doctype html><html><head><title>Demo</title>'
-                           b'<link rel="manifest" href="/app.webmanifest">'
-                           b'<meta name="theme-color" content="#000000"></head><body>Hi</body></html>'),
-        "/app.webmanifest": ("application/manifest+json", json.dumps({
-            "name": "Demo", "theme_color": "#336699",
-            "icons": [{"src": "/icon-192.png", "sizes": "192x192", "type": "image/png"},
-                      {"src": "/broken.png", "sizes": "512x512", "type": "image/png"}]}).encode()),
-        "/icon-192.png": ("image/png", png(192)),
-        "/broken.png": ("image/png", png(512)[:200]),
-    }
 
-    def __init__(self):
-        pages = self.PAGES
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                content_type, body = pages.get(self.path.partition("?")[0], ("text/plain", None))
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def serve_web_app():
+    """The web app above, on 127.0.0.1 (the caller closes it)."""
+    site = Site()
+    for path, (content_type, body) in WEB_APP_PAGES.items():
+        site.page(path, body, content_type)
+    # The start URL in the tests carries a query string.
+    site.page("/?from=app&x=1", WEB_APP_PAGES["/"][1])
+    return site
 
 
 @pytest.fixture
 def web_app():
-    served = WebApp()
+    served = serve_web_app()
     yield served
     served.close()
 

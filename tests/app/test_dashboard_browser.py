@@ -255,9 +255,9 @@ def test_an_app_build_asked_for_on_the_page_goes_live_to_its_download(open_page,
                                                                      android_image):
     from androguard.core.apk import APK
 
-    from tests.app.test_app_builds import HOSTILE_NAME, WebApp
+    from tests.app.test_app_builds import HOSTILE_NAME, serve_web_app
 
-    web_app = WebApp()
+    web_app = serve_web_app()
     server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "apps"),
                                     "STOKER_ALLOW_PRIVATE_APP_URLS": "1"}, tmp_path)
     try:

@@ -1,9 +1,8 @@
 """Commit statuses reported to GitHub, here a local server that records every call."""
 import json
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -11,7 +10,7 @@ from app import create_app
 from app.github_status import MAX_ATTEMPTS, deliver_due, repo_from_url
 from app.models import Build, GithubStatus, Status, utcnow
 from tests.conftest import Accounts, free_port, start_server, stop_server
-from tests.helpers import api, login
+from tests.helpers import LocalHttp, api, login
 
 
 class FakeGithub:
@@ -32,12 +31,11 @@ class FakeGithub:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.http = LocalHttp(Handler)
+        self.url = self.http.url
 
     def close(self):
-        self.server.shutdown()
+        self.http.close()
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """The app-build pipeline without the server: version codes, labels through the real aapt,
 and reading web apps (pages, redirects, manifests, icons) that try to mislead it."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import semver
@@ -14,6 +12,7 @@ from pipeline.android.signing import new_signing_key
 from pipeline.app_build import AppBuilder, AppBuildFailed, AppJob
 from pipeline.webapp import WebAppError, check_app_url, is_sound_png, read_web_app
 from tests.app.test_app_builds import png
+from tests.helpers import Site
 
 logger.remove()
 
@@ -63,40 +62,11 @@ def test_a_missing_builder_image_fails_the_build_naming_the_command(site, docker
         builder.build(job)
 
 
-class Site:
-    """A web server on 127.0.0.1 whose every answer a test sets: {path: (status, headers, body)}."""
-
-    def __init__(self):
-        self.routes = {}
-        routes = self.routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                status, headers, body = routes.get(self.path, (404, {}, b"not here"))
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def page(self, path, body, content_type="text/html", status=200, **headers):
-        self.routes[path] = (status, {"Content-Type": content_type, **headers}, body)
-
-
 @pytest.fixture
 def site():
     served = Site()
     yield served
-    served.server.shutdown()
-    served.server.server_close()
+    served.close()
 
 
 def test_a_manifest_gives_its_theme_colour_and_its_largest_sound_icon(site):
