@@ -74,9 +74,12 @@ def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
 
     doomed = start_server(command, env, tmp_path, wait_for_http=command == "serve")
     deadline = time.monotonic() + 30
-    while not docker_client.containers.list(filters={"label": f"stoker.build={build_id}"}):
+    # Killed once its first line is kept: output not yet saved when a process dies is lost with it.
+    while "start" not in client.get(f"/api/build/{build_id}/logs",
+                                    headers=accounts.headers()).get_data(as_text=True).splitlines():
         assert time.monotonic() < deadline, doomed.log()
         time.sleep(0.1)
+    assert docker_client.containers.list(filters={"label": f"stoker.build={build_id}"})
     os.kill(doomed.process.pid, signal.SIGKILL)
     doomed.process.wait(10)
     assert Build.get_by_id(build_id).status == Status.RUNNING  # nobody knows yet
