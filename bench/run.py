@@ -397,6 +397,9 @@ def main():
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--workers", default="1,2,4", help="the burst's worker counts")
     args = parser.parse_args()
+    unknown = set(args.only.split(",")) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"no benchmark {', '.join(sorted(unknown))}; there are {', '.join(BENCHMARKS)}")
     args.workers = [int(n) for n in args.workers.split(",")]
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "database": (args.database_url or "sqlite").split(":")[0]}
