@@ -45,6 +45,8 @@ def run_until_signalled(app, serve_forever=None, watchers=()):
         threads.append(eventlet.spawn(github_status.deliver_forever, app, stopping))
         threads.append(eventlet.spawn(wakeups.relay_forever, app, stopping))
     threads += [eventlet.spawn(watcher, app, stopping) for watcher in watchers]
+    if workers:
+        eventlet.spawn(say_if_the_android_image_is_missing, app)
     server = eventlet.spawn(serve_forever) if serve_forever else None
 
     signalled = []
@@ -72,6 +74,20 @@ def run_until_signalled(app, serve_forever=None, watchers=()):
             pass
     if server:
         server.kill()
+
+
+def say_if_the_android_image_is_missing(app):
+    """Warn at start, not first at a user's failed app build, when this engine lacks the builder image."""
+    import docker
+
+    name = app.config["STOKER_ANDROID_IMAGE"]
+    try:
+        docker.from_env().images.get(name)
+    except docker.errors.ImageNotFound:
+        log.warning("the Android builder image %s is missing: Android app builds will fail until "
+                    "'stoker make-android-image' makes it", name)
+    except docker.errors.DockerException as exc:
+        log.warning("cannot check for the Android builder image %s: %s", name, exc)
 
 
 def ends_its_own_input(wsgi_app):

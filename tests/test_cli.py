@@ -94,3 +94,19 @@ def test_a_stopped_server_kills_its_builds_and_records_why(app, live_server, loc
     left = [c for c in docker_client.containers.list(all=True, filters={"label": "stoker.worker"})
             if pid in c.labels["stoker.worker"]]
     assert left == []
+
+
+def test_a_worker_says_at_start_when_the_android_builder_image_is_missing(database_url, tmp_path, docker_client,
+                                                                          android_image):
+    logs = {}
+    for image in ("stoker-android-builder:not-made", android_image):
+        worker = start_server("worker", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "w"),
+                                         "STOKER_ANDROID_IMAGE": image}, tmp_path, wait_for_http=False)
+        try:
+            time.sleep(2)
+        finally:
+            stop_server(worker)
+        logs[image] = worker.log()
+    assert "stoker-android-builder:not-made is missing" in logs["stoker-android-builder:not-made"]
+    assert "stoker make-android-image" in logs["stoker-android-builder:not-made"]
+    assert "is missing" not in logs[android_image]
