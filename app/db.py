@@ -1,5 +1,6 @@
 """Binds the models to SQLite or PostgreSQL, chosen by DATABASE_URL at run time."""
 import random
+import sqlite3
 import time
 from pathlib import Path
 
@@ -30,9 +31,9 @@ class PatientSqliteDatabase(SqliteDatabase):
     SQLite's busy handler sleeps inside the C library. Under eventlet that stops
     every green thread of the process, including the one holding the lock, so
     a writer could wait its whole timeout for a lock that can only be released
-    once it stops waiting. Here a busy BEGIN, statement or COMMIT (none of which
-    has done anything when SQLite says busy) is tried again after a sleep that
-    lets the rest of the process run.
+    once it stops waiting. Here a busy BEGIN, statement, COMMIT or connection
+    pragma (none of which has done anything when SQLite says busy) is tried
+    again after a sleep that lets the rest of the process run.
     """
 
     def begin(self, lock_type=None):
@@ -44,6 +45,10 @@ class PatientSqliteDatabase(SqliteDatabase):
     def commit(self):
         return _patiently(super().commit)
 
+    def _set_pragmas(self, conn):
+        # journal_mode needs the lock too, when a connection opens while another writes.
+        return _patiently(super()._set_pragmas, conn)
+
 
 def _patiently(operation, *args):
     deadline = time.monotonic() + SQLITE_WAIT_SECONDS
@@ -51,7 +56,7 @@ def _patiently(operation, *args):
     while True:
         try:
             return operation(*args)
-        except OperationalError as exc:
+        except (OperationalError, sqlite3.OperationalError) as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
         time.sleep(pause * random.uniform(0.5, 1.5))

@@ -1,7 +1,12 @@
 """SQLite under eventlet: a writer waiting for the lock lets the rest of the process run."""
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+
+from app.db import open_database
 
 # Run in its own process: it patches the standard library as `stoker` does.
 SCRIPT = textwrap.dedent("""
@@ -55,3 +60,22 @@ def test_a_writer_waiting_for_sqlites_lock_does_not_stall_the_process(tmp_path):
     # every other green thread kept running: no pause near SQLite's old 5 s busy wait.
     assert 0.3 < waited < 2
     assert longest_stall < 0.2
+
+
+def test_a_connection_opened_while_another_process_writes_waits_its_turn(tmp_path):
+    """Found by CI: a request connecting while a worker process wrote got 'database is locked'
+    from the connection's own pragmas. Here the other writer holds the database whole (as a
+    database not yet in WAL mode is held), so even opening must wait."""
+    writer = sqlite3.connect(tmp_path / "open.db", isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    threading.Timer(0.3, writer.execute, ["COMMIT"]).start()
+    started = time.monotonic()
+    database = open_database(f"sqlite:///{tmp_path / 'open.db'}")
+    database.connect()
+    assert 0.2 < time.monotonic() - started < 5
+    assert database.execute_sql("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert database.execute_sql("SELECT count(*) FROM t").fetchone() == (1,)
+    database.close()
+    writer.close()
