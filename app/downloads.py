@@ -34,16 +34,15 @@ def url_for_build(app, build, now=None):
 
 @bp.get("/<build_id>")
 def download(build_id):
-    uid = build_id
     expires, signature = request.args.get("expires", ""), request.args.get("signature", "")
     if not (expires.isascii() and expires.isdecimal() and len(expires) <= 12):
         raise ApiError(403, "This download link is not valid")
-    if not _signer(current_app).verify_signature(_signed_part(uid, expires), signature.encode()):
+    if not _signer(current_app).verify_signature(_signed_part(build_id, expires), signature.encode()):
         raise ApiError(403, "This download link is not valid")
     if int(expires) < time.time():
         raise ApiError(403, "This download link has expired; fetch the build again for a new one")
     artifact = (AppArtifact.select().join(AppBuild)
-                .where((AppBuild.uid == uid) & (AppBuild.status == AppStatus.SUCCESS)).first())
+                .where((AppBuild.uid == build_id) & (AppBuild.status == AppStatus.SUCCESS)).first())
     if artifact is None:
         raise ApiError(404, "Build not found")
     return Response(bytes(artifact.data), content_type=artifact.content_type, headers={

@@ -68,7 +68,6 @@ class WebApp:
     """What the web app says about itself; every field is optional but the URL it ended at."""
 
     final_url: str
-    manifest_name: str | None = None
     theme_color: str | None = None
     icon_png: bytes | None = field(default=None, repr=False)
 
@@ -174,14 +173,10 @@ def read_web_app(url, allow_private):
     head = _Head()
     if "html" in content_type.lower() or not content_type:
         head.feed(body.decode("utf-8", errors="replace"))
-    manifest = {}
-    if head.manifest:
-        manifest = _manifest(fetcher, urljoin(final_url, head.manifest))
-    name = manifest.get("name") or manifest.get("short_name")
     manifest_url = urljoin(final_url, head.manifest or "")
+    manifest = _manifest(fetcher, manifest_url) if head.manifest else {}
     return WebApp(
         final_url=final_url,
-        manifest_name=name if isinstance(name, str) else None,
         theme_color=_color(manifest.get("theme_color")) or _color(head.theme_color),
         icon_png=_icon(fetcher, manifest_url, manifest.get("icons")),
     )
