@@ -17,7 +17,7 @@ import socketio
 
 from pipeline.android.builder import DEFAULT_MIRROR
 
-from . import config, create_app, github_status, realtime, wakeups
+from . import config, create_app, db, github_status, realtime, wakeups
 
 log = logging.getLogger("stoker")
 
@@ -45,6 +45,7 @@ def run_until_signalled(app, serve_forever=None, watchers=()):
         threads.append(eventlet.spawn(github_status.deliver_forever, app, stopping))
         threads.append(eventlet.spawn(wakeups.relay_forever, app, stopping))
     threads += [eventlet.spawn(watcher, app, stopping) for watcher in watchers]
+    threads.append(eventlet.spawn(db.checkpoint_forever, stopping, eventlet.tpool.execute))
     if workers:
         eventlet.spawn(say_if_the_android_image_is_missing, app)
     server = eventlet.spawn(serve_forever) if serve_forever else None

@@ -1,20 +1,26 @@
 """Binds the models to SQLite or PostgreSQL, chosen by DATABASE_URL at run time."""
+import logging
 import random
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
-from peewee import OperationalError, SqliteDatabase
+from peewee import OperationalError
 from playhouse.db_url import connect
 from playhouse.migrate import SchemaMigrator, migrate
+from playhouse.pool import PooledSqliteDatabase
 
 from .models import MODELS, db
 
+log = logging.getLogger(__name__)
+
 SQLITE_PRAGMAS = {
+    # SQLite's own wait would sleep in C: see PatientSqliteDatabase. First, so that
+    # the pragmas after it (and sqlite3.connect's default of 5 s) never wait that way.
+    "busy_timeout": 0,
     # WAL lets the web server read while a worker process writes.
     "journal_mode": "wal",
-    # SQLite's own wait would sleep in C: see PatientSqliteDatabase.
-    "busy_timeout": 0,
     "foreign_keys": 1,
     "synchronous": "normal",
 }
@@ -23,10 +29,23 @@ SQLITE_PRAGMAS = {
 POSTGRES_POOL = {"max_connections": 20, "stale_timeout": 300, "timeout": 30}
 # How long a statement waits its turn for SQLite's write lock before it fails.
 SQLITE_WAIT_SECONDS = 15
+# Kept open for the life of the process: closing the last connection to a WAL
+# database checkpoints it, with an fsync, on the hub (see PatientSqliteDatabase).
+SQLITE_POOL = {"max_connections": 32, "stale_timeout": None, "timeout": 30}
+# How often the WAL is checkpointed in the background; well before SQLite's own
+# checkpoint at 1000 pages, which would run (and fsync) inside some commit.
+CHECKPOINT_SECONDS = 1.0
 
 
-class PatientSqliteDatabase(SqliteDatabase):
-    """SQLite that waits for the write lock by sleeping in Python, not in C.
+class PatientSqliteDatabase(PooledSqliteDatabase):
+    """SQLite that never makes the eventlet hub wait: not for the lock, not for the disk.
+
+    Connections are pooled and never closed. When a process closes its last
+    connection to a WAL database, SQLite checkpoints it and fsyncs, inside the
+    close; with a connection per request, that happened on most requests, and
+    while Docker was busy writing, one fsync could stall every green thread for
+    hundreds of milliseconds. Checkpoints run in a real thread instead; see
+    `checkpoint_forever`.
 
     SQLite's busy handler sleeps inside the C library. Under eventlet that stops
     every green thread of the process, including the one holding the lock, so
@@ -63,6 +82,28 @@ def _patiently(operation, *args):
         pause = min(pause * 2, 0.05)
 
 
+def checkpoint_forever(stopping, run_in_thread, interval=CHECKPOINT_SECONDS):
+    """Until `stopping`, checkpoint the SQLite database's WAL every `interval`, in a real thread.
+
+    `run_in_thread(function, *args)` runs function outside the hub and waits
+    green (eventlet.tpool.execute). The checkpoint is PASSIVE: it copies what no
+    reader still needs and never waits for a lock. Nothing to do on PostgreSQL.
+    """
+    if not isinstance(db.obj, PatientSqliteDatabase):
+        return
+    path = db.obj.database
+    while not stopping.wait(interval):
+        try:
+            run_in_thread(_checkpoint, path)
+        except sqlite3.Error as exc:
+            log.warning("could not checkpoint %s: %s", path, exc)
+
+
+def _checkpoint(path):
+    with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
 def open_database(url):
     """Return a peewee database for a URL, with the pragmas SQLite needs."""
     if url.startswith("sqlite:///"):
@@ -70,7 +111,9 @@ def open_database(url):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE: a transaction takes the write lock when it begins, so it
         # waits its turn there instead of failing when it first writes.
-        return PatientSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=0)
+        # A pooled connection serves one thread at a time, but not always the thread that opened it.
+        return PatientSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", check_same_thread=False,
+                                     **SQLITE_POOL)
     scheme, _, rest = url.partition("://")
     if scheme in ("postgres", "postgresql"):
         # Pooled: a new PostgreSQL connection starts a server process (milliseconds), and

@@ -1,4 +1,5 @@
-"""SQLite under eventlet: a writer waiting for the lock lets the rest of the process run."""
+"""SQLite under eventlet: a writer waiting for the lock lets the rest of the process run, and
+no request waits for the disk."""
 import sqlite3
 import subprocess
 import sys
@@ -6,7 +7,8 @@ import textwrap
 import threading
 import time
 
-from app.db import open_database
+from app.db import checkpoint_forever, open_database
+from app.models import db
 
 # Run in its own process: it patches the standard library as `stoker` does.
 SCRIPT = textwrap.dedent("""
@@ -79,3 +81,33 @@ def test_a_connection_opened_while_another_process_writes_waits_its_turn(tmp_pat
     assert database.execute_sql("SELECT count(*) FROM t").fetchone() == (1,)
     database.close()
     writer.close()
+
+
+def test_writes_reach_the_database_file_in_the_background_not_when_a_request_ends(tmp_path):
+    """Closing a process's last connection to a WAL database checkpoints it, fsync and all, inside
+    the close; on the hub that stalled every request while Docker kept the disk busy. Connections
+    stay open now, and a thread of their own moves the WAL into the database file."""
+    path = tmp_path / "stoker.db"
+    db.initialize(open_database(f"sqlite:///{path}"))
+    with db.connection_context():
+        db.execute_sql("CREATE TABLE t (x BLOB)")
+    empty = path.stat().st_size
+    with db.connection_context():  # 100 pages, well under SQLite's own checkpoint at 1000
+        for _ in range(100):
+            db.execute_sql("INSERT INTO t VALUES (randomblob(4000))")
+    time.sleep(0.3)
+    assert path.stat().st_size == empty, "a connection's close checkpointed"
+
+    stopping = threading.Event()
+    checkpointer = threading.Thread(target=checkpoint_forever, args=(stopping, lambda f, *a: f(*a), 0.1))
+    checkpointer.start()
+    try:
+        deadline = time.monotonic() + 5
+        while path.stat().st_size < empty + 100 * 4000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size >= empty + 100 * 4000
+    finally:
+        stopping.set()
+        checkpointer.join()
+    with db.connection_context():
+        assert db.execute_sql("SELECT count(*) FROM t").fetchone() == (100,)
