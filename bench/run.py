@@ -360,8 +360,9 @@ def api_reads(work, args, threads=8, seconds=5):
 
 
 def memory(work, args):
-    """7: resident memory of an idle `stoker serve` (no workers) and an idle `stoker worker`, and of
-    the one-machine default: one `stoker serve` with its embedded workers."""
+    """7: resident memory of an idle `stoker serve` (no workers) and an idle `stoker worker`, of
+    the one-machine default (one `stoker serve` with its embedded workers), and of a bare Python
+    that only imports the stack both are made of."""
     server = Stoker(work, workers=0, database_url=args.database_url)
     worker = Stoker(work, command="worker", workers=2, database_url=args.database_url)
     both = Stoker(work, workers=2, database_url=args.database_url)
@@ -373,7 +374,20 @@ def memory(work, args):
         for stoker in (server, worker, both):
             stoker.stop()
     figures["together_mb"] = figures["server_rss_mb"] + figures["worker_rss_mb"]
+    # What the chosen stack costs before Stoker runs a line: the floor under each process.
+    floor = subprocess.run([sys.executable, "-W", "ignore", "-c", STACK_ONLY], capture_output=True, text=True,
+                           check=True)
+    figures["stack_imports_only_rss_mb"] = float(floor.stdout)
     return figures
+
+
+STACK_ONLY = """
+import eventlet
+eventlet.monkey_patch()
+import docker, flask, flask_jwt_extended, git, peewee, playhouse.pool, psycopg2, redis, socketio
+status = open("/proc/self/status").read()
+print(int(status.split("VmRSS:")[1].split()[0]) / 1024)
+"""
 
 
 BENCHMARKS = {"push_to_running": push_to_running, "build_overhead": build_overhead, "checkout": checkout,
