@@ -135,10 +135,7 @@ class Stoker:
         return sent, (time.perf_counter() - sent) * 1000, response
 
     def rss_mb(self):
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return None
+        return rss_mb(Path(f"/proc/{self.process.pid}/status").read_text())
 
     def stop(self):
         if getattr(self, "events", None) is not None and self.events.connected:
@@ -148,6 +145,14 @@ class Stoker:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def rss_mb(proc_status):
+    """VmRSS, in MB, from the text of a /proc/PID/status."""
+    for line in proc_status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def fresh_database(server_url, name):
@@ -377,7 +382,7 @@ def memory(work, args):
     # What the chosen stack costs before Stoker runs a line: the floor under each process.
     floor = subprocess.run([sys.executable, "-W", "ignore", "-c", STACK_ONLY], capture_output=True, text=True,
                            check=True)
-    figures["stack_imports_only_rss_mb"] = float(floor.stdout)
+    figures["stack_imports_only_rss_mb"] = rss_mb(floor.stdout)
     return figures
 
 
@@ -385,8 +390,7 @@ STACK_ONLY = """
 import eventlet
 eventlet.monkey_patch()
 import docker, flask, flask_jwt_extended, git, peewee, playhouse.pool, psycopg2, redis, socketio
-status = open("/proc/self/status").read()
-print(int(status.split("VmRSS:")[1].split()[0]) / 1024)
+print(open("/proc/self/status").read())
 """
 
 
