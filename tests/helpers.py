@@ -109,6 +109,8 @@ class Listener:
 
     def __init__(self, server, token):
         self.events = queue.Queue()
+        # Other builds' events that arrived while one build was waited for: theirs to collect later.
+        self.set_aside = []
         self.logs = queue.Queue()
         self.client = socketio.Client(reconnection=False)
         self.client.on("buildStatusUpdate", self.events.put)
@@ -118,11 +120,15 @@ class Listener:
     def statuses_of(self, build_id, until, timeout=30):
         """Collect the statuses one build goes through, in arrival order, until `until` arrives."""
         seen, deadline = [], time.monotonic() + timeout
+        earlier = [event for event in self.set_aside if event["id"] == build_id]
+        self.set_aside = [event for event in self.set_aside if event["id"] != build_id]
         while until not in seen:
-            event = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
+            event = earlier.pop(0) if earlier else self.events.get(timeout=max(0.1, deadline - time.monotonic()))
             assert set(event) >= {"id", "status", "commitHash", "exitCode"} and "project" not in event
             if event["id"] == build_id:
                 seen.append(event["status"])
+            else:
+                self.set_aside.append(event)
         return seen
 
     def log_of(self, build_id):
