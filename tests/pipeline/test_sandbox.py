@@ -93,9 +93,10 @@ def test_a_fork_bomb_and_a_memory_hog_fail_their_own_builds_and_nothing_else(
             return api(server, "POST", "/api/project/projects", token, json={
                 "name": name, "repoUrl": local_repo.url, "buildCommand": command, **fields}).json()["build"]["id"]
 
-        # `exec`: once the bomb holds every pid, a shell that had to fork `sleep` would exit 2
-        # at once (found by CI), and this build would not run into its timeout.
-        bomb = project("bomb", "bomb() { bomb | bomb & }; bomb; exec sleep 60", timeoutSeconds=5)
+        # The build's own shell forks once, then execs: `bomb | bomb &` in it needs a second fork,
+        # which the first bomb's children could beat to the last pid; the shell then exited 2 at
+        # once (found by CI) and the build never ran into its timeout.
+        bomb = project("bomb", "bomb() { bomb | bomb & }; bomb & exec sleep 60", timeoutSeconds=5)
         hog = project("hog", "x=$(head -c 300000000 /dev/zero | tr '\\0' a)")
         calm = project("calm", "sleep 2; echo calm")
 
