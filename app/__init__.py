@@ -4,8 +4,8 @@ from flask_jwt_extended import JWTManager
 
 from pipeline.doorbell import Doorbell
 
-from . import (app_builds, auth, builds, config, dashboard, db, downloads, errors, openapi, projects, realtime,
-               wakeups, webhooks)
+from . import (admin, app_builds, auth, builds, config, dashboard, db, downloads, errors, openapi, projects, realtime,
+               throttle, wakeups, webhooks)
 
 
 def create_app(test_config=None, *, serve_clients=True):
@@ -25,11 +25,12 @@ def create_app(test_config=None, *, serve_clients=True):
     errors.init_jwt(jwt)
     jwt.user_lookup_loader(auth.load_user)
     jwt.token_in_blocklist_loader(auth.is_revoked)
+    throttle.init_app(app)
     realtime.init_app(app, serve_clients=serve_clients)
     app.extensions["stoker.doorbell"] = Doorbell()
     wakeups.init_app(app)
 
-    for blueprint in (auth.bp, projects.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp, app_builds.bp,
+    for blueprint in (auth.bp, admin.bp, projects.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp, app_builds.bp,
                       downloads.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,16 +1,18 @@
-"""Accounts: register, log in and out, and the bearer-token guard every other API route uses."""
+"""Accounts: register (by invitation), log in and out, and the bearer-token guard every other API route uses."""
+import hashlib
 import re
 from datetime import datetime, timezone
 from functools import cache
 
-from flask import Blueprint, current_app, jsonify
-from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
+from flask import Blueprint, current_app, jsonify, request
+from flask_jwt_extended import create_access_token, current_user, get_jwt, verify_jwt_in_request
 from peewee import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import realtime
+from .db import take_turns
 from .errors import ApiError, json_body
-from .models import RevokedToken, User, db, utcnow
+from .models import Invitation, RevokedToken, User, db, utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -42,12 +44,48 @@ def _credentials():
     return username, password
 
 
+BY_INVITATION = "Registration is by invitation"
+
+
+def invitation_hash(code):
+    """What is kept of an invitation code: enough to recognise it, not to use it."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _usable_invitation(code):
+    """The unused, unexpired invitation with this code, as a query; raise 403 unless there is one."""
+    query = Invitation.select().where((Invitation.code_hash == invitation_hash(code))
+                                      & Invitation.used_at.is_null() & (Invitation.expires_at > utcnow()))
+    if not query.exists():
+        raise ApiError(403, BY_INVITATION)
+    return query
+
+
 @bp.post("/register")
 def register():
+    """The first account becomes an admin; after it, each account needs an admin's invitation
+    (unless STOKER_REGISTRATION=open), which it uses up."""
+    # 1. Check the fields and the invitation before the slow hashing, so a refusal costs nothing.
     username, password = _credentials()
+    code = json_body().get("invitation")
+    if code is not None and not isinstance(code, str):
+        raise ApiError(400, "invitation must be a string")
+    invited = current_app.config["STOKER_REGISTRATION"] != "open" and User.select().exists()
+    if invited:
+        _usable_invitation(code or "")
+    password_hash = off_the_hub(generate_password_hash, password)
+    # 2. Check again and write, one registration at a time: two first accounts, or two uses of one
+    #    invitation, cannot both get through.
     try:
         with db.atomic():
-            user = User.create(username=username, password_hash=off_the_hub(generate_password_hash, password))
+            take_turns("accounts")
+            first = not User.select().exists()
+            user = User.create(username=username, password_hash=password_hash, admin=first)
+            if invited and not first:
+                used = (Invitation.update(used_by=user, used_at=utcnow())
+                        .where(Invitation.id.in_(_usable_invitation(code).select(Invitation.id))).execute())
+                if not used:
+                    raise ApiError(403, BY_INVITATION)
     except IntegrityError:
         raise ApiError(409, "Username is already taken") from None
     return jsonify(message="User registered", user=user.to_json()), 201
@@ -59,11 +97,26 @@ def login():
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise ApiError(400, "username and password are required")
-    user = User.get_or_none(User.username == username)
+    # Only a name an account could have is counted: others would fill the counters with junk.
+    counted_as = username if USERNAME.fullmatch(username) else None
+    throttle, address = current_app.extensions["stoker.login_throttle"], request.remote_addr or "unknown"
+    wait = throttle.retry_after(counted_as, address)
+    if wait:
+        raise ApiError(429, f"Too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)})
+    user = User.get_or_none(User.username == username) if counted_as else None
     stored = user.password_hash if user else _dummy_hash()
     if not off_the_hub(check_password_hash, stored, password[:PASSWORD_LENGTHS.stop]) or user is None:
+        throttle.failed(counted_as, address)
         raise ApiError(401, "Invalid username or password")
+    if user.disabled:
+        raise ApiError(403, "This account is disabled")
     return jsonify(message="Logged in", accessToken=create_access_token(identity=str(user.id)))
+
+
+@bp.get("/me")
+def me():
+    verify_jwt_in_request()
+    return jsonify(message="User fetched", user=current_user.to_json())
 
 
 @bp.post("/logout")
@@ -86,13 +139,20 @@ def is_revoked(header, payload):
 
 
 def require_login():
-    """A before_request guard: a valid bearer token for an existing user, or a 401."""
+    """A before_request guard: a valid bearer token for an existing, enabled user, or a 401."""
     verify_jwt_in_request()
 
 
+def require_admin():
+    """A before_request guard: require_login, and the user must be an admin (else 403)."""
+    verify_jwt_in_request()
+    if not current_user.admin:
+        raise ApiError(403, "Only an admin may do this")
+
+
 def load_user(header, payload):
-    """flask-jwt-extended's user loader: the token's user, or None (which is a 401)."""
+    """flask-jwt-extended's user loader: the token's enabled user, or None (which is a 401)."""
     subject = payload.get("sub")
     if not isinstance(subject, str) or not subject.isdecimal() or not subject.isascii():
         return None
-    return User.get_or_none(User.id == int(subject))
+    return User.get_or_none((User.id == int(subject)) & ~User.disabled)

@@ -54,11 +54,21 @@ def from_env(environ=None):
             env.get("STOKER_ALLOW_PRIVATE_APP_URLS", "0").lower() in TRUE_WORDS,
         "STOKER_DOWNLOAD_URL_SECONDS": int(env.get("STOKER_DOWNLOAD_URL_SECONDS", "3600")),
         "STOKER_APP_BUILD_TIMEOUT": float(env.get("STOKER_APP_BUILD_TIMEOUT", "300")),
+        "STOKER_REGISTRATION": _one_of(env, "STOKER_REGISTRATION", "invitation", ("invitation", "open")),
+        "STOKER_LOGIN_FAILURES_PER_USER": int(env.get("STOKER_LOGIN_FAILURES_PER_USER", "10")),
+        "STOKER_LOGIN_FAILURES_PER_ADDRESS": int(env.get("STOKER_LOGIN_FAILURES_PER_ADDRESS", "50")),
         "STOKER_HOST": host,
         "PORT": port,
         # GitHub caps webhook payloads at 25 MB; nothing Stoker accepts is larger.
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
     }
+
+
+def _one_of(env, name, default, allowed):
+    value = env.get(name, default).strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def persistent_secret(data_dir):

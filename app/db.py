@@ -6,12 +6,12 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from peewee import OperationalError
+from peewee import OperationalError, PostgresqlDatabase, fn
 from playhouse.db_url import connect
 from playhouse.migrate import SchemaMigrator, migrate
 from playhouse.pool import PooledSqliteDatabase
 
-from .models import MODELS, db
+from .models import MODELS, User, db
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +137,40 @@ def add_missing_columns(database):
             migrate(*operations)
 
 
+# PostgreSQL advisory lock keys, one for each thing that must happen one process at a time.
+ADVISORY_LOCKS = {"schema": 0x570CE201, "accounts": 0x570CE202}
+
+
+def take_turns(name):
+    """Inside a transaction: wait until no other transaction that took `name` is still open.
+
+    On PostgreSQL this is an advisory lock the database holds until the
+    transaction ends. SQLite needs nothing: its IMMEDIATE transactions already
+    take turns.
+    """
+    if isinstance(db.obj, PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCKS[name],))
+
+
+def create_schema():
+    """Create missing tables and columns, and make sure an account can administer the rest.
+
+    One process at a time: several processes starting together on an empty
+    database would otherwise each create the same tables, and all but one fail.
+    """
+    with db.connection_context(), db.atomic():
+        take_turns("schema")
+        db.create_tables(MODELS, safe=True)
+        add_missing_columns(db.obj)
+        # Accounts made before there were admins: the oldest becomes one, as the first account would.
+        if not User.select().where(User.admin).exists():
+            User.update(admin=True).where(User.id == User.select(fn.MIN(User.id))).execute()
+
+
 def init_app(app):
     """Open the configured database, create missing tables, and scope connections to requests."""
     db.initialize(open_database(app.config["DATABASE_URL"]))
-    with db.connection_context():
-        db.create_tables(MODELS, safe=True)
-        add_missing_columns(db.obj)
+    create_schema()
 
     @app.before_request
     def _connect():

@@ -10,14 +10,15 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error whose message is safe and useful to show to the client."""
 
-    def __init__(self, status, message):
+    def __init__(self, status, message, headers=None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
-def error_response(status, message):
-    return jsonify(message=message), status
+def error_response(status, message, headers=None):
+    return jsonify(message=message), status, headers or {}
 
 
 def json_body():
@@ -42,6 +43,22 @@ def path_id(text, field, record):
     return int(digits)
 
 
+def whole_number(data, key, low, high, alternative="", default=None):
+    """`data[key]` if it is a whole number from `low` to `high` (true and false are not numbers)."""
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ApiError(400, f"{key} must be a whole number from {low} to {high}{alternative}")
+    return value
+
+
+def flag(data, key):
+    """`data[key]` if it is true or false; false when absent."""
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ApiError(400, f"{key} must be true or false")
+    return value
+
+
 def page_args(default_limit=20, max_limit=100):
     """Return (limit, offset) from the query string: 400 unless both are whole numbers in range."""
     values = {}
@@ -56,7 +73,7 @@ def page_args(default_limit=20, max_limit=100):
 def init_app(app):
     @app.errorhandler(ApiError)
     def _api_error(exc):
-        return error_response(exc.status, exc.message)
+        return error_response(exc.status, exc.message, exc.headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):
@@ -75,7 +92,7 @@ JWT_REFUSALS = {
     "invalid_token_loader": "Invalid token",
     "expired_token_loader": "Token has expired",
     "revoked_token_loader": "Token has been revoked",
-    "user_lookup_error_loader": "Token's user no longer exists",
+    "user_lookup_error_loader": "Token's user no longer exists or is disabled",
     "needs_fresh_token_loader": "Fresh token required",
 }
 

@@ -51,10 +51,28 @@ class BaseModel(Model):
 class User(BaseModel):
     username = CharField(max_length=40, unique=True)
     password_hash = CharField(max_length=255)
+    # Admins invite others and manage accounts; the first account is one.
+    admin = BooleanField(default=False)
+    # A disabled account cannot log in, and its tokens stop working at once.
+    disabled = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
 
     def to_json(self):
-        return {"id": self.id, "username": self.username}
+        return {"id": self.id, "username": self.username, "admin": self.admin}
+
+    def admin_json(self):
+        return {**self.to_json(), "disabled": self.disabled}
+
+
+class Invitation(BaseModel):
+    """A one-time code an admin hands out to let one more person register; only its hash is kept."""
+
+    code_hash = CharField(max_length=64, unique=True)
+    created_by = ForeignKeyField(User, backref="invitations", on_delete="CASCADE")
+    expires_at = DateTimeField()
+    used_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    used_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
 
 
 class Project(BaseModel):
@@ -300,5 +318,5 @@ class AppArtifact(BaseModel):
     data = BlobField()
 
 
-MODELS = (User, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog, RevokedToken,
+MODELS = (User, Invitation, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog, RevokedToken,
           AppBundle, AppBuild, AppArtifact)

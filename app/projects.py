@@ -11,7 +11,7 @@ from pipeline.plan import MAX_TIMEOUT
 
 from .auth import require_login
 from . import github_status, vault
-from .errors import ApiError, json_body, page_args, path_id
+from .errors import ApiError, flag, json_body, page_args, path_id, whole_number
 from .lifecycle import queue_build
 from .models import Build, Project, ProjectSecret, db, utcnow
 
@@ -30,21 +30,6 @@ def _text(data, key, *, default=None, max_length):
         raise ApiError(400, f"{key} must be at most {max_length} characters")
     if "\x00" in value:
         raise ApiError(400, f"{key} must not contain NUL characters")
-    return value
-
-
-def _whole_number(data, key, low, high, alternative="", default=None):
-    """`data[key]` if it is a whole number from `low` to `high` (true and false are not numbers)."""
-    value = data.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ApiError(400, f"{key} must be a whole number from {low} to {high}{alternative}")
-    return value
-
-
-def _flag(data, key):
-    value = data.get(key, False)
-    if not isinstance(value, bool):
-        raise ApiError(400, f"{key} must be true or false")
     return value
 
 
@@ -75,12 +60,12 @@ def _project_fields(data):
                                max_length=MAX_COMMAND_LENGTH),
         "image": _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255),
     }
-    auto_cancel = _flag(data, "autoCancel")
+    auto_cancel = flag(data, "autoCancel")
     concurrency = data.get("concurrency")
     if concurrency is not None:
-        concurrency = _whole_number(data, "concurrency", 1, 1000, ", or null for no limit")
-    fields.update(timeout_seconds=_whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600),
-                  auto_cancel=auto_cancel, concurrency=concurrency, public=_flag(data, "public"))
+        concurrency = whole_number(data, "concurrency", 1, 1000, ", or null for no limit")
+    fields.update(timeout_seconds=whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600),
+                  auto_cancel=auto_cancel, concurrency=concurrency, public=flag(data, "public"))
     fields.update(_github_fields(data))
     if not IMAGE_REFERENCE.fullmatch(fields["image"]):
         raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
@@ -147,7 +132,7 @@ def update_project(project_id):
     if unknown:
         raise ApiError(400, f"Only public can be changed; not {', '.join(unknown)[:200]}")
     if "public" in data:
-        project.public = _flag(data, "public")
+        project.public = flag(data, "public")
         project.save(only=[Project.public])
     return jsonify(message="Project updated",
                    project=project.to_json(current_app.config["STOKER_PUBLIC_URL"]))

@@ -38,7 +38,7 @@ def claims_for_token(app, token):
     with db.connection_context():
         if RevokedToken.covers(claims.get("jti")):
             return None
-        if not User.select().where(User.id == int(subject)).exists():
+        if not User.select().where((User.id == int(subject)) & ~User.disabled).exists():
             return None
     return claims
 
@@ -78,15 +78,24 @@ def create_server(app):
 def close_sockets_of_token(app, jti):
     """Disconnect this process's connections made with one token (the others notice within
     TOKEN_CHECK_SECONDS: see close_stale_sockets)."""
+    _close_sockets(app, lambda connection: connection.jti == jti)
+
+
+def close_sockets_of_user(app, user_id):
+    """Disconnect this process's connections of one user, as close_sockets_of_token does."""
+    _close_sockets(app, lambda connection: connection.user_id == user_id)
+
+
+def _close_sockets(app, matches):
     sio = app.extensions.get("socketio")
     for sid, connection in list(app.extensions.get("stoker.connections", {}).items()):
-        if connection.jti == jti:
+        if matches(connection):
             sio.disconnect(sid)
 
 
 def close_stale_sockets(app):
     """Disconnect this process's connections whose token expired or was revoked (by any
-    process), or whose user is gone; return how many."""
+    process), or whose user is gone or disabled; return how many."""
     sio, connections = app.extensions["socketio"], list(app.extensions["stoker.connections"].items())
     if not connections:
         return 0
@@ -95,7 +104,7 @@ def close_stale_sockets(app):
     with db.connection_context():
         revoked = {jti for (jti,) in RevokedToken.select(RevokedToken.jti)
                    .where(RevokedToken.jti.in_(jtis)).tuples()}
-        users = {uid for (uid,) in User.select(User.id).where(User.id.in_(user_ids)).tuples()}
+        users = {uid for (uid,) in User.select(User.id).where(User.id.in_(user_ids) & ~User.disabled).tuples()}
     now, closed = time.time(), 0
     for sid, connection in connections:
         if connection.expires <= now or connection.jti in revoked or connection.user_id not in users:

@@ -133,6 +133,8 @@ def config(database_url, tmp_path):
         "STOKER_BUILD_IMAGE": TEST_IMAGE,
         "STOKER_BUILD_NETWORK": "none",
         "STOKER_PUBLIC_URL": "http://stoker.test",
+        # Most tests need several accounts; tests/app/test_accounts.py holds registration by invitation.
+        "STOKER_REGISTRATION": "open",
     }
 
 
@@ -248,6 +250,7 @@ def start_server(command, env_overrides, tmp_path, wait_for_http=True):
         "STOKER_ALLOW_LOCAL_REPOS": "1",
         "STOKER_BUILD_IMAGE": TEST_IMAGE,
         "STOKER_BUILD_NETWORK": "none",
+        "STOKER_REGISTRATION": "open",
         **env_overrides,
     }
     log_path = tmp_path / f"{command}-{port}.log"

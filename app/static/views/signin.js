@@ -8,6 +8,8 @@ export function showSignIn(main, app) {
                                 required: true, minlength: 3, maxlength: 40 });
   const password = h("input", { id: "password", name: "password", type: "password",
                                 autocomplete: "current-password", required: true, minlength: 8 });
+  // Only needed to create an account once the first one exists: an admin hands out codes.
+  const invitation = h("input", { id: "invitation", name: "invitation", autocomplete: "off" });
 
   async function submit(event) {
     event.preventDefault();
@@ -15,7 +17,10 @@ export function showSignIn(main, app) {
     const credentials = { username: username.value, password: password.value };
     errorText(error, null);
     try {
-      if (registering) await api("POST", "/auth/register", credentials);
+      if (registering) {
+        const code = invitation.value.trim();
+        await api("POST", "/auth/register", code ? { ...credentials, invitation: code } : credentials);
+      }
       const { accessToken } = await api("POST", "/auth/login", credentials);
       app.signedIn(accessToken);
     } catch (failure) {
@@ -28,6 +33,7 @@ export function showSignIn(main, app) {
     h("form", { class: "stack", onsubmit: submit },
       h("label", { for: "username" }, "Username"), username,
       h("label", { for: "password" }, "Password"), password,
+      h("label", { for: "invitation" }, "Invitation code (to create an account)"), invitation,
       error,
       h("div", { class: "actions" },
         h("button", { type: "submit", value: "login", class: "primary" }, "Sign in"),

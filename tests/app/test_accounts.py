@@ -1,0 +1,188 @@
+"""Accounts on a server that faces the internet: the first is an admin, the rest come by
+invitation, admins disable and promote, and passwords cannot be guessed at speed."""
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+
+from app import create_app
+from app.models import Invitation, User, db, utcnow
+from tests.conftest import start_server, stop_server
+from tests.helpers import api
+
+PASSWORD = "password123"
+# Nothing here depends on the database's kind; accounts under concurrency are tested on both.
+sqlite_only = pytest.mark.parametrize("database_kind", ["sqlite"])
+
+
+@pytest.fixture
+def closed(config):
+    """An app with Stoker's default: registration by invitation."""
+    config = {**config, "STOKER_REGISTRATION": "invitation"}
+    app = create_app(config)
+    yield app.test_client()
+    if not db.is_closed():
+        db.close()
+
+
+def register(client, username, **extra):
+    return client.post("/api/auth/register", json={"username": username, "password": PASSWORD, **extra})
+
+
+def token_of(client, username):
+    response = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['accessToken']}"}
+
+
+def invite(client, headers, **body):
+    response = client.post("/api/admin/invitations", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["invitation"]
+
+
+def counts():
+    with db.connection_context():
+        return User.select().count(), Invitation.select().where(Invitation.used_at.is_null(False)).count()
+
+
+@sqlite_only
+def test_the_first_account_is_an_admin_and_the_next_needs_an_invitation(closed):
+    assert register(closed, "root").status_code == 201
+    admin = token_of(closed, "root")
+    assert closed.get("/api/auth/me", headers=admin).get_json()["user"] == {
+        "id": 1, "username": "root", "admin": True}
+
+    for extra in ({}, {"invitation": "made-up"}, {"invitation": ""}):
+        response = register(closed, "mallory", **extra)
+        assert (response.status_code, response.get_json()) == (403, {"message": "Registration is by invitation"})
+    assert register(closed, "mallory", invitation=7).status_code == 400
+    assert counts() == (1, 0)
+
+    code = invite(closed, admin)["code"]
+    # A taken username uses up nothing: the invitation still works afterwards.
+    assert register(closed, "root", invitation=code).status_code == 409
+    assert register(closed, "bob", invitation=code).status_code == 201
+    assert register(closed, "carol", invitation=code).status_code == 403
+    assert counts() == (2, 1)
+    bob = token_of(closed, "bob")
+    assert closed.get("/api/auth/me", headers=bob).get_json()["user"]["admin"] is False
+
+
+@sqlite_only
+def test_an_expired_invitation_registers_no_one(closed):
+    register(closed, "root")
+    admin = token_of(closed, "root")
+    code = invite(closed, admin, expiresInHours=1)["code"]
+    with db.connection_context():
+        Invitation.update(expires_at=utcnow() - timedelta(seconds=1)).execute()
+    assert register(closed, "bob", invitation=code).status_code == 403
+    for hours in (0, 721, "12", True, None):
+        response = closed.post("/api/admin/invitations", json={"expiresInHours": hours}, headers=admin)
+        assert response.status_code == 400 and "expiresInHours" in response.get_json()["message"]
+
+
+@sqlite_only
+def test_only_admins_invite_and_manage_users(closed):
+    register(closed, "root")
+    admin = token_of(closed, "root")
+    register(closed, "bob", invitation=invite(closed, admin)["code"])
+    bob = token_of(closed, "bob")
+    for method, path, body in (("POST", "/api/admin/invitations", {}), ("GET", "/api/admin/users", None),
+                               ("PATCH", "/api/admin/users/1", {"disabled": True})):
+        response = closed.open(path, method=method, json=body, headers=bob)
+        assert response.status_code == 403, path
+        assert closed.open(path, method=method, json=body).status_code == 401, path
+    assert counts() == (2, 1)
+    assert closed.get("/api/admin/users", headers=admin).get_json()["users"] == [
+        {"id": 1, "username": "root", "admin": True, "disabled": False},
+        {"id": 2, "username": "bob", "admin": False, "disabled": False}]
+
+
+@sqlite_only
+def test_a_disabled_users_tokens_stop_at_once_and_the_last_admin_stays(closed):
+    register(closed, "root")
+    admin = token_of(closed, "root")
+    register(closed, "bob", invitation=invite(closed, admin)["code"])
+    bob = token_of(closed, "bob")
+    assert closed.get("/api/project/projects", headers=bob).status_code == 200
+
+    response = closed.patch("/api/admin/users/2", json={"disabled": True}, headers=admin)
+    assert response.get_json()["user"] == {"id": 2, "username": "bob", "admin": False, "disabled": True}
+    assert closed.get("/api/project/projects", headers=bob).status_code == 401
+    response = closed.post("/api/auth/login", json={"username": "bob", "password": PASSWORD})
+    assert response.status_code == 403
+
+    assert closed.patch("/api/admin/users/1", json={"admin": False}, headers=admin).status_code == 409
+    assert closed.patch("/api/admin/users/1", json={"disabled": True}, headers=admin).status_code == 409
+    # With a second admin, the first may step down.
+    closed.patch("/api/admin/users/2", json={"disabled": False, "admin": True}, headers=admin)
+    assert closed.get("/api/project/projects", headers=token_of(closed, "bob")).status_code == 200
+    assert closed.patch("/api/admin/users/1", json={"admin": False}, headers=admin).status_code == 200
+    assert closed.post("/api/admin/invitations", json={}, headers=admin).status_code == 403
+
+    for body, field in (({"admin": "yes"}, "admin"), ({"username": "x"}, "username"), ([], "JSON object")):
+        response = closed.patch("/api/admin/users/2", json=body, headers=token_of(closed, "bob"))
+        assert response.status_code == 400 and field in response.get_json()["message"]
+    assert closed.patch("/api/admin/users/99", json={}, headers=token_of(closed, "bob")).status_code == 404
+
+
+def test_two_first_registrations_at_once_make_one_admin(live_server):
+    """Two people race to be first on a new server (on each database): one admin, one refused."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: api(live_server, "POST", "/api/auth/register",
+                                              json={"username": f"first{n}", "password": PASSWORD}), range(8)))
+    # live_server registers openly, as the other tests need: here every one gets in, and one is admin.
+    assert [a.status_code for a in answers].count(201) == 8
+    admins = [a.json()["user"] for a in answers if a.json()["user"]["admin"]]
+    assert len(admins) == 1
+
+
+@sqlite_only
+def test_ten_wrong_passwords_for_one_user_and_the_right_one_waits(client, accounts):
+    accounts.register("alice")
+    for _ in range(10):
+        assert client.post("/api/auth/login", json={"username": "alice", "password": "wrong-one"}).status_code == 401
+    response = client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
+    assert "try again" in response.get_json()["message"]
+    # Another user, from the same address, is not locked out.
+    accounts.register("bob")
+    assert client.post("/api/auth/login", json={"username": "bob", "password": PASSWORD}).status_code == 200
+
+
+@sqlite_only
+def test_fifty_failures_from_one_address_stop_that_address(client, accounts):
+    accounts.register("alice")
+    for n in range(50):
+        response = client.post("/api/auth/login", json={"username": f"guess{n % 7}", "password": "wrong-one"})
+        assert response.status_code == 401
+    assert client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 429
+    elsewhere = {"REMOTE_ADDR": "127.0.0.9"}
+    response = client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD},
+                           environ_base=elsewhere)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("database_kind", ["postgresql"])
+def test_failures_count_across_web_processes_sharing_redis(database_url, redis_url, tmp_path, docker_client):
+    username = f"victim{int(time.time() * 1000) % 10**9}"
+    redis.Redis.from_url(redis_url).delete(*redis.Redis.from_url(redis_url).keys("stoker*login*") or ["none"])
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "STOKER_WORKER_CONCURRENCY": "0"}
+    servers = [start_server("serve", {**env, "STOKER_DATA_DIR": str(tmp_path / f"d{n}")}, tmp_path)
+               for n in range(2)]
+    try:
+        api(servers[0], "POST", "/api/auth/register", json={"username": username, "password": PASSWORD})
+        for n in range(10):
+            response = api(servers[n % 2], "POST", "/api/auth/login", json={"username": username, "password": "nope-nope"})
+            assert response.status_code == 401
+        for server in servers:
+            response = api(server, "POST", "/api/auth/login", json={"username": username, "password": PASSWORD})
+            assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    finally:
+        for server in servers:
+            stop_server(server)
