@@ -15,6 +15,8 @@ from peewee import (
     TextField,
 )
 
+from pipeline.git import without_credentials
+
 db = DatabaseProxy()
 
 
@@ -96,7 +98,8 @@ class Project(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     def summary_json(self):
-        return {"id": self.id, "name": self.name, "repoUrl": self.repo_url, "branch": self.branch}
+        return {"id": self.id, "name": self.name, "repoUrl": without_credentials(self.repo_url),
+                "branch": self.branch}
 
     def to_json(self, public_url):
         return {

@@ -4,11 +4,12 @@ Every URL, branch and commit is checked here before any git process starts,
 and every git process runs with GIT_ALLOW_PROTOCOL so that git itself refuses
 transports we never meant to allow (ext::, file:// when local repos are off).
 """
+import base64
 import hashlib
 import re
 import shutil
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import git
 from filelock import FileLock
@@ -18,6 +19,8 @@ from .hosts import UnsafeAddress, check_host, resolve
 COMMIT_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 SCP_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~][A-Za-z0-9._~/-]*")
 REF_FORBIDDEN = set(" ~^:?*[\\")
+# The user information of a URL (`scheme://user:password@`), wherever it stands in a text.
+USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s]*@")
 
 
 class GitError(Exception):
@@ -57,6 +60,11 @@ def check_repo_url(url, allow_local, allow_private_hosts=False):
     raise ValueError(f"repoUrl must be {allowed}")
 
 
+def without_credentials(text):
+    """`text` with the user information of every URL in it replaced by `***`."""
+    return USERINFO.sub(r"\1***@", text)
+
+
 def _https_host(url):
     try:
         parts = urlsplit(url)
@@ -64,6 +72,11 @@ def _https_host(url):
         parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError:
         raise ValueError("repoUrl is not a valid URL") from None
+    if "@" in parts.netloc:
+        # They would be stored, shown in answers and logs, and visible to every local user
+        # in the process list while git ran.
+        raise ValueError("repoUrl must not contain a user name or password; "
+                         "give Stoker access to the repository another way")
     if parts.query or parts.fragment:
         raise ValueError("repoUrl must not have a query or fragment")
     if parts.path.strip("/") == "":
@@ -148,7 +161,7 @@ def run_git(args, *, allow_local, timeout, env=None, **kwargs):
     except git.GitCommandError as exc:
         lines = [line for line in str(exc.stderr or "").strip(" '\n").splitlines() if line.strip()]
         reason = lines[-1].strip() if lines else f"git exited with {exc.status}"
-        raise GitError(reason.removeprefix("stderr: ").strip("' ")) from None
+        raise GitError(without_credentials(reason.removeprefix("stderr: ").strip("' "))) from None
 
 
 def ls_remote_branch(url, branch, *, allow_local, timeout, allow_private_hosts=False):
@@ -165,13 +178,30 @@ def ls_remote_branch(url, branch, *, allow_local, timeout, allow_private_hosts=F
     raise GitError(f"branch {branch!r} does not exist in the repository")
 
 
+def _split_credentials(url):
+    """The URL without its user information, and git environment that sends it as a header instead.
+
+    Such URLs are refused now, but projects made before may have one: git's
+    command line is visible to every local user, its environment is not.
+    """
+    parts = urlsplit(url) if url.startswith("https://") else None
+    if parts is None or "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    basic = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=host)), {
+        "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
+
+
 class GitMirror:
     """A bare mirror of one remote repository, fetched into and exported from, never cloned per build."""
 
     def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False):
         digest = hashlib.sha256(url.encode()).hexdigest()[:24]
         self.path = Path(root) / f"{digest}.git"
-        self.url = url
+        self.url, self.credentials = _split_credentials(url)
         self.allow_local = allow_local
         self.allow_private_hosts = allow_private_hosts
         self.timeout = timeout
@@ -199,11 +229,11 @@ class GitMirror:
                 return
             pins = network_pins(self.url, self.allow_private_hosts)
             self._git(*pins, "fetch", "--prune", "--force", "--", self.url,
-                      "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+                      "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", env=self.credentials)
             if not self.has(commit_hash):
                 # A force-push may have left the commit on no branch; ask for it by name.
                 try:
-                    self._git(*pins, "fetch", "--", self.url, commit_hash)
+                    self._git(*pins, "fetch", "--", self.url, commit_hash, env=self.credentials)
                 except GitError:
                     pass
             if not self.has(commit_hash):

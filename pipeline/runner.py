@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import docker_runner
 from .docker_runner import BuildError
-from .git import GitError, GitMirror
+from .git import GitError, GitMirror, without_credentials
 from .plan import FILENAME, PlanError, Step, parse
 
 MAX_PLAN_BYTES = 256 * 1024
@@ -105,7 +105,7 @@ class Runner:
         self.workspaces.mkdir(parents=True, exist_ok=True)
         workspace = Path(tempfile.mkdtemp(prefix=f"build-{job.build_id}-", dir=self.workspaces))
         try:
-            say(f"Fetching {job.commit_hash} from {job.repo_url}")
+            say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
             mirror = self.mirror(job.repo_url)
             mirror.fetch(job.commit_hash)
             outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
