@@ -1,7 +1,8 @@
 """One error shape for the whole API: JSON {"message": ...} with the right status."""
+import json
 import logging
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -21,12 +22,68 @@ def error_response(status, message, headers=None):
     return jsonify(message=message), status, headers or {}
 
 
-def json_body():
-    """Return the request's JSON object, or raise a 400 saying what is wrong with it."""
-    data = request.get_json(silent=True)
+# Nothing Stoker takes is nested deeper; a deeper document is refused before it is walked.
+MAX_JSON_DEPTH = 32
+
+
+def request_body():
+    """The request's raw body: 413 when it reaches the size cap (a chunked body is cut off there)."""
+    body = request.get_data(cache=True)
+    cap = current_app.config["MAX_CONTENT_LENGTH"]
+    if cap is not None and len(body) >= cap:
+        raise ApiError(413, f"Request body is larger than {cap // (1024 * 1024)} MB")
+    return body
+
+
+def parse_json(text, what="Request body"):
+    """Parse JSON text into a JSON object, or raise a 400 that says what is wrong with it.
+
+    Too deep, not UTF-8, or holding a string that is not Unicode text (a lone
+    surrogate such as "\\ud800", which no database or hash can take) are all 400s.
+    """
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ApiError(400, f"{what} is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
-        raise ApiError(400, "Request body must be a JSON object")
+        raise ApiError(400, f"{what} must be a JSON object")
+    _refuse_unusable(data, what)
     return data
+
+
+def _refuse_unusable(data, what):
+    """Raise a 400 naming the first part of a parsed document Stoker cannot use, if any."""
+    waiting = [(data, 1, None)]
+    while waiting:
+        value, depth, field = waiting.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_text(key):
+                    raise ApiError(400, f"{what} has a key that is not valid Unicode text")
+                waiting.append((item, depth + 1, field or key))
+        elif isinstance(value, list):
+            waiting.extend((item, depth + 1, field) for item in value)
+        elif isinstance(value, str) and not _is_text(value):
+            raise ApiError(400, f"{field} is not valid Unicode text (it holds a lone surrogate)")
+
+
+def _is_text(value):
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def json_body():
+    """Return the request's JSON object, or raise a 400 (413 if too large) saying what is wrong with it."""
+    if not request.is_json:
+        raise ApiError(400, "Request body must be a JSON object")
+    return parse_json(request_body())
 
 
 # Ids beyond a signed 64-bit integer cannot exist; they are 404s, not database errors.

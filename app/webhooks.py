@@ -1,15 +1,14 @@
 """GitHub webhooks: a verified push to a project's branch becomes one queued build."""
 import hashlib
 import hmac
-import json
 import re
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from peewee import IntegrityError
 
 from pipeline.git import check_commit_hash
 
-from .errors import ApiError, path_id
+from .errors import ApiError, parse_json, path_id, request_body
 from .lifecycle import cancel_superseded, queue_build
 from .models import Build, Project, db
 
@@ -32,13 +31,7 @@ def read_payload(body):
     """The delivery's JSON object, sent as JSON or as GitHub's form-encoded `payload` field."""
     if request.mimetype == "application/x-www-form-urlencoded":
         body = request.form.get("payload", "")
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ApiError(400, "Malformed JSON body") from None
-    if not isinstance(payload, dict):
-        raise ApiError(400, "Webhook body must be a JSON object")
-    return payload
+    return parse_json(body, "Webhook body")
 
 
 def push_change(payload, branch):
@@ -77,10 +70,7 @@ def github(project_id):
     if project is None:
         raise ApiError(404, "Project not found")
     # 2. The signature covers the raw bytes; nothing in them is read before it is checked.
-    body = request.get_data(cache=True)
-    if len(body) >= current_app.config["MAX_CONTENT_LENGTH"]:
-        # A chunked body is cut off at the cap rather than refused; reaching it means too large.
-        raise ApiError(413, "Webhook body is larger than GitHub's 25 MB limit")
+    body = request_body()
     if not signature_matches(project.webhook_secret, body, request.headers.get("X-Hub-Signature-256")):
         raise ApiError(401, "Missing or invalid X-Hub-Signature-256")
     # 3. Only a push to the project's branch builds.
