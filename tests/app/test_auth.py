@@ -14,7 +14,7 @@ def test_register_returns_the_new_user_and_stores_a_salted_slow_hash(client):
     assert body["message"] == "User registered"
     assert body["user"]["username"] == "ada"
     assert isinstance(body["user"]["id"], int)
-    assert set(body["user"]) == {"id", "username"}
+    assert set(body["user"]) == {"id", "username", "admin"}
 
     client.post("/api/auth/register", json={"username": "bob", "password": "analytical"})
     ada, bob = User.get(username="ada"), User.get(username="bob")
