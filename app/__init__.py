@@ -4,7 +4,7 @@ from flask_jwt_extended import JWTManager
 
 from pipeline.doorbell import Doorbell
 
-from . import (admin, app_builds, auth, builds, config, dashboard, db, downloads, errors, openapi, projects, realtime,
+from . import (admin, app_builds, auth, builds, config, dashboard, datadir, db, downloads, errors, openapi, projects, realtime,
                throttle, wakeups, webhooks)
 
 
@@ -14,6 +14,7 @@ def create_app(test_config=None, *, serve_clients=True):
     app.config.from_mapping(config.from_env())
     if test_config:
         app.config.update(test_config)
+    datadir.make_private(app.config["STOKER_DATA_DIR"])
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = config.persistent_secret(app.config["STOKER_DATA_DIR"])
     app.config["JWT_SECRET_KEY"] = app.config["JWT_SECRET_KEY"] or app.config["SECRET_KEY"]

@@ -6,6 +6,7 @@ Docker never stalls a web request.
 """
 import argparse
 import logging
+import os
 import signal
 import threading
 import time
@@ -17,7 +18,7 @@ import socketio
 
 from pipeline.android.builder import DEFAULT_MIRROR
 
-from . import config, create_app, db, github_status, realtime, wakeups
+from . import config, create_app, datadir, db, github_status, realtime, wakeups
 
 log = logging.getLogger("stoker")
 
@@ -39,6 +40,9 @@ def run_until_signalled(app, serve_forever=None, watchers=()):
     stopping = threading.Event()
     workers = [Worker(app, worker_name(i), stopping)
                for i in range(app.config["STOKER_WORKER_CONCURRENCY"])]
+    if workers:
+        # Builds write their workspaces here: see app/datadir.py.
+        datadir.mount_nosuid(app.config["STOKER_DATA_DIR"])
     threads = [eventlet.spawn(worker.run_forever) for worker in workers]
     if workers:
         threads.append(eventlet.spawn(look_after_lost_builds, app, stopping))
@@ -159,6 +163,8 @@ def main(argv=None):
     android.add_argument("--mirror", default=DEFAULT_MIRROR, help="the Debian mirror to debootstrap from")
     android.set_defaults(run=make_android_image)
     args = parser.parse_args(argv)
+    # Everything Stoker writes (database, secret, mirrors, workspaces) is for its own user alone.
+    os.umask(0o077)
     if getattr(args, "name", "") is None:
         args.name = config.from_env()["STOKER_ANDROID_IMAGE"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

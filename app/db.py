@@ -11,6 +11,7 @@ from playhouse.db_url import connect
 from playhouse.migrate import SchemaMigrator, migrate
 from playhouse.pool import PooledSqliteDatabase
 
+from .datadir import make_file_private
 from .models import MODELS, User, db
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,10 @@ def create_schema():
         # Accounts made before there were admins: the oldest becomes one, as the first account would.
         if not User.select().where(User.admin).exists():
             User.update(admin=True).where(User.id == User.select(fn.MIN(User.id))).execute()
+    if isinstance(db.obj, PatientSqliteDatabase):
+        # Password hashes and webhook secrets: for Stoker's user alone, whatever the umask was.
+        for suffix in ("", "-wal", "-shm"):
+            make_file_private(db.obj.database + suffix)
 
 
 def init_app(app):

@@ -387,3 +387,15 @@ def open_page(browser, request):
         problems += re.findall(r"\b(?:null|undefined|NaN)\b|\[object \w+\]", page.inner_text("main"))
         page.context.close()
     assert not problems
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unmount_data_dirs(tmp_path_factory):
+    """Stoker leaves its nosuid mount of a data dir in place when it stops (see app/datadir.py);
+    the tests' data dirs are unmounted once the session ends."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for point in reversed(points):
+        if point.startswith(base + "/"):
+            subprocess.run(["umount", "-l", point], capture_output=True)

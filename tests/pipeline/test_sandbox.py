@@ -1,6 +1,8 @@
 """The build sandbox, checked from inside a real build container."""
 import re
+import shlex
 import time
+from pathlib import Path
 
 import pytest
 
@@ -115,5 +117,57 @@ def test_a_fork_bomb_and_a_memory_hog_fail_their_own_builds_and_nothing_else(
         hogged = api(server, "GET", f"/api/build/{hog}", token).json()["build"]
         assert (hogged["status"], hogged["exitCode"]) == (Status.FAILED, 137)
         assert hogged["error"] == "the build ran out of memory (limit 64m)"
+    finally:
+        stop_server(server)
+
+
+def as_nobody(line):
+    """Run a shell line as an unprivileged user of the host, as a local attacker would."""
+    import subprocess
+
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", line],
+                          capture_output=True, text=True, timeout=10)
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite"])
+def test_a_builds_setuid_file_is_no_way_up_for_another_user_of_the_host(database_url, tmp_path, local_repo):
+    import os
+    import stat
+
+    data = tmp_path / "data"
+    # An operator's careless umask: Stoker must not depend on it.
+    old_umask = os.umask(0)
+    try:
+        server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(data)}, tmp_path)
+    finally:
+        os.umask(old_umask)
+    try:
+        token = login(server, "alice")
+        command = "cp /bin/busybox sx && chmod 4755 sx && chmod 777 . && touch ready && sleep 60"
+        build = api(server, "POST", "/api/project/projects", token, json={
+            "name": "escalate", "repoUrl": local_repo.url, "buildCommand": command}).json()["build"]
+        deadline = time.monotonic() + 30
+        while not list(data.glob("workspaces/build-*/ready")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        planted = next(data.glob("workspaces/build-*/sx"))
+        assert planted.stat().st_mode & stat.S_ISUID and planted.stat().st_uid == 0
+
+        # The build opened its own folder to everyone; the folders above it are still closed.
+        attempt = as_nobody(f"{shlex.quote(str(planted))} id -u")
+        assert attempt.returncode != 0 and "Permission denied" in attempt.stderr
+        assert as_nobody(f"cat {shlex.quote(database_url.removeprefix('sqlite:///'))}").returncode != 0
+        # And where it can be reached, the bit means nothing: the data dir is mounted nosuid.
+        assert os.statvfs(planted).f_flag & os.ST_NOSUID
+
+        workspace = planted.parent
+        for root, dirs, files in os.walk(data):
+            for path in (Path(root) / name for name in [".", *dirs, *files]):
+                if path != workspace and workspace not in path.parents:
+                    mode = path.lstat().st_mode
+                    assert not mode & 0o077, f"{path} is {stat.filemode(mode)}"
+        database = Path(database_url.removeprefix("sqlite:///"))
+        for path in database.parent.glob(database.name + "*"):
+            assert not path.stat().st_mode & 0o077, path
+        api(server, "POST", f"/api/build/{build['id']}/cancel", token)
     finally:
         stop_server(server)
