@@ -6,14 +6,13 @@ rights over anything but its own folder.
 """
 import logging
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker.errors import DockerException, ImageNotFound
 from requests.exceptions import ConnectionError as RequestsConnectionError
 
-from . import docker_runner
+from . import docker_runner, workspaces
 from .android.app import AndroidApp
 from .ios.project import IosApp
 from .webapp import WebAppError, read_web_app
@@ -51,7 +50,7 @@ class Artifact:
 
 class AppBuilder:
     def __init__(self, data_dir, *, image, allow_private_urls, timeout, labels=None):
-        self.work_root = Path(data_dir) / "app-builds"
+        self.work_root = Path(data_dir) / workspaces.APP_BUILDS
         self.image = image
         self.allow_private_urls = allow_private_urls
         self.timeout = timeout
@@ -78,9 +77,7 @@ class AppBuilder:
             docker_runner.kill_labelled(self._docker, self.labels)
 
     def _package(self, job, app):
-        self.work_root.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f"{job.uid}-", dir=self.work_root))
-        try:
+        with workspaces.workspace(self.work_root, f"{job.uid}-") as folder:
             app.write(folder)
             signing = folder / "signing"
             signing.mkdir()
@@ -95,8 +92,6 @@ class AppBuilder:
                 tail = "\n".join(output.decode(errors="replace").strip().splitlines()[-OUTPUT_LINES:])
                 raise AppBuildFailed(f"packaging the APK failed (exit code {exit_code}):\n{tail}")
             return apk.read_bytes()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
 
     def _run_builder(self, folder, labels):
         try:

@@ -140,7 +140,8 @@ def kill_labelled(client, labels):
     if not labels:
         return
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
-    for container in client.containers.list(filters=filters):
+    # Sparse: not inspected one by one, so a container that ends meanwhile is no error.
+    for container in client.containers.list(filters=filters, sparse=True):
         try:
             container.kill()
         except DockerException:
@@ -154,8 +155,10 @@ def remove_orphans(client, hostname, is_alive):
     host is that host's to clean up.
     """
     removed = []
-    for container in client.containers.list(all=True, filters={"label": "stoker.worker"}):
-        parts = container.labels["stoker.worker"].split(":")
+    # Sparse: the list's own labels are enough, and a container removed between the list and
+    # a look at it (another process's build ending) cannot stop the sweep.
+    for container in client.containers.list(all=True, filters={"label": "stoker.worker"}, sparse=True):
+        parts = (container.attrs.get("Labels") or {}).get("stoker.worker", "").split(":")
         if len(parts) < 3 or ":".join(parts[:-2]) != hostname or not parts[-2].isdecimal():
             continue
         if not is_alive(int(parts[-2])):

@@ -1,15 +1,13 @@
 """Runs one build from start to end: fetch, export, run, clean up; knows nothing of the web side."""
 import logging
 import os
-import shutil
 import stat
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import docker_runner
+from . import docker_runner, workspaces
 from .docker_runner import BuildError
 from .git import GitError, GitMirror, without_credentials
 from .plan import FILENAME, PlanError, Step, parse
@@ -64,7 +62,7 @@ class Runner:
         self.labels = dict(labels or {})
         self.sandbox = sandbox
         self.mirrors = Path(data_dir) / "mirrors"
-        self.workspaces = Path(data_dir) / "workspaces"
+        self.workspaces = Path(data_dir) / workspaces.BUILDS
         self.allow_local = allow_local_repos
         self.allow_private_hosts = allow_private_hosts
         self.git_timeout = git_timeout
@@ -102,43 +100,40 @@ class Runner:
             output(f"==> {line}\n".encode())
 
         outcome = Outcome()
-        self.workspaces.mkdir(parents=True, exist_ok=True)
-        workspace = Path(tempfile.mkdtemp(prefix=f"build-{job.build_id}-", dir=self.workspaces))
-        try:
-            say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
-            mirror = self.mirror(job.repo_url)
-            mirror.fetch(job.commit_hash)
-            outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
-            mirror.export(job.commit_hash, workspace)
-            say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
-                if outcome.commit_message else f"Checked out {job.commit_hash[:12]}")
-            plan = read_plan(workspace)
-            if plan is None:
-                image, env, steps = job.image, {}, [Step(None, (job.command,))]
-            else:
-                image, env, steps = plan.image or job.image, plan.env, list(plan.steps)
-                say(f"Following {FILENAME}: {len(steps)} step(s) in {image}")
-                if on_plan:
-                    on_plan(plan)
-            for position, step in enumerate(steps):
-                if halt is not None and halt.is_set():
-                    raise BuildError("stopped before the build command started" if position == 0
-                                     else f"stopped before step {step.name!r}")
-                result = self._run_step(job, workspace, image, env, step, position, len(steps), say, output)
-                report_step(result)
-                outcome.exit_code = result.exit_code
-                if result.out_of_memory:
-                    outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
-                    say(outcome.error)
-                if result.exit_code != 0:
-                    for later in range(position + 1, len(steps)):
-                        report_step(StepResult(later, steps[later].name))
-                    break
-        except (GitError, PlanError, BuildError) as exc:
-            outcome.error = f"checkout failed: {exc}" if isinstance(exc, GitError) else str(exc)
-            say(outcome.error)
-        finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+        with workspaces.workspace(self.workspaces, f"build-{job.build_id}-") as workspace:
+            try:
+                say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
+                mirror = self.mirror(job.repo_url)
+                mirror.fetch(job.commit_hash)
+                outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
+                mirror.export(job.commit_hash, workspace)
+                say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
+                    if outcome.commit_message else f"Checked out {job.commit_hash[:12]}")
+                plan = read_plan(workspace)
+                if plan is None:
+                    image, env, steps = job.image, {}, [Step(None, (job.command,))]
+                else:
+                    image, env, steps = plan.image or job.image, plan.env, list(plan.steps)
+                    say(f"Following {FILENAME}: {len(steps)} step(s) in {image}")
+                    if on_plan:
+                        on_plan(plan)
+                for position, step in enumerate(steps):
+                    if halt is not None and halt.is_set():
+                        raise BuildError("stopped before the build command started" if position == 0
+                                         else f"stopped before step {step.name!r}")
+                    result = self._run_step(job, workspace, image, env, step, position, len(steps), say, output)
+                    report_step(result)
+                    outcome.exit_code = result.exit_code
+                    if result.out_of_memory:
+                        outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
+                        say(outcome.error)
+                    if result.exit_code != 0:
+                        for later in range(position + 1, len(steps)):
+                            report_step(StepResult(later, steps[later].name))
+                        break
+            except (GitError, PlanError, BuildError) as exc:
+                outcome.error = f"checkout failed: {exc}" if isinstance(exc, GitError) else str(exc)
+                say(outcome.error)
         return outcome
 
     def _run_step(self, job, workspace, image, env, step, position, count, say, output):

@@ -19,7 +19,7 @@ from app.logs import LogWriter
 from app.models import AppArtifact, AppBundle, AppStatus, Build, BuildStep, Status, db
 from app.vault import SecretMask, VaultError, seal, secrets_of, unseal
 
-from . import docker_runner
+from . import docker_runner, workspaces
 from .android.signing import new_signing_key
 from .app_build import AppBuildFailed, AppBuilder, AppJob
 from .docker_runner import BuildError, Sandbox
@@ -47,13 +47,15 @@ def process_alive(pid):
 
 
 def look_after_lost_builds(app, stopping):
-    """Until `stopping`, take back the builds of lost workers, and remove their containers on this host."""
+    """Until `stopping`, take back the builds of lost workers, and remove their containers and
+    folders on this host."""
     interval = max(1.0, min(app.config["STOKER_LEASE_SECONDS"] / 2, 10.0))
     client = None
     while True:
         try:
             with app.app_context(), db.connection_context():
                 recover_lost()
+            workspaces.sweep_data_dir(app.config["STOKER_DATA_DIR"])
             client = client or docker_runner.connect()
             docker_runner.remove_orphans(client, socket.gethostname(), process_alive)
         except BuildError as exc:
