@@ -1,12 +1,14 @@
 """Runs one build command in a fresh container with the workspace mounted, and removes it."""
 import logging
 import re
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
-from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout
+from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout, RequestException
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,36 @@ class Sandbox:
 
 class BuildError(Exception):
     """A build could not run at all; the message says why, for the user."""
+
+
+class Engine:
+    """Whether this host's Docker engine answers, as a worker asks before it claims a job.
+
+    Asked while the engine answers, it pings at most every `recheck` seconds;
+    while it does not, at every ask. A change either way is logged once.
+    """
+
+    def __init__(self, recheck=2.0):
+        self.recheck = recheck
+        self.answers = None
+        self.checked = float("-inf")
+        self.lock = threading.Lock()
+
+    def answering(self):
+        with self.lock:
+            if self.answers and time.monotonic() - self.checked < self.recheck:
+                return True
+            try:
+                docker.from_env(timeout=5).ping()
+                answers, why = True, None
+            except (DockerException, RequestException) as exc:
+                answers, why = False, exc
+            if answers is False and self.answers is not False:
+                log.warning("the Docker engine does not answer (%s): claiming no builds until it does", why)
+            elif answers and self.answers is False:
+                log.warning("the Docker engine answers again: claiming builds")
+            self.answers, self.checked = answers, time.monotonic()
+            return answers
 
 
 def connect():

@@ -133,6 +133,8 @@ class Worker:
         self.stopping = stopping or threading.Event()
         self.watch = None
         self.doorbell = app.extensions["stoker.doorbell"]
+        # One per process: the workers of a process share their engine.
+        self.engine = app.extensions.setdefault("stoker.engine", docker_runner.Engine())
         self.runner = Runner(
             app.config["STOKER_DATA_DIR"],
             sandbox=Sandbox(
@@ -185,7 +187,8 @@ class Worker:
     def run_once(self):
         """Claim and run the oldest queued build or app build, taking the two kinds in turn;
         False when there was neither."""
-        if self.stopping.is_set():
+        # An engine that does not answer would fail every build it was given: leave them to others.
+        if self.stopping.is_set() or not self.engine.answering():
             return False
         kinds = [self.run_next_build, self.run_next_app_build]
         if self.app_builds_first:

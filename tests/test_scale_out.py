@@ -75,3 +75,38 @@ def test_pushes_to_two_web_processes_build_once_each_on_two_workers_seen_live_on
     assert all(log.count("==> Running in") == 1 for log in logs.values())
     ran_by = collections.Counter(int(b.worker_id.split(":")[1]) for b in builds)
     assert set(ran_by) == {worker1.process.pid, worker2.process.pid}, ran_by
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite"])
+def test_a_worker_whose_engine_does_not_answer_claims_nothing_and_says_so_once(
+        database_url, tmp_path, docker_client, local_repo, live_database):
+    shared = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data"), "STOKER_POLL_SECONDS": "0.2"}
+    web = start_server("serve", {**shared, "STOKER_WORKER_CONCURRENCY": "0"}, tmp_path)
+    blind = start_server("worker", {**shared, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}, tmp_path,
+                         wait_for_http=False)
+    healthy = None
+    try:
+        token = login(web, "alice")
+        build_id = create_project(web, token, local_repo, "true")["build"]["id"]
+        deadline = time.monotonic() + 20
+        while "the Docker engine does not answer" not in blind.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # A negative needs time to pass: ten polls go by, and the blind worker takes nothing nor says more.
+        time.sleep(2)
+        with live_database():
+            assert Build.get_by_id(build_id).status == Status.QUEUED
+        assert blind.log().count("the Docker engine does not answer") == 1
+        healthy = start_server("worker", shared, tmp_path, wait_for_http=False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with live_database():
+                build = Build.get_by_id(build_id)
+            if build.status == Status.PASSED:
+                break
+            time.sleep(0.1)
+        assert build.status == Status.PASSED
+        assert build.worker_id.split(":")[1] == str(healthy.process.pid)
+    finally:
+        for server in (web, blind, healthy):
+            if server:
+                stop_server(server)
