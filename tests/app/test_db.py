@@ -1,4 +1,6 @@
 """The database a newer Stoker meets: columns it gained are added, and nothing is lost."""
+import time
+
 from app import create_app
 from app.models import Project, User, db
 
@@ -17,3 +19,38 @@ def test_columns_added_since_the_tables_were_made_appear_with_their_defaults(con
     assert {"timeout_seconds", "auto_cancel"} <= columns
     project = Project.get(Project.name == "from an older Stoker")
     assert (project.timeout_seconds, project.auto_cancel) == (3600, False)
+
+
+def test_an_older_database_gains_an_admin_its_oldest_account(config):
+    create_app(config)
+    for name in ("first", "second"):
+        User.create(username=name, password_hash="x")
+    db.execute_sql("ALTER TABLE user DROP COLUMN admin" if db.obj.__class__.__name__.endswith("SqliteDatabase")
+                   else 'ALTER TABLE "user" DROP COLUMN admin')
+    db.close()
+
+    create_app(config)
+    assert [(u.username, u.admin) for u in User.select().order_by(User.id)] == [("first", True), ("second", False)]
+
+
+def test_processes_starting_together_on_an_empty_database_all_start(database_url, tmp_path, docker_client):
+    """A Procfile's first start: web and worker processes create the schema at once, and none fails."""
+    import concurrent.futures
+
+    from tests.conftest import start_server, stop_server
+
+    env = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data")}
+    kinds = [("serve", {"STOKER_WORKER_CONCURRENCY": "0"}, True)] * 2 + [("worker", {}, False)] * 2
+    with concurrent.futures.ThreadPoolExecutor(len(kinds)) as pool:
+        servers = list(pool.map(lambda kind: start_server(kind[0], {**env, **kind[1]}, tmp_path,
+                                                           wait_for_http=kind[2]), kinds))
+    try:
+        deadline = time.monotonic() + 20
+        while not all("Stoker" in s.log() for s in servers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for server in servers:
+            assert server.process.poll() is None, server.log()
+            assert "Error" not in server.log(), server.log()
+    finally:
+        for server in servers:
+            stop_server(server)
