@@ -141,7 +141,8 @@ class Build(BaseModel):
     attempts = IntegerField(default=0)
 
     class Meta:
-        indexes = ((("project", "delivery_id"), True),)
+        # (project, id): a project's newest builds are read straight off the index, never sorted.
+        indexes = ((("project", "delivery_id"), True), (("project", "id"), False))
 
     def to_json(self, with_project=False):
         data = {

@@ -3,7 +3,7 @@ import secrets
 
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import current_user
-from peewee import IntegrityError, prefetch
+from peewee import IntegrityError
 
 from pipeline.docker_runner import IMAGE_REFERENCE
 from pipeline.git import GitError, UnsafeRemote, check_branch, check_repo_url, ls_remote_branch
@@ -103,14 +103,18 @@ def create_project():
     return jsonify(message="Project created", project=body, build=build.to_json()), 201
 
 
+# The projects list carries each project's newest builds only; the paged route has the rest.
+LISTED_BUILDS = 20
+
+
 @bp.get("/projects")
 def list_projects():
-    projects = Project.select().where(Project.owner == current_user.id).order_by(Project.id)
-    builds = Build.select().order_by(Build.id.desc())
+    """The caller's projects, each with its newest LISTED_BUILDS builds, however many it has."""
     public_url = current_app.config["STOKER_PUBLIC_URL"]
     listed = []
-    for project in prefetch(projects, builds):
-        history = [b.to_json() for b in project.builds]
+    for project in Project.select().where(Project.owner == current_user.id).order_by(Project.id):
+        newest = project.builds.order_by(Build.id.desc()).limit(LISTED_BUILDS)
+        history = [build.to_json() for build in newest]
         listed.append({**project.to_json(public_url), "builds": history,
                        "latestBuild": history[0] if history else None})
     return jsonify(message="Projects fetched", projects=listed)

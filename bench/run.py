@@ -70,11 +70,14 @@ class Stoker:
     def __init__(self, work, command="serve", workers=1, database_url=None, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        environment = {**os.environ, "PORT": str(self.port), "STOKER_DATA_DIR": str(work / f"data-{self.port}"),
+        self.data_dir = work / f"data-{self.port}"
+        environment = {**os.environ, "PORT": str(self.port), "STOKER_DATA_DIR": str(self.data_dir),
+                       "STOKER_REGISTRATION": "open",
                        "STOKER_ALLOW_LOCAL_REPOS": "1", "STOKER_BUILD_NETWORK": "none",
                        "STOKER_WORKER_CONCURRENCY": str(workers), **env}
         if database_url:
             environment["DATABASE_URL"] = fresh_database(database_url, f"stoker_bench_{self.port}")
+        self.database_url = environment.get("DATABASE_URL")
         self.log_path = work / f"{command}-{self.port}.log"
         self.process = subprocess.Popen([sys.executable, "-m", "stoker", command], env=environment, cwd=ROOT,
                                         stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
@@ -386,6 +389,47 @@ def memory(work, args):
     return figures
 
 
+def project_list(work, args, small=100, large=100_000, runs=15):
+    """8: GET /api/project/projects (the dashboard's first call) for an account whose project has
+    100 builds and one whose project has 100,000, interleaved, with the answer's size."""
+    from app.db import open_database
+    from app.models import Build, Project, User, db
+
+    small_repo(work)
+    stoker = Stoker(work, workers=0, database_url=args.database_url)
+    try:
+        accounts = {}
+        for name, builds in (("few", small), ("many", large)):
+            stoker.sign_in(name)
+            stoker.session.post(stoker.url + "/api/project/projects", headers=stoker.headers, json={
+                "name": name, "repoUrl": str(work / "repo"), "buildCommand": "true"})
+            accounts[name] = (stoker.headers, builds)
+            stoker.events.disconnect()
+        url = stoker.database_url or f"sqlite:///{stoker.data_dir / 'stoker.db'}"
+        db.initialize(open_database(url))
+        with db.connection_context():
+            for name, (_, builds) in accounts.items():
+                project = Project.select().join(User).where(User.username == name).get()
+                rows = [{"project": project.id, "commit_hash": "b" * 40, "branch": "main", "status": "passed"}
+                        for _ in range(builds - 1)]
+                for start in range(0, len(rows), 5000):
+                    with db.atomic():
+                        Build.insert_many(rows[start:start + 5000]).execute()
+        times, sizes = {name: [] for name in accounts}, {}
+        for _ in range(runs):
+            for name, (headers, _) in accounts.items():
+                started = time.perf_counter()
+                answer = stoker.session.get(stoker.url + "/api/project/projects", headers=headers, timeout=60)
+                times[name].append((time.perf_counter() - started) * 1000)
+                sizes[name] = len(answer.content)
+    finally:
+        stoker.stop()
+    few, many = statistics.median(times["few"]), statistics.median(times["many"])
+    return {"project_list": {f"builds_{small}": summary(times["few"]), f"builds_{large}": summary(times["many"]),
+                             f"answer_bytes_{small}": sizes["few"], f"answer_bytes_{large}": sizes["many"],
+                             "median_ratio": many / few}}
+
+
 STACK_ONLY = """
 import eventlet
 eventlet.monkey_patch()
@@ -395,7 +439,7 @@ print(open("/proc/self/status").read())
 
 
 BENCHMARKS = {"push_to_running": push_to_running, "build_overhead": build_overhead, "checkout": checkout,
-              "burst": burst, "api_reads": api_reads, "memory": memory}
+              "burst": burst, "api_reads": api_reads, "memory": memory, "project_list": project_list}
 
 
 def rows(results, prefix=""):

@@ -1,0 +1,89 @@
+"""However many builds pile up, the dashboard's first call stays small and every query finds
+its rows through an index."""
+import logging
+import re
+
+import pytest
+
+from app import lifecycle
+from app.models import Build, db
+from app.projects import LISTED_BUILDS
+from tests.helpers import delivery, push_payload
+
+sqlite_only = pytest.mark.parametrize("database_kind", ["sqlite"])
+# Tables that grow with every push; a full scan of one is a request that slows as Stoker ages.
+GROWING = {"build", "buildlog", "buildstep", "appbuild", "githubstatus", "appartifact"}
+
+
+class Statements(logging.Handler):
+    """Every SQL statement peewee runs while attached."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.seen = []
+
+    def emit(self, record):
+        if isinstance(record.msg, tuple):
+            self.seen.append(record.msg)
+
+
+def full_scans(statements):
+    scans = set()
+    for sql, params in statements:
+        if not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH")):
+            continue
+        for row in db.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params).fetchall():
+            found = re.match(r"SCAN (\w+)(?: AS \w+)?$", row[-1])
+            if found and found.group(1) in GROWING:
+                scans.add((found.group(1), sql))
+    return scans
+
+
+@sqlite_only
+def test_the_project_list_carries_the_newest_builds_only(client, accounts, local_repo):
+    headers = accounts.headers()
+    created = client.post("/api/project/projects", headers=headers, json={
+        "name": "busy", "repoUrl": local_repo.url}).get_json()
+    with db.atomic():
+        Build.insert_many([{"project": created["project"]["id"], "commit_hash": "a" * 40, "branch": "main"}
+                           for _ in range(2 * LISTED_BUILDS)]).execute()
+    listed = client.get("/api/project/projects", headers=headers).get_json()["projects"][0]
+    newest = Build.select(Build.id).order_by(Build.id.desc()).limit(LISTED_BUILDS)
+    assert [b["id"] for b in listed["builds"]] == [b.id for b in newest]
+    assert listed["latestBuild"]["id"] == newest[0].id
+
+
+@sqlite_only
+def test_every_query_a_request_or_a_claim_makes_uses_an_index(app, client, accounts, local_repo):
+    headers = accounts.headers()
+    created = client.post("/api/project/projects", headers=headers, json={
+        "name": "busy", "repoUrl": local_repo.url}).get_json()
+    project_id, secret = created["project"]["id"], created["project"]["webhookSecret"]
+    statements = Statements()
+    logger = logging.getLogger("peewee")
+    logger.addHandler(statements)
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        body, signed = delivery(secret, push_payload(local_repo.repo.head.commit.hexsha))
+        assert client.post(f"/api/webhooks/github/{project_id}", data=body, headers=signed).status_code == 202
+        for path in ("/api/project/projects", f"/api/project/projects/{project_id}",
+                     f"/api/project/projects/{project_id}/builds?limit=5&offset=1", "/api/build/1",
+                     "/api/build/1/logs?offset=0", "/api/v1/builds", "/api/auth/me"):
+            assert client.get(path, headers=headers).status_code == 200, path
+        assert client.post("/api/build/rebuild/1", headers=headers).status_code == 201
+        with app.app_context(), db.connection_context():
+            claimed = lifecycle.claim_next("w1", 60)
+            lifecycle.renew_lease(claimed.id, "w1", 60)
+            lifecycle.claim_next_app_build("w1", 60)
+            lifecycle.recover_lost()
+        assert client.post(f"/api/build/{claimed.id}/cancel", headers=headers).status_code == 200
+    finally:
+        logger.removeHandler(statements)
+        logger.setLevel(old_level)
+    assert len(statements.seen) > 20
+    with db.connection_context():
+        assert full_scans(statements.seen) == set()
+        # The check itself sees a scan when there is one.
+        unindexed = ("SELECT id FROM build WHERE commit_message = ?", ["x"])
+        assert full_scans([unindexed]) == {("build", unindexed[0])}
