@@ -19,10 +19,13 @@ import socketio
 from pipeline.android.builder import DEFAULT_MIRROR
 
 from . import config, create_app, datadir, db, github_status, realtime, wakeups
+from .gate import GatedListener
 
 log = logging.getLogger("stoker")
 
 
+# Green threads for connections: far more than the per-address limit, so one address cannot take them all.
+MAX_CONNECTIONS = 4096
 # How long a stopping process keeps killing its build containers and waiting
 # for their workers to record how the builds ended.
 STOP_GRACE_SECONDS = 15
@@ -113,7 +116,7 @@ def ends_its_own_input(wsgi_app):
 def serve(args):
     app = create_app()
     host, port = app.config["STOKER_HOST"], app.config["PORT"]
-    listener = eventlet.listen((host, port))
+    listener = GatedListener(eventlet.listen((host, port)), app.config["STOKER_CONNECTIONS_PER_ADDRESS"])
     log.info("Stoker is listening on http://%s:%s (database %s, %d workers)",
              host, listener.getsockname()[1], app.config["DATABASE_URL"].split("://")[0],
              app.config["STOKER_WORKER_CONCURRENCY"])
@@ -121,7 +124,9 @@ def serve(args):
     # Password hashing takes ~100 ms of CPU; on the hub it would stall every other request.
     app.extensions["stoker.offload"] = eventlet.tpool.execute
     wsgi_app = socketio.WSGIApp(app.extensions["socketio"], app)
-    run_until_signalled(app, lambda: eventlet.wsgi.server(listener, wsgi_app),
+    # A connection that sends nothing for STOKER_IDLE_SECONDS is closed (Socket.IO pings every 25 s).
+    run_until_signalled(app, lambda: eventlet.wsgi.server(listener, wsgi_app, max_size=MAX_CONNECTIONS,
+                                                          socket_timeout=app.config["STOKER_IDLE_SECONDS"]),
                         watchers=[realtime.close_stale_sockets_forever])
 
 

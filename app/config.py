@@ -57,6 +57,8 @@ def from_env(environ=None):
         "STOKER_REGISTRATION": _one_of(env, "STOKER_REGISTRATION", "invitation", ("invitation", "open")),
         "STOKER_LOGIN_FAILURES_PER_USER": int(env.get("STOKER_LOGIN_FAILURES_PER_USER", "10")),
         "STOKER_LOGIN_FAILURES_PER_ADDRESS": int(env.get("STOKER_LOGIN_FAILURES_PER_ADDRESS", "50")),
+        "STOKER_CONNECTIONS_PER_ADDRESS": int(env.get("STOKER_CONNECTIONS_PER_ADDRESS", "128")),
+        "STOKER_IDLE_SECONDS": float(env.get("STOKER_IDLE_SECONDS", "60")),
         "STOKER_HOST": host,
         "PORT": port,
         # GitHub caps webhook payloads at 25 MB; nothing Stoker accepts is larger.

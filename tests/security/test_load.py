@@ -90,3 +90,56 @@ def test_a_burst_of_deliveries_each_makes_one_build_while_the_api_answers(queuei
           f"p99 {ack[int(len(ack) * 0.99) - 1] * 1000:.0f} ms, max {ack[-1] * 1000:.0f} ms; "
           f"{len(reads)} reads, max {max(s for _, s in reads) * 1000:.0f} ms; "
           f"{len(logins)} logins, max {max(s for _, s in logins) * 1000:.0f} ms")
+
+
+def connect_from(server, source, timeout=5):
+    """A TCP connection to the server from another loopback address, that sends nothing."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(server.url)
+    conn = socket.socket()
+    conn.settimeout(10)
+    conn.bind((source, 0))
+    conn.connect((url.hostname, url.port))
+    conn.settimeout(timeout)
+    return conn
+
+
+def closed_by_server(conn):
+    import socket
+
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite"])
+def test_a_flood_of_idle_connections_cannot_starve_a_real_request(database_url, tmp_path, docker_client):
+    server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data"),
+                                    "STOKER_WORKER_CONCURRENCY": "0", "STOKER_IDLE_SECONDS": "3"}, tmp_path)
+    flood = []
+    try:
+        token = login(server, "alice")
+        for _ in range(1100):
+            flood.append(connect_from(server, "127.0.0.2", timeout=0.05))
+        started = time.monotonic()
+        answer = api(server, "GET", "/api/auth/me", token)
+        assert answer.status_code == 200 and time.monotonic() - started < 1.0
+        # Past the per-address limit, the server closed the flood's connections at once...
+        for conn in flood:
+            conn.settimeout(2)
+        assert sum(closed_by_server(conn) for conn in flood[200:]) == 900
+        # ... and the ones it let in go once they have been idle for the bound.
+        held = flood[:128]
+        for conn in held:
+            conn.settimeout(10)
+        assert all(closed_by_server(conn) for conn in held)
+        assert "127.0.0.2 holds 128 connections" in server.log()
+    finally:
+        for conn in flood:
+            conn.close()
+        stop_server(server)
