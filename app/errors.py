@@ -1,8 +1,10 @@
 """One error shape for the whole API: JSON {"message": ...} with the right status."""
+import errno
 import json
 import logging
 
 from flask import current_app, jsonify, request
+from peewee import OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,17 @@ def page_args(default_limit=20, max_limit=100):
     return values["limit"], values["offset"]
 
 
+def _disk_full(exc):
+    """Whether `exc`, or an error it was raised while handling, says the disk is full (SQLite's own
+    rollback after a full disk fails again, hiding the first error behind its own)."""
+    while exc is not None:
+        text = str(exc).lower()
+        if getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in text or "no space left" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def init_app(app):
     @app.errorhandler(ApiError)
     def _api_error(exc):
@@ -135,6 +148,17 @@ def init_app(app):
     @app.errorhandler(HTTPException)
     def _http_error(exc):
         return error_response(exc.code, exc.description)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(OSError)
+    def _unavailable(exc):
+        # The transaction was rolled back: nothing was written.
+        if isinstance(exc, OSError) and exc.errno != errno.ENOSPC:
+            return _unexpected(exc)
+        log.error("%s %s: %s", request.method, request.path, exc)
+        if _disk_full(exc):
+            return error_response(503, "Stoker's disk is full, so nothing was written; try again once there is room")
+        return error_response(503, "The database is not available right now, so nothing was written; try again")
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

@@ -11,7 +11,7 @@ import queue
 import threading
 
 from flask import current_app
-from peewee import IntegrityError, fn
+from peewee import DatabaseError, IntegrityError, fn
 
 from .models import Build, BuildLog, Project, db
 from .realtime import emit_to_user
@@ -44,6 +44,8 @@ class LogWriter:
         self.pending = queue.Queue()
         self.accepted = 0
         self.truncated = False
+        # Why the log stopped being kept, if it did; then the build fails saying so.
+        self.lost = None
         self.thread = threading.Thread(target=self._save_in_order, name=f"log-{build_id}", daemon=True)
         self.thread.start()
 
@@ -93,6 +95,13 @@ class LogWriter:
                     except IntegrityError:
                         # Another worker writes this log now: this one lost the build.
                         log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
+                        offset = None
+                    except (DatabaseError, OSError) as exc:
+                        # A full disk, say: the rest is dropped (and the queue still drained), and
+                        # the build cannot pass with a log that silently stops.
+                        log.error("build %s: its log could not be kept from byte %s on: %s", self.build_id,
+                                  offset, exc)
+                        self.lost = f"the build's log could not be kept from byte {offset} on ({exc})"
                         offset = None
 
     def _take_waiting(self):

@@ -228,16 +228,30 @@ class GitMirror:
             if self.has(commit_hash):
                 return
             pins = network_pins(self.url, self.allow_private_hosts)
-            self._git(*pins, "fetch", "--prune", "--force", "--", self.url,
-                      "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", env=self.credentials)
+            try:
+                self._git(*pins, "fetch", "--prune", "--force", "--", self.url,
+                          "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", env=self.credentials)
+            except GitError:
+                self._remove_half_written()
+                raise
             if not self.has(commit_hash):
                 # A force-push may have left the commit on no branch; ask for it by name.
                 try:
                     self._git(*pins, "fetch", "--", self.url, commit_hash, env=self.credentials)
                 except GitError:
-                    pass
+                    self._remove_half_written()
             if not self.has(commit_hash):
                 raise GitError(f"commit {commit_hash} is not in the repository")
+
+    def _remove_half_written(self):
+        """Remove what a failed fetch can leave (a temporary pack, quarantined objects): on a full
+        disk it would keep the disk full for every later build."""
+        objects = self.path / "objects"
+        for leftover in (*objects.glob("*/tmp_*"), *objects.glob("tmp_*"), *objects.glob("incoming-*")):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     def describe(self, commit_hash):
         """Return (message, author name) of a commit that is in the mirror."""

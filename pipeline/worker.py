@@ -15,7 +15,7 @@ import time
 
 from app.lifecycle import (claim_next, claim_next_app_build, recover_lost, renew_lease, set_app_status,
                            set_status)
-from app.logs import LogWriter
+from app.logs import LogWriter, append_note
 from app.models import AppArtifact, AppBundle, AppStatus, Build, BuildStep, Status, db
 from app.vault import SecretMask, VaultError, seal, secrets_of, unseal
 
@@ -235,6 +235,8 @@ class Worker:
                     commit_message=build.commit_message or outcome.commit_message,
                     commit_author=build.commit_author or outcome.commit_author,
                 )
+                if reason == "log lost":
+                    append_note(build, outcome.error)
             return True
 
     def run_next_app_build(self):
@@ -297,6 +299,9 @@ class Worker:
         reason = watch.reason
         if reason is None and watch.halt.is_set() and self.stopping.is_set() and outcome.exit_code != 0:
             reason = "stopped"
+        if log_writer.lost:
+            # Whatever the command's exit code, a build whose log stops short has not passed.
+            outcome.error, reason = log_writer.lost, reason or "log lost"
         return outcome, reason, watch.timeout
 
     @staticmethod
