@@ -42,6 +42,14 @@ def invite(client, headers, **body):
     return response.get_json()["invitation"]
 
 
+def admin_and_invited(client):
+    """The first account (root, an admin) and one it invited (bob): their auth headers."""
+    register(client, "root")
+    admin = token_of(client, "root")
+    register(client, "bob", invitation=invite(client, admin)["code"])
+    return admin, token_of(client, "bob")
+
+
 def counts():
     with db.connection_context():
         return User.select().count(), Invitation.select().where(Invitation.used_at.is_null(False)).count()
@@ -85,10 +93,7 @@ def test_an_expired_invitation_registers_no_one(closed):
 
 @sqlite_only
 def test_only_admins_invite_and_manage_users(closed):
-    register(closed, "root")
-    admin = token_of(closed, "root")
-    register(closed, "bob", invitation=invite(closed, admin)["code"])
-    bob = token_of(closed, "bob")
+    admin, bob = admin_and_invited(closed)
     for method, path, body in (("POST", "/api/admin/invitations", {}), ("GET", "/api/admin/users", None),
                                ("PATCH", "/api/admin/users/1", {"disabled": True})):
         response = closed.open(path, method=method, json=body, headers=bob)
@@ -102,10 +107,7 @@ def test_only_admins_invite_and_manage_users(closed):
 
 @sqlite_only
 def test_a_disabled_users_tokens_stop_at_once_and_the_last_admin_stays(closed):
-    register(closed, "root")
-    admin = token_of(closed, "root")
-    register(closed, "bob", invitation=invite(closed, admin)["code"])
-    bob = token_of(closed, "bob")
+    admin, bob = admin_and_invited(closed)
     assert closed.get("/api/project/projects", headers=bob).status_code == 200
 
     response = closed.patch("/api/admin/users/2", json={"disabled": True}, headers=admin)
