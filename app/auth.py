@@ -70,8 +70,8 @@ def register():
     code = json_body().get("invitation")
     if code is not None and not isinstance(code, str):
         raise ApiError(400, "invitation must be a string")
-    invited = current_app.config["STOKER_REGISTRATION"] != "open" and User.select().exists()
-    if invited:
+    closed = current_app.config["STOKER_REGISTRATION"] != "open"
+    if closed and User.select().exists():
         _usable_invitation(code or "")
     password_hash = off_the_hub(generate_password_hash, password)
     # 2. Check again and write, one registration at a time: two first accounts, or two uses of one
@@ -81,9 +81,10 @@ def register():
             take_turns("accounts")
             first = not User.select().exists()
             user = User.create(username=username, password_hash=password_hash, admin=first)
-            if invited and not first:
+            # Someone else may have become the first meanwhile: then this one needs an invitation too.
+            if closed and not first:
                 used = (Invitation.update(used_by=user, used_at=utcnow())
-                        .where(Invitation.id.in_(_usable_invitation(code).select(Invitation.id))).execute())
+                        .where(Invitation.id.in_(_usable_invitation(code or "").select(Invitation.id))).execute())
                 if not used:
                     raise ApiError(403, BY_INVITATION)
     except IntegrityError:

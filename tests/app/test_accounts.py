@@ -130,17 +130,20 @@ def test_a_disabled_users_tokens_stop_at_once_and_the_last_admin_stays(closed):
     assert closed.patch("/api/admin/users/99", json={}, headers=token_of(closed, "bob")).status_code == 404
 
 
-def test_two_first_registrations_at_once_make_one_admin(live_server):
-    """Two people race to be first on a new server (on each database): one admin, one refused."""
+def test_eight_first_registrations_at_once_make_one_admin_and_let_no_one_else_in(database_url, tmp_path):
+    """Eight people race to be first on a new server (on each database): one admin, the rest refused."""
     import concurrent.futures
 
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda n: api(live_server, "POST", "/api/auth/register",
-                                              json={"username": f"first{n}", "password": PASSWORD}), range(8)))
-    # live_server registers openly, as the other tests need: here every one gets in, and one is admin.
-    assert [a.status_code for a in answers].count(201) == 8
-    admins = [a.json()["user"] for a in answers if a.json()["user"]["admin"]]
-    assert len(admins) == 1
+    server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data"),
+                                    "STOKER_WORKER_CONCURRENCY": "0", "STOKER_REGISTRATION": "invitation"}, tmp_path)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda n: api(server, "POST", "/api/auth/register", json={
+                "username": f"first{n}", "password": PASSWORD}), range(8)))
+    finally:
+        stop_server(server)
+    assert sorted(a.status_code for a in answers) == [201] + [403] * 7
+    assert [a.json()["user"]["admin"] for a in answers if a.status_code == 201] == [True]
 
 
 @sqlite_only
