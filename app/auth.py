@@ -34,8 +34,7 @@ def off_the_hub(function, *args):
     return offload(function, *args) if offload else function(*args)
 
 
-def _credentials():
-    data = json_body()
+def _credentials(data):
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not USERNAME.fullmatch(username):
         raise ApiError(400, "username must be 3-40 characters of letters, digits, '_', '.' or '-'")
@@ -66,8 +65,9 @@ def register():
     """The first account becomes an admin; after it, each account needs an admin's invitation
     (unless STOKER_REGISTRATION=open), which it uses up."""
     # 1. Check the fields and the invitation before the slow hashing, so a refusal costs nothing.
-    username, password = _credentials()
-    code = json_body().get("invitation")
+    data = json_body()
+    username, password = _credentials(data)
+    code = data.get("invitation")
     if code is not None and not isinstance(code, str):
         raise ApiError(400, "invitation must be a string")
     closed = current_app.config["STOKER_REGISTRATION"] != "open"
