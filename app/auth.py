@@ -146,8 +146,8 @@ def require_login():
 
 def require_admin():
     """A before_request guard: require_login, and the user must be an admin (else 403)."""
-    verify_jwt_in_request()
-    if not current_user.admin:
+    # None for the methods flask-jwt-extended exempts (OPTIONS), which serve nothing.
+    if verify_jwt_in_request() is not None and not current_user.admin:
         raise ApiError(403, "Only an admin may do this")
 
 

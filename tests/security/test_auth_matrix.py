@@ -84,3 +84,11 @@ def test_no_spelling_of_a_path_reaches_a_protected_view_without_a_token(live_ser
         assert status in (400, 401, 404, 405), f"{path} answered {status}"
         for leak in (commit, "hunter2", "API_KEY", "webhookSecret", "==> "):
             assert leak not in body, f"{path} showed {leak}"
+
+
+def test_options_on_every_route_answers_without_a_token_and_serves_nothing(app, client):
+    for rule, _ in routes(app):
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            response = client.options(concrete(rule), headers=headers)
+            assert response.status_code == 200, f"OPTIONS {rule.rule} answered {response.status_code}"
+            assert response.get_data() == b""
