@@ -20,6 +20,7 @@ from pipeline.android.builder import DEFAULT_MIRROR
 
 from . import config, create_app, datadir, db, github_status, realtime, wakeups
 from .gate import GatedListener
+from .worker import Worker, look_after_lost_builds, worker_name
 
 log = logging.getLogger("stoker")
 
@@ -38,8 +39,6 @@ def run_until_signalled(app, serve_forever=None, watchers=()):
     is recorded as failed, so a stopped Stoker leaves no container behind and no
     build `running`. Each of `watchers` runs as `watcher(app, stopping)` meanwhile.
     """
-    from pipeline.worker import Worker, look_after_lost_builds, worker_name
-
     stopping = threading.Event()
     workers = [Worker(app, worker_name(i), stopping)
                for i in range(app.config["STOKER_WORKER_CONCURRENCY"])]

@@ -26,7 +26,7 @@ from app.db import open_database
 from app.models import db
 from pipeline.android.builder import default_android_image
 from pipeline.images import make_busybox_image
-from pipeline.worker import Worker
+from app.worker import Worker
 
 IN_CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -6,7 +6,7 @@ import time
 import uuid
 
 from app.models import Build, Status
-from pipeline.worker import STOPPED
+from app.worker import STOPPED
 from tests.conftest import start_server, stop_server
 from tests.helpers import api, create_project, delivery, login, push_payload
 

@@ -43,7 +43,7 @@ def fill(disk):
 
 @sqlite_only
 def test_a_build_whose_log_cannot_be_kept_fails_saying_so(full_app, small_disk, local_repo, docker_client):
-    from pipeline.worker import Worker
+    from app.worker import Worker
 
     client = full_app.test_client()
     client.post("/api/auth/register", json={"username": "alice", "password": "password123"})

@@ -82,7 +82,7 @@ def test_each_status_reaches_github_as_it_happens(config, github, local_repo, dr
     build_id, sha = created["build"]["id"], created["build"]["commitHash"]
     assert deliver(app) == 1
 
-    from pipeline.worker import Worker
+    from app.worker import Worker
     Worker(app, "test-worker").run_once()
     assert deliver(app) == 1  # 'running' was overtaken by 'passed' before delivery: only the newest goes
 
@@ -98,7 +98,7 @@ def test_a_failed_build_reports_failure_with_why(config, github, local_repo, doc
     fake = github()
     app, client, headers = reporting_app(config, fake.url)
     create(client, headers, local_repo, buildCommand="exit 3")
-    from pipeline.worker import Worker
+    from app.worker import Worker
     Worker(app, "test-worker").run_once()
     deliver(app)
     assert (fake.calls[-1]["state"], fake.calls[-1]["description"]) == ("failure", "Failed with exit code 3")
@@ -108,7 +108,7 @@ def test_refused_reports_are_retried_and_never_touch_the_build(config, github, l
     fake = github(failures=2)
     app, client, headers = reporting_app(config, fake.url)
     build_id = create(client, headers, local_repo)["build"]["id"]
-    from pipeline.worker import Worker
+    from app.worker import Worker
     Worker(app, "test-worker").run_once()
     for _ in range(3):
         deliver(app)

@@ -106,7 +106,7 @@ def test_past_the_cap_the_log_is_cut_and_says_so(app):
 
 def test_a_capped_build_goes_on_to_its_own_end(config, local_repo, docker_client):
     from app import create_app
-    from pipeline.worker import Worker
+    from app.worker import Worker
     from tests.conftest import Accounts
 
     app = create_app({**config, "STOKER_LOG_MAX_BYTES": 50_000})

@@ -4,7 +4,7 @@ import pytest
 from app import create_app
 from app.models import Build, ProjectSecret, Status
 from app.vault import fernet
-from pipeline.worker import Worker
+from app.worker import Worker
 from tests.conftest import SECRET
 
 TOKEN = "s3cr3t-Tok3n-9f8e7d6c"

@@ -51,7 +51,7 @@ def test_a_stored_url_with_credentials_is_hidden_from_answers_logs_errors_and_th
         Build.create(project=project, commit_hash="a" * 40, branch="main")
 
     with processes_started() as spawned:
-        from pipeline.worker import Worker
+        from app.worker import Worker
         with app.app_context():
             Worker(app, "test-worker").run_once()
     assert spawned, "git ran"

@@ -1,9 +1,8 @@
-"""The worker loop: claims queued builds, runs them, records how they ended.
+"""The worker loop: claims queued builds and app builds, runs them, records how they ended.
 
-This is the one module that joins the web side (records, events) and the
-pipeline (git, Docker); everything it calls in pipeline/ takes plain values.
+Everything it hands to pipeline/ is plain values and plain callbacks; pipeline/
+never imports this side.
 """
-import base64
 import dataclasses
 import hashlib
 import json
@@ -11,117 +10,26 @@ import logging
 import os
 import socket
 import threading
-import time
 
-from app.lifecycle import (claim_next, claim_next_app_build, recover_lost, renew_lease, set_app_status,
-                           set_status)
-from app.logs import LogWriter, append_note
-from app.models import AppArtifact, AppBundle, AppStatus, Build, BuildStep, Status, db
-from app.vault import SecretMask, VaultError, seal, secrets_of, unseal
+from pipeline import docker_runner
+from pipeline.app_build import AppBuildFailed, AppBuilder, AppJob
+from pipeline.docker_runner import Sandbox
+from pipeline.runner import BuildJob, Outcome, Runner
 
-from . import docker_runner, workspaces
-from .android.signing import new_signing_key
-from .app_build import AppBuildFailed, AppBuilder, AppJob
-from .docker_runner import BuildError, Sandbox
-from .runner import BuildJob, Outcome, Runner
+from ..lifecycle import claim_next, claim_next_app_build, set_app_status, set_status
+from ..logs import LogWriter, append_note
+from ..models import AppArtifact, AppStatus, BuildStep, Status, db
+from ..vault import SecretMask, VaultError, secrets_of
+from .signing import signing_key
+from .watch import Watch
 
 log = logging.getLogger(__name__)
 
 STOPPED = "Stoker was stopped while this build ran"
-# How often a running build's record is checked for a cancel, and its clock for a timeout.
-WATCH_SECONDS = 0.5
 
 
 def worker_name(index):
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
-
-
-def process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def look_after_lost_builds(app, stopping):
-    """Until `stopping`, take back the builds of lost workers, and remove their containers and
-    folders on this host."""
-    interval = max(1.0, min(app.config["STOKER_LEASE_SECONDS"] / 2, 10.0))
-    client = None
-    while True:
-        try:
-            with app.app_context(), db.connection_context():
-                recover_lost()
-            workspaces.sweep_data_dir(app.config["STOKER_DATA_DIR"])
-            client = client or docker_runner.connect()
-            docker_runner.remove_orphans(client, socket.gethostname(), process_alive)
-        except BuildError as exc:
-            log.warning("cannot remove orphaned build containers: %s", exc)
-        except Exception:
-            log.exception("looking after lost builds failed; trying again in %s s", interval)
-        if stopping.wait(interval):
-            return
-
-
-def signing_key(bundle_row_id, server_secret):
-    """The bundle's signing key and certificate (DER), made on its first build and kept sealed.
-
-    Two workers making the first key at once both write only where none is
-    yet, and both then read back the one that won.
-    """
-    bundle = AppBundle.get_by_id(bundle_row_id)
-    if bundle.key_sealed is None:
-        key, certificate = new_signing_key(bundle.bundle_id)
-        AppBundle.update(key_sealed=seal(server_secret, base64.b64encode(key).decode()), certificate=certificate
-                         ).where((AppBundle.id == bundle.id) & AppBundle.key_sealed.is_null()).execute()
-        bundle = AppBundle.get_by_id(bundle_row_id)
-    key = base64.b64decode(unseal(server_secret, bundle.key_sealed, what=f"the signing key of {bundle.bundle_id}"))
-    return key, bytes(bundle.certificate)
-
-
-class Watch(threading.Thread):
-    """Keeps a running build's lease, and halts the build when it is canceled, runs too long,
-    or turns out to be another worker's."""
-
-    def __init__(self, worker, job, log_writer):
-        super().__init__(name=f"watch-{job.build_id}", daemon=True)
-        self.worker, self.job, self.log_writer = worker, job, log_writer
-        self.halt = threading.Event()
-        self.done = threading.Event()
-        self.reason = None
-        self.started = time.monotonic()
-        self.timeout = job.timeout
-
-    def stop_build(self, reason, line):
-        if self.reason is None:
-            self.reason = reason
-            self.log_writer.write(f"\n==> {line}\n".encode())
-        self.halt.set()
-
-    def run(self):
-        lease = self.worker.app.config["STOKER_LEASE_SECONDS"]
-        renewed = time.monotonic()
-        with self.worker.app.app_context():
-            while not self.done.wait(WATCH_SECONDS):
-                if self.reason is None:
-                    with db.connection_context():
-                        status, owner = (Build.select(Build.status, Build.worker_id)
-                                         .where(Build.id == self.job.build_id).tuples().get())
-                        if time.monotonic() - renewed > lease / 3 and status == Status.RUNNING:
-                            if renew_lease(self.job.build_id, self.worker.name, lease):
-                                renewed = time.monotonic()
-                    if owner != self.worker.name or status not in (Status.RUNNING, Status.CANCELED):
-                        self.stop_build("lost", "This worker lost its lease on the build; stopping here")
-                    elif status == Status.CANCELED:
-                        self.stop_build("canceled", "Canceled")
-                    elif time.monotonic() - self.started > self.timeout:
-                        self.stop_build("timeout", f"Timed out after {self.timeout:g} s; stopping the build")
-                if self.halt.is_set():
-                    # Again on every tick: a container started just after a kill is caught too.
-                    self.worker.runner.kill_containers(self.job.build_id)
 
 
 class Worker:
