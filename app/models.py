@@ -28,6 +28,7 @@ class Status:
     PASSED = "passed"
     FAILED = "failed"
     CANCELED = "canceled"
+    ALL = (QUEUED, RUNNING, PASSED, FAILED, CANCELED)
     FINISHED = (PASSED, FAILED, CANCELED)
     # Only steps are skipped: those after a failed step never run.
     SKIPPED = "skipped"
@@ -244,6 +245,7 @@ class AppStatus:
     BUILDING = "building"
     SUCCESS = "success"
     FAILED = "failed"
+    ALL = (QUEUED, BUILDING, SUCCESS, FAILED)
     FINISHED = (SUCCESS, FAILED)
 
 
