@@ -56,16 +56,18 @@ class Engine:
         self.answers = None
         self.checked = float("-inf")
         self.lock = threading.Lock()
+        self.client = None
 
     def answering(self):
         with self.lock:
             if self.answers and time.monotonic() - self.checked < self.recheck:
                 return True
             try:
-                docker.from_env(timeout=5).ping()
+                self.client = self.client or docker.from_env(timeout=5)
+                self.client.ping()
                 answers, why = True, None
             except (DockerException, RequestException) as exc:
-                answers, why = False, exc
+                answers, why, self.client = False, exc, None
             if answers is False and self.answers is not False:
                 log.warning("the Docker engine does not answer (%s): claiming no builds until it does", why)
             elif answers and self.answers is False:
