@@ -42,9 +42,13 @@ def test_processes_starting_together_on_an_empty_database_all_start(database_url
     env = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data")}
     kinds = [("serve", {"STOKER_WORKER_CONCURRENCY": "0"}, True)] * 2 + [("worker", {}, False)] * 2
     with concurrent.futures.ThreadPoolExecutor(len(kinds)) as pool:
-        servers = list(pool.map(lambda kind: start_server(kind[0], {**env, **kind[1]}, tmp_path,
-                                                           wait_for_http=kind[2]), kinds))
+        starting = [pool.submit(start_server, command, {**env, **extra}, tmp_path, wait_for_http=http)
+                    for command, extra, http in kinds]
+    # Each one that started is stopped, even when another failed to.
+    servers = [future.result() for future in starting if future.exception() is None]
     try:
+        for future in starting:
+            future.result()
         deadline = time.monotonic() + 20
         while not all("Stoker" in s.log() for s in servers) and time.monotonic() < deadline:
             time.sleep(0.1)
