@@ -1,37 +1,13 @@
-"""Stoker's web side: the API, the GitHub webhook and the Socket.IO events."""
-from flask import Flask
-from flask_jwt_extended import JWTManager
+"""Stoker's web side: the API, the GitHub webhook and the Socket.IO events, and the workers.
 
-from pipeline.doorbell import Doorbell
-
-from . import (admin, app_builds, auth, builds, config, dashboard, datadir, db, downloads, errors, openapi, projects, realtime,
-               throttle, wakeups, webhooks)
+Nothing is imported here at the top: `app.runtime` must be importable, to
+patch the standard library for eventlet, before Flask, peewee and the docker
+SDK are (see stoker.py).
+"""
 
 
 def create_app(test_config=None, *, serve_clients=True):
     """Build the Flask app; `serve_clients=False` is for a worker process, which only emits."""
-    app = Flask(__name__)
-    app.config.from_mapping(config.from_env())
-    if test_config:
-        app.config.update(test_config)
-    datadir.make_private(app.config["STOKER_DATA_DIR"])
-    if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = config.persistent_secret(app.config["STOKER_DATA_DIR"])
-    app.config["JWT_SECRET_KEY"] = app.config["JWT_SECRET_KEY"] or app.config["SECRET_KEY"]
-    app.json.sort_keys = False
+    from .factory import create_app as build
 
-    errors.init_app(app)
-    db.init_app(app)
-    jwt = JWTManager(app)
-    errors.init_jwt(jwt)
-    jwt.user_lookup_loader(auth.load_user)
-    jwt.token_in_blocklist_loader(auth.is_revoked)
-    throttle.init_app(app)
-    realtime.init_app(app, serve_clients=serve_clients)
-    app.extensions["stoker.doorbell"] = Doorbell()
-    wakeups.init_app(app)
-
-    for blueprint in (auth.bp, admin.bp, projects.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp, app_builds.bp,
-                      downloads.bp):
-        app.register_blueprint(blueprint)
-    return app
+    return build(test_config, serve_clients=serve_clients)

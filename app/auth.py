@@ -9,10 +9,11 @@ from flask_jwt_extended import create_access_token, current_user, get_jwt, verif
 from peewee import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import realtime
+from . import realtime, runtime
 from .db import take_turns
 from .errors import ApiError, json_body
 from .models import Invitation, RevokedToken, User, db, utcnow
+from .services import services
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -25,13 +26,6 @@ PASSWORD_LENGTHS = range(8, 1025)
 def _dummy_hash():
     """A real hash to check against for unknown users, so both failures take as long."""
     return generate_password_hash("not-a-password-anyone-has")
-
-
-def off_the_hub(function, *args):
-    """Run slow hashing where it stalls no other request: on an OS thread when the server
-    provides one (`stoker serve` sets "stoker.offload" to eventlet's thread pool)."""
-    offload = current_app.extensions.get("stoker.offload")
-    return offload(function, *args) if offload else function(*args)
 
 
 def _credentials(data):
@@ -73,7 +67,7 @@ def register():
     closed = current_app.config["STOKER_REGISTRATION"] != "open"
     if closed and User.select().exists():
         _usable_invitation(code or "")
-    password_hash = off_the_hub(generate_password_hash, password)
+    password_hash = runtime.off_the_hub(generate_password_hash, password)
     # 2. Check again and write, one registration at a time: two first accounts, or two uses of one
     #    invitation, cannot both get through.
     try:
@@ -100,13 +94,13 @@ def login():
         raise ApiError(400, "username and password are required")
     # Only a name an account could have is counted: others would fill the counters with junk.
     counted_as = username if USERNAME.fullmatch(username) else None
-    throttle, address = current_app.extensions["stoker.login_throttle"], request.remote_addr or "unknown"
+    throttle, address = services(current_app).login_throttle, request.remote_addr or "unknown"
     wait = throttle.retry_after(counted_as, address)
     if wait:
         raise ApiError(429, f"Too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)})
     user = User.get_or_none(User.username == username) if counted_as else None
     stored = user.password_hash if user else _dummy_hash()
-    if not off_the_hub(check_password_hash, stored, password[:PASSWORD_LENGTHS.stop]) or user is None:
+    if not runtime.off_the_hub(check_password_hash, stored, password[:PASSWORD_LENGTHS.stop]) or user is None:
         throttle.failed(counted_as, address)
         raise ApiError(401, "Invalid username or password")
     if user.disabled:

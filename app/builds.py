@@ -4,7 +4,9 @@ from flask_jwt_extended import current_user
 
 from .auth import require_login
 from .errors import ApiError, path_id
-from .lifecycle import cancel_build, queue_build
+from .jobs import BUILD
+from . import lifecycle
+from .lifecycle import queue_build
 from .logs import read_log
 from .models import Build, BuildStep, Project
 
@@ -44,7 +46,7 @@ def rebuild(build_id):
 
 @bp.post("/<build_id>/cancel")
 def cancel(build_id):
-    build = cancel_build(owned_build(build_id).id, reason="canceled by its owner")
+    build = lifecycle.cancel(BUILD, owned_build(build_id).id, reason="canceled by its owner")
     if build is None:
         raise ApiError(409, "Build has already finished")
     return jsonify(message="Build canceled", build=build.to_json())

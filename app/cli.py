@@ -1,8 +1,8 @@
 """The stoker command: `serve` (web and embedded worker), `worker`, `make-image`, `make-android-image`.
 
-stoker.py has patched the standard library for eventlet before this module
-is imported; workers here are green threads, so a build waiting on git or
-Docker never stalls a web request.
+stoker.py has patched the standard library (app/runtime.py) before this
+module is imported; workers here are green threads, so a build waiting on
+git or Docker never stalls a web request.
 """
 import argparse
 import logging
@@ -11,16 +11,15 @@ import signal
 import threading
 import time
 
-import eventlet
-import eventlet.tpool
-import eventlet.wsgi
 import socketio
 
-from pipeline.android.builder import DEFAULT_MIRROR
+from pipeline.engine import BuildError
+from pipeline.mobile.android.builder import DEFAULT_MIRROR
 
-from . import config, create_app, datadir, db, github_status, realtime, wakeups
+from . import config, create_app, datadir, db, github_status, realtime, runtime, wakeups
 from .gate import GatedListener
-from .worker import Worker, look_after_lost_builds, worker_name
+from .services import services
+from .worker import LOOK_AFTER_LOST_BUILDS, Worker, worker_name
 
 log = logging.getLogger("stoker")
 
@@ -30,70 +29,58 @@ MAX_CONNECTIONS = 4096
 # How long a stopping process keeps killing its build containers and waiting
 # for their workers to record how the builds ended.
 STOP_GRACE_SECONDS = 15
+# Every background task a process may run; each says which processes need it (see runtime.Periodic).
+BACKGROUND = (LOOK_AFTER_LOST_BUILDS, github_status.DELIVERY, wakeups.RELAY, realtime.CLOSE_STALE_SOCKETS,
+              db.CHECKPOINT)
 
 
-def run_until_signalled(app, serve_forever=None, watchers=()):
+def run_until_signalled(app, serve_forever=None):
     """Run the workers (and the web server, if given) until SIGTERM or SIGINT, then stop cleanly.
 
     Stopping kills this process's build containers, and each interrupted build
     is recorded as failed, so a stopped Stoker leaves no container behind and no
-    build `running`. Each of `watchers` runs as `watcher(app, stopping)` meanwhile.
+    build `running`. The background tasks this process needs run meanwhile.
     """
     stopping = threading.Event()
     workers = [Worker(app, worker_name(i), stopping)
                for i in range(app.config["STOKER_WORKER_CONCURRENCY"])]
+    roles = (("workers",) if workers else ()) + (("clients",) if serve_forever else ())
     if workers:
         # Builds write their workspaces here: see app/datadir.py.
         datadir.mount_nosuid(app.config["STOKER_DATA_DIR"])
-    threads = [eventlet.spawn(worker.run_forever) for worker in workers]
-    if workers:
-        threads.append(eventlet.spawn(look_after_lost_builds, app, stopping))
-        threads.append(eventlet.spawn(github_status.deliver_forever, app, stopping))
-        threads.append(eventlet.spawn(wakeups.relay_forever, app, stopping))
-    threads += [eventlet.spawn(watcher, app, stopping) for watcher in watchers]
-    threads.append(eventlet.spawn(db.checkpoint_forever, stopping, eventlet.tpool.execute))
-    if workers:
-        eventlet.spawn(say_if_the_android_image_is_missing, app)
-    server = eventlet.spawn(serve_forever) if serve_forever else None
+        runtime.spawn(say_if_the_android_image_is_missing, app)
+    threads = [runtime.spawn(worker.run_forever) for worker in workers]
+    threads += runtime.supervise(app, BACKGROUND, stopping, roles=roles)
+    server = runtime.spawn(serve_forever) if serve_forever else None
 
     signalled = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, frame: signalled.append(signum))
     # A flag polled by a green thread: a signal handler must not touch the hub itself.
     while not signalled and not (server and server.dead):
-        eventlet.sleep(0.2)
+        runtime.sleep(0.2)
 
     log.info("stopping: %d worker(s) to finish", sum(w.busy for w in workers))
     stopping.set()
-    app.extensions["stoker.doorbell"].ring()
+    services(app).doorbell.ring()
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     while any(w.busy for w in workers) and time.monotonic() < deadline:
         for worker in workers:
             worker.interrupt()
-        eventlet.sleep(0.25)
-    for thread in threads:
-        # kill() only starts the unwinding; wait() lets each finally block (which
-        # removes a container) finish before the process exits.
-        thread.kill()
-        try:
-            thread.wait()
-        except BaseException:
-            pass
+        runtime.sleep(0.25)
+    runtime.stop(threads)
     if server:
         server.kill()
 
 
 def say_if_the_android_image_is_missing(app):
     """Warn at start, not first at a user's failed app build, when this engine lacks the builder image."""
-    import docker
-
     name = app.config["STOKER_ANDROID_IMAGE"]
     try:
-        docker.from_env().images.get(name)
-    except docker.errors.ImageNotFound:
-        log.warning("the Android builder image %s is missing: Android app builds will fail until "
-                    "'stoker make-android-image' makes it", name)
-    except docker.errors.DockerException as exc:
+        if not services(app).engine.has_image(name):
+            log.warning("the Android builder image %s is missing: Android app builds will fail until "
+                        "'stoker make-android-image' makes it", name)
+    except BuildError as exc:
         log.warning("cannot check for the Android builder image %s: %s", name, exc)
 
 
@@ -115,18 +102,15 @@ def ends_its_own_input(wsgi_app):
 def serve(args):
     app = create_app()
     host, port = app.config["STOKER_HOST"], app.config["PORT"]
-    listener = GatedListener(eventlet.listen((host, port)), app.config["STOKER_CONNECTIONS_PER_ADDRESS"])
+    listener = GatedListener(runtime.listen(host, port), app.config["STOKER_CONNECTIONS_PER_ADDRESS"])
     log.info("Stoker is listening on http://%s:%s (database %s, %d workers)",
              host, listener.getsockname()[1], app.config["DATABASE_URL"].split("://")[0],
              app.config["STOKER_WORKER_CONCURRENCY"])
     app.wsgi_app = ends_its_own_input(app.wsgi_app)
-    # Password hashing takes ~100 ms of CPU; on the hub it would stall every other request.
-    app.extensions["stoker.offload"] = eventlet.tpool.execute
-    wsgi_app = socketio.WSGIApp(app.extensions["socketio"], app)
+    wsgi_app = socketio.WSGIApp(services(app).socketio, app)
     # A connection that sends nothing for STOKER_IDLE_SECONDS is closed (Socket.IO pings every 25 s).
-    run_until_signalled(app, lambda: eventlet.wsgi.server(listener, wsgi_app, max_size=MAX_CONNECTIONS,
-                                                          socket_timeout=app.config["STOKER_IDLE_SECONDS"]),
-                        watchers=[realtime.close_stale_sockets_forever])
+    run_until_signalled(app, lambda: runtime.serve(listener, wsgi_app, max_connections=MAX_CONNECTIONS,
+                                                   idle_seconds=app.config["STOKER_IDLE_SECONDS"]))
 
 
 def worker(args):
@@ -147,7 +131,7 @@ def make_image(args):
 def make_android_image(args):
     import docker
 
-    from pipeline.android.builder import make_android_image
+    from pipeline.mobile.android.builder import make_android_image
 
     image = make_android_image(docker.from_env(), args.name, mirror=args.mirror)
     print(f"made {args.name} ({image.short_id})")
@@ -167,8 +151,10 @@ def main(argv=None):
     android.add_argument("--mirror", default=DEFAULT_MIRROR, help="the Debian mirror to debootstrap from")
     android.set_defaults(run=make_android_image)
     args = parser.parse_args(argv)
-    # Everything Stoker writes (database, secret, mirrors, workspaces) is for its own user alone.
-    os.umask(0o077)
+    if args.run in (serve, worker):
+        # Everything Stoker writes (database, secret, mirrors, workspaces) is for its own user alone;
+        # not so the images it makes, whose files their containers' users must be able to read.
+        os.umask(0o077)
     if getattr(args, "name", "") is None:
         args.name = config.from_env()["STOKER_ANDROID_IMAGE"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

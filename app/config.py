@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from pipeline.android.builder import default_android_image
+from pipeline.mobile.android.builder import default_android_image
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 # Where `npm ci` puts the dashboard's browser libraries (package.json beside setup.cfg).

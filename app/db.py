@@ -13,6 +13,7 @@ from playhouse.pool import PooledSqliteDatabase
 
 from .datadir import make_file_private
 from .models import MODELS, User, db
+from .runtime import Periodic, off_the_hub
 
 log = logging.getLogger(__name__)
 
@@ -83,26 +84,27 @@ def _patiently(operation, *args):
         pause = min(pause * 2, 0.05)
 
 
-def checkpoint_forever(stopping, run_in_thread, interval=CHECKPOINT_SECONDS):
-    """Until `stopping`, checkpoint the SQLite database's WAL every `interval`, in a real thread.
+def checkpoint(app=None):
+    """Checkpoint the SQLite database's WAL, on an OS thread so the hub waits for no fsync.
 
-    `run_in_thread(function, *args)` runs function outside the hub and waits
-    green (eventlet.tpool.execute). The checkpoint is PASSIVE: it copies what no
-    reader still needs and never waits for a lock. Nothing to do on PostgreSQL.
+    The checkpoint is PASSIVE: it copies what no reader still needs and never
+    waits for a lock.
     """
-    if not isinstance(db.obj, PatientSqliteDatabase):
-        return
     path = db.obj.database
-    while not stopping.wait(interval):
-        try:
-            run_in_thread(_checkpoint, path)
-        except sqlite3.Error as exc:
-            log.warning("could not checkpoint %s: %s", path, exc)
+    try:
+        off_the_hub(_checkpoint, path)
+    except sqlite3.Error as exc:
+        log.warning("could not checkpoint %s: %s", path, exc)
 
 
 def _checkpoint(path):
     with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as conn:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+# Nothing to do on PostgreSQL.
+CHECKPOINT = Periodic("checkpointing SQLite", checkpoint, every=CHECKPOINT_SECONDS,
+                      applies=lambda app: isinstance(db.obj, PatientSqliteDatabase))
 
 
 def open_database(url):

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, request
 from itsdangerous import Signer
 
 from .errors import ApiError
-from .models import AppArtifact, AppBuild, AppStatus
+from .models import MobileArtifact, MobileBuild, MobileStatus
 
 bp = Blueprint("downloads", __name__, url_prefix="/api/v1/downloads")
 
@@ -25,7 +25,7 @@ def _signed_part(uid, expires):
 
 def url_for_build(app, build, now=None):
     """The build's download link, valid for STOKER_DOWNLOAD_URL_SECONDS; None unless it succeeded."""
-    if build.status != AppStatus.SUCCESS:
+    if build.status != MobileStatus.SUCCESS:
         return None
     expires = int((now or time.time()) + app.config["STOKER_DOWNLOAD_URL_SECONDS"])
     signature = _signer(app).get_signature(_signed_part(build.uid, expires)).decode()
@@ -41,8 +41,8 @@ def download(build_id):
         raise ApiError(403, "This download link is not valid")
     if int(expires) < time.time():
         raise ApiError(403, "This download link has expired; fetch the build again for a new one")
-    artifact = (AppArtifact.select().join(AppBuild)
-                .where((AppBuild.uid == build_id) & (AppBuild.status == AppStatus.SUCCESS)).first())
+    artifact = (MobileArtifact.select().join(MobileBuild)
+                .where((MobileBuild.uid == build_id) & (MobileBuild.status == MobileStatus.SUCCESS)).first())
     if artifact is None:
         raise ApiError(404, "Build not found")
     return Response(bytes(artifact.data), content_type=artifact.content_type, headers={

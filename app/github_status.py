@@ -11,6 +11,7 @@ from datetime import timedelta
 import requests
 
 from .models import Build, GithubStatus, Status, db, utcnow
+from .runtime import Periodic
 from .vault import VaultError, unseal
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,9 @@ def _send(app, row):
     response.raise_for_status()
 
 
-def deliver_forever(app, stopping, interval=1.0):
-    """Until `stopping`, deliver owed statuses every `interval` seconds."""
-    while not stopping.wait(interval):
-        try:
-            with app.app_context(), db.connection_context():
-                deliver_due(app)
-        except Exception:
-            log.exception("delivering GitHub statuses failed; trying again")
+def _deliver_in_context(app):
+    with app.app_context(), db.connection_context():
+        deliver_due(app)
+
+
+DELIVERY = Periodic("delivering GitHub statuses", _deliver_in_context, every=1.0, role="workers")

@@ -238,7 +238,7 @@ class RevokedToken(BaseModel):
         return cls.select().where(cls.jti == str(jti)).exists()
 
 
-class AppStatus:
+class MobileStatus:
     """The states of an app build, as the v1 API names them."""
 
     QUEUED = "queued"
@@ -249,10 +249,10 @@ class AppStatus:
     FINISHED = (SUCCESS, FAILED)
 
 
-class AppBundle(BaseModel):
+class MobileBundle(BaseModel):
     """A bundle id on one platform: the one account it belongs to, and its signing key once made."""
 
-    owner = ForeignKeyField(User, backref="app_bundles", on_delete="CASCADE")
+    owner = ForeignKeyField(User, backref="mobile_bundles", on_delete="CASCADE")
     bundle_id = CharField(max_length=255)
     platform = CharField(max_length=16)
     # The private key (PKCS#8, base64) sealed like a project secret, and its certificate (DER).
@@ -261,15 +261,19 @@ class AppBundle(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
+        # The name it had before the feature was called mobile builds: existing databases keep their rows.
+        table_name = "appbundle"
         indexes = ((("bundle_id", "platform"), True),)
 
 
-class AppBuild(BaseModel):
+class MobileBuild(BaseModel):
     """A web app's URL to be made into a native app; `uid` is the id the API shows."""
 
     uid = CharField(max_length=36, unique=True)
-    owner = ForeignKeyField(User, backref="app_builds", on_delete="CASCADE")
-    app_bundle = ForeignKeyField(AppBundle, backref="builds", on_delete="CASCADE")
+    owner = ForeignKeyField(User, backref="mobile_builds", on_delete="CASCADE")
+    # The bundle whose signing key it is signed with; `bundle_id` is the bundle id itself.
+    bundle_record = ForeignKeyField(MobileBundle, column_name="app_bundle_id", object_id_name="bundle_record_id",
+                                    backref="builds", on_delete="CASCADE")
     platform = CharField(max_length=16)
     name = CharField(max_length=255)
     bundle_id = CharField(max_length=255)
@@ -277,7 +281,7 @@ class AppBuild(BaseModel):
     url = TextField()
     # A JSON list of the API's permission words.
     permissions = TextField(default="[]")
-    status = CharField(max_length=16, default=AppStatus.QUEUED, index=True)
+    status = CharField(max_length=16, default=MobileStatus.QUEUED, index=True)
     error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
     completed_at = DateTimeField(null=True)
@@ -286,6 +290,8 @@ class AppBuild(BaseModel):
     attempts = IntegerField(default=0)
 
     class Meta:
+        # The name it had before the feature was called mobile builds: existing databases keep their rows.
+        table_name = "appbuild"
         indexes = ((("owner", "id"), False),)
 
     @property
@@ -305,24 +311,28 @@ class AppBuild(BaseModel):
             "permissions": json.loads(self.permissions),
             "createdAt": iso(self.created_at),
         }
-        if self.status in AppStatus.FINISHED:
+        if self.status in MobileStatus.FINISHED:
             data["completedAt"] = iso(self.completed_at)
-        if self.status == AppStatus.SUCCESS and download_url:
+        if self.status == MobileStatus.SUCCESS and download_url:
             data["downloadUrl"] = download_url
-        if self.status == AppStatus.FAILED:
+        if self.status == MobileStatus.FAILED:
             data["error"] = self.error
         return data
 
 
-class AppArtifact(BaseModel):
+class MobileArtifact(BaseModel):
     """What a successful app build made, kept in the database so any web process can serve it."""
 
-    build = ForeignKeyField(AppBuild, backref="artifacts", on_delete="CASCADE", unique=True)
+    build = ForeignKeyField(MobileBuild, backref="artifacts", on_delete="CASCADE", unique=True)
     file_name = CharField(max_length=255)
     content_type = CharField(max_length=100)
     sha256 = CharField(max_length=64)
     data = BlobField()
 
+    class Meta:
+        # The name it had before the feature was called mobile builds: existing databases keep their rows.
+        table_name = "appartifact"
+
 
 MODELS = (User, Invitation, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog, RevokedToken,
-          AppBundle, AppBuild, AppArtifact)
+          MobileBundle, MobileBuild, MobileArtifact)

@@ -5,14 +5,15 @@ from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import current_user
 from peewee import IntegrityError
 
-from pipeline.docker_runner import IMAGE_REFERENCE
+from pipeline.engine import IMAGE_REFERENCE
 from pipeline.git import GitError, UnsafeRemote, check_branch, check_repo_url, ls_remote_branch
 from pipeline.plan import MAX_TIMEOUT
 
 from .auth import require_login
 from . import github_status, vault
 from .errors import ApiError, flag, json_body, page_args, path_id, whole_number
-from .lifecycle import queue_build
+from .jobs import BUILD
+from .lifecycle import changes
 from .models import Build, Project, ProjectSecret, db, utcnow
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
@@ -95,9 +96,9 @@ def create_project():
     except GitError as exc:
         raise ApiError(422, f"Cannot build {fields['repo_url']} branch {fields['branch']}: {exc}") from None
     # 3. Project and first build are written together or not at all.
-    with db.atomic():
+    with changes() as batch:
         project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
-        build = queue_build(project, commit_hash=head, branch=project.branch)
+        build = batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch)
     body = project.to_json(current_app.config["STOKER_PUBLIC_URL"])
     body["webhookSecret"] = project.webhook_secret
     return jsonify(message="Project created", project=body, build=build.to_json()), 201

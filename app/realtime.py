@@ -7,11 +7,11 @@ import socketio
 from flask_jwt_extended import decode_token
 
 from .models import RevokedToken, User, db
+from .runtime import SOCKETIO_MODE, Periodic
+from .services import services
 
 log = logging.getLogger(__name__)
 
-# Pinned rather than guessed: the web server runs on eventlet (see stoker.py).
-ASYNC_MODE = "eventlet"
 # How soon a connection ends after its token is revoked in another process, or expires.
 TOKEN_CHECK_SECONDS = 2
 
@@ -56,8 +56,8 @@ def create_server(app):
     """Return the Socket.IO server that serves browsers and API clients for this app."""
     url = app.config["REDIS_URL"]
     manager = socketio.RedisManager(url) if url else None
-    sio = socketio.Server(async_mode=ASYNC_MODE, client_manager=manager)
-    connections = app.extensions["stoker.connections"] = {}
+    sio = socketio.Server(async_mode=SOCKETIO_MODE, client_manager=manager)
+    connections = services(app).connections
 
     @sio.event
     def connect(sid, environ, auth):
@@ -87,8 +87,8 @@ def close_sockets_of_user(app, user_id):
 
 
 def _close_sockets(app, matches):
-    sio = app.extensions.get("socketio")
-    for sid, connection in list(app.extensions.get("stoker.connections", {}).items()):
+    sio = services(app).socketio
+    for sid, connection in list(services(app).connections.items()):
         if matches(connection):
             sio.disconnect(sid)
 
@@ -96,7 +96,7 @@ def _close_sockets(app, matches):
 def close_stale_sockets(app):
     """Disconnect this process's connections whose token expired or was revoked (by any
     process), or whose user is gone or disabled; return how many."""
-    sio, connections = app.extensions["socketio"], list(app.extensions["stoker.connections"].items())
+    sio, connections = services(app).socketio, list(services(app).connections.items())
     if not connections:
         return 0
     jtis = {c.jti for _, c in connections}
@@ -113,32 +113,27 @@ def close_stale_sockets(app):
     return closed
 
 
-def close_stale_sockets_forever(app, stopping):
-    """Run close_stale_sockets every TOKEN_CHECK_SECONDS until `stopping` is set."""
-    while not stopping.wait(TOKEN_CHECK_SECONDS):
-        try:
-            close_stale_sockets(app)
-        except Exception:
-            log.exception("could not check the tokens of live connections")
+CLOSE_STALE_SOCKETS = Periodic("checking the tokens of live connections", close_stale_sockets,
+                               every=TOKEN_CHECK_SECONDS, role="clients")
 
 
 def init_app(app, serve_clients=True):
     """Set up where events go: this process's own clients, or Redis for a worker process."""
     if serve_clients:
-        sio = create_server(app)
-        app.extensions["socketio"] = sio
-        app.extensions["stoker.emitter"] = sio
+        services(app).socketio = services(app).emitter = create_server(app)
     elif app.config["REDIS_URL"]:
-        app.extensions["stoker.emitter"] = socketio.RedisManager(
-            app.config["REDIS_URL"], write_only=True
-        )
+        services(app).emitter = socketio.RedisManager(app.config["REDIS_URL"], write_only=True)
     else:
         log.warning("REDIS_URL is unset: this worker's status changes reach no browser")
-        app.extensions["stoker.emitter"] = None
 
 
 def emit_to_user(app, user_id, event, data):
     """Send one event to every connection of one user, in this or any web process."""
-    emitter = app.extensions.get("stoker.emitter")
-    if emitter is not None:
+    emitter = services(app).emitter
+    if emitter is None:
+        return
+    try:
         emitter.emit(event, data, room=user_room(user_id))
+    except Exception:
+        # What the event tells is saved; a client that missed it reads it on its next request.
+        log.exception("could not send %s to user %s", event, user_id)

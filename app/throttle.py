@@ -8,6 +8,8 @@ import time
 
 from limits import RateLimitItemPerMinute, storage, strategies
 
+from .services import services
+
 WINDOW_MINUTES = 15
 
 
@@ -42,6 +44,6 @@ class LoginThrottle:
 
 
 def init_app(app):
-    app.extensions["stoker.login_throttle"] = LoginThrottle(
+    services(app).login_throttle = LoginThrottle(
         app.config["REDIS_URL"], app.config["STOKER_LOGIN_FAILURES_PER_USER"],
         app.config["STOKER_LOGIN_FAILURES_PER_ADDRESS"])

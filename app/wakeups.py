@@ -1,7 +1,11 @@
 """Waking idle workers when a build is queued: this process's at once, other processes' through Redis."""
 import logging
+import time
 
 import redis
+
+from .runtime import Periodic
+from .services import services
 
 log = logging.getLogger(__name__)
 
@@ -10,13 +14,13 @@ CHANNEL = "stoker:queued"
 
 def init_app(app):
     url = app.config["REDIS_URL"]
-    app.extensions["stoker.redis"] = redis.Redis.from_url(url) if url else None
+    services(app).redis = redis.Redis.from_url(url) if url else None
 
 
 def wake_workers(app):
     """Ring this process's doorbell, and every other process's when there are others (REDIS_URL)."""
-    app.extensions["stoker.doorbell"].ring()
-    client = app.extensions["stoker.redis"]
+    services(app).doorbell.ring()
+    client = services(app).redis
     if client is not None:
         try:
             client.publish(CHANNEL, b"1")
@@ -25,20 +29,28 @@ def wake_workers(app):
             log.warning("could not wake other processes' workers: %s", exc)
 
 
-def relay_forever(app, stopping):
-    """Ring this process's doorbell for every build another process queues, until `stopping`."""
-    client = app.extensions["stoker.redis"]
-    if client is None:
-        return
-    while not stopping.is_set():
-        try:
-            subscription = client.pubsub(ignore_subscribe_messages=True)
+# How long the relay waits before subscribing again after Redis went away.
+RETRY_SECONDS = 2
+
+
+def relay(app):
+    """Ring this process's doorbell for every build another process queues: listen for a second,
+    subscribing first when not subscribed."""
+    doorbell = services(app).doorbell
+    try:
+        if services(app).subscription is None:
+            subscription = services(app).redis.pubsub(ignore_subscribe_messages=True)
             subscription.subscribe(CHANNEL)
+            services(app).subscription = subscription
             # A ring may have been missed while not subscribed: look once anyway.
-            app.extensions["stoker.doorbell"].ring()
-            while not stopping.is_set():
-                if subscription.get_message(timeout=1.0) is not None:
-                    app.extensions["stoker.doorbell"].ring()
-        except redis.RedisError as exc:
-            log.warning("lost the wake-up channel (%s); polling meanwhile, retrying in 2 s", exc)
-            stopping.wait(2)
+            doorbell.ring()
+        if services(app).subscription.get_message(timeout=1.0) is not None:
+            doorbell.ring()
+    except redis.RedisError as exc:
+        services(app).subscription = None
+        log.warning("lost the wake-up channel (%s); polling meanwhile, retrying in %g s", exc, RETRY_SECONDS)
+        time.sleep(RETRY_SECONDS)
+
+
+RELAY = Periodic("relaying wake-ups from other processes", relay, every=0, role="workers",
+                 applies=lambda app: bool(app.config["REDIS_URL"]))

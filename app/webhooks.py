@@ -9,8 +9,9 @@ from peewee import IntegrityError
 from pipeline.git import check_commit_hash
 
 from .errors import ApiError, parse_json, path_id, request_body
-from .lifecycle import cancel_superseded, queue_build
-from .models import Build, Project, db
+from .jobs import BUILD
+from .lifecycle import cancel_superseded, changes
+from .models import Build, Project
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 
@@ -86,8 +87,8 @@ def github(project_id):
     delivery = request.headers.get("X-GitHub-Delivery", "")
     delivery = delivery if DELIVERY_ID.fullmatch(delivery) else None
     try:
-        with db.atomic():
-            build = queue_build(project, branch=project.branch, delivery_id=delivery, **change)
+        with changes() as batch:
+            build = batch.queue(BUILD, project=project, branch=project.branch, delivery_id=delivery, **change)
     except IntegrityError:
         build = Build.get((Build.project == project) & (Build.delivery_id == delivery))
         return jsonify(message="Build already queued for this delivery", build=build.to_json())

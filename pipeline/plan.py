@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from .docker_runner import IMAGE_REFERENCE
+from .engine import IMAGE_REFERENCE
 
 FILENAME = ".stoker.yml"
 KEYS = {"image", "env", "timeout", "steps"}

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import docker_runner, workspaces
-from .docker_runner import BuildError
+from . import workspaces
+from .engine import BuildError, ContainerSpec, ImageMissing
 from .git import GitError, GitMirror, without_credentials
 from .plan import FILENAME, PlanError, Step, parse
 
 MAX_PLAN_BYTES = 256 * 1024
+# Where the checkout is, inside a build's containers.
+WORKDIR = "/workspace"
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,16 @@ class Outcome:
 
 
 class Runner:
-    """Runs build jobs with one data dir, Docker engine and sandbox."""
+    """Runs build jobs with one data dir, container engine and sandbox."""
 
     def __init__(self, data_dir, *, sandbox, allow_local_repos, git_timeout, labels=None,
-                 allow_private_hosts=False):
+                 allow_private_hosts=False, engine=None):
+        # This host's Docker engine, unless told otherwise.
+        if engine is None:
+            from .docker_engine import DockerEngine
+
+            engine = DockerEngine()
+        self.engine = engine
         self.labels = dict(labels or {})
         self.sandbox = sandbox
         self.mirrors = Path(data_dir) / "mirrors"
@@ -66,12 +74,6 @@ class Runner:
         self.allow_local = allow_local_repos
         self.allow_private_hosts = allow_private_hosts
         self.git_timeout = git_timeout
-        self._docker = None
-
-    def docker(self):
-        if self._docker is None:
-            self._docker = docker_runner.connect()
-        return self._docker
 
     def mirror(self, url):
         return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout,
@@ -79,9 +81,8 @@ class Runner:
 
     def kill_containers(self, build_id=None):
         """Kill the build containers this runner started (of one build, if given); each run then ends."""
-        if self._docker is not None:
-            only = {} if build_id is None else {"stoker.build": str(build_id)}
-            docker_runner.kill_labelled(self._docker, {**self.labels, **only})
+        only = {} if build_id is None else {"stoker.build": str(build_id)}
+        self.engine.kill({**self.labels, **only})
 
     def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None):
         """Run `job` to its end and say how it ended; never raises for a failed build.
@@ -145,11 +146,13 @@ class Runner:
             say(f"Step {position + 1}/{count}: {step.name}")
             command = step.script()
         started, clock = utcnow(), time.monotonic()
-        exit_code, out_of_memory = docker_runner.run_in_container(
-            self.docker(),
+        spec = ContainerSpec(
             image=image,
-            command=command,
+            # One pipe for both streams: the engine may keep stdout and stderr apart, and
+            # lines written close together would otherwise reach the log swapped.
+            command=("sh", "-c", f"exec 2>&1; {command}"),
             workspace=workspace,
+            workdir=WORKDIR,
             sandbox=self.sandbox,
             labels={**self.labels, "stoker.build": str(job.build_id)},
             environment={
@@ -161,15 +164,20 @@ class Runner:
                 "STOKER_COMMIT": job.commit_hash,
                 "STOKER_BRANCH": job.branch,
             },
-            on_output=output,
         )
+        try:
+            ended = self.engine.run(spec, output)
+        except ImageMissing:
+            raise BuildError(f"image {image!r} is not on the Docker engine (make it with "
+                             f"'stoker make-image' or 'docker pull' it)") from None
+        exit_code = ended.code
         seconds = time.monotonic() - clock
         if step.name is None:
             say(f"Exited with code {exit_code} after {seconds:.1f} s")
         else:
             verdict = "passed" if exit_code == 0 else f"failed with code {exit_code}"
             say(f"Step {step.name} {verdict} after {seconds:.1f} s")
-        return StepResult(position, step.name, exit_code, started, utcnow(), out_of_memory)
+        return StepResult(position, step.name, exit_code, started, utcnow(), ended.out_of_memory)
 
 
 def utcnow():

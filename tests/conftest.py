@@ -24,7 +24,7 @@ import requests
 from app import create_app
 from app.db import open_database
 from app.models import db
-from pipeline.android.builder import default_android_image
+from pipeline.mobile.android.builder import default_android_image
 from pipeline.images import make_busybox_image
 from app.worker import Worker
 
@@ -52,7 +52,28 @@ def unavailable(what):
 
 # --- databases -------------------------------------------------------------
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+DATABASE_KINDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_databases: run on PostgreSQL as well as SQLite (claims, locks, "
+                                       "pools, migrations, the queue); every other test runs once, on SQLite")
+
+
+def pytest_generate_tests(metafunc):
+    """Run a test that needs a database on SQLite, and on PostgreSQL too when it is marked `both_databases`.
+
+    A test that names its own `database_kind` with parametrize keeps it.
+    """
+    if "database_kind" not in metafunc.fixturenames:
+        return
+    if any("database_kind" in marker.args[0] for marker in metafunc.definition.iter_markers("parametrize")):
+        return
+    kinds = DATABASE_KINDS if metafunc.definition.get_closest_marker("both_databases") else DATABASE_KINDS[:1]
+    metafunc.parametrize("database_kind", kinds, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def database_kind(request):
     return request.param
 

@@ -5,12 +5,15 @@ import sys
 import time
 import uuid
 
+import pytest
+
 from app.models import Build, Status
 from app.worker import STOPPED
 from tests.conftest import start_server, stop_server
 from tests.helpers import api, create_project, delivery, login, push_payload
 
 
+@pytest.mark.both_databases
 def test_a_worker_process_runs_builds_the_web_side_queued(client, accounts, local_repo, database_url, tmp_path,
                                                            docker_client):
     created = client.post("/api/project/projects", headers=accounts.headers(), json={
@@ -47,6 +50,7 @@ def test_make_image_imports_a_busybox_image_that_runs(docker_client):
         docker_client.images.remove(name, force=True)
 
 
+@pytest.mark.both_databases
 def test_with_redis_a_browser_on_the_web_process_sees_builds_a_worker_process_ran(
         database_url, redis_url, tmp_path, local_repo, listeners, docker_client):
     shared = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "STOKER_POLL_SECONDS": "0.2"}

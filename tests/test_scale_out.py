@@ -77,7 +77,6 @@ def test_pushes_to_two_web_processes_build_once_each_on_two_workers_seen_live_on
     assert set(ran_by) == {worker1.process.pid, worker2.process.pid}, ran_by
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"])
 def test_a_worker_whose_engine_does_not_answer_claims_nothing_and_says_so_once(
         database_url, tmp_path, docker_client, local_repo, live_database):
     shared = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data"), "STOKER_POLL_SECONDS": "0.2"}

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from app.models import AppStatus, Status
+from app.models import MobileStatus, Status
 from app.openapi import spec
 
 STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
@@ -20,10 +20,10 @@ def test_the_openapi_document_spells_each_status_as_the_models_do():
     schemas = spec()["components"]["schemas"]
     assert schemas["Status"]["enum"] == list(Status.ALL)
     assert schemas["Step"]["properties"]["status"]["enum"] == [*Status.ALL, Status.SKIPPED]
-    assert schemas["AppBuild"]["properties"]["status"]["enum"] == list(AppStatus.ALL)
+    assert schemas["AppBuild"]["properties"]["status"]["enum"] == list(MobileStatus.ALL)
 
 
 def test_the_dashboard_spells_each_status_as_the_models_do():
-    assert set(js_list("dom.js", "STATUSES")) == {*Status.ALL, Status.SKIPPED, *AppStatus.ALL}
+    assert set(js_list("dom.js", "STATUSES")) == {*Status.ALL, Status.SKIPPED, *MobileStatus.ALL}
     assert js_list("dom.js", "FINISHED") == list(Status.FINISHED)
-    assert js_list("views/apps.js", "DONE") == list(AppStatus.FINISHED)
+    assert js_list("views/apps.js", "DONE") == list(MobileStatus.FINISHED)

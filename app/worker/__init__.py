@@ -1,9 +1,11 @@
 """Workers: the side that claims records and hands plain values to pipeline/ to run.
 
-`Worker` runs builds and app builds (loop.py), each under a `Watch` (watch.py);
-`look_after_lost_builds` takes back what lost workers left (recovery.py).
+`Worker` (loop.py) claims jobs of every kind in app/jobs.py and runs each with
+its kind's executor: builds.py (under a `Watch`, watch.py) and mobile.py.
+recovery.py takes back what lost workers left.
 """
-from .loop import STOPPED, Worker, worker_name
-from .recovery import look_after_lost_builds
+from .builds import STOPPED
+from .loop import Worker, worker_name
+from .recovery import LOOK_AFTER_LOST_BUILDS
 
-__all__ = ["STOPPED", "Worker", "look_after_lost_builds", "worker_name"]
+__all__ = ["LOOK_AFTER_LOST_BUILDS", "STOPPED", "Worker", "worker_name"]

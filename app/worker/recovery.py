@@ -3,11 +3,13 @@ import logging
 import os
 import socket
 
-from pipeline import docker_runner, workspaces
-from pipeline.docker_runner import BuildError
+from pipeline import workspaces
+from pipeline.engine import BuildError
 
 from ..lifecycle import recover_lost
 from ..models import db
+from ..runtime import Periodic
+from ..services import services
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +24,17 @@ def process_alive(pid):
     return True
 
 
-def look_after_lost_builds(app, stopping):
-    """Until `stopping`, take back the builds of lost workers, and remove their containers and
-    folders on this host."""
-    interval = max(1.0, min(app.config["STOKER_LEASE_SECONDS"] / 2, 10.0))
-    client = None
-    while True:
-        try:
-            with app.app_context(), db.connection_context():
-                recover_lost()
-            workspaces.sweep_data_dir(app.config["STOKER_DATA_DIR"])
-            client = client or docker_runner.connect()
-            docker_runner.remove_orphans(client, socket.gethostname(), process_alive)
-        except BuildError as exc:
-            log.warning("cannot remove orphaned build containers: %s", exc)
-        except Exception:
-            log.exception("looking after lost builds failed; trying again in %s s", interval)
-        if stopping.wait(interval):
-            return
+def look_after_lost_builds(app):
+    """Take back the builds of lost workers, and remove their containers and folders on this host."""
+    with app.app_context(), db.connection_context():
+        recover_lost()
+    workspaces.sweep_data_dir(app.config["STOKER_DATA_DIR"])
+    try:
+        services(app).engine.remove_orphans(socket.gethostname(), process_alive)
+    except BuildError as exc:
+        log.warning("cannot remove orphaned build containers: %s", exc)
+
+
+LOOK_AFTER_LOST_BUILDS = Periodic(
+    "looking after lost builds", look_after_lost_builds, role="workers",
+    every=lambda app: max(1.0, min(app.config["STOKER_LEASE_SECONDS"] / 2, 10.0)))

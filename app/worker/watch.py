@@ -2,6 +2,7 @@
 import threading
 import time
 
+from ..jobs import BUILD
 from ..lifecycle import renew_lease
 from ..models import Build, Status, db
 
@@ -38,7 +39,7 @@ class Watch(threading.Thread):
                         status, owner = (Build.select(Build.status, Build.worker_id)
                                          .where(Build.id == self.job.build_id).tuples().get())
                         if time.monotonic() - renewed > lease / 3 and status == Status.RUNNING:
-                            if renew_lease(self.job.build_id, self.worker.name, lease):
+                            if renew_lease(BUILD, self.job.build_id, self.worker.name, lease):
                                 renewed = time.monotonic()
                     if owner != self.worker.name or status not in (Status.RUNNING, Status.CANCELED):
                         self.stop_build("lost", "This worker lost its lease on the build; stopping here")

@@ -12,8 +12,6 @@ from tests.conftest import start_server, stop_server
 from tests.helpers import api
 
 PASSWORD = "password123"
-# Nothing here depends on the database's kind; accounts under concurrency are tested on both.
-sqlite_only = pytest.mark.parametrize("database_kind", ["sqlite"])
 
 
 @pytest.fixture
@@ -55,7 +53,6 @@ def counts():
         return User.select().count(), Invitation.select().where(Invitation.used_at.is_null(False)).count()
 
 
-@sqlite_only
 def test_the_first_account_is_an_admin_and_the_next_needs_an_invitation(closed):
     assert register(closed, "root").status_code == 201
     admin = token_of(closed, "root")
@@ -78,7 +75,6 @@ def test_the_first_account_is_an_admin_and_the_next_needs_an_invitation(closed):
     assert closed.get("/api/auth/me", headers=bob).get_json()["user"]["admin"] is False
 
 
-@sqlite_only
 def test_an_expired_invitation_registers_no_one(closed):
     register(closed, "root")
     admin = token_of(closed, "root")
@@ -91,7 +87,6 @@ def test_an_expired_invitation_registers_no_one(closed):
         assert response.status_code == 400 and "expiresInHours" in response.get_json()["message"]
 
 
-@sqlite_only
 def test_only_admins_invite_and_manage_users(closed):
     admin, bob = admin_and_invited(closed)
     for method, path, body in (("POST", "/api/admin/invitations", {}), ("GET", "/api/admin/users", None),
@@ -105,7 +100,6 @@ def test_only_admins_invite_and_manage_users(closed):
         {"id": 2, "username": "bob", "admin": False, "disabled": False}]
 
 
-@sqlite_only
 def test_a_disabled_users_tokens_stop_at_once_and_the_last_admin_stays(closed):
     admin, bob = admin_and_invited(closed)
     assert closed.get("/api/project/projects", headers=bob).status_code == 200
@@ -130,6 +124,7 @@ def test_a_disabled_users_tokens_stop_at_once_and_the_last_admin_stays(closed):
     assert closed.patch("/api/admin/users/99", json={}, headers=token_of(closed, "bob")).status_code == 404
 
 
+@pytest.mark.both_databases
 def test_eight_first_registrations_at_once_make_one_admin_and_let_no_one_else_in(database_url, tmp_path):
     """Eight people race to be first on a new server (on each database): one admin, the rest refused."""
     import concurrent.futures
@@ -146,7 +141,6 @@ def test_eight_first_registrations_at_once_make_one_admin_and_let_no_one_else_in
     assert [a.json()["user"]["admin"] for a in answers if a.status_code == 201] == [True]
 
 
-@sqlite_only
 def test_ten_wrong_passwords_for_one_user_and_the_right_one_waits(client, accounts):
     accounts.register("alice")
     for _ in range(10):
@@ -160,7 +154,6 @@ def test_ten_wrong_passwords_for_one_user_and_the_right_one_waits(client, accoun
     assert client.post("/api/auth/login", json={"username": "bob", "password": PASSWORD}).status_code == 200
 
 
-@sqlite_only
 def test_fifty_failures_from_one_address_stop_that_address(client, accounts):
     accounts.register("alice")
     for n in range(50):

@@ -6,6 +6,9 @@ import pytest
 from app.models import Build, Status
 from tests.helpers import api, delivery, push_payload
 
+# Claims, leases and the queue: each database's own locking is under test.
+pytestmark = pytest.mark.both_databases
+
 
 def new_project(client, headers, local_repo, **fields):
     body = {"name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh", **fields}

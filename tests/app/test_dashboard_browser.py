@@ -10,7 +10,6 @@ pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
 
 # The page is the same whatever the database; the API under it is tested on both.
-pytestmark = pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
 expect.set_options(timeout=20_000)
 
 PASSWORD = "a long password"
@@ -255,7 +254,7 @@ def test_an_app_build_asked_for_on_the_page_goes_live_to_its_download(open_page,
                                                                      android_image):
     from androguard.core.apk import APK
 
-    from tests.app.test_app_builds import HOSTILE_NAME, serve_web_app
+    from tests.app.test_mobile import HOSTILE_NAME, serve_web_app
 
     web_app = serve_web_app()
     server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "apps"),

@@ -1,8 +1,12 @@
 """The database a newer Stoker meets: columns it gained are added, and nothing is lost."""
 import time
 
+import pytest
+
 from app import create_app
 from app.models import Project, User, db
+
+pytestmark = pytest.mark.both_databases
 
 
 def test_columns_added_since_the_tables_were_made_appear_with_their_defaults(config):

@@ -8,7 +8,6 @@ import pytest
 from app import create_app
 from app.models import Build, BuildLog, Status, db
 
-sqlite_only = pytest.mark.parametrize("database_kind", ["sqlite"])
 FILL_UP = ("i=0; while [ $i -lt 200 ]; do echo \"before $i\"; i=$((i+1)); done; "
            "dd if=/dev/zero of=fill bs=1M count=200 2>/dev/null || true; "
            "i=0; while [ $i -lt 5000 ]; do echo \"after the disk filled, line $i\"; i=$((i+1)); done")
@@ -41,7 +40,6 @@ def fill(disk):
     return path
 
 
-@sqlite_only
 def test_a_build_whose_log_cannot_be_kept_fails_saying_so(full_app, small_disk, local_repo, docker_client):
     from app.worker import Worker
 
@@ -63,7 +61,6 @@ def test_a_build_whose_log_cannot_be_kept_fails_saying_so(full_app, small_disk, 
     assert not list((small_disk / "data" / "workspaces").glob("build-*"))
 
 
-@sqlite_only
 def test_requests_answer_503_while_the_disk_is_full_and_work_again_after(full_app, small_disk):
     client = full_app.test_client()
     client.post("/api/auth/register", json={"username": "alice", "password": "password123"})

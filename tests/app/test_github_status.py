@@ -12,6 +12,8 @@ from app.models import Build, GithubStatus, Status, utcnow
 from tests.conftest import Accounts, free_port, start_server, stop_server
 from tests.helpers import LocalHttp, api, login
 
+pytestmark = pytest.mark.both_databases
+
 
 class FakeGithub:
     """Answers POST /repos/.../statuses/<sha> like GitHub, failing the first `failures` calls."""

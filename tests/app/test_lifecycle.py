@@ -4,8 +4,12 @@ import threading
 import psycopg2
 import pytest
 
-from app.lifecycle import claim_next, queue_build, set_status
+from app.jobs import BUILD
+from app.lifecycle import claim_next, move, queue_build
 from app.models import Build, Project, Status, User, db
+
+# Claims, leases and the queue: each database's own locking is under test.
+pytestmark = pytest.mark.both_databases
 
 
 def make_project(concurrency=None):
@@ -34,7 +38,7 @@ def test_racing_workers_claim_each_build_exactly_once(app):
         try:
             with app.app_context():
                 start.wait()
-                while (build := claim_next(name, lease_seconds=60)) is not None:
+                while (build := claim_next(BUILD, name, lease_seconds=60)) is not None:
                     claims.append((build.id, name))
         except Exception as exc:  # surfaced below; a thread's exception is otherwise lost
             errors.append(exc)
@@ -54,19 +58,19 @@ def test_claims_take_the_oldest_queued_build_first(app):
     with app.app_context():
         project = make_project()
         first, second = (queue_build(project, commit_hash=f"{n:040x}", branch="main") for n in (1, 2))
-        assert claim_next("w", lease_seconds=60).id == first.id
-        assert claim_next("w", lease_seconds=60).id == second.id
-        assert claim_next("w", lease_seconds=60) is None
+        assert claim_next(BUILD, "w", lease_seconds=60).id == first.id
+        assert claim_next(BUILD, "w", lease_seconds=60).id == second.id
+        assert claim_next(BUILD, "w", lease_seconds=60) is None
 
 
 def test_a_finished_build_cannot_be_moved_again(app):
     with app.app_context():
         build = queue_build(make_project(), commit_hash="a" * 40, branch="main")
-        assert set_status(build.id, Status.RUNNING, expect=Status.QUEUED) is not None
-        done = set_status(build.id, Status.PASSED, expect=Status.RUNNING, exit_code=0)
+        assert move(BUILD, build.id, Status.RUNNING, expect=Status.QUEUED) is not None
+        done = move(BUILD, build.id, Status.PASSED, expect=Status.RUNNING, exit_code=0)
         assert done.finished_at is not None
         # A second, late report (say from a worker that lost the build) changes nothing.
-        assert set_status(build.id, Status.FAILED, expect=Status.RUNNING, exit_code=1) is None
+        assert move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, exit_code=1) is None
         assert Build.get_by_id(build.id).status == Status.PASSED
 
 
@@ -81,7 +85,7 @@ def test_a_projects_limit_holds_under_racing_workers_and_does_not_block_others(a
     def worker(name):
         with app.app_context():
             start.wait()
-            while (build := claim_next(name, lease_seconds=60)) is not None:
+            while (build := claim_next(BUILD, name, lease_seconds=60)) is not None:
                 claims.append(build.id)
             db.close()
 
@@ -92,9 +96,9 @@ def test_a_projects_limit_holds_under_racing_workers_and_does_not_block_others(a
         Status.RUNNING, Status.QUEUED, Status.RUNNING, Status.QUEUED, Status.RUNNING]
 
     with app.app_context():
-        set_status(ids[0], Status.PASSED, expect=Status.RUNNING)
-        assert claim_next("w", lease_seconds=60).id == ids[1]  # oldest first
-        assert claim_next("w", lease_seconds=60) is None
+        move(BUILD, ids[0], Status.PASSED, expect=Status.RUNNING)
+        assert claim_next(BUILD, "w", lease_seconds=60).id == ids[1]  # oldest first
+        assert claim_next(BUILD, "w", lease_seconds=60) is None
 
 
 # SKIP LOCKED is PostgreSQL's; SQLite's claims take turns.
@@ -110,11 +114,11 @@ def test_a_limited_project_starts_its_oldest_build_even_while_another_worker_hol
         with other_worker.cursor() as cursor:
             cursor.execute("SELECT id FROM build WHERE id = %s FOR UPDATE", (oldest,))
             with app.app_context():
-                assert claim_next("w1", lease_seconds=60) is None
+                assert claim_next(BUILD, "w1", lease_seconds=60) is None
         other_worker.rollback()
     finally:
         other_worker.close()
     with app.app_context():
-        assert claim_next("w1", lease_seconds=60).id == oldest
-        assert claim_next("w2", lease_seconds=60) is None
+        assert claim_next(BUILD, "w1", lease_seconds=60).id == oldest
+        assert claim_next(BUILD, "w2", lease_seconds=60) is None
     assert Build.get_by_id(second).status == Status.QUEUED

@@ -7,6 +7,8 @@ from app.logs import LogWriter, read_log, truncation_notice
 from app.models import Build, BuildLog, Project, Status, User
 from tests.helpers import api, create_project
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def build_of(client, accounts, local_repo):

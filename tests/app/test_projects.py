@@ -38,6 +38,7 @@ def test_creating_a_project_queues_a_first_build_of_the_branch_head(client, acco
     assert finished["commitAuthor"] == "Ada Lovelace"
 
 
+@pytest.mark.both_databases
 def test_listing_shows_only_my_projects_with_builds_newest_first(client, accounts, local_repo):
     alice, bob = accounts.headers("alice"), accounts.headers("bob")
     mine = create(client, alice, name="mine", repoUrl=local_repo.url).get_json()
@@ -141,6 +142,7 @@ def test_invalid_fields_are_400_naming_the_field(client, accounts, local_repo, f
     assert Project.select().count() == 0
 
 
+@pytest.mark.both_databases
 def test_listing_names_each_projects_latest_build(client, accounts, local_repo):
     headers = accounts.headers()
     first = create(client, headers, name="demo", repoUrl=local_repo.url).get_json()
@@ -169,6 +171,7 @@ def test_one_project_is_read_by_its_owner_only(client, accounts, local_repo):
     assert client.get(f"/api/project/projects/{made['id']}").status_code == 401
 
 
+@pytest.mark.both_databases
 def test_a_projects_builds_come_a_page_at_a_time_newest_first(client, accounts, local_repo):
     headers = accounts.headers()
     made = create(client, headers, name="demo", repoUrl=local_repo.url).get_json()

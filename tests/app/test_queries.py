@@ -3,14 +3,12 @@ its rows through an index."""
 import logging
 import re
 
-import pytest
-
 from app import lifecycle
+from app.jobs import BUILD, MOBILE_BUILD
 from app.models import Build, db
 from app.projects import LISTED_BUILDS
 from tests.helpers import delivery, push_payload
 
-sqlite_only = pytest.mark.parametrize("database_kind", ["sqlite"])
 # Tables that grow with every push; a full scan of one is a request that slows as Stoker ages.
 GROWING = {"build", "buildlog", "buildstep", "appbuild", "githubstatus", "appartifact"}
 
@@ -39,7 +37,6 @@ def full_scans(statements):
     return scans
 
 
-@sqlite_only
 def test_the_project_list_carries_the_newest_builds_only(client, accounts, local_repo):
     headers = accounts.headers()
     created = client.post("/api/project/projects", headers=headers, json={
@@ -53,7 +50,6 @@ def test_the_project_list_carries_the_newest_builds_only(client, accounts, local
     assert listed["latestBuild"]["id"] == newest[0].id
 
 
-@sqlite_only
 def test_every_query_a_request_or_a_claim_makes_uses_an_index(app, client, accounts, local_repo):
     headers = accounts.headers()
     created = client.post("/api/project/projects", headers=headers, json={
@@ -73,9 +69,9 @@ def test_every_query_a_request_or_a_claim_makes_uses_an_index(app, client, accou
             assert client.get(path, headers=headers).status_code == 200, path
         assert client.post("/api/build/rebuild/1", headers=headers).status_code == 201
         with app.app_context(), db.connection_context():
-            claimed = lifecycle.claim_next("w1", 60)
-            lifecycle.renew_lease(claimed.id, "w1", 60)
-            lifecycle.claim_next_app_build("w1", 60)
+            claimed = lifecycle.claim_next(BUILD, "w1", 60)
+            lifecycle.renew_lease(BUILD, claimed.id, "w1", 60)
+            lifecycle.claim_next(MOBILE_BUILD, "w1", 60)
             lifecycle.recover_lost()
         assert client.post(f"/api/build/{claimed.id}/cancel", headers=headers).status_code == 200
     finally:

@@ -6,10 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from app.lifecycle import (LOST, claim_next, claim_next_app_build, queue_app_build, queue_build, recover_lost,
-                           renew_lease, set_app_status, set_status)
-from app.models import AppBuild, AppBundle, AppStatus, Build, Project, Status, User, utcnow
+from app.jobs import BUILD, MOBILE_BUILD
+from app.lifecycle import LOST, claim_next, move, queue, queue_build, recover_lost, renew_lease
+from app.models import MobileBuild, MobileBundle, MobileStatus, Build, Project, Status, User, utcnow
 from tests.conftest import start_server, stop_server
+
+# Claims, leases and the queue: each database's own locking is under test.
+pytestmark = pytest.mark.both_databases
 
 
 def make_build(app):
@@ -26,27 +29,27 @@ def expire(build_id):
 def test_a_lost_worker_cannot_write_after_its_build_was_taken_over(app):
     with app.app_context():
         build = make_build(app)
-        assert claim_next("w1", lease_seconds=60).id == build.id
-        assert renew_lease(build.id, "w1", lease_seconds=60)
+        assert claim_next(BUILD, "w1", lease_seconds=60).id == build.id
+        assert renew_lease(BUILD, build.id, "w1", lease_seconds=60)
         expire(build.id)
 
-        assert recover_lost() == [build.id]
+        assert [job.id for job in recover_lost()] == [build.id]
         requeued = Build.get_by_id(build.id)
         assert (requeued.status, requeued.worker_id, requeued.attempts) == (Status.QUEUED, None, 1)
-        assert claim_next("w2", lease_seconds=60).id == build.id
+        assert claim_next(BUILD, "w2", lease_seconds=60).id == build.id
 
         # w1 comes back from the dead: it can neither renew nor report.
-        assert not renew_lease(build.id, "w1", lease_seconds=60)
-        assert set_status(build.id, Status.PASSED, expect=Status.RUNNING, owner="w1", exit_code=0) is None
+        assert not renew_lease(BUILD, build.id, "w1", lease_seconds=60)
+        assert move(BUILD, build.id, Status.PASSED, expect=Status.RUNNING, owner="w1", exit_code=0) is None
         assert Build.get_by_id(build.id).worker_id == "w2"
-        assert set_status(build.id, Status.PASSED, expect=Status.RUNNING, owner="w2", exit_code=0) is not None
+        assert move(BUILD, build.id, Status.PASSED, expect=Status.RUNNING, owner="w2", exit_code=0) is not None
 
 
 def test_a_live_lease_is_left_alone(app):
     with app.app_context():
         build = make_build(app)
-        claim_next("w1", lease_seconds=60)
-        assert recover_lost() == []
+        claim_next(BUILD, "w1", lease_seconds=60)
+        assert [job.id for job in recover_lost()] == []
         assert Build.get_by_id(build.id).status == Status.RUNNING
 
 
@@ -54,7 +57,7 @@ def test_a_build_whose_worker_is_lost_twice_fails_saying_so(app):
     with app.app_context():
         build = make_build(app)
         for worker in ("w1", "w2"):
-            assert claim_next(worker, lease_seconds=60).id == build.id
+            assert claim_next(BUILD, worker, lease_seconds=60).id == build.id
             expire(build.id)
             recover_lost()
         lost = Build.get_by_id(build.id)
@@ -108,21 +111,21 @@ def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
 def test_an_app_build_whose_worker_is_lost_is_queued_again_once_then_fails(app):
     with app.app_context():
         owner = User.create(username="maker", password_hash="x")
-        bundle = AppBundle.create(owner=owner, bundle_id="com.example.lost", platform="android")
-        build = queue_app_build(uid="lost-app", owner=owner, app_bundle=bundle, platform="android", name="Lost",
+        bundle = MobileBundle.create(owner=owner, bundle_id="com.example.lost", platform="android")
+        build = queue(MOBILE_BUILD, uid="lost-app", owner=owner, bundle_record=bundle, platform="android", name="Lost",
                                 bundle_id="com.example.lost", version="1.0.0", url="https://example.com/")
-        assert claim_next_app_build("w1", lease_seconds=60).id == build.id
-        assert claim_next_app_build("w2", lease_seconds=60) is None
-        AppBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(AppBuild.id == build.id).execute()
+        assert claim_next(MOBILE_BUILD, "w1", lease_seconds=60).id == build.id
+        assert claim_next(MOBILE_BUILD, "w2", lease_seconds=60) is None
+        MobileBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(MobileBuild.id == build.id).execute()
         recover_lost()
-        requeued = AppBuild.get_by_id(build.id)
-        assert (requeued.status, requeued.worker_id, requeued.attempts) == (AppStatus.QUEUED, None, 1)
+        requeued = MobileBuild.get_by_id(build.id)
+        assert (requeued.status, requeued.worker_id, requeued.attempts) == (MobileStatus.QUEUED, None, 1)
 
-        assert claim_next_app_build("w2", lease_seconds=60).id == build.id
+        assert claim_next(MOBILE_BUILD, "w2", lease_seconds=60).id == build.id
         # w1 comes back: its report changes nothing.
-        assert set_app_status(build.id, AppStatus.SUCCESS, expect=AppStatus.BUILDING, owner="w1") is None
-        AppBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(AppBuild.id == build.id).execute()
+        assert move(MOBILE_BUILD, build.id, MobileStatus.SUCCESS, expect=MobileStatus.BUILDING, owner="w1") is None
+        MobileBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(MobileBuild.id == build.id).execute()
         recover_lost()
-        lost = AppBuild.get_by_id(build.id)
-        assert (lost.status, lost.error, lost.attempts) == (AppStatus.FAILED, LOST, 1)
+        lost = MobileBuild.get_by_id(build.id)
+        assert (lost.status, lost.error, lost.attempts) == (MobileStatus.FAILED, LOST, 1)
         assert lost.completed_at is not None

@@ -6,8 +6,10 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 
-from app.db import checkpoint_forever, open_database
+from app.db import CHECKPOINT, open_database
+from app.runtime import keep_running
 from app.models import db
 
 # Run in its own process: it patches the standard library as `stoker` does.
@@ -99,7 +101,7 @@ def test_writes_reach_the_database_file_in_the_background_not_when_a_request_end
     assert path.stat().st_size == empty, "a connection's close checkpointed"
 
     stopping = threading.Event()
-    checkpointer = threading.Thread(target=checkpoint_forever, args=(stopping, lambda f, *a: f(*a), 0.1))
+    checkpointer = threading.Thread(target=keep_running, args=(replace(CHECKPOINT, every=0.1), None, stopping))
     checkpointer.start()
     try:
         deadline = time.monotonic() + 5

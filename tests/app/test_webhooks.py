@@ -29,6 +29,7 @@ def send(client, project, payload, event="push", delivery_id=None, secret=None):
     return client.post(f"/api/webhooks/github/{project['id']}", data=body, headers=headers)
 
 
+@pytest.mark.both_databases
 def test_a_push_to_the_branch_queues_a_build_of_that_commit_and_runs_it(client, accounts, project,
                                                                         local_repo, drain):
     proj = project()
@@ -63,6 +64,7 @@ def test_githubs_real_new_branch_push_builds_the_connected_branch(client, projec
         assert build["commitAuthor"] == payload["head_commit"]["author"]["name"]
 
 
+@pytest.mark.both_databases
 def test_a_redelivery_builds_nothing_new_and_answers_with_the_first_build(client, project, local_repo):
     proj = project()
     sha = local_repo.commit({"y.txt": "y\n"})

@@ -1,7 +1,7 @@
 """One build run end to end against the real engine, and what it leaves behind: nothing."""
 import pytest
 
-from pipeline.docker_runner import Sandbox
+from pipeline.engine import Sandbox
 from pipeline.runner import BuildJob, Runner
 from tests.conftest import TEST_IMAGE
 

@@ -6,7 +6,8 @@ import time
 import docker
 import pytest
 
-from pipeline import docker_runner, workspaces
+from pipeline import workspaces
+from pipeline.docker_engine import DockerEngine
 from tests.conftest import TEST_IMAGE, start_server, stop_server
 from tests.helpers import api, login
 
@@ -39,7 +40,6 @@ def test_a_sweep_removes_only_folders_no_live_process_holds(tmp_path):
     assert not held.exists()
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"])
 def test_what_a_process_killed_with_9_left_is_swept_by_the_next(database_url, tmp_path, local_repo, docker_client):
     env = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data"), "STOKER_LEASE_SECONDS": "4"}
     first = start_server("serve", env, tmp_path)
@@ -85,7 +85,7 @@ def test_the_container_sweep_carries_on_past_a_container_that_vanished(docker_cl
 
     docker_client.api.containers = list_then_one_vanishes
     try:
-        removed = docker_runner.remove_orphans(docker_client, host, lambda pid: pid != dead_pid)
+        removed = DockerEngine().remove_orphans(host, lambda pid: pid != dead_pid)
     finally:
         docker_client.api.containers = real_list
     assert {c.id for c in made[1:]} <= set(removed)

@@ -10,10 +10,8 @@ from pipeline.git import without_credentials
 from tests.security.test_git_inputs import processes_started
 
 TOKEN = "ghp_s3cretTokenValue0123456789"
-sqlite_only = pytest.mark.parametrize("database_kind", ["sqlite"])
 
 
-@sqlite_only
 @pytest.mark.parametrize("url", [f"https://user:{TOKEN}@github.com/octo/demo.git",
                                  f"https://{TOKEN}@github.com/octo/demo.git",
                                  f"https://x-access-token:{TOKEN}@example.com:8443/octo/demo"])
@@ -35,7 +33,6 @@ def closed_port():
         return s.getsockname()[1]
 
 
-@sqlite_only
 def test_a_stored_url_with_credentials_is_hidden_from_answers_logs_errors_and_the_process_list(
         config, drain, tmp_path):
     app = create_app({**config, "STOKER_ALLOW_PRIVATE_REPO_HOSTS": True, "STOKER_REGISTRATION": "open"})

@@ -29,6 +29,7 @@ def queueing_server(database_url, tmp_path, docker_client):
     stop_server(server)
 
 
+@pytest.mark.both_databases
 def test_a_burst_of_deliveries_each_makes_one_build_while_the_api_answers(queueing_server, local_repo):
     server = queueing_server
     token = login(server, "alice")
@@ -118,7 +119,6 @@ def closed_by_server(conn):
         return False
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"])
 def test_a_flood_of_idle_connections_cannot_starve_a_real_request(database_url, tmp_path, docker_client):
     server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data"),
                                     "STOKER_WORKER_CONCURRENCY": "0", "STOKER_IDLE_SECONDS": "60"}, tmp_path)
@@ -143,7 +143,6 @@ def test_a_flood_of_idle_connections_cannot_starve_a_real_request(database_url, 
         stop_server(server)
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"])
 def test_a_connection_that_sends_nothing_is_closed_after_the_idle_bound(database_url, tmp_path, docker_client):
     server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data"),
                                     "STOKER_WORKER_CONCURRENCY": "0", "STOKER_IDLE_SECONDS": "2"}, tmp_path)

@@ -22,7 +22,7 @@ def test_every_route_of_alices_things_refuses_bob_and_changes_nothing(app, clien
         if rule.endpoint == "webhooks.github":
             continue  # signed with the project's secret, not a user's token: see test_webhook_vectors
         if rule.rule.startswith("/api/v1/"):
-            continue  # app builds, whose ids are opaque: another's is a 404, see test_app_builds
+            continue  # app builds, whose ids are opaque: another's is a 404, see test_mobile
         body = {"value": "stolen"} if method == "PUT" else {"public": True}
         response = client.open(concrete(rule), method=method, json=body, headers=bob)
         assert response.status_code == 403, f"{method} {rule.rule} answered {response.status_code}"

@@ -146,6 +146,7 @@ def test_a_connection_ends_when_its_token_expires(live_server):
     assert wait_until_disconnected(client, within=2 + TOKEN_CHECK_SECONDS + 2)
 
 
+@pytest.mark.both_databases
 def test_revocations_are_kept_only_until_their_tokens_expire(client, accounts):
     old = RevokedToken.create(jti="long-expired", expires_at=utcnow() - timedelta(seconds=1))
     client.post("/api/auth/logout", headers=accounts.headers("alice"))

@@ -44,7 +44,7 @@ def _quoted(value):
 
 
 @dataclass(frozen=True)
-class IosApp:
+class XcodeProject:
     bundle_id: str
     name: str
     version: str

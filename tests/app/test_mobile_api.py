@@ -1,11 +1,11 @@
 """API v1 app builds: every refusal names its field, and nothing is written when one happens.
-(The builds themselves, end to end, are in test_app_builds.)"""
+(The builds themselves, end to end, are in test_mobile.)"""
 import time
 
 import pytest
 
 from app import downloads
-from app.models import AppArtifact, AppBuild, AppBundle, AppStatus, utcnow
+from app.models import MobileArtifact, MobileBuild, MobileBundle, MobileStatus, utcnow
 
 GOOD = {"url": "https://example.com/app", "name": "Demo", "bundleId": "com.example.demo", "version": "1.0.0",
         "platform": "android"}
@@ -55,7 +55,7 @@ def test_a_bad_field_is_a_400_naming_it_and_nothing_is_written(client, accounts,
     response = post(client, accounts.headers(), **fields)
     assert response.status_code == 400, response.get_json()
     assert response.get_json()["message"].startswith(field)
-    assert AppBuild.select().count() == 0 and AppBundle.select().count() == 0
+    assert MobileBuild.select().count() == 0 and MobileBundle.select().count() == 0
 
 
 def test_an_unknown_permission_is_a_400_listing_the_accepted_ones(client, accounts):
@@ -89,6 +89,7 @@ def test_private_urls_are_accepted_only_when_the_server_allows_them(app, client,
     assert response.status_code == 400 and response.get_json()["message"].startswith("url")
 
 
+@pytest.mark.both_databases
 def test_a_version_must_be_higher_than_the_previous_build_of_the_bundle(client, accounts):
     alice = accounts.headers()
     assert post(client, alice, version="1.2.0").status_code == 201
@@ -101,16 +102,17 @@ def test_a_version_must_be_higher_than_the_previous_build_of_the_bundle(client, 
     # Versions count per bundle id and platform.
     assert post(client, alice, version="0.1.0", bundleId="com.example.other").status_code == 201
     assert post(client, alice, version="0.1.0", platform="ios").status_code == 201
-    assert AppBuild.select().count() == 5
+    assert MobileBuild.select().count() == 5
 
 
+@pytest.mark.both_databases
 def test_a_bundle_id_belongs_to_one_account_per_platform(client, accounts):
     assert post(client, accounts.headers("alice")).status_code == 201
     response = post(client, accounts.headers("bob"), version="5.0.0")
     assert response.status_code == 409
     assert "com.example.demo" in response.get_json()["message"]
     assert post(client, accounts.headers("bob"), platform="ios").status_code == 201
-    assert [b.owner.username for b in AppBuild.select().order_by(AppBuild.id)] == ["alice", "bob"]
+    assert [b.owner.username for b in MobileBuild.select().order_by(MobileBuild.id)] == ["alice", "bob"]
 
 
 def test_another_accounts_build_and_an_unknown_one_are_404s(client, accounts):
@@ -142,11 +144,11 @@ def test_the_list_pages_newest_first(client, accounts):
 def finished_build(client, accounts):
     """Alice's build, marked a success with an artifact as a worker would leave it."""
     uid = post(client, accounts.headers()).get_json()["id"]
-    build = AppBuild.get(AppBuild.uid == uid)
-    AppArtifact.create(build=build, file_name="com.example.demo-1.0.0.apk",
+    build = MobileBuild.get(MobileBuild.uid == uid)
+    MobileArtifact.create(build=build, file_name="com.example.demo-1.0.0.apk",
                        content_type="application/vnd.android.package-archive", sha256="0" * 64, data=b"PK\x03\x04apk")
-    AppBuild.update(status=AppStatus.SUCCESS, completed_at=utcnow()).where(AppBuild.id == build.id).execute()
-    return AppBuild.get_by_id(build.id)
+    MobileBuild.update(status=MobileStatus.SUCCESS, completed_at=utcnow()).where(MobileBuild.id == build.id).execute()
+    return MobileBuild.get_by_id(build.id)
 
 
 def test_the_download_link_needs_no_token_but_a_good_unexpired_signature(app, client, accounts, finished_build):

@@ -18,9 +18,9 @@ from androguard.core.dex import DEX
 from loguru import logger
 from pbxproj import XcodeProject
 
-from app.models import AppStatus
-from pipeline.android.app import SHELL_ACTIVITY, START_URL_KEY
-from pipeline.webapp import is_sound_png
+from app.models import MobileStatus
+from pipeline.mobile.android.sources import SHELL_ACTIVITY, START_URL_KEY
+from pipeline.mobile.webapp import is_sound_png
 from tests.conftest import free_port, start_server, stop_server
 from tests.helpers import Site, api, login
 
@@ -93,7 +93,7 @@ class AppEvents:
     def statuses_of(self, build_id, timeout=90):
         """Every status of one build until it finishes, in arrival order, and its last event."""
         seen, deadline = [], time.monotonic() + timeout
-        while not seen or seen[-1]["status"] not in AppStatus.FINISHED:
+        while not seen or seen[-1]["status"] not in MobileStatus.FINISHED:
             event = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
             if event["id"] == build_id:
                 seen.append(event)

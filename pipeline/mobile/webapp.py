@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 
-from .hosts import UnsafeAddress, check_host, resolve
+from ..hosts import UnsafeAddress, check_host, resolve
 
 MAX_URL_LENGTH = 2048
 MAX_REDIRECTS = 5

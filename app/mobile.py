@@ -8,14 +8,15 @@ import semver
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import current_user
 
-from pipeline.android.app import ANDROID_PERMISSIONS, version_code
-from pipeline.webapp import check_app_url
+from pipeline.mobile.android.sources import ANDROID_PERMISSIONS, version_code
+from pipeline.mobile.webapp import check_app_url
 
 from . import downloads
 from .auth import require_login
 from .errors import ApiError, json_body, page_args
-from .lifecycle import queue_app_build
-from .models import AppBuild, AppBundle, AppStatus, db
+from .jobs import MOBILE_BUILD
+from .lifecycle import changes
+from .models import MobileBuild, MobileBundle, MobileStatus, db
 
 bp = Blueprint("app_builds", __name__, url_prefix="/api/v1/builds")
 bp.before_request(require_login)
@@ -93,10 +94,10 @@ def create():
     data = json_body()
     fields = {"url": _url(data), "name": _name(data), "bundle_id": _bundle_id(data),
               "version": _version(data), "permissions": _permissions(data), "platform": _platform(data)}
-    with db.atomic():
+    with changes() as batch:
         bundle = _claim_bundle(fields["bundle_id"], fields["platform"])
         _check_version_is_higher(bundle, fields["version"])
-        build = queue_app_build(uid=str(uuid.uuid4()), owner=current_user.id, app_bundle=bundle,
+        build = batch.queue(MOBILE_BUILD, uid=str(uuid.uuid4()), owner=current_user.id, bundle_record=bundle,
                                 **{**fields, "permissions": json.dumps(fields["permissions"])})
     return jsonify(_json(build)), 201
 
@@ -108,8 +109,8 @@ def _claim_bundle(bundle_id, platform):
     builds of one bundle id are queued one after the other and each sees the
     version of the one before (SQLite's write transactions already take turns).
     """
-    AppBundle.insert(owner=current_user.id, bundle_id=bundle_id, platform=platform).on_conflict_ignore().execute()
-    query = AppBundle.select().where((AppBundle.bundle_id == bundle_id) & (AppBundle.platform == platform))
+    MobileBundle.insert(owner=current_user.id, bundle_id=bundle_id, platform=platform).on_conflict_ignore().execute()
+    query = MobileBundle.select().where((MobileBundle.bundle_id == bundle_id) & (MobileBundle.platform == platform))
     bundle = (query.for_update() if db.for_update else query).get()
     if bundle.owner_id != current_user.id:
         raise ApiError(409, f"bundleId {bundle_id} belongs to another account on {platform}")
@@ -121,8 +122,8 @@ def _check_version_is_higher(bundle, version):
 
     A failed build made no app, so its version may be built again.
     """
-    versions = [v for (v,) in AppBuild.select(AppBuild.version)
-                .where((AppBuild.app_bundle == bundle) & (AppBuild.status != AppStatus.FAILED)).tuples()]
+    versions = [v for (v,) in MobileBuild.select(MobileBuild.version)
+                .where((MobileBuild.bundle_record == bundle) & (MobileBuild.status != MobileStatus.FAILED)).tuples()]
     if not versions:
         return
     highest = max(versions, key=semver.Version.parse)
@@ -134,14 +135,14 @@ def _check_version_is_higher(bundle, version):
 @bp.get("")
 def list_builds():
     limit, offset = page_args()
-    mine = AppBuild.select().where(AppBuild.owner == current_user.id)
-    page = mine.order_by(AppBuild.created_at.desc(), AppBuild.id.desc()).limit(limit).offset(offset)
+    mine = MobileBuild.select().where(MobileBuild.owner == current_user.id)
+    page = mine.order_by(MobileBuild.created_at.desc(), MobileBuild.id.desc()).limit(limit).offset(offset)
     return jsonify(data=[_json(build) for build in page], total=mine.count(), limit=limit, offset=offset)
 
 
 @bp.get("/<build_id>")
 def get_build(build_id):
-    build = AppBuild.get_or_none((AppBuild.uid == build_id) & (AppBuild.owner == current_user.id))
+    build = MobileBuild.get_or_none((MobileBuild.uid == build_id) & (MobileBuild.owner == current_user.id))
     if build is None:
         raise ApiError(404, "Build not found")
     return jsonify(_json(build))

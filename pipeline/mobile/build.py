@@ -1,6 +1,6 @@
 """One app build, from plain values to the bytes of an APK or an Xcode project archive.
 
-The web app is read first (pipeline.webapp); an Android app is then
+The web app is read first (pipeline.mobile.webapp); an Android app is then
 packaged and signed in the builder image with no network, as a user with no
 rights over anything but its own folder.
 """
@@ -9,26 +9,27 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docker.errors import DockerException, ImageNotFound
-from requests.exceptions import ConnectionError as RequestsConnectionError
-
-from . import docker_runner, workspaces
-from .android.app import AndroidApp
-from .ios.project import IosApp
+from .. import workspaces
+from ..engine import BuildError, ContainerSpec, ImageMissing, Sandbox, TimedOut
+from .android.sources import AndroidSources
+from .ios.project import XcodeProject
 from .webapp import WebAppError, read_web_app
 
 log = logging.getLogger(__name__)
 
 NOBODY = 65534
 OUTPUT_LINES = 20
+# Tighter than a build: no network, no capabilities, a read-only root, an unprivileged user.
+TOOL_SANDBOX = Sandbox(network="none", caps=(), pids=256, memory="1g", cpus=None, user=f"{NOBODY}:{NOBODY}",
+                       read_only=True)
 
 
-class AppBuildFailed(Exception):
+class MobileBuildFailed(Exception):
     """The app could not be built; the message says why, for the user."""
 
 
 @dataclass(frozen=True)
-class AppJob:
+class MobileJob:
     uid: str
     platform: str
     name: str
@@ -48,33 +49,37 @@ class Artifact:
     data: bytes = field(repr=False)
 
 
-class AppBuilder:
-    def __init__(self, data_dir, *, image, allow_private_urls, timeout, labels=None):
-        self.work_root = Path(data_dir) / workspaces.APP_BUILDS
+class MobileBuilder:
+    def __init__(self, data_dir, *, image, allow_private_urls, timeout, labels=None, engine=None):
+        # This host's Docker engine, unless told otherwise.
+        if engine is None:
+            from ..docker_engine import DockerEngine
+
+            engine = DockerEngine()
+        self.engine = engine
+        self.work_root = Path(data_dir) / workspaces.MOBILE_BUILDS
         self.image = image
         self.allow_private_urls = allow_private_urls
         self.timeout = timeout
         self.labels = dict(labels or {})
-        self._docker = None
 
     def build(self, job):
-        """Return the job's Artifact, or raise AppBuildFailed."""
+        """Return the job's Artifact, or raise MobileBuildFailed."""
         try:
             web = read_web_app(job.url, self.allow_private_urls)
         except WebAppError as exc:
-            raise AppBuildFailed(str(exc)) from None
+            raise MobileBuildFailed(str(exc)) from None
         if job.platform == "ios":
-            app = IosApp(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
+            app = XcodeProject(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
                          permissions=job.permissions)
             return Artifact(f"{job.bundle_id}-{job.version}-xcode.zip", "application/zip", app.archive())
-        app = AndroidApp(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
+        app = AndroidSources(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
                          permissions=job.permissions, theme_color=web.theme_color, icon_png=web.icon_png)
         return Artifact(f"{job.bundle_id}-{job.version}.apk", "application/vnd.android.package-archive",
                         self._package(job, app))
 
     def kill_containers(self):
-        if self._docker is not None:
-            docker_runner.kill_labelled(self._docker, self.labels)
+        self.engine.kill(self.labels)
 
     def _package(self, job, app):
         with workspaces.workspace(self.work_root, f"{job.uid}-") as folder:
@@ -90,20 +95,20 @@ class AppBuilder:
             apk = folder / "app.apk"
             if exit_code != 0 or not apk.is_file():
                 tail = "\n".join(output.decode(errors="replace").strip().splitlines()[-OUTPUT_LINES:])
-                raise AppBuildFailed(f"packaging the APK failed (exit code {exit_code}):\n{tail}")
+                raise MobileBuildFailed(f"packaging the APK failed (exit code {exit_code}):\n{tail}")
             return apk.read_bytes()
 
     def _run_builder(self, folder, labels):
+        spec = ContainerSpec(image=self.image, command=("/opt/stoker/build-apk",), workspace=folder, workdir="/work",
+                             sandbox=TOOL_SANDBOX, labels=labels, kind="tool")
+        output = bytearray()
         try:
-            self._docker = self._docker or docker_runner.connect()
-            return docker_runner.run_tool(self._docker, image=self.image, command=["/opt/stoker/build-apk"],
-                                          workspace=folder, user=f"{NOBODY}:{NOBODY}", labels=labels,
-                                          timeout=self.timeout)
-        except ImageNotFound:
-            raise AppBuildFailed(
+            return self.engine.run(spec, output.extend, timeout=self.timeout).code, bytes(output)
+        except ImageMissing:
+            raise MobileBuildFailed(
                 f"the Android builder image {self.image} is not on this worker's Docker engine; "
                 "make it with 'stoker make-android-image'") from None
-        except docker_runner.ToolTimeout:
-            raise AppBuildFailed(f"packaging the APK took longer than {self.timeout:g} s") from None
-        except (docker_runner.BuildError, DockerException, RequestsConnectionError) as exc:
-            raise AppBuildFailed(f"the builder container could not run: {exc}") from None
+        except TimedOut:
+            raise MobileBuildFailed(f"packaging the APK took longer than {self.timeout:g} s") from None
+        except BuildError as exc:
+            raise MobileBuildFailed(f"the builder container could not run: {exc}") from None

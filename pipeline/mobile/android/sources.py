@@ -63,7 +63,7 @@ def aapt_string(text):
 
 
 @dataclass(frozen=True)
-class AndroidApp:
+class AndroidSources:
     bundle_id: str
     name: str
     version: str

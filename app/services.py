@@ -1,0 +1,28 @@
+"""What one process shares between its requests, workers and background tasks, held in one place."""
+from dataclasses import dataclass, field
+
+from pipeline.doorbell import Doorbell
+
+
+@dataclass
+class Services:
+    # Rung when a job is queued, so that this process's idle workers look at once.
+    doorbell: Doorbell = field(default_factory=Doorbell)
+    # Other processes' doorbells (REDIS_URL), or None when this process is alone.
+    redis: object = None
+    # This process's subscription to the others' rings, once made: see wakeups.relay.
+    subscription: object = None
+    # The Socket.IO server, in a process that serves clients.
+    socketio: object = None
+    # Where events go: the Socket.IO server, a write-only Redis manager, or None.
+    emitter: object = None
+    # This process's live Socket.IO connections: sid to realtime.Connection.
+    connections: dict = field(default_factory=dict)
+    login_throttle: object = None
+    # One Docker engine watch per process, shared by its workers.
+    engine: object = None
+
+
+def services(app):
+    """The app's Services: created with the app, see app/factory.py."""
+    return app.extensions["stoker"]

@@ -1,0 +1,102 @@
+"""Running one claimed CI build: its checkout and steps in pipeline/, its log and steps kept here."""
+import logging
+
+from pipeline.runner import BuildJob, Outcome
+
+from ..jobs import BUILD
+from ..lifecycle import move
+from ..logs import LogWriter, append_note
+from ..models import BuildStep, Status, db
+from ..vault import SecretMask, VaultError, secrets_of
+from .watch import Watch
+
+log = logging.getLogger(__name__)
+
+STOPPED = "Stoker was stopped while this build ran"
+
+
+def run_build(worker, build):
+    """Run a build `worker` has claimed, under watch, and record how it ended."""
+    with db.connection_context():
+        try:
+            secrets = secrets_of(build.project_id, worker.app.config["SECRET_KEY"])
+        except VaultError as exc:
+            move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=worker.name, error=str(exc))
+            return
+        job = BuildJob(
+            build_id=build.id,
+            repo_url=build.project.repo_url,
+            commit_hash=build.commit_hash,
+            branch=build.branch,
+            image=build.project.image,
+            command=build.project.build_command,
+            timeout=build.project.timeout_seconds,
+            secrets=secrets,
+        )
+    log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
+    mask = SecretMask(job.secrets.values())
+    outcome, reason, timeout = _run(worker, job, mask)
+    error = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
+    with db.connection_context():
+        # A canceled build's record already says so, and one taken over after this
+        # worker lost its lease is another's: this write then changes nothing.
+        move(
+            BUILD,
+            build.id,
+            Status.PASSED if outcome.exit_code == 0 and reason is None else Status.FAILED,
+            expect=Status.RUNNING,
+            owner=worker.name,
+            exit_code=outcome.exit_code,
+            error=mask.mask(error or outcome.error),
+            commit_message=build.commit_message or outcome.commit_message,
+            commit_author=build.commit_author or outcome.commit_author,
+        )
+        if reason == "log lost":
+            append_note(build, outcome.error)
+
+
+def _run(worker, job, mask):
+    """Run one job under watch; return its outcome, why it was halted (if it was), and its timeout."""
+    config = worker.app.config
+    log_writer = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"], mask)
+    watch = worker.watch = Watch(worker, job, log_writer)
+    watch.start()
+    try:
+        outcome = worker.runner.run(job, log_writer.write, halt=watch.halt,
+                                    on_plan=lambda plan: _follow(watch, plan),
+                                    on_step=lambda result: _record_step(job, result))
+    except Exception as exc:
+        log.exception("build %s failed inside Stoker", job.build_id)
+        outcome = Outcome(error=f"internal error: {exc}")
+    finally:
+        watch.done.set()
+        watch.join()
+        worker.watch = None
+        # Every line is saved and emitted before the final status goes out.
+        log_writer.close()
+    reason = watch.reason
+    if reason is None and watch.halt.is_set() and worker.stopping.is_set() and outcome.exit_code != 0:
+        reason = "stopped"
+    if log_writer.lost:
+        # Whatever the command's exit code, a build whose log stops short has not passed.
+        outcome.error, reason = log_writer.lost, reason or "log lost"
+    return outcome, reason, watch.timeout
+
+
+def _follow(watch, plan):
+    if plan.timeout is not None:
+        watch.timeout = plan.timeout
+
+
+def _record_step(job, result):
+    """Keep how a .stoker.yml step ended; the build command of a build without one is no step."""
+    if result.name is None:
+        return
+    if result.started_at is None:
+        status = Status.SKIPPED
+    else:
+        status = Status.PASSED if result.exit_code == 0 else Status.FAILED
+    with db.connection_context():
+        BuildStep.create(build=job.build_id, position=result.position, name=result.name, status=status,
+                         exit_code=result.exit_code, started_at=result.started_at,
+                         finished_at=result.finished_at)

@@ -1,0 +1,180 @@
+"""The container engine on Docker, through the docker SDK: see pipeline/engine.py for the lifecycle."""
+import logging
+import threading
+import time
+from contextlib import contextmanager
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound
+from requests.exceptions import RequestException
+
+from .engine import BuildError, ContainerEngine, Exit, ImageMissing
+
+log = logging.getLogger(__name__)
+
+# Which kind of container it is ("build", "tool"), for messages about it.
+KIND_LABEL = "stoker.kind"
+
+
+def sandbox_options(sandbox):
+    options = {
+        "network_mode": sandbox.network,
+        "cap_drop": ["ALL"],
+        "cap_add": list(sandbox.caps),
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": sandbox.pids,
+        # Swap equal to memory: a container over its limit is killed, not slowed to a crawl.
+        "mem_limit": sandbox.memory,
+        "memswap_limit": sandbox.memory,
+    }
+    if sandbox.cpus is not None:
+        options["nano_cpus"] = int(sandbox.cpus * 1e9)
+    if sandbox.user is not None:
+        options["user"] = sandbox.user
+    if sandbox.read_only:
+        options.update(read_only=True, tmpfs={"/tmp": "size=64m"})
+    return options
+
+
+def _kind(container):
+    return (container.attrs.get("Config", {}).get("Labels") or {}).get(KIND_LABEL, "build")
+
+
+class DockerEngine(ContainerEngine):
+    """This host's Docker engine. One per process: its workers share it, and its client.
+
+    Asked whether it answers while it does, it pings at most every `recheck`
+    seconds; while it does not, at every ask. A change either way is logged once.
+    """
+
+    def __init__(self, recheck=2.0):
+        self.recheck = recheck
+        self.answers = None
+        self.checked = float("-inf")
+        self.lock = threading.Lock()
+        self._client = None
+        # Its own client with a short timeout: a ping must not wait as long as a build may.
+        self._pinger = None
+
+    def client(self):
+        """The docker SDK client, made on first use; BuildError when the engine is not reachable."""
+        if self._client is None:
+            try:
+                self._client = docker.from_env()
+            except DockerException as exc:
+                raise BuildError(f"the Docker engine is not reachable: {exc}") from None
+        return self._client
+
+    def answering(self):
+        with self.lock:
+            if self.answers and time.monotonic() - self.checked < self.recheck:
+                return True
+            try:
+                self._pinger = self._pinger or docker.from_env(timeout=5)
+                self._pinger.ping()
+                answers, why = True, None
+            except (DockerException, RequestException) as exc:
+                answers, why, self._pinger = False, exc, None
+            if answers is False and self.answers is not False:
+                log.warning("the Docker engine does not answer (%s): claiming no builds until it does", why)
+            elif answers and self.answers is False:
+                log.warning("the Docker engine answers again: claiming builds")
+            self.answers, self.checked = answers, time.monotonic()
+            return answers
+
+    def has_image(self, image):
+        try:
+            self.client().images.get(image)
+            return True
+        except ImageNotFound:
+            return False
+        except DockerException as exc:
+            raise BuildError(str(exc)) from None
+
+    def prepare(self, spec):
+        try:
+            return self.client().containers.create(
+                spec.image,
+                list(spec.command),
+                working_dir=spec.workdir,
+                volumes={str(spec.workspace): {"bind": spec.workdir, "mode": "rw"}},
+                labels={**spec.labels, KIND_LABEL: spec.kind},
+                environment=spec.environment,
+                # Stoker keeps the output itself; Docker's json-file copy would frame and
+                # store every line again, which costs far more than the build's output.
+                log_config={"type": "none"},
+                **sandbox_options(spec.sandbox),
+            )
+        except ImageNotFound:
+            raise ImageMissing(f"image {spec.image!r} is not on the Docker engine") from None
+        except APIError as exc:
+            raise BuildError(f"the {spec.kind} container could not be created: {exc.explanation}") from None
+        except (DockerException, RequestException) as exc:
+            raise BuildError(f"the {spec.kind} container could not be created: {exc}") from None
+
+    def stream(self, handle):
+        kind = _kind(handle)
+        with _as_build_error(kind):
+            # Chunks come as the process writes them, not line by line.
+            return _streamed(handle.attach(stdout=True, stderr=True, stream=True, logs=False), kind)
+
+    def start(self, handle):
+        with _as_build_error(_kind(handle)):
+            handle.start()
+
+    def wait(self, handle):
+        with _as_build_error(_kind(handle)):
+            code = handle.wait()["StatusCode"]
+            handle.reload()
+        return Exit(code, bool(handle.attrs["State"].get("OOMKilled")))
+
+    def kill(self, labels):
+        if not labels or self._client is None:
+            return
+        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        # Sparse: not inspected one by one, so a container that ends meanwhile is no error.
+        for container in self._client.containers.list(filters=filters, sparse=True):
+            try:
+                container.kill()
+            except DockerException:
+                pass  # it ended on its own meanwhile
+
+    def remove(self, handle):
+        try:
+            handle.remove(force=True)
+        except DockerException:
+            log.exception("could not remove %s container %s", _kind(handle), handle.id)
+
+    def remove_orphans(self, hostname, is_alive):
+        """Worker names are `host:pid:index`; a container whose worker is on another host is that
+        host's to clean up."""
+        removed = []
+        # Sparse: the list's own labels are enough, and a container removed between the list and
+        # a look at it (another process's build ending) cannot stop the sweep.
+        for container in self.client().containers.list(all=True, filters={"label": "stoker.worker"}, sparse=True):
+            parts = (container.attrs.get("Labels") or {}).get("stoker.worker", "").split(":")
+            if len(parts) < 3 or ":".join(parts[:-2]) != hostname or not parts[-2].isdecimal():
+                continue
+            if not is_alive(int(parts[-2])):
+                try:
+                    container.remove(force=True)
+                    removed.append(container.id)
+                except DockerException:
+                    pass
+        return removed
+
+
+@contextmanager
+def _as_build_error(kind):
+    """An engine error while a container runs is its job's error, said plainly."""
+    try:
+        yield
+    except APIError as exc:
+        raise BuildError(f"the {kind} container failed to run: {exc.explanation}") from None
+    except (DockerException, RequestException) as exc:
+        raise BuildError(f"the {kind} container failed to run: {exc}") from None
+
+
+def _streamed(chunks, kind):
+    with _as_build_error(kind):
+        yield from chunks

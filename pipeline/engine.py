@@ -1,0 +1,141 @@
+"""The container engine builds run on: one small interface, its lifecycle spelled out.
+
+A container is prepared (created, not started), its output streamed from
+before it starts, started, waited for, and removed whatever happened; any
+container carrying given labels can be killed from another thread at any
+time. `ContainerEngine.run` is that lifecycle, written once. Docker
+(pipeline/docker_engine.py) implements it; another engine (Kubernetes, a
+remote agent) is one new module implementing the abstract methods.
+"""
+import re
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# An image reference as engines take them: [registry/]name[:tag][@digest].
+IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
+
+
+class BuildError(Exception):
+    """A container could not run at all; the message says why, for the user."""
+
+
+class ImageMissing(BuildError):
+    """The engine does not have the image."""
+
+
+class TimedOut(BuildError):
+    """A container ran past its time and was killed."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """What a container may use: every capability dropped but `caps`, and hard limits.
+
+    `user`, `read_only` (with a small writable /tmp) and `cpus=None` (no
+    CPU limit) are for Stoker's own tool containers, which get less than a
+    build does.
+    """
+
+    network: str = "none"
+    caps: tuple = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID")
+    pids: int = 1024
+    memory: str = "2g"
+    cpus: float | None = 2.0
+    user: str | None = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container to run: `command` in `image`, with `workspace` mounted at `workdir`."""
+
+    image: str
+    command: tuple
+    workspace: Path
+    workdir: str
+    sandbox: Sandbox
+    labels: dict = field(default_factory=dict)
+    # Secrets among them: kept out of repr so that they never reach a log line.
+    environment: dict = field(default_factory=dict, repr=False)
+    # What runs in it, "build" or "tool", for messages about it.
+    kind: str = "build"
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int
+    # Whether the kernel killed it for going over its memory limit.
+    out_of_memory: bool = False
+
+
+class ContainerEngine(ABC):
+    @abstractmethod
+    def answering(self):
+        """Whether the engine answers now; a worker asks before it claims a job."""
+
+    @abstractmethod
+    def has_image(self, image):
+        """Whether the engine has `image` already; BuildError when it cannot say."""
+
+    @abstractmethod
+    def prepare(self, spec):
+        """Create the container for `spec`, not yet started; returns the engine's handle on it.
+        Raises ImageMissing, or BuildError."""
+
+    @abstractmethod
+    def stream(self, handle):
+        """An iterator of the container's output (stdout and stderr as they interleave) as raw
+        bytes, ending when the container does; taken before start, so nothing is missed."""
+
+    @abstractmethod
+    def start(self, handle):
+        """Start the prepared container."""
+
+    @abstractmethod
+    def wait(self, handle):
+        """Wait for the container to end; returns its Exit."""
+
+    @abstractmethod
+    def kill(self, labels):
+        """Kill every running container that carries all of `labels` (none, for no labels)."""
+
+    @abstractmethod
+    def remove(self, handle):
+        """Remove the container, running or not; never raises."""
+
+    @abstractmethod
+    def remove_orphans(self, hostname, is_alive):
+        """Remove containers left by worker processes on `hostname` that `is_alive(pid)` says are
+        gone; returns their ids."""
+
+    def run(self, spec, on_output, timeout=None):
+        """Run `spec` to its end, giving its output to `on_output` as it comes; returns its Exit.
+
+        The container is removed however this ends. Past `timeout` seconds it
+        is killed (by its labels, which must single it out) and TimedOut raised.
+        """
+        handle = self.prepare(spec)
+        timer, expired = None, threading.Event()
+
+        def expire():
+            expired.set()
+            self.kill(spec.labels)
+
+        try:
+            output = self.stream(handle)
+            self.start(handle)
+            if timeout is not None:
+                timer = threading.Timer(timeout, expire)
+                timer.start()
+            for chunk in output:
+                on_output(chunk)
+            ended = self.wait(handle)
+            if expired.is_set():
+                raise TimedOut(f"{spec.image} ran longer than {timeout:g} s")
+            return ended
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self.remove(handle)
