@@ -9,7 +9,7 @@ import pytest
 
 from app.models import Build, Status
 from app.worker import STOPPED
-from tests.conftest import start_server, stop_server
+from tests.conftest import free_port, start_server, stop_server
 from tests.helpers import api, create_project, delivery, login, push_payload
 
 
@@ -36,6 +36,31 @@ def test_a_worker_process_runs_builds_the_web_side_queued(client, accounts, loca
     build = Build.get_by_id(build_id)
     assert build.exit_code == 0
     assert build.worker_id.split(":")[1] == str(worker.process.pid)
+
+
+def test_a_worker_whose_events_cannot_be_sent_still_records_every_build(client, accounts, local_repo, database_url,
+                                                                        tmp_path, docker_client):
+    """Save, then emit: an event that cannot go out (nothing listens where REDIS_URL points) is
+    logged, and the status changes it tells of are kept all the same."""
+    created = client.post("/api/project/projects", headers=accounts.headers(), json={
+        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).get_json()
+    build_id = created["build"]["id"]
+    worker = start_server("worker", {
+        "DATABASE_URL": database_url,
+        "STOKER_DATA_DIR": str(tmp_path / "worker-data"),
+        "STOKER_POLL_SECONDS": "0.2",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }, tmp_path, wait_for_http=False)
+    try:
+        deadline = time.monotonic() + 30
+        while Build.get_by_id(build_id).status != Status.PASSED:
+            assert time.monotonic() < deadline, worker.log()
+            assert worker.process.poll() is None, worker.log()
+            time.sleep(0.2)
+    finally:
+        stop_server(worker)
+    assert "Cannot publish to redis" in worker.log()
+    assert Build.get_by_id(build_id).exit_code == 0
 
 
 def test_make_image_imports_a_busybox_image_that_runs(docker_client):

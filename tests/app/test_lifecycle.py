@@ -3,10 +3,12 @@ import threading
 
 import psycopg2
 import pytest
+from peewee import IntegrityError
 
 from app.jobs import BUILD
-from app.lifecycle import claim_next, move, queue_build
-from app.models import Build, Project, Status, User, db
+from app.lifecycle import changes, claim_next, move, queue_build
+from app.models import Build, GithubStatus, Project, Status, User, db
+from app.vault import seal
 
 # Claims, leases and the queue: each database's own locking is under test.
 pytestmark = pytest.mark.both_databases
@@ -122,3 +124,27 @@ def test_a_limited_project_starts_its_oldest_build_even_while_another_worker_hol
         assert claim_next(BUILD, "w1", lease_seconds=60).id == oldest
         assert claim_next(BUILD, "w2", lease_seconds=60) is None
     assert Build.get_by_id(second).status == Status.QUEUED
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
+def test_a_change_and_the_github_status_it_owes_are_saved_together_or_not_at_all(app):
+    with app.app_context():
+        project = make_project()
+        Project.update(github_repo="octo/demo", github_token_sealed=seal(app.config["SECRET_KEY"], "token")
+                       ).where(Project.id == project.id).execute()
+        build = queue_build(Project.get_by_id(project.id), commit_hash="a" * 40, branch="main")
+        assert GithubStatus.select().where(GithubStatus.build == build.id).count() == 1
+        db.execute_sql("CREATE TRIGGER refuse_outbox BEFORE INSERT ON githubstatus "
+                       "BEGIN SELECT RAISE(ABORT, 'the outbox refuses'); END")
+        with pytest.raises(IntegrityError):
+            move(BUILD, build.id, Status.RUNNING, expect=Status.QUEUED)
+        assert Build.get_by_id(build.id).status == Status.QUEUED
+        assert GithubStatus.select().where(GithubStatus.build == build.id).count() == 1
+
+
+def test_changes_announce_on_their_own_commit_only(app):
+    with app.app_context(), db.atomic():
+        with pytest.raises(RuntimeError, match="nested"):
+            with changes():
+                pass
+
