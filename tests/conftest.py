@@ -1,54 +1,28 @@
-"""Fixtures: a fresh database of each kind, the real Docker engine, real git repositories,
-a really running `stoker serve`, and a real browser.
+"""Fixtures only: a fresh database of each kind, the real Docker engine, real git repositories,
+a really running `stoker serve`, and a real browser. What they are made with is in tests/support/.
 
 A service that does not answer fails the run under CI=true and skips, loudly,
 anywhere else.
 """
-import os
 import re
-import socket
 import subprocess
-import sys
-import time
 import uuid
-import warnings
 from pathlib import Path
 
 import docker
-import git
 import psycopg2
 import pytest
 import redis
-import requests
 
 from app import create_app
 from app.db import open_database
 from app.models import db
-from pipeline.mobile.android.builder import default_android_image
-from pipeline.images import make_busybox_image
 from app.worker import Worker
-
-IN_CI = os.environ.get("CI") == "true"
-POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
-TEST_IMAGE = "stoker-busybox:latest"
-WEBHOOK_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "github-webhooks"
-SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless, and quiet: this machine refuses every connection but loopback.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-# Screenshots from the browser tests, for a person to look at.
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
-
-
-def unavailable(what):
-    """Fail under CI; elsewhere skip, saying so loudly."""
-    if IN_CI:
-        pytest.fail(f"{what} (CI=true: a missing service fails the run)")
-    warnings.warn(f"SKIPPING: {what}")
-    pytest.skip(what)
-
+from pipeline.images import make_busybox_image
+from pipeline.mobile.android.builder import default_android_image
+from tests.support import (CHROMIUM, CHROMIUM_ARGS, POSTGRES_ADMIN_DSN, REDIS_URL, SCREENSHOTS, SECRET, TEST_IMAGE,
+                           Accounts, Listener, LocalRepo, create_project, login, start_server, stop_server,
+                           unavailable)
 
 # --- databases -------------------------------------------------------------
 
@@ -172,28 +146,6 @@ def client(app):
     return app.test_client()
 
 
-class Accounts:
-    """Registers and logs in users through the API, as a client would."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def register(self, username, password="password123"):
-        response = self.client.post("/api/auth/register", json={"username": username, "password": password})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()["user"]
-
-    def token(self, username="alice", password="password123"):
-        response = self.client.post("/api/auth/login", json={"username": username, "password": password})
-        if response.status_code == 401:
-            self.register(username, password)
-            response = self.client.post("/api/auth/login", json={"username": username, "password": password})
-        return response.get_json()["accessToken"]
-
-    def headers(self, username="alice"):
-        return {"Authorization": f"Bearer {self.token(username)}"}
-
-
 @pytest.fixture
 def accounts(client):
     return Accounts(client)
@@ -215,27 +167,6 @@ def drain(app, docker_client):
 
 # --- git -------------------------------------------------------------------
 
-class LocalRepo:
-    """A real git repository in a temporary folder, committed to as a developer would."""
-
-    def __init__(self, path, branch="main"):
-        self.path = path
-        self.repo = git.Repo.init(path, initial_branch=branch)
-        self.url = str(path)
-
-    def commit(self, files, message="A commit", author="Ada Lovelace"):
-        for name, content in files.items():
-            target = self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-            self.repo.index.add([name])
-        actor = git.Actor(author, "ada@example.com")
-        return self.repo.index.commit(message, author=actor, committer=actor).hexsha
-
-    def branch(self, name):
-        self.repo.git.checkout("-B", name)
-
-
 @pytest.fixture
 def local_repo(tmp_path):
     """A repository whose main branch has one commit with a passing ci.sh."""
@@ -245,67 +176,6 @@ def local_repo(tmp_path):
 
 
 # --- a really running server -----------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    def __init__(self, url, process, log_path):
-        self.url, self.process, self.log_path = url, process, log_path
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")
-
-
-def start_server(command, env_overrides, tmp_path, wait_for_http=True):
-    """Start `stoker <command>` in its own process, wait until it answers, and return it."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "STOKER_HOST": "127.0.0.1",
-        "SECRET_KEY": SECRET,
-        "STOKER_ALLOW_LOCAL_REPOS": "1",
-        "STOKER_BUILD_IMAGE": TEST_IMAGE,
-        "STOKER_BUILD_NETWORK": "none",
-        "STOKER_REGISTRATION": "open",
-        **env_overrides,
-    }
-    log_path = tmp_path / f"{command}-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stoker", command],
-        env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 20
-    while wait_for_http and time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"stoker {command} exited early:\n{server.log()}")
-        try:
-            requests.get(server.url + "/api/build/1", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    else:
-        if wait_for_http:
-            process.kill()
-            pytest.fail(f"stoker {command} did not answer within 20 s:\n{server.log()}")
-    return server
-
-
-def stop_server(server):
-    from app.cli import STOP_GRACE_SECONDS
-
-    server.process.terminate()
-    try:
-        # Longer than Stoker's own grace, so a slow stop is seen rather than cut short.
-        server.process.wait(STOP_GRACE_SECONDS + 10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-
 
 @pytest.fixture
 def live_server(database_url, tmp_path, docker_client):
@@ -330,8 +200,6 @@ def live_database(database_url):
 @pytest.fixture
 def listeners():
     """Connect real Socket.IO clients that collect buildStatusUpdate; all closed afterwards."""
-    from tests.helpers import Listener
-
     made = []
 
     def listen(server, token):
@@ -348,7 +216,6 @@ def watched_build(live_server, listeners, local_repo):
     """Alice, listening on the live server, builds `command` in a new project; returns
     (token, her events, the build's id) once the build has reached `until`."""
     from app.models import Status
-    from tests.helpers import create_project, login
 
     def start(command, until=Status.RUNNING, name="demo", **fields):
         token = login(live_server, "alice")

@@ -9,16 +9,19 @@ import pytest
 
 from app.models import Build, Status
 from app.worker import STOPPED
-from tests.conftest import free_port, start_server, stop_server
-from tests.helpers import api, create_project, delivery, login, push_payload
+from tests.support import api, create_project, delivery, free_port, login, push_payload, start_server, stop_server, wait_until
+
+
+def passed_while_running(build_id, worker):
+    """Whether the build has passed; a worker process that has exited fails the test at once."""
+    assert worker.process.poll() is None, worker.log()
+    return Build.get_by_id(build_id).status == Status.PASSED
 
 
 @pytest.mark.both_databases
 def test_a_worker_process_runs_builds_the_web_side_queued(client, accounts, local_repo, database_url, tmp_path,
                                                            docker_client):
-    created = client.post("/api/project/projects", headers=accounts.headers(), json={
-        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).get_json()
-    build_id = created["build"]["id"]
+    build_id = create_project(client, accounts.token(), local_repo)["build"]["id"]
 
     worker = start_server("worker", {
         "DATABASE_URL": database_url,
@@ -26,11 +29,7 @@ def test_a_worker_process_runs_builds_the_web_side_queued(client, accounts, loca
         "STOKER_POLL_SECONDS": "0.2",
     }, tmp_path, wait_for_http=False)
     try:
-        deadline = time.monotonic() + 30
-        while Build.get_by_id(build_id).status != Status.PASSED:
-            assert time.monotonic() < deadline, worker.log()
-            assert worker.process.poll() is None, worker.log()
-            time.sleep(0.2)
+        wait_until(lambda: passed_while_running(build_id, worker), what=worker.log)
     finally:
         stop_server(worker)
     build = Build.get_by_id(build_id)
@@ -42,9 +41,7 @@ def test_a_worker_whose_events_cannot_be_sent_still_records_every_build(client, 
                                                                         tmp_path, docker_client):
     """Save, then emit: an event that cannot go out (nothing listens where REDIS_URL points) is
     logged, and the status changes it tells of are kept all the same."""
-    created = client.post("/api/project/projects", headers=accounts.headers(), json={
-        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).get_json()
-    build_id = created["build"]["id"]
+    build_id = create_project(client, accounts.token(), local_repo)["build"]["id"]
     worker = start_server("worker", {
         "DATABASE_URL": database_url,
         "STOKER_DATA_DIR": str(tmp_path / "worker-data"),
@@ -52,11 +49,7 @@ def test_a_worker_whose_events_cannot_be_sent_still_records_every_build(client, 
         "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
     }, tmp_path, wait_for_http=False)
     try:
-        deadline = time.monotonic() + 30
-        while Build.get_by_id(build_id).status != Status.PASSED:
-            assert time.monotonic() < deadline, worker.log()
-            assert worker.process.poll() is None, worker.log()
-            time.sleep(0.2)
+        wait_until(lambda: passed_while_running(build_id, worker), what=worker.log)
     finally:
         stop_server(worker)
     assert "Cannot publish to redis" in worker.log()
@@ -107,10 +100,8 @@ def test_a_stopped_server_kills_its_builds_and_records_why(app, live_server, loc
     token = login(live_server, "alice")
     created = create_project(live_server, token, local_repo, "sleep 120", name="long")
     build_id = created["build"]["id"]
-    deadline = time.monotonic() + 30
-    while api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]["status"] != Status.RUNNING:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]["status"]
+               == Status.RUNNING)
     time.sleep(0.5)  # let the container start
 
     live_server.process.send_signal(signal.SIGTERM)
@@ -132,9 +123,7 @@ def test_a_worker_says_at_start_when_the_android_builder_image_is_missing(databa
         worker = start_server("worker", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "w"),
                                          "STOKER_ANDROID_IMAGE": image}, tmp_path, wait_for_http=False)
         try:
-            deadline = time.monotonic() + 20
-            while awaited not in worker.log() and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_until(lambda: awaited in worker.log(), timeout=20, what=worker.log)
             if image == android_image:
                 time.sleep(2)  # a warning that should not come: give it the time it would take
         finally:

@@ -1,17 +1,26 @@
-"""The code's shape: dependencies point one way, from the records side to the execution side."""
+"""The code's shape: dependencies point one way, from the records side to the execution side,
+and eventlet is one module's business."""
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def imported_modules(path):
+def imported_modules(path, root=ROOT):
+    """Every module `path` imports, relative imports resolved against its package under `root`."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    package = list(path.relative_to(root).parent.parts) if path.is_relative_to(root) else []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
             yield node.module
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - (node.level - 1)]
+            if node.module:
+                yield ".".join([*base, node.module])
+            else:
+                yield from (".".join([*base, alias.name]) for alias in node.names)
 
 
 def test_nothing_under_pipeline_imports_app():
@@ -24,6 +33,22 @@ def test_nothing_under_pipeline_imports_app():
 
 
 def test_the_check_sees_an_import_of_app(tmp_path):
-    sample = tmp_path / "sample.py"
-    sample.write_text("import os\nfrom app.models import Build\ndef f():\n    import app.lifecycle\n")
-    assert list(imported_modules(sample)) == ["os", "app.models", "app.lifecycle"]
+    sample = tmp_path / "app" / "worker" / "sample.py"
+    sample.parent.mkdir(parents=True)
+    sample.write_text("import os\nfrom app.models import Build\nfrom ..jobs import BUILD\nfrom . import loop\n"
+                      "def f():\n    import app.lifecycle\n")
+    assert list(imported_modules(sample, root=tmp_path)) == ["os", "app.models", "app.jobs", "app.worker.loop",
+                                                             "app.lifecycle"]
+
+
+def test_eventlet_is_imported_by_the_runtime_module_alone():
+    sources = [ROOT / "stoker.py", *sorted((ROOT / "app").rglob("*.py")), *sorted((ROOT / "pipeline").rglob("*.py"))]
+    importers = [str(path.relative_to(ROOT)) for path in sources
+                 if any(name == "eventlet" or name.startswith("eventlet.") for name in imported_modules(path))]
+    assert importers == ["app/runtime.py"]
+
+
+def test_the_web_side_does_not_load_what_runs_builds_until_a_worker_asks():
+    """The kinds of job name their executors; only a worker imports them (see app/jobs.py)."""
+    jobs = ROOT / "app" / "jobs.py"
+    assert not [name for name in imported_modules(jobs) if name.startswith(("app.worker", "pipeline"))]

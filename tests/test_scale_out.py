@@ -6,8 +6,7 @@ import time
 import pytest
 
 from app.models import Build, BuildLog, Status
-from tests.conftest import start_server, stop_server
-from tests.helpers import api, create_project, delivery, login, push_payload
+from tests.support import api, create_project, delivery, login, push_payload, start_server, stop_server, wait_until
 
 PUSHES = 40
 
@@ -87,23 +86,15 @@ def test_a_worker_whose_engine_does_not_answer_claims_nothing_and_says_so_once(
     try:
         token = login(web, "alice")
         build_id = create_project(web, token, local_repo, "true")["build"]["id"]
-        deadline = time.monotonic() + 20
-        while "the Docker engine does not answer" not in blind.log() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: "the Docker engine does not answer" in blind.log(), timeout=20, what=blind.log)
         # A negative needs time to pass: ten polls go by, and the blind worker takes nothing nor says more.
         time.sleep(2)
         with live_database():
             assert Build.get_by_id(build_id).status == Status.QUEUED
         assert blind.log().count("the Docker engine does not answer") == 1
         healthy = start_server("worker", shared, tmp_path, wait_for_http=False)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with live_database():
-                build = Build.get_by_id(build_id)
-            if build.status == Status.PASSED:
-                break
-            time.sleep(0.1)
-        assert build.status == Status.PASSED
+        with live_database():
+            build = wait_until(lambda: Build.get_or_none((Build.id == build_id) & (Build.status == Status.PASSED)))
         assert build.worker_id.split(":")[1] == str(healthy.process.pid)
     finally:
         for server in (web, blind, healthy):

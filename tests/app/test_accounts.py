@@ -8,8 +8,7 @@ import redis
 
 from app import create_app
 from app.models import Invitation, User, db, utcnow
-from tests.conftest import start_server, stop_server
-from tests.helpers import api
+from tests.support import api, start_server, stop_server
 
 PASSWORD = "password123"
 

@@ -2,7 +2,7 @@
 import pytest
 
 from app.models import Build, Status
-from tests.helpers import ISO_MILLIS_Z
+from tests.support import ISO_MILLIS_Z, create_project
 
 BUILD_KEYS = {"id", "status", "commit", "branch", "commitAuthor", "commitHash", "exitCode",
               "error", "projectId", "startedAt", "runStartedAt", "finishedAt"}
@@ -12,13 +12,8 @@ BUILD_KEYS = {"id", "status", "commit", "branch", "commitAuthor", "commitHash", 
 def project(client, accounts, local_repo):
     """Alice's project on the local repo, and its first build, not yet run."""
 
-    def make(build_command="sh ci.sh", image=None):
-        fields = {"name": "demo", "repoUrl": local_repo.url, "buildCommand": build_command}
-        if image:
-            fields["image"] = image
-        response = client.post("/api/project/projects", json=fields, headers=accounts.headers("alice"))
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
+    def make(build_command="sh ci.sh", **fields):
+        return create_project(client, accounts.token("alice"), local_repo, build_command, **fields)
 
     return make
 

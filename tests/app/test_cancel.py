@@ -4,22 +4,15 @@ import time
 import pytest
 
 from app.models import Build, Status
-from tests.helpers import api, delivery, push_payload
+from tests.support import api, create_project, delivery, push_payload, wait_until
 
 # Claims, leases and the queue: each database's own locking is under test.
 pytestmark = pytest.mark.both_databases
 
 
-def new_project(client, headers, local_repo, **fields):
-    body = {"name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh", **fields}
-    response = client.post("/api/project/projects", json=body, headers=headers)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
 def test_a_canceled_queued_build_never_starts(client, accounts, local_repo, drain):
     headers = accounts.headers()
-    build_id = new_project(client, headers, local_repo)["build"]["id"]
+    build_id = create_project(client, accounts.token(), local_repo)["build"]["id"]
     response = client.post(f"/api/build/{build_id}/cancel", headers=headers)
     assert response.status_code == 200
     body = response.get_json()
@@ -32,7 +25,7 @@ def test_a_canceled_queued_build_never_starts(client, accounts, local_repo, drai
 
 def test_a_finished_build_cannot_be_canceled(client, accounts, local_repo, drain):
     headers = accounts.headers()
-    build_id = new_project(client, headers, local_repo)["build"]["id"]
+    build_id = create_project(client, accounts.token(), local_repo)["build"]["id"]
     drain()
     response = client.post(f"/api/build/{build_id}/cancel", headers=headers)
     assert response.status_code == 409
@@ -41,7 +34,7 @@ def test_a_finished_build_cannot_be_canceled(client, accounts, local_repo, drain
 
 
 def test_cancel_follows_the_builds_rules(client, accounts, local_repo):
-    build_id = new_project(client, accounts.headers(), local_repo)["build"]["id"]
+    build_id = create_project(client, accounts.token(), local_repo)["build"]["id"]
     assert client.post(f"/api/build/{build_id}/cancel", headers=accounts.headers("mallory")).status_code == 403
     assert client.post(f"/api/build/{build_id}/cancel").status_code == 401
     assert client.post("/api/build/abc/cancel", headers=accounts.headers()).status_code == 400
@@ -51,7 +44,7 @@ def test_cancel_follows_the_builds_rules(client, accounts, local_repo):
 
 def test_a_build_past_its_timeout_is_killed_and_fails_saying_so(client, accounts, local_repo, drain):
     headers = accounts.headers()
-    build_id = new_project(client, headers, local_repo, buildCommand="sleep 60", timeoutSeconds=2)["build"]["id"]
+    build_id = create_project(client, accounts.token(), local_repo, "sleep 60", timeoutSeconds=2)["build"]["id"]
     started = time.monotonic()
     drain()
     took = time.monotonic() - started
@@ -80,8 +73,7 @@ def test_invalid_timeouts_auto_cancel_and_concurrency_are_400(client, accounts, 
 
 
 def test_with_auto_cancel_a_push_cancels_the_branchs_older_builds(client, accounts, local_repo):
-    headers = accounts.headers()
-    created = new_project(client, headers, local_repo, autoCancel=True)
+    created = create_project(client, accounts.token(), local_repo, autoCancel=True)
     project, first = created["project"], created["build"]["id"]
     assert project["autoCancel"] is True
 
@@ -96,7 +88,7 @@ def test_with_auto_cancel_a_push_cancels_the_branchs_older_builds(client, accoun
 
 
 def test_without_auto_cancel_every_push_builds(client, accounts, local_repo):
-    created = new_project(client, accounts.headers(), local_repo)
+    created = create_project(client, accounts.token(), local_repo)
     body, hook_headers = delivery(created["project"]["webhookSecret"], push_payload(local_repo.commit({"m": "m"})))
     client.post(f"/api/webhooks/github/{created['project']['id']}", data=body, headers=hook_headers)
     assert Build.select().where(Build.status == Status.QUEUED).count() == 2
@@ -110,10 +102,7 @@ def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, watched
         return [c for c in docker_client.containers.list(all=True, filters={"label": f"stoker.build={build_id}"})
                 if pid in c.labels.get("stoker.worker", "")]
 
-    deadline = time.monotonic() + 10
-    while not containers():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(containers, timeout=10, interval=0.05)
 
     canceled_at = time.monotonic()
     response = api(live_server, "POST", f"/api/build/{build_id}/cancel", token)

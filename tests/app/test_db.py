@@ -1,10 +1,10 @@
 """The database a newer Stoker meets: columns it gained are added, and nothing is lost."""
-import time
 
 import pytest
 
 from app import create_app
 from app.models import Project, User, db
+from tests.support import wait_until
 
 pytestmark = pytest.mark.both_databases
 
@@ -41,7 +41,7 @@ def test_processes_starting_together_on_an_empty_database_all_start(database_url
     """A Procfile's first start: web and worker processes create the schema at once, and none fails."""
     import concurrent.futures
 
-    from tests.conftest import start_server, stop_server
+    from tests.support import start_server, stop_server
 
     env = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data")}
     kinds = [("serve", {"STOKER_WORKER_CONCURRENCY": "0"}, True)] * 2 + [("worker", {}, False)] * 2
@@ -53,9 +53,8 @@ def test_processes_starting_together_on_an_empty_database_all_start(database_url
     try:
         for future in starting:
             future.result()
-        deadline = time.monotonic() + 20
-        while not all("Stoker" in s.log() for s in servers) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: all("Stoker" in s.log() for s in servers), timeout=20,
+                   what=lambda: "\n".join(s.log() for s in servers))
         for server in servers:
             assert server.process.poll() is None, server.log()
             assert "Error" not in server.log(), server.log()

@@ -7,6 +7,7 @@ import pytest
 
 from app import create_app
 from app.models import Build, BuildLog, Status, db
+from tests.support import create_project
 
 FILL_UP = ("i=0; while [ $i -lt 200 ]; do echo \"before $i\"; i=$((i+1)); done; "
            "dd if=/dev/zero of=fill bs=1M count=200 2>/dev/null || true; "
@@ -47,8 +48,7 @@ def test_a_build_whose_log_cannot_be_kept_fails_saying_so(full_app, small_disk, 
     client.post("/api/auth/register", json={"username": "alice", "password": "password123"})
     token = client.post("/api/auth/login", json={"username": "alice", "password": "password123"}).get_json()
     headers = {"Authorization": f"Bearer {token['accessToken']}"}
-    created = client.post("/api/project/projects", headers=headers, json={
-        "name": "filler", "repoUrl": local_repo.url, "buildCommand": FILL_UP}).get_json()
+    created = create_project(client, token["accessToken"], local_repo, FILL_UP, name="filler")
     assert Worker(full_app, "test-worker").run_once()
 
     build = client.get(f"/api/build/{created['build']['id']}", headers=headers).get_json()["build"]

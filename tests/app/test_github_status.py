@@ -1,6 +1,5 @@
 """Commit statuses reported to GitHub, here a local server that records every call."""
 import json
-import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 
@@ -9,8 +8,7 @@ import pytest
 from app import create_app
 from app.github_status import MAX_ATTEMPTS, deliver_due, repo_from_url
 from app.models import Build, GithubStatus, Status, utcnow
-from tests.conftest import Accounts, free_port, start_server, stop_server
-from tests.helpers import LocalHttp, api, login
+from tests.support import Accounts, LocalHttp, create_project, free_port, login, start_server, stop_server, wait_until
 
 pytestmark = pytest.mark.both_databases
 
@@ -131,7 +129,7 @@ def test_an_unreachable_github_is_given_up_after_the_last_attempt(config, local_
 
 
 def test_projects_without_a_token_owe_github_nothing(client, accounts, local_repo, drain):
-    client.post("/api/project/projects", headers=accounts.headers(), json={"name": "x", "repoUrl": local_repo.url})
+    create_project(client, accounts.token(), local_repo, None, name="x")
     drain()
     assert GithubStatus.select().count() == 0
 
@@ -166,13 +164,9 @@ def test_a_running_server_delivers_statuses_by_itself(database_url, tmp_path, gi
                                     "STOKER_GITHUB_API_URL": fake.url}, tmp_path)
     try:
         token = login(server, "alice")
-        api(server, "POST", "/api/project/projects", token, json={
-            "name": "gh", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh",
-            "githubRepo": "octo/demo", "githubToken": "ghp_live"})
-        deadline = time.monotonic() + 20
-        while not fake.calls or fake.calls[-1]["state"] != "success":
-            assert time.monotonic() < deadline, (fake.calls, server.log()[-3000:])
-            time.sleep(0.2)
+        create_project(server, token, local_repo, name="gh", githubRepo="octo/demo", githubToken="ghp_live")
+        wait_until(lambda: fake.calls and fake.calls[-1]["state"] == "success", timeout=20,
+                   what=lambda: (fake.calls, server.log()[-3000:]))
     finally:
         stop_server(server)
     assert fake.calls[-1]["auth"] == "Bearer ghp_live"

@@ -5,7 +5,7 @@ import pytest
 
 from app.logs import LogWriter, read_log, truncation_notice
 from app.models import Build, BuildLog, Project, Status, User
-from tests.helpers import api, create_project
+from tests.support import api, create_project
 
 pytestmark = pytest.mark.both_databases
 
@@ -15,11 +15,9 @@ def build_of(client, accounts, local_repo):
     """Run one build of `command` in this process and return its id."""
 
     def make(command, drain):
-        response = client.post("/api/project/projects", headers=accounts.headers(), json={
-            "name": "logs", "repoUrl": local_repo.url, "buildCommand": command})
-        assert response.status_code == 201, response.get_json()
+        created = create_project(client, accounts.token(), local_repo, command, name="logs")
         drain()
-        return response.get_json()["build"]["id"]
+        return created["build"]["id"]
 
     return make
 
@@ -56,10 +54,9 @@ def test_reading_from_an_offset_returns_exactly_the_rest(client, accounts, build
 
 
 def test_a_failure_before_the_container_is_in_the_log_too(client, accounts, local_repo, drain):
-    response = client.post("/api/project/projects", headers=accounts.headers(), json={
-        "name": "x", "repoUrl": local_repo.url, "image": "stoker-no-such:image"})
+    created = create_project(client, accounts.token(), local_repo, None, name="x", image="stoker-no-such:image")
     drain()
-    text = get_log(client, accounts, response.get_json()["build"]["id"]).get_data(as_text=True)
+    text = get_log(client, accounts, created["build"]["id"]).get_data(as_text=True)
     assert "==> image 'stoker-no-such:image' is not on the Docker engine" in text
 
 
@@ -109,14 +106,13 @@ def test_past_the_cap_the_log_is_cut_and_says_so(app):
 def test_a_capped_build_goes_on_to_its_own_end(config, local_repo, docker_client):
     from app import create_app
     from app.worker import Worker
-    from tests.conftest import Accounts
+    from tests.support import Accounts
 
     app = create_app({**config, "STOKER_LOG_MAX_BYTES": 50_000})
     client = app.test_client()
     accounts = Accounts(client)
-    created = client.post("/api/project/projects", headers=accounts.headers(), json={
-        "name": "loud", "repoUrl": local_repo.url,
-        "buildCommand": "yes | head -c 3000000; echo; echo still going; exit 4"}).get_json()
+    created = create_project(client, accounts.token(), local_repo, "yes | head -c 3000000; echo; echo still going; exit 4",
+                             name="loud")
     Worker(app, "test-worker").run_once()
     build = client.get(f"/api/build/{created['build']['id']}", headers=accounts.headers()).get_json()["build"]
     assert (build["status"], build["exitCode"]) == (Status.FAILED, 4)  # it ran to its own end

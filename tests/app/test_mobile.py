@@ -21,8 +21,7 @@ from pbxproj import XcodeProject
 from app.models import MobileStatus
 from pipeline.mobile.android.sources import SHELL_ACTIVITY, START_URL_KEY
 from pipeline.mobile.webapp import is_sound_png
-from tests.conftest import free_port, start_server, stop_server
-from tests.helpers import Site, api, login
+from tests.support import Site, api, free_port, login, start_server, stop_server
 
 # androguard logs every step of its parse at DEBUG through loguru.
 logger.remove()

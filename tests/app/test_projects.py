@@ -2,7 +2,7 @@
 import pytest
 
 from app.models import Build, Project, Status
-from tests.helpers import ISO_MILLIS_Z
+from tests.support import ISO_MILLIS_Z
 
 
 def create(client, headers, **fields):
@@ -107,7 +107,7 @@ def test_hostile_repo_urls_are_400_before_git_runs(client, accounts, tmp_path, r
 
 def test_local_repositories_are_refused_unless_allowed(config, local_repo):
     from app import create_app
-    from tests.conftest import Accounts
+    from tests.support import Accounts
 
     app = create_app({**config, "STOKER_ALLOW_LOCAL_REPOS": False})
     client = app.test_client()

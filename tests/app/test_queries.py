@@ -7,7 +7,7 @@ from app import lifecycle
 from app.jobs import BUILD, MOBILE_BUILD
 from app.models import Build, db
 from app.projects import LISTED_BUILDS
-from tests.helpers import delivery, push_payload
+from tests.support import create_project, delivery, push_payload
 
 # Tables that grow with every push; a full scan of one is a request that slows as Stoker ages.
 GROWING = {"build", "buildlog", "buildstep", "appbuild", "githubstatus", "appartifact"}
@@ -39,8 +39,7 @@ def full_scans(statements):
 
 def test_the_project_list_carries_the_newest_builds_only(client, accounts, local_repo):
     headers = accounts.headers()
-    created = client.post("/api/project/projects", headers=headers, json={
-        "name": "busy", "repoUrl": local_repo.url}).get_json()
+    created = create_project(client, accounts.token(), local_repo, None, name="busy")
     with db.atomic():
         Build.insert_many([{"project": created["project"]["id"], "commit_hash": "a" * 40, "branch": "main"}
                            for _ in range(2 * LISTED_BUILDS)]).execute()
@@ -52,8 +51,7 @@ def test_the_project_list_carries_the_newest_builds_only(client, accounts, local
 
 def test_every_query_a_request_or_a_claim_makes_uses_an_index(app, client, accounts, local_repo):
     headers = accounts.headers()
-    created = client.post("/api/project/projects", headers=headers, json={
-        "name": "busy", "repoUrl": local_repo.url}).get_json()
+    created = create_project(client, accounts.token(), local_repo, None, name="busy")
     project_id, secret = created["project"]["id"], created["project"]["webhookSecret"]
     statements = Statements()
     logger = logging.getLogger("peewee")

@@ -5,7 +5,7 @@ import pytest
 import socketio
 
 from app.models import Status
-from tests.helpers import api, create_project, delivery, login, push_payload
+from tests.support import api, create_project, delivery, login, push_payload
 
 
 def test_the_owner_sees_every_status_change_of_a_pushed_build_in_order(live_server, listeners, local_repo):

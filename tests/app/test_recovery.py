@@ -1,7 +1,6 @@
 """Crash recovery: leases on running builds, taken over when a worker is lost."""
 import os
 import signal
-import time
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from app.jobs import BUILD, MOBILE_BUILD
 from app.lifecycle import LOST, claim_next, move, queue, queue_build, recover_lost, renew_lease
 from app.models import MobileBuild, MobileBundle, MobileStatus, Build, Project, Status, User, utcnow
-from tests.conftest import start_server, stop_server
+from tests.support import create_project, start_server, stop_server, wait_until
 
 # Claims, leases and the queue: each database's own locking is under test.
 pytestmark = pytest.mark.both_databases
@@ -69,19 +68,15 @@ def test_a_build_whose_worker_is_lost_twice_fails_saying_so(app):
 def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
         client, accounts, local_repo, database_url, tmp_path, docker_client, command):
     """A worker process killed with SIGKILL, or a server killed and started again."""
-    created = client.post("/api/project/projects", headers=accounts.headers(), json={
-        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "echo start; sleep 3; echo done"}).get_json()
+    created = create_project(client, accounts.token(), local_repo, "echo start; sleep 3; echo done")
     build_id = created["build"]["id"]
     env = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "w"),
            "STOKER_POLL_SECONDS": "0.2", "STOKER_LEASE_SECONDS": "3"}
 
     doomed = start_server(command, env, tmp_path, wait_for_http=command == "serve")
-    deadline = time.monotonic() + 30
     # Killed once its first line is kept: output not yet saved when a process dies is lost with it.
-    while "start" not in client.get(f"/api/build/{build_id}/logs",
-                                    headers=accounts.headers()).get_data(as_text=True).splitlines():
-        assert time.monotonic() < deadline, doomed.log()
-        time.sleep(0.1)
+    wait_until(lambda: "start" in client.get(f"/api/build/{build_id}/logs", headers=accounts.headers())
+               .get_data(as_text=True).splitlines(), what=doomed.log)
     assert docker_client.containers.list(filters={"label": f"stoker.build={build_id}"})
     os.kill(doomed.process.pid, signal.SIGKILL)
     doomed.process.wait(10)
@@ -89,10 +84,7 @@ def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
 
     rescuer = start_server(command, env, tmp_path, wait_for_http=command == "serve")
     try:
-        deadline = time.monotonic() + 40
-        while Build.get_by_id(build_id).status != Status.PASSED:
-            assert time.monotonic() < deadline, rescuer.log()
-            time.sleep(0.2)
+        wait_until(lambda: Build.get_by_id(build_id).status == Status.PASSED, timeout=40, what=rescuer.log)
     finally:
         stop_server(rescuer)
     build = Build.get_by_id(build_id)

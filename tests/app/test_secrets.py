@@ -5,7 +5,7 @@ from app import create_app
 from app.models import Build, ProjectSecret, Status
 from app.vault import fernet
 from app.worker import Worker
-from tests.conftest import SECRET
+from tests.support import SECRET, create_project
 
 TOKEN = "s3cr3t-Tok3n-9f8e7d6c"
 
@@ -13,8 +13,7 @@ TOKEN = "s3cr3t-Tok3n-9f8e7d6c"
 @pytest.fixture
 def project(client, accounts, local_repo):
     def make(command="true", **fields):
-        created = client.post("/api/project/projects", headers=accounts.headers(), json={
-            "name": "secretive", "repoUrl": local_repo.url, "buildCommand": command, **fields}).get_json()
+        created = create_project(client, accounts.token(), local_repo, command, name="secretive", **fields)
         return created["project"]["id"], created["build"]["id"]
 
     return make

@@ -11,6 +11,7 @@ from dataclasses import replace
 from app.db import CHECKPOINT, open_database
 from app.runtime import keep_running
 from app.models import db
+from tests.support import wait_until
 
 # Run in its own process: it patches the standard library as `stoker` does.
 SCRIPT = textwrap.dedent("""
@@ -104,10 +105,7 @@ def test_writes_reach_the_database_file_in_the_background_not_when_a_request_end
     checkpointer = threading.Thread(target=keep_running, args=(replace(CHECKPOINT, every=0.1), None, stopping))
     checkpointer.start()
     try:
-        deadline = time.monotonic() + 5
-        while path.stat().st_size < empty + 100 * 4000 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert path.stat().st_size >= empty + 100 * 4000
+        wait_until(lambda: path.stat().st_size >= empty + 100 * 4000, timeout=5, interval=0.05)
     finally:
         stopping.set()
         checkpointer.join()

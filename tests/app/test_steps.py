@@ -4,7 +4,7 @@ import os
 import pytest
 
 from app.models import Build, Status
-from tests.helpers import delivery, push_payload
+from tests.support import create_project, delivery, push_payload
 
 
 @pytest.fixture
@@ -19,9 +19,8 @@ def build_with(client, accounts, local_repo, drain):
         else:
             local_repo.commit({".stoker.yml": plan}, message="Add a plan")
         headers = accounts.headers()
-        created = client.post("/api/project/projects", headers=headers, json={
-            "name": "steps", "repoUrl": local_repo.url, "buildCommand": "echo project command",
-            **project_fields}).get_json()
+        created = create_project(client, accounts.token(), local_repo, "echo project command", name="steps",
+                                 **project_fields)
         drain()
         build_id = created["build"]["id"]
         build = client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
@@ -94,8 +93,7 @@ def test_a_plan_that_links_outside_the_repository_is_refused(build_with):
 
 @pytest.mark.parametrize("message", ["Tidy docs [skip ci]", "[CI SKIP] typo", "wip [Skip CI] later"])
 def test_a_push_whose_head_commit_asks_to_skip_ci_builds_nothing(client, accounts, local_repo, message):
-    created = client.post("/api/project/projects", headers=accounts.headers(), json={
-        "name": "skip", "repoUrl": local_repo.url}).get_json()
+    created = create_project(client, accounts.token(), local_repo, None, name="skip")
     sha = local_repo.commit({"docs.md": "docs\n"}, message=message)
     body, headers = delivery(created["project"]["webhookSecret"], push_payload(sha, message=message))
     response = client.post(f"/api/webhooks/github/{created['project']['id']}", data=body, headers=headers)

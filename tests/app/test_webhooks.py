@@ -4,7 +4,7 @@ import json
 import pytest
 
 from app.models import Build, Status
-from tests.helpers import delivery, github_payload, push_payload, signature
+from tests.support import create_project, delivery, github_payload, push_payload, signature
 
 
 @pytest.fixture
@@ -14,12 +14,9 @@ def project(client, accounts, local_repo, drain):
     def make(branch="main"):
         if branch != "main":
             local_repo.branch(branch)
-        response = client.post("/api/project/projects", headers=accounts.headers(), json={
-            "name": "demo", "repoUrl": local_repo.url, "branch": branch, "buildCommand": "sh ci.sh",
-        })
-        assert response.status_code == 201, response.get_json()
+        created = create_project(client, accounts.token(), local_repo, branch=branch)
         drain()
-        return response.get_json()["project"]
+        return created["project"]
 
     return make
 
@@ -195,11 +192,10 @@ def test_form_encoded_deliveries_are_understood(client, project, local_repo):
 def test_the_running_server_reads_chunked_deliveries_and_caps_them_too(live_server, local_repo):
     import requests
 
-    from tests.helpers import api, login
+    from tests.support import login
 
     token = login(live_server, "alice")
-    created = api(live_server, "POST", "/api/project/projects", token, json={
-        "name": "demo", "repoUrl": local_repo.url, "buildCommand": "true"}).json()["project"]
+    created = create_project(live_server, token, local_repo, "true")["project"]
     sha = local_repo.commit({"c.txt": "chunked\n"})
     body, headers = delivery(created["webhookSecret"], push_payload(sha))
     hook_url = f"{live_server.url}/api/webhooks/github/{created['id']}"

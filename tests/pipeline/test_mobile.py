@@ -12,7 +12,7 @@ from pipeline.mobile.android.signing import new_signing_key
 from pipeline.mobile.build import MobileBuilder, MobileBuildFailed, MobileJob
 from pipeline.mobile.webapp import WebAppError, check_app_url, is_sound_png, read_web_app
 from tests.app.test_mobile import png
-from tests.helpers import Site
+from tests.support import Site
 
 logger.remove()
 

@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.engine import Sandbox
 from pipeline.runner import BuildJob, Runner
-from tests.conftest import TEST_IMAGE
+from tests.support import TEST_IMAGE
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import pytest
 from app.models import Status
 from pipeline.engine import Sandbox
 from pipeline.runner import BuildJob, Runner
-from tests.conftest import TEST_IMAGE, start_server, stop_server
-from tests.helpers import api, login
+from tests.support import TEST_IMAGE, api, create_project, login, start_server, stop_server, wait_until
 
 DOCKERS_OWN_FILES = re.compile(r".*/containers/[0-9a-f]{64}/(resolv\.conf|hostname|hosts)")
 
@@ -92,8 +91,7 @@ def test_a_fork_bomb_and_a_memory_hog_fail_their_own_builds_and_nothing_else(
         events = listeners(server, token)
 
         def project(name, command, **fields):
-            return api(server, "POST", "/api/project/projects", token, json={
-                "name": name, "repoUrl": local_repo.url, "buildCommand": command, **fields}).json()["build"]["id"]
+            return create_project(server, token, local_repo, command, name=name, **fields)["build"]["id"]
 
         # The build's own shell forks once, then execs: `bomb | bomb &` in it needs a second fork,
         # which the first bomb's children could beat to the last pid; the shell then exited 2 at
@@ -143,11 +141,8 @@ def test_a_builds_setuid_file_is_no_way_up_for_another_user_of_the_host(database
     try:
         token = login(server, "alice")
         command = "cp /bin/busybox sx && chmod 4755 sx && chmod 777 . && touch ready && sleep 60"
-        build = api(server, "POST", "/api/project/projects", token, json={
-            "name": "escalate", "repoUrl": local_repo.url, "buildCommand": command}).json()["build"]
-        deadline = time.monotonic() + 30
-        while not list(data.glob("workspaces/build-*/ready")) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        build = create_project(server, token, local_repo, command, name="escalate")["build"]
+        wait_until(lambda: list(data.glob("workspaces/build-*/ready")), what=server.log)
         planted = next(data.glob("workspaces/build-*/sx"))
         assert planted.stat().st_mode & stat.S_ISUID and planted.stat().st_uid == 0
 

@@ -1,24 +1,13 @@
 """What a killed process leaves on its host (workspaces, containers) is swept, and only that."""
 import os
 import signal
-import time
 
 import docker
 import pytest
 
 from pipeline import workspaces
 from pipeline.docker_engine import DockerEngine
-from tests.conftest import TEST_IMAGE, start_server, stop_server
-from tests.helpers import api, login
-
-
-def wait_until(condition, timeout=30, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
+from tests.support import TEST_IMAGE, create_project, login, start_server, stop_server, wait_until
 
 
 def test_a_sweep_removes_only_folders_no_live_process_holds(tmp_path):
@@ -44,8 +33,7 @@ def test_what_a_process_killed_with_9_left_is_swept_by_the_next(database_url, tm
     env = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "data"), "STOKER_LEASE_SECONDS": "4"}
     first = start_server("serve", env, tmp_path)
     token = login(first, "alice")
-    api(first, "POST", "/api/project/projects", token, json={
-        "name": "sleepy", "repoUrl": local_repo.url, "buildCommand": "sleep 120"})
+    create_project(first, token, local_repo, "sleep 120", name="sleepy")
     building = tmp_path / "data" / "workspaces"
 
     def containers():

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app.openapi import spec
-from tests.helpers import api, create_project, login, raw_get
+from tests.support import api, create_project, login, raw_get
 
 # The routes anyone may call: the account doors, GitHub's webhook (signed instead), the
 # OpenAPI document, and the dashboard's pages, files and public badges.
@@ -28,11 +28,10 @@ def routes(app):
 def alices_things(client, accounts, local_repo):
     """Alice's project 1, its build 1 and secret API_KEY, so a missing guard would show them."""
     headers = accounts.headers("alice")
-    made = client.post("/api/project/projects", headers=headers,
-                       json={"name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"})
-    assert made.get_json()["project"]["id"] == 1 and made.get_json()["build"]["id"] == 1
+    made = create_project(client, accounts.token(), local_repo)
+    assert made["project"]["id"] == 1 and made["build"]["id"] == 1
     client.put("/api/project/projects/1/secrets/API_KEY", json={"value": "hunter2"}, headers=headers)
-    return made.get_json()
+    return made
 
 
 def test_every_route_but_the_public_ones_needs_a_token(app, client, alices_things):

@@ -13,8 +13,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.openapi import spec
-from tests.conftest import LocalRepo, start_server, stop_server
-from tests.helpers import create_project, login
+from tests.support import LocalRepo, create_project, login, start_server, stop_server
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
@@ -47,7 +46,7 @@ def fuzzed(tmp_path_factory):
 def test_every_operation_keeps_to_the_document(fuzzed, case):
     server, token = fuzzed
     if case.path == "/api/auth/logout":
-        token = login(server, "alice")  # a token of its own, since this call revokes it
+        token = login(server, "alice", fresh=True)  # a token of its own, since this call revokes it
     case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
                            checks=CHECKS, timeout=10)
 

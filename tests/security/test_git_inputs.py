@@ -9,7 +9,7 @@ import pytest
 
 from app.models import Project
 from pipeline.git import GitError, UnsafeRemote, network_pins
-from tests.conftest import unavailable
+from tests.support import unavailable
 
 _spawned = None
 

@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from app.models import Status
-from tests.conftest import start_server, stop_server
-from tests.helpers import api, create_project, delivery, login, push_payload
+from tests.support import api, create_project, delivery, login, push_payload, start_server, stop_server
 
 DELIVERIES, SECONDS = 200, 10
 GITHUB_TIMEOUT = 10

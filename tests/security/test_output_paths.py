@@ -6,7 +6,7 @@ import json
 import pytest
 
 from app.models import GithubStatus, Status
-from tests.helpers import api, create_project, login, raw_get
+from tests.support import api, create_project, login, raw_get
 
 SECRET_VALUE = "s3cr3t-Value-9f2c"
 LEAKY_BUILD = (
@@ -69,7 +69,6 @@ def test_no_address_under_the_file_routes_serves_a_file_from_outside_them(live_s
 @pytest.mark.parametrize("offset", ["-1", "1e3", "0x10", "1.0", " 1", "%2e%2e", "../1", "99999999999999999999"])
 def test_the_log_route_takes_only_a_byte_offset(client, accounts, local_repo, offset):
     headers = accounts.headers()
-    made = client.post("/api/project/projects", headers=headers,
-                       json={"name": "demo", "repoUrl": local_repo.url, "buildCommand": "true"}).get_json()
+    made = create_project(client, accounts.token(), local_repo, "true")
     response = client.get(f"/api/build/{made['build']['id']}/logs?offset={offset}", headers=headers)
     assert response.status_code == 400

@@ -3,14 +3,13 @@ hears none of their events, whatever room they ask for."""
 import time
 
 from app.models import Build, Project, ProjectSecret, Status
-from tests.helpers import Listener, create_project, login
+from tests.support import Listener, create_project, login
 from tests.security.test_auth_matrix import concrete, routes
 
 
 def test_every_route_of_alices_things_refuses_bob_and_changes_nothing(app, client, accounts, local_repo):
     alice, bob = accounts.headers("alice"), accounts.headers("bob")
-    made = client.post("/api/project/projects", headers=alice,
-                       json={"name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).get_json()
+    made = create_project(client, accounts.token("alice"), local_repo)
     assert made["project"]["id"] == 1 and made["build"]["id"] == 1
     client.put("/api/project/projects/1/secrets/API_KEY", json={"value": "hunter2"}, headers=alice)
     before = (list(Build.select().dicts()), list(Project.select().dicts()), list(ProjectSecret.select().dicts()))

@@ -11,8 +11,7 @@ import pytest
 import socketio
 
 from app.models import RevokedToken, User, utcnow
-from tests.conftest import SECRET
-from tests.helpers import api, login
+from tests.support import SECRET, api, login, wait_until
 
 # The HS512 case signs with the test secret, shorter than HS512 would want; it is refused anyway.
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -70,7 +69,7 @@ def test_a_token_of_a_deleted_user_is_a_401(client, accounts):
 
 
 def test_logging_out_revokes_that_token_only(client, accounts):
-    first, second = accounts.headers("alice"), accounts.headers("alice")
+    first, second = accounts.headers("alice", fresh=True), accounts.headers("alice", fresh=True)
     response = client.post("/api/auth/logout", headers=first)
     assert (response.status_code, response.get_json()) == (200, {"message": "Logged out"})
     assert client.get("/api/project/projects", headers=first).status_code == 401
@@ -101,18 +100,11 @@ def test_a_good_token_in_the_query_string_is_refused(live_server):
     connect(live_server, auth={"token": token}).disconnect()  # the same token, sent properly
 
 
-def wait_until_disconnected(client, within):
-    deadline = time.monotonic() + within
-    while client.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not client.connected
-
-
 def test_logging_out_closes_the_live_connections_of_that_token(live_server):
-    token, other = login(live_server, "alice"), login(live_server, "alice")
+    token, other = login(live_server, "alice", fresh=True), login(live_server, "alice", fresh=True)
     signed_out, still_in = connect(live_server, auth={"token": token}), connect(live_server, auth={"token": other})
     assert api(live_server, "POST", "/api/auth/logout", token).status_code == 200
-    assert wait_until_disconnected(signed_out, within=1)
+    wait_until(lambda: not signed_out.connected, timeout=1, interval=0.05)
     assert still_in.connected
     with pytest.raises(socketio.exceptions.ConnectionError):
         connect(live_server, auth={"token": token})
@@ -131,8 +123,8 @@ def test_a_token_revoked_elsewhere_or_a_deleted_user_ends_connections(live_serve
         jti = jwt.decode(revoked_token, options={"verify_signature": False})["jti"]
         RevokedToken.create(jti=jti, expires_at=utcnow() + timedelta(hours=1))
         User.delete().where(User.username == "bob").execute()
-    assert wait_until_disconnected(revoked, within=TOKEN_CHECK_SECONDS + 2)
-    assert wait_until_disconnected(deleted, within=1)
+    wait_until(lambda: not revoked.connected, timeout=TOKEN_CHECK_SECONDS + 2, interval=0.05)
+    wait_until(lambda: not deleted.connected, timeout=1, interval=0.05)
     assert kept.connected
     kept.disconnect()
 
@@ -143,7 +135,7 @@ def test_a_connection_ends_when_its_token_expires(live_server):
     login(live_server, "alice")
     client = connect(live_server, auth={"token": signed(claims(exp=int(time.time()) + 2))})
     assert client.connected
-    assert wait_until_disconnected(client, within=2 + TOKEN_CHECK_SECONDS + 2)
+    wait_until(lambda: not client.connected, timeout=2 + TOKEN_CHECK_SECONDS + 2, interval=0.05)
 
 
 @pytest.mark.both_databases

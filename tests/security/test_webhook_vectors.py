@@ -8,7 +8,7 @@ import pytest
 
 from app.models import Build, Project
 from app.webhooks import signature_matches
-from tests.helpers import push_payload, signature
+from tests.support import create_project, push_payload, signature
 
 # From GitHub's "Validating webhook deliveries" documentation.
 VECTOR_SECRET = "It's a Secret to Everybody"
@@ -24,8 +24,7 @@ def test_githubs_published_test_vector_verifies():
 @pytest.fixture
 def project(client, accounts, local_repo):
     """Alice's project, its webhook secret set to the vector's, its first build made."""
-    made = client.post("/api/project/projects", headers=accounts.headers("alice"),
-                       json={"name": "demo", "repoUrl": local_repo.url, "buildCommand": "sh ci.sh"}).get_json()
+    made = create_project(client, accounts.token("alice"), local_repo)
     Project.update(webhook_secret=VECTOR_SECRET).where(Project.id == made["project"]["id"]).execute()
     return made["project"]["id"]
 

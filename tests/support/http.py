@@ -1,0 +1,64 @@
+"""HTTP on loopback: servers of our own in a thread, and requests sent exactly as written."""
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+def raw_get(server, path):
+    """GET `path` exactly as written, over a plain socket: no client library tidies it first.
+
+    Werkzeug answers a path with doubled slashes by redirecting to the merged path;
+    that redirect is followed (it must stay on this server) and its answer returned.
+    """
+    url = urlsplit(server.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        if response.status == 308:
+            location = urlsplit(response.getheader("Location"))
+            assert location.netloc in ("", url.netloc)
+            return raw_get(server, location.path)
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+class LocalHttp:
+    """A real HTTP server on 127.0.0.1, in a thread, answering with `handler` (a
+    BaseHTTPRequestHandler class); `close()` when done."""
+
+    def __init__(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Site(LocalHttp):
+    """A web site on 127.0.0.1 whose every answer a test sets with `page()`; anything else is a 404."""
+
+    def __init__(self):
+        routes = self.routes = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                status, headers, body = routes.get(self.path, (404, {}, b"not here"))
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(Handler)
+
+    def page(self, path, body, content_type="text/html", status=200, **headers):
+        self.routes[path] = (status, {"Content-Type": content_type, **headers}, body)

@@ -1,0 +1,74 @@
+"""Really running `stoker` processes: started, waited for, stopped."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from .services import SECRET, TEST_IMAGE
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url, process, log_path):
+        self.url, self.process, self.log_path = url, process, log_path
+        # Each user's token, logged in once: see api.login.
+        self.tokens = {}
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(command, env_overrides, tmp_path, wait_for_http=True):
+    """Start `stoker <command>` in its own process, wait until it answers, and return it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "STOKER_HOST": "127.0.0.1",
+        "SECRET_KEY": SECRET,
+        "STOKER_ALLOW_LOCAL_REPOS": "1",
+        "STOKER_BUILD_IMAGE": TEST_IMAGE,
+        "STOKER_BUILD_NETWORK": "none",
+        "STOKER_REGISTRATION": "open",
+        **env_overrides,
+    }
+    log_path = tmp_path / f"{command}-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stoker", command],
+        env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + 20
+    while wait_for_http and time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"stoker {command} exited early:\n{server.log()}")
+        try:
+            requests.get(server.url + "/api/build/1", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    else:
+        if wait_for_http:
+            process.kill()
+            pytest.fail(f"stoker {command} did not answer within 20 s:\n{server.log()}")
+    return server
+
+
+def stop_server(server):
+    from app.cli import STOP_GRACE_SECONDS
+
+    server.process.terminate()
+    try:
+        # Longer than Stoker's own grace, so a slow stop is seen rather than cut short.
+        server.process.wait(STOP_GRACE_SECONDS + 10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
