@@ -119,7 +119,17 @@ class Project(BaseModel):
         }
 
 
-class Build(BaseModel):
+class LeasedJob(BaseModel):
+    """What every kind of job a worker takes carries (see app/jobs.py): the worker that holds it
+    and until when, and how often a lost worker's run of it was queued again. No table of its own."""
+
+    worker_id = CharField(max_length=128, null=True)
+    # The running worker renews this; past it, the job is taken back (see lifecycle.recover_lost).
+    lease_expires_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+
+
+class Build(LeasedJob):
     project = ForeignKeyField(Project, backref="builds", on_delete="CASCADE")
     status = CharField(max_length=16, default=Status.QUEUED, index=True)
     commit_message = TextField(null=True)
@@ -135,11 +145,6 @@ class Build(BaseModel):
     finished_at = DateTimeField(null=True)
     # GitHub's X-GitHub-Delivery id, so a redelivered push builds once.
     delivery_id = CharField(max_length=64, null=True)
-    worker_id = CharField(max_length=128, null=True)
-    # The running worker renews this; past it, the build is taken back (see lifecycle.recover_lost).
-    lease_expires_at = DateTimeField(null=True)
-    # How many times a lost worker's build was queued again.
-    attempts = IntegerField(default=0)
 
     class Meta:
         # (project, id): a project's newest builds are read straight off the index, never sorted.
@@ -266,7 +271,7 @@ class MobileBundle(BaseModel):
         indexes = ((("bundle_id", "platform"), True),)
 
 
-class MobileBuild(BaseModel):
+class MobileBuild(LeasedJob):
     """A web app's URL to be made into a native app; `uid` is the id the API shows."""
 
     uid = CharField(max_length=36, unique=True)
@@ -285,9 +290,6 @@ class MobileBuild(BaseModel):
     error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
     completed_at = DateTimeField(null=True)
-    worker_id = CharField(max_length=128, null=True)
-    lease_expires_at = DateTimeField(null=True)
-    attempts = IntegerField(default=0)
 
     class Meta:
         # The name it had before the feature was called mobile builds: existing databases keep their rows.
