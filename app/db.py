@@ -47,7 +47,7 @@ class PatientSqliteDatabase(PooledSqliteDatabase):
     close; with a connection per request, that happened on most requests, and
     while Docker was busy writing, one fsync could stall every green thread for
     hundreds of milliseconds. Checkpoints run in a real thread instead; see
-    `checkpoint_forever`.
+    `checkpoint`.
 
     SQLite's busy handler sleeps inside the C library. Under eventlet that stops
     every green thread of the process, including the one holding the lock, so
