@@ -46,12 +46,13 @@ class JobKind:
     has_log: bool = False
 
 
+# `build.project` is read once and kept on the row: the outbox and the announcement share it.
 def _build_owner(build):
-    return Project.select(Project.owner).where(Project.id == build.project_id).scalar()
+    return build.project.owner_id
 
 
 def _owe_github(build):
-    github_status.owe(build, Project.get_by_id(build.project_id))
+    github_status.owe(build, build.project)
 
 
 BUILD = JobKind(
