@@ -52,3 +52,9 @@ def test_the_web_side_does_not_load_what_runs_builds_until_a_worker_asks():
     """The kinds of job name their executors; only a worker imports them (see app/jobs.py)."""
     jobs = ROOT / "app" / "jobs.py"
     assert not [name for name in imported_modules(jobs) if name.startswith(("app.worker", "pipeline"))]
+
+
+def test_every_folder_of_code_is_a_package_that_an_install_carries():
+    """setup.cfg finds packages by their __init__.py; a folder without one is left out of a wheel."""
+    folders = {path.parent for top in ("app", "pipeline") for path in (ROOT / top).rglob("*.py")}
+    assert sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").exists()) == []
