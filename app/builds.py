@@ -1,4 +1,4 @@
-"""Builds: read one, or queue it again."""
+"""Builds: read one, queue it again, cancel it, or approve or decline a blocked one."""
 from flask import Blueprint, Response, jsonify, request
 from flask_jwt_extended import current_user
 
@@ -8,7 +8,7 @@ from .jobs import BUILD
 from . import lifecycle
 from .lifecycle import queue_build
 from .logs import read_log
-from .models import Build, BuildStep, Project
+from .models import Build, BuildStep, Project, Status
 
 bp = Blueprint("builds", __name__, url_prefix="/api/build")
 bp.before_request(require_login)
@@ -34,14 +34,41 @@ def get_build(build_id):
 @bp.post("/rebuild/<build_id>")
 def rebuild(build_id):
     original = owned_build(build_id)
+    # A copy in every way that decides what it may see: a rebuilt fork build is still a fork build.
     build = queue_build(
         original.project,
         commit_hash=original.commit_hash,
         branch=original.branch,
         commit_message=original.commit_message,
         commit_author=original.commit_author,
+        event=original.event,
+        ref=original.ref,
+        pull_request=original.pull_request,
+        fork=original.fork,
+        variables=original.variables,
+        parent=original.id,
+        triggered_by=current_user.id,
     )
     return jsonify(message="Build re-queued", build=build.to_json()), 201
+
+
+@bp.post("/<build_id>/approve")
+def approve(build_id):
+    """Let a blocked build (a fork's pull request) run; it still gets no secret."""
+    build = lifecycle.move(BUILD, owned_build(build_id).id, Status.QUEUED, expect=Status.BLOCKED,
+                           triggered_by=current_user.id)
+    if build is None:
+        raise ApiError(409, "Only a blocked build can be approved")
+    return jsonify(message="Build approved", build=build.to_json())
+
+
+@bp.post("/<build_id>/decline")
+def decline(build_id):
+    build = lifecycle.move(BUILD, owned_build(build_id).id, Status.DECLINED, expect=Status.BLOCKED,
+                           triggered_by=current_user.id)
+    if build is None:
+        raise ApiError(409, "Only a blocked build can be declined")
+    return jsonify(message="Build declined", build=build.to_json())
 
 
 @bp.post("/<build_id>/cancel")

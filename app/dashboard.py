@@ -5,7 +5,7 @@ import anybadge
 from flask import Blueprint, Response, current_app, render_template, send_file
 
 from .errors import ApiError, path_id
-from .models import Build, Project, Status
+from .models import Build, Event, Project, Status
 
 bp = Blueprint("dashboard", __name__)
 
@@ -34,6 +34,9 @@ BADGE_COLOURS = {
     Status.PASSED: "#1a7f37",
     Status.FAILED: "#cf222e",
     Status.CANCELED: "#6e7781",
+    Status.BLOCKED: "#9a6700",
+    Status.DECLINED: "#6e7781",
+    Status.SKIPPED: "#6e7781",
 }
 
 
@@ -73,7 +76,7 @@ def badge(project_id):
     project = Project.get_or_none(Project.id == path_id(project_id, "projectId", "Badge"))
     if project is None or not project.public:
         raise ApiError(404, "Badge not found")
-    latest = (project.builds.where(Build.branch == project.branch)
+    latest = (project.builds.where((Build.branch == project.branch) & (Build.event == Event.PUSH))
               .order_by(Build.id.desc()).first())
     status = latest.status if latest else "no builds"
     badge = anybadge.Badge(label="build", value=status, default_color=BADGE_COLOURS.get(status, "#6e7781"))

@@ -22,6 +22,9 @@ STATES = {
     Status.PASSED: ("success", "Passed"),
     Status.FAILED: ("failure", "Failed"),
     Status.CANCELED: ("error", "Canceled"),
+    Status.BLOCKED: ("pending", "Waiting for approval"),
+    Status.DECLINED: ("error", "Declined"),
+    Status.SKIPPED: ("success", "Skipped"),
 }
 CONTEXT = "stoker"
 MAX_ATTEMPTS = 8

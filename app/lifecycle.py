@@ -32,12 +32,12 @@ class Changes:
         self.saved = []
         self.queued = False
 
-    def queue(self, kind, **fields):
-        """Create a queued job of `kind`."""
-        job = kind.model.create(status=kind.statuses.QUEUED, **fields)
+    def queue(self, kind, status=None, **fields):
+        """Create a job of `kind`, queued unless `status` says otherwise (blocked, say)."""
+        job = kind.model.create(status=status or kind.statuses.QUEUED, **fields)
         kind.owe(job)
         self.saved.append((kind, job))
-        self.queued = True
+        self.queued = self.queued or job.status == kind.statuses.QUEUED
         return job
 
     def move(self, kind, job_id, status, *, expect, owner=None, lease_ended_before=None, **fields):
@@ -186,26 +186,38 @@ def _older_queued(kind, group, job_id):
 
 
 def cancel(kind, job_id, reason=None):
-    """Cancel a queued or running job; return it, or None if it had already finished.
+    """Cancel a job that has not finished; return it, or None if it had already finished.
 
-    A queued job then never starts; the worker running a running one sees the
-    change within a second and kills its containers.
+    A waiting job then never starts; the worker running a running one sees
+    the change within a second and kills its containers.
     """
-    for current in (kind.statuses.QUEUED, kind.running):
+    for current in (*getattr(kind.statuses, "WAITING", (kind.statuses.QUEUED,)), kind.running):
         job = move(kind, job_id, kind.canceled, expect=current, error=reason)
         if job is not None:
             return job
     return None
 
 
+def cancel_unfinished(project_id, ref, reason, *, before=None):
+    """Cancel the project's builds of `ref` (a branch, tag or pull request) that have not finished,
+    older than build `before` if given; return the canceled builds."""
+    same_ref = Build.ref == ref
+    if ref.startswith("refs/heads/"):
+        # Builds from before refs were kept are their branch's pushes.
+        same_ref |= Build.ref.is_null() & (Build.branch == ref[len("refs/heads/"):])
+    condition = (Build.project == project_id) & Build.status.in_([*Status.WAITING, Status.RUNNING]) & same_ref
+    if before is not None:
+        condition &= Build.id < before
+    canceled = [cancel(BUILD, build_id, reason=reason) for (build_id,) in list(Build.select(Build.id)
+                                                                               .where(condition).tuples())]
+    return [build for build in canceled if build is not None]
+
+
 def cancel_superseded(build):
-    """Cancel the older builds of the same project and branch that are still queued or running."""
-    older = (Build.select(Build.id)
-             .where((Build.project == build.project_id) & (Build.branch == build.branch)
-                    & (Build.id < build.id) & (Build.status.in_([Status.QUEUED, Status.RUNNING])))
-             .tuples())
-    for (build_id,) in list(older):
-        cancel(BUILD, build_id, reason=f"superseded by build {build.id}")
+    """Cancel the older builds of the same project and ref (branch, tag or pull request) that have
+    not finished."""
+    cancel_unfinished(build.project_id, build.ref or f"refs/heads/{build.branch}",
+                      reason=f"superseded by build {build.id}", before=build.id)
 
 
 def renew_lease(kind, job_id, worker_id, lease_seconds):

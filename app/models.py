@@ -28,10 +28,38 @@ class Status:
     PASSED = "passed"
     FAILED = "failed"
     CANCELED = "canceled"
-    ALL = (QUEUED, RUNNING, PASSED, FAILED, CANCELED)
-    FINISHED = (PASSED, FAILED, CANCELED)
-    # Only steps are skipped: those after a failed step never run.
+    # A fork's pull request waits for someone to approve it (then queued) or decline it.
+    BLOCKED = "blocked"
+    DECLINED = "declined"
+    # The pipeline file's `when:` left this build out (or, for a step: a step after a failed one
+    # never runs, or its own `when:` left it out).
     SKIPPED = "skipped"
+    ALL = (QUEUED, RUNNING, PASSED, FAILED, CANCELED, BLOCKED, DECLINED, SKIPPED)
+    FINISHED = (PASSED, FAILED, CANCELED, DECLINED, SKIPPED)
+    # Not yet finished and not yet running: what a new push may cancel.
+    WAITING = (BLOCKED, QUEUED)
+
+
+class Event:
+    """What started a build."""
+
+    PUSH = "push"
+    TAG = "tag"
+    PULL_REQUEST = "pull_request"
+    MANUAL = "manual"
+    CRON = "cron"
+    ALL = (PUSH, TAG, PULL_REQUEST, MANUAL, CRON)
+    # What a secret is given to unless its owner says otherwise; a fork's pull request gets none ever.
+    SECRET_DEFAULT = (PUSH, TAG, MANUAL, CRON)
+
+
+class ForkPolicy:
+    """What a pull request from a fork does: waits for approval, builds, or is ignored."""
+
+    APPROVE = "approve"
+    BUILD = "build"
+    IGNORE = "ignore"
+    ALL = (APPROVE, BUILD, IGNORE)
 
 
 def utcnow():
@@ -96,7 +124,17 @@ class Project(BaseModel):
     github_token_sealed = TextField(null=True)
     # Public projects show their status badge to anyone; nothing else of them is public.
     public = BooleanField(default=False)
+    # Glob patterns (a JSON list) of the branches whose pushes build; null: `branch` alone.
+    branches = TextField(null=True)
+    # Whether tag pushes build, pull requests into a matching branch build, and what a fork's do.
+    tags = BooleanField(default=False)
+    pull_requests = BooleanField(default=True)
+    fork_pull_requests = CharField(max_length=16, default=ForkPolicy.APPROVE)
     created_at = DateTimeField(default=utcnow)
+
+    @property
+    def branch_patterns(self):
+        return json.loads(self.branches) if self.branches else [self.branch]
 
     def summary_json(self):
         return {"id": self.id, "name": self.name, "repoUrl": without_credentials(self.repo_url),
@@ -113,6 +151,10 @@ class Project(BaseModel):
             "githubRepo": self.github_repo,
             "reportsToGithub": bool(self.github_repo and self.github_token_sealed),
             "public": self.public,
+            "branches": self.branch_patterns,
+            "tags": self.tags,
+            "pullRequests": self.pull_requests,
+            "forkPullRequests": self.fork_pull_requests,
             "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
             "badgeUrl": f"{public_url}/badge/{self.id}.svg",
             "createdAt": iso(self.created_at),
@@ -145,6 +187,19 @@ class Build(LeasedJob):
     finished_at = DateTimeField(null=True)
     # GitHub's X-GitHub-Delivery id, so a redelivered push builds once.
     delivery_id = CharField(max_length=64, null=True)
+    event = CharField(max_length=16, default=Event.PUSH)
+    # The ref the commit was fetched by: refs/heads/<branch>, refs/tags/<tag> or refs/pull/<n>/head.
+    ref = CharField(max_length=300, null=True)
+    # The pull request it builds, as the API shows it (JSON), or null.
+    pull_request = TextField(null=True)
+    # A fork's pull request: never given the project's secrets, whoever approved it.
+    fork = BooleanField(default=False)
+    parent = ForeignKeyField("self", null=True, backref="rebuilds", on_delete="SET NULL")
+    triggered_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # Variables a manual or scheduled run gives the build (a JSON object), or null.
+    variables = TextField(null=True)
+    # The name of the schedule that made it, for a cron build.
+    schedule = CharField(max_length=64, null=True)
 
     class Meta:
         # (project, id): a project's newest builds are read straight off the index, never sorted.
@@ -164,6 +219,12 @@ class Build(LeasedJob):
             "startedAt": iso(self.started_at),
             "runStartedAt": iso(self.run_started_at),
             "finishedAt": iso(self.finished_at),
+            "event": self.event,
+            "ref": self.ref or f"refs/heads/{self.branch}",
+            "pullRequest": json.loads(self.pull_request) if self.pull_request else None,
+            "parentId": self.parent_id,
+            "triggeredBy": self.triggered_by.username if self.triggered_by_id else None,
+            "schedule": self.schedule,
         }
         if with_project:
             data["project"] = self.project.summary_json()
@@ -176,13 +237,41 @@ class ProjectSecret(BaseModel):
     project = ForeignKeyField(Project, backref="secrets", on_delete="CASCADE")
     name = CharField(max_length=64)
     sealed = TextField()
+    # The events (a JSON list) whose builds receive it; null: Event.SECRET_DEFAULT.
+    events = TextField(null=True)
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("project", "name"), True),)
 
+    @property
+    def event_list(self):
+        return json.loads(self.events) if self.events else list(Event.SECRET_DEFAULT)
+
     def to_json(self):
-        return {"name": self.name, "updatedAt": iso(self.updated_at)}
+        return {"name": self.name, "events": self.event_list, "updatedAt": iso(self.updated_at)}
+
+
+class Schedule(BaseModel):
+    """A named cron line of a project's (UTC): each due time makes one build of its branch, event cron."""
+
+    project = ForeignKeyField(Project, backref="schedules", on_delete="CASCADE")
+    name = CharField(max_length=64)
+    cron = CharField(max_length=100)
+    branch = CharField(max_length=255)
+    # Variables its builds are given (a JSON object), or null.
+    variables = TextField(null=True)
+    next_run_at = DateTimeField(index=True)
+    last_run_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("project", "name"), True),)
+
+    def to_json(self):
+        return {"name": self.name, "cron": self.cron, "branch": self.branch,
+                "variables": json.loads(self.variables) if self.variables else {},
+                "nextRunAt": iso(self.next_run_at), "lastRunAt": iso(self.last_run_at)}
 
 
 class BuildStep(BaseModel):
@@ -336,5 +425,5 @@ class MobileArtifact(BaseModel):
         table_name = "appartifact"
 
 
-MODELS = (User, Invitation, Project, ProjectSecret, Build, BuildStep, GithubStatus, BuildLog, RevokedToken,
+MODELS = (User, Invitation, Project, ProjectSecret, Build, Schedule, BuildStep, GithubStatus, BuildLog, RevokedToken,
           MobileBundle, MobileBuild, MobileArtifact)

@@ -1,4 +1,5 @@
 """Projects: a repository and branch to build, with its own webhook secret."""
+import json
 import secrets
 
 from flask import Blueprint, current_app, jsonify
@@ -6,15 +7,16 @@ from flask_jwt_extended import current_user
 from peewee import IntegrityError
 
 from pipeline.engine import IMAGE_REFERENCE
-from pipeline.git import GitError, UnsafeRemote, check_branch, check_repo_url, ls_remote_branch
+from pipeline.git import GitError, UnsafeRemote, check_branch, check_repo_url, ls_remote_branch, without_credentials
+from pipeline.globs import check_patterns
 from pipeline.plan import MAX_TIMEOUT
 
 from .auth import require_login
 from . import github_status, vault
 from .errors import ApiError, flag, json_body, page_args, path_id, whole_number
 from .jobs import BUILD
-from .lifecycle import changes
-from .models import Build, Project, ProjectSecret, db, utcnow
+from .lifecycle import changes, queue_build
+from .models import Build, Event, ForkPolicy, Project, ProjectSecret, db, utcnow
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
 bp.before_request(require_login)
@@ -52,31 +54,78 @@ def _github_fields(data):
             "github_token_sealed": vault.seal(current_app.config["SECRET_KEY"], token)}
 
 
+def _setting_fields(data, *, creating):
+    """Check the settings present in `data` (on creation, with defaults for those absent) and
+    return them as model fields; a 400 names the first field at fault."""
+    config = current_app.config
+    fields = {}
+
+    def given(key):
+        return creating or key in data
+
+    if given("name"):
+        fields["name"] = _text(data, "name", max_length=100).strip()
+    if given("buildCommand"):
+        fields["build_command"] = _text(data, "buildCommand", default=DEFAULT_BUILD_COMMAND,
+                                        max_length=MAX_COMMAND_LENGTH)
+    if given("image"):
+        fields["image"] = _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255)
+        if not IMAGE_REFERENCE.fullmatch(fields["image"]):
+            raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
+    for key, column in (("autoCancel", "auto_cancel"), ("public", "public"), ("tags", "tags")):
+        if given(key):
+            fields[column] = flag(data, key)
+    if given("pullRequests"):
+        fields["pull_requests"] = flag({"pullRequests": data.get("pullRequests", True)}, "pullRequests")
+    if given("forkPullRequests"):
+        policy = data.get("forkPullRequests", ForkPolicy.APPROVE)
+        if policy not in ForkPolicy.ALL:
+            raise ApiError(400, f"forkPullRequests must be one of {', '.join(ForkPolicy.ALL)}")
+        fields["fork_pull_requests"] = policy
+    if given("concurrency"):
+        concurrency = data.get("concurrency")
+        fields["concurrency"] = None if concurrency is None else whole_number(
+            data, "concurrency", 1, 1000, ", or null for no limit")
+    if given("timeoutSeconds"):
+        fields["timeout_seconds"] = whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600)
+    if given("branch"):
+        try:
+            fields["branch"] = check_branch(data.get("branch", "main"))
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    if "branches" in data:
+        try:
+            fields["branches"] = json.dumps(check_patterns(data["branches"], "branches"))
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    return fields
+
+
 def _project_fields(data):
     """Check a create request's fields, each with a message naming what is wrong."""
     config = current_app.config
-    fields = {
-        "name": _text(data, "name", max_length=100).strip(),
-        "build_command": _text(data, "buildCommand", default=DEFAULT_BUILD_COMMAND,
-                               max_length=MAX_COMMAND_LENGTH),
-        "image": _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255),
-    }
-    auto_cancel = flag(data, "autoCancel")
-    concurrency = data.get("concurrency")
-    if concurrency is not None:
-        concurrency = whole_number(data, "concurrency", 1, 1000, ", or null for no limit")
-    fields.update(timeout_seconds=whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600),
-                  auto_cancel=auto_cancel, concurrency=concurrency, public=flag(data, "public"))
+    fields = _setting_fields(data, creating=True)
     fields.update(_github_fields(data))
-    if not IMAGE_REFERENCE.fullmatch(fields["image"]):
-        raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
     try:
         fields["repo_url"] = check_repo_url(data.get("repoUrl"), config["STOKER_ALLOW_LOCAL_REPOS"],
                                             config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])
-        fields["branch"] = check_branch(data.get("branch", "main"))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     return fields
+
+
+def _branch_head(repo_url, branch):
+    """The head commit of `branch`: 400 for a remote Stoker may not reach, 422 when there is no such
+    branch (a project that can never build is refused)."""
+    config = current_app.config
+    try:
+        return ls_remote_branch(repo_url, branch, allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
+                                allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
+                                timeout=config["STOKER_GIT_TIMEOUT"])
+    except UnsafeRemote as exc:
+        raise ApiError(400, str(exc)) from None
+    except GitError as exc:
+        raise ApiError(422, f"Cannot build {without_credentials(repo_url)} branch {branch}: {exc}") from None
 
 
 @bp.post("/projects")
@@ -84,21 +133,12 @@ def create_project():
     # 1. Check every field before any git process starts.
     fields = _project_fields(json_body())
     # 2. The branch must exist now: a project that can never build is refused.
-    try:
-        head = ls_remote_branch(
-            fields["repo_url"], fields["branch"],
-            allow_local=current_app.config["STOKER_ALLOW_LOCAL_REPOS"],
-            allow_private_hosts=current_app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
-            timeout=current_app.config["STOKER_GIT_TIMEOUT"],
-        )
-    except UnsafeRemote as exc:
-        raise ApiError(400, str(exc)) from None
-    except GitError as exc:
-        raise ApiError(422, f"Cannot build {fields['repo_url']} branch {fields['branch']}: {exc}") from None
+    head = _branch_head(fields["repo_url"], fields["branch"])
     # 3. Project and first build are written together or not at all.
     with changes() as batch:
         project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
-        build = batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch)
+        build = batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
+                            ref=f"refs/heads/{project.branch}")
     body = project.to_json(current_app.config["STOKER_PUBLIC_URL"])
     body["webhookSecret"] = project.webhook_secret
     return jsonify(message="Project created", project=body, build=build.to_json()), 201
@@ -128,19 +168,62 @@ def get_project(project_id):
                    project=project.to_json(current_app.config["STOKER_PUBLIC_URL"]))
 
 
+SETTINGS = ("name", "branch", "branches", "tags", "pullRequests", "forkPullRequests", "buildCommand", "image",
+            "timeoutSeconds", "autoCancel", "concurrency", "public")
+
+
 @bp.patch("/projects/<project_id>")
 def update_project(project_id):
-    """Change whether the project is public; other settings are fixed at creation for now."""
+    """Change any of the project's settings; nothing changes unless every one given is good."""
     project = owned_project(project_id)
     data = json_body()
-    unknown = sorted(set(data) - {"public"})
+    unknown = sorted(set(data) - set(SETTINGS))
     if unknown:
-        raise ApiError(400, f"Only public can be changed; not {', '.join(unknown)[:200]}")
-    if "public" in data:
-        project.public = flag(data, "public")
-        project.save(only=[Project.public])
+        raise ApiError(400, f"{', '.join(unknown)[:200]} cannot be changed; the settings are {', '.join(SETTINGS)}")
+    fields = _setting_fields(data, creating=False)
+    if "branch" in fields and fields["branch"] != project.branch:
+        _branch_head(project.repo_url, fields["branch"])
+    if fields:
+        Project.update(**fields).where(Project.id == project.id).execute()
+        project = Project.get_by_id(project.id)
     return jsonify(message="Project updated",
                    project=project.to_json(current_app.config["STOKER_PUBLIC_URL"]))
+
+
+# A manual run's variables: at most this many, each value at most this long.
+MAX_VARIABLES, MAX_VARIABLE_BYTES = 50, 4096
+
+
+def check_variables(data):
+    variables = data.get("variables", {})
+    if not isinstance(variables, dict) or len(variables) > MAX_VARIABLES:
+        raise ApiError(400, f"variables must be an object of at most {MAX_VARIABLES} names and values")
+    for name, value in variables.items():
+        try:
+            vault.check_name(name)
+        except ValueError:
+            raise ApiError(400, "variables must be named like secrets: letters, digits and '_', "
+                                "not starting with a digit") from None
+        if not isinstance(value, str) or len(value.encode("utf-8", "surrogatepass")) > MAX_VARIABLE_BYTES \
+                or "\x00" in value:
+            raise ApiError(400, f"variables must be strings of at most {MAX_VARIABLE_BYTES} bytes without NUL")
+    return variables
+
+
+@bp.post("/projects/<project_id>/builds")
+def run_build(project_id):
+    """Build the head of a branch now (default: the project's), with variables of the caller's."""
+    project = owned_project(project_id)
+    data = json_body()
+    try:
+        branch = check_branch(data.get("branch", project.branch))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    variables = check_variables(data)
+    head = _branch_head(project.repo_url, branch)
+    build = queue_build(project, commit_hash=head, branch=branch, event=Event.MANUAL, ref=f"refs/heads/{branch}",
+                        variables=json.dumps(variables) if variables else None, triggered_by=current_user.id)
+    return jsonify(message="Build queued", build=build.to_json()), 201
 
 
 @bp.get("/projects/<project_id>/builds")
@@ -171,6 +254,17 @@ def secret_name(name):
         raise ApiError(400, str(exc)) from None
 
 
+def _secret_events(data):
+    """The events whose builds receive the secret (JSON), or None for the default ones."""
+    events = data.get("events")
+    if events is None:
+        return None
+    if (not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events)
+            or not set(events) <= set(Event.ALL)):
+        raise ApiError(400, f"events must be a list of some of {', '.join(Event.ALL)}")
+    return json.dumps([event for event in Event.ALL if event in events])
+
+
 @bp.get("/projects/<project_id>/secrets")
 def list_secrets(project_id):
     project = owned_project(project_id)
@@ -182,18 +276,20 @@ def list_secrets(project_id):
 def put_secret(project_id, name):
     project = owned_project(project_id)
     name = secret_name(name)
+    data = json_body()
     try:
-        value = vault.check_value(json_body().get("value"))
+        value = vault.check_value(data.get("value"))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
+    events = _secret_events(data)
     sealed = vault.seal(current_app.config["SECRET_KEY"], value)
     with db.atomic():
-        updated = (ProjectSecret.update(sealed=sealed, updated_at=utcnow())
+        updated = (ProjectSecret.update(sealed=sealed, events=events, updated_at=utcnow())
                    .where((ProjectSecret.project == project) & (ProjectSecret.name == name)).execute())
         if not updated:
             try:
                 with db.atomic():
-                    ProjectSecret.create(project=project, name=name, sealed=sealed)
+                    ProjectSecret.create(project=project, name=name, sealed=sealed, events=events)
             except IntegrityError:
                 raise ApiError(409, "The secret was changed meanwhile; try again") from None
     secret = ProjectSecret.get((ProjectSecret.project == project) & (ProjectSecret.name == name))

@@ -55,10 +55,13 @@ def unseal(server_secret, sealed, what="the project's secrets"):
         raise VaultError(f"{what} cannot be decrypted with this server's SECRET_KEY") from None
 
 
-def secrets_of(project_id, server_secret):
-    """The project's secrets as {name: value}, decrypted."""
-    return {row.name: unseal(server_secret, row.sealed)
-            for row in ProjectSecret.select().where(ProjectSecret.project == project_id)}
+def secrets_of(build, server_secret):
+    """The secrets `build` receives, as {name: value}, decrypted: those whose events include the
+    build's, and none at all for a fork's pull request, whoever approved it."""
+    if build.fork:
+        return {}
+    rows = ProjectSecret.select().where(ProjectSecret.project == build.project_id)
+    return {row.name: unseal(server_secret, row.sealed) for row in rows if build.event in row.event_list}
 
 
 class SecretMask:

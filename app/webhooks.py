@@ -1,17 +1,19 @@
-"""GitHub webhooks: a verified push to a project's branch becomes one queued build."""
+"""GitHub webhooks: a verified push or pull request the project takes in becomes one build."""
 import hashlib
 import hmac
+import json
 import re
 
 from flask import Blueprint, jsonify, request
 from peewee import IntegrityError
 
 from pipeline.git import check_commit_hash
+from pipeline.globs import matches
 
 from .errors import ApiError, parse_json, path_id, request_body
 from .jobs import BUILD
-from .lifecycle import cancel_superseded, changes
-from .models import Build, Project
+from .lifecycle import cancel_superseded, cancel_unfinished, changes
+from .models import Build, Event, ForkPolicy, Project, Status
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 
@@ -35,17 +37,23 @@ def read_payload(body):
     return parse_json(body, "Webhook body")
 
 
-def push_change(payload, branch):
+def push_change(payload, project):
     """Return the build fields a push asks for, or a string saying why it builds nothing."""
     ref, after = payload.get("ref"), payload.get("after")
     if payload.get("deleted") is True or (isinstance(after, str) and ALL_ZEROS.fullmatch(after)):
         return "the push deletes a branch or tag"
-    if not isinstance(ref, str):
+    if not isinstance(ref, str) or len(ref) > 300:
         raise ApiError(400, "Push payload has no ref")
     if ref.startswith("refs/tags/"):
-        return "tag pushes are not built"
-    if ref != f"refs/heads/{branch}":
-        return f"push to {ref[:200]}, not to the project's branch {branch}"
+        if not project.tags:
+            return "tag pushes are not built"
+        event, name = Event.TAG, ref[len("refs/tags/"):]
+    elif ref.startswith("refs/heads/"):
+        event, name = Event.PUSH, ref[len("refs/heads/"):]
+        if not matches(project.branch_patterns, name):
+            return f"push to {ref[:200]}, which the project's branches do not take in"
+    else:
+        return f"push to {ref[:200]}, neither a branch nor a tag"
     try:
         commit_hash = check_commit_hash(after)
     except ValueError as exc:
@@ -54,13 +62,73 @@ def push_change(payload, branch):
     if not isinstance(head, dict):
         return "the push has no head commit"
     author = head.get("author") if isinstance(head.get("author"), dict) else {}
-    message, name = head.get("message"), author.get("name")
+    message, author_name = head.get("message"), author.get("name")
     if isinstance(message, str) and SKIP_CI.search(message):
         return "the head commit asks to skip CI"
     return {
         "commit_hash": commit_hash,
         "commit_message": message if isinstance(message, str) else None,
-        "commit_author": name[:255] if isinstance(name, str) else None,
+        "commit_author": author_name[:255] if isinstance(author_name, str) else None,
+        "event": event,
+        "ref": ref,
+        "branch": name,
+    }
+
+
+PULL_REQUEST_BUILDS = ("opened", "synchronize", "reopened", "ready_for_review")
+
+
+def _text(value, what, limit):
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ApiError(400, f"Pull request payload: {what} must be a string of 1 to {limit} characters")
+    return value
+
+
+def pull_request_change(payload, project):
+    """The build fields a pull request's event asks for, "closed" for one that ended, or a string
+    saying why it builds nothing."""
+    action = payload.get("action")
+    if action == "closed":
+        return "closed"
+    if action not in PULL_REQUEST_BUILDS:
+        return f"pull request action {str(action)[:50]!r} builds nothing"
+    if not project.pull_requests:
+        return "pull requests are not built"
+    pull = payload.get("pull_request")
+    if not isinstance(pull, dict) or not isinstance(pull.get("base"), dict) or not isinstance(pull.get("head"), dict):
+        raise ApiError(400, "Pull request payload has no pull_request with base and head")
+    number = pull.get("number", payload.get("number"))
+    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 9_999_999_999:
+        raise ApiError(400, "Pull request payload: number must be a positive whole number")
+    base, head = pull["base"], pull["head"]
+    base_branch = _text(base.get("ref"), "base.ref", 255)
+    if not matches(project.branch_patterns, base_branch):
+        return f"pull request into {base_branch[:200]}, which the project's branches do not take in"
+    base_repo = base.get("repo") if isinstance(base.get("repo"), dict) else {}
+    head_repo = head.get("repo") if isinstance(head.get("repo"), dict) else None
+    head_name = head_repo.get("full_name") if head_repo else None
+    fork = head_repo is None or head_name != base_repo.get("full_name")
+    if fork and project.fork_pull_requests == ForkPolicy.IGNORE:
+        return "pull requests from forks are not built"
+    try:
+        commit_hash = check_commit_hash(head.get("sha"))
+    except ValueError as exc:
+        raise ApiError(400, f"Pull request payload 'head.sha': {exc}") from None
+    title = pull.get("title") if isinstance(pull.get("title"), str) else ""
+    if SKIP_CI.search(title):
+        return "the pull request's title asks to skip CI"
+    url = pull.get("html_url") if isinstance(pull.get("html_url"), str) else None
+    return {
+        "commit_hash": commit_hash,
+        "event": Event.PULL_REQUEST,
+        "ref": f"refs/pull/{number}/head",
+        "branch": _text(head.get("ref"), "head.ref", 255),
+        "fork": fork,
+        "pull_request": json.dumps({
+            "number": number, "title": title[:500], "url": url and url[:500], "baseBranch": base_branch,
+            "headRepo": head_name[:200] if isinstance(head_name, str) else None, "fork": fork,
+        }),
+        "status": Status.BLOCKED if fork and project.fork_pull_requests == ForkPolicy.APPROVE else Status.QUEUED,
     }
 
 
@@ -74,13 +142,16 @@ def github(project_id):
     body = request_body()
     if not signature_matches(project.webhook_secret, body, request.headers.get("X-Hub-Signature-256")):
         raise ApiError(401, "Missing or invalid X-Hub-Signature-256")
-    # 3. Only a push to the project's branch builds.
+    # 3. Pushes the project's branches (or tags) take in, and pull requests into them, build.
     event = request.headers.get("X-GitHub-Event", "")
     if event == "ping":
         return jsonify(message="Pong")
-    if event != "push":
+    if event not in ("push", "pull_request"):
         return jsonify(message=f"Ignored: {event[:100] or 'unnamed'} events are not built")
-    change = push_change(read_payload(body), project.branch)
+    payload = read_payload(body)
+    change = push_change(payload, project) if event == "push" else pull_request_change(payload, project)
+    if change == "closed":
+        return _close_pull_request(project, payload)
     if isinstance(change, str):
         return jsonify(message=f"Ignored: {change}")
     # 4. A delivery GitHub sends again is answered with the build it already made.
@@ -88,10 +159,20 @@ def github(project_id):
     delivery = delivery if DELIVERY_ID.fullmatch(delivery) else None
     try:
         with changes() as batch:
-            build = batch.queue(BUILD, project=project, branch=project.branch, delivery_id=delivery, **change)
+            build = batch.queue(BUILD, project=project, delivery_id=delivery, **change)
     except IntegrityError:
         build = Build.get((Build.project == project) & (Build.delivery_id == delivery))
         return jsonify(message="Build already queued for this delivery", build=build.to_json())
     if project.auto_cancel:
         cancel_superseded(build)
     return jsonify(message="Build queued", build=build.to_json()), 202
+
+
+def _close_pull_request(project, payload):
+    """Cancel the closed pull request's builds that have not finished; build nothing."""
+    pull = payload.get("pull_request") if isinstance(payload.get("pull_request"), dict) else {}
+    number = pull.get("number", payload.get("number"))
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise ApiError(400, "Pull request payload: number must be a positive whole number")
+    canceled = cancel_unfinished(project.id, f"refs/pull/{number}/head", reason=f"pull request #{number} was closed")
+    return jsonify(message=f"Pull request closed: {len(canceled)} build(s) canceled")

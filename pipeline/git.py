@@ -195,6 +195,15 @@ def _split_credentials(url):
         "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
 
 
+PULL_REF = re.compile(r"refs/pull/[1-9][0-9]{0,9}/head")
+
+
+def check_pull_ref(ref):
+    if not isinstance(ref, str) or not PULL_REF.fullmatch(ref):
+        raise ValueError("a pull request's ref must be refs/pull/<number>/head")
+    return ref
+
+
 class GitMirror:
     """A bare mirror of one remote repository, fetched into and exported from, never cloned per build."""
 
@@ -218,8 +227,10 @@ class GitMirror:
         except GitError:
             return False
 
-    def fetch(self, commit_hash):
-        """Make sure `commit_hash` is in the mirror, fetching only what is new."""
+    def fetch(self, commit_hash, ref=None):
+        """Make sure `commit_hash` is in the mirror, fetching only what is new; a pull request's
+        `ref` (refs/pull/<n>/head, which GitHub keeps in the base repository, forks' too) is
+        fetched with the branches and tags."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
             if not (self.path / "HEAD").exists():
@@ -229,8 +240,9 @@ class GitMirror:
                 return
             pins = network_pins(self.url, self.allow_private_hosts)
             try:
+                extra = [f"+{check_pull_ref(ref)}:{ref}"] if ref and ref.startswith("refs/pull/") else []
                 self._git(*pins, "fetch", "--prune", "--force", "--", self.url,
-                          "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", env=self.credentials)
+                          "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", *extra, env=self.credentials)
             except GitError:
                 self._remove_half_written()
                 raise

@@ -32,6 +32,28 @@ class BuildJob:
     timeout: float = 3600
     # Given to the build as environment variables; kept out of repr so they never reach a log line.
     secrets: dict = field(default_factory=dict, repr=False)
+    # What started it, and the ref its commit is fetched by (refs/heads/..., refs/tags/..., refs/pull/<n>/head).
+    event: str = "push"
+    ref: str | None = None
+    # A manual or scheduled run's own variables, given to the build as they are.
+    variables: dict = field(default_factory=dict)
+
+    def environment(self):
+        """What every container of the build is told about it, besides the plan's env and the secrets."""
+        ref = self.ref or f"refs/heads/{self.branch}"
+        pull = ref.split("/")[2] if ref.startswith("refs/pull/") else ""
+        return {
+            **self.variables,
+            "CI": "true",
+            "STOKER": "true",
+            "STOKER_BUILD_ID": str(self.build_id),
+            "STOKER_COMMIT": self.commit_hash,
+            "STOKER_BRANCH": self.branch,
+            "STOKER_EVENT": self.event,
+            "STOKER_REF": ref,
+            "STOKER_TAG": ref[len("refs/tags/"):] if ref.startswith("refs/tags/") else "",
+            "STOKER_PULL_REQUEST": pull,
+        }
 
 
 @dataclass(frozen=True)
@@ -105,7 +127,7 @@ class Runner:
             try:
                 say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
                 mirror = self.mirror(job.repo_url)
-                mirror.fetch(job.commit_hash)
+                mirror.fetch(job.commit_hash, job.ref)
                 outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
                 mirror.export(job.commit_hash, workspace)
                 say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
@@ -155,15 +177,7 @@ class Runner:
             workdir=WORKDIR,
             sandbox=self.sandbox,
             labels={**self.labels, "stoker.build": str(job.build_id)},
-            environment={
-                **env,
-                **job.secrets,
-                "CI": "true",
-                "STOKER": "true",
-                "STOKER_BUILD_ID": str(job.build_id),
-                "STOKER_COMMIT": job.commit_hash,
-                "STOKER_BRANCH": job.branch,
-            },
+            environment={**env, **job.secrets, **job.environment()},
         )
         try:
             ended = self.engine.run(spec, output)

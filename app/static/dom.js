@@ -14,8 +14,9 @@ export function h(tag, props = {}, ...children) {
 }
 
 // Statuses as the API spells them; steps can also be skipped, and app builds are building, then a success.
-export const STATUSES = ["queued", "running", "passed", "failed", "canceled", "skipped", "building", "success"];
-export const FINISHED = ["passed", "failed", "canceled"];
+export const STATUSES = ["queued", "running", "passed", "failed", "canceled", "blocked", "declined", "skipped",
+  "building", "success"];
+export const FINISHED = ["passed", "failed", "canceled", "declined", "skipped"];
 
 /** How far along a status is: an event that would move a build backwards is stale. */
 export function progress(status) {
@@ -75,6 +76,16 @@ export function buildDuration(build, now = Date.now()) {
   return end - Date.parse(build.runStartedAt);
 }
 
+/** What started a build, in a few words: `PR #2 Title`, `tag v1.2.0`, `manual by alice`, or its branch. */
+export function eventLabel(build) {
+  const pull = build.pullRequest;
+  if (pull) return `PR #${pull.number}${pull.title ? ` ${pull.title}` : ""}${pull.fork ? ` (from ${pull.headRepo || "a deleted fork"})` : ""}`;
+  if (build.event === "tag") return `tag ${(build.ref || "").replace("refs/tags/", "")}`;
+  if (build.event === "manual") return build.triggeredBy ? `manual by ${build.triggeredBy}` : "manual";
+  if (build.event === "cron") return build.schedule ? `cron ${build.schedule}` : "cron";
+  return build.branch;
+}
+
 /** The one line that sums a build up in lists: status, commit, who, where and when. */
 export function buildSummary(build) {
   return h("div", { class: "summary", "data-build-id": build.id },
@@ -82,7 +93,7 @@ export function buildSummary(build) {
     h("a", { class: "commit", href: `/builds/${build.id}` },
       firstLine(build.commit) || `Build #${build.id}`),
     h("span", { class: "meta" },
-      h("span", { class: "branch" }, build.branch),
+      h("span", { class: "branch" }, eventLabel(build)),
       h("code", { class: "hash", title: build.commitHash }, shortHash(build.commitHash)),
       build.commitAuthor ? h("span", { class: "author" }, build.commitAuthor) : null,
       timeAgo(build.startedAt)));

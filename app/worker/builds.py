@@ -1,4 +1,5 @@
 """Running one claimed CI build: its checkout and steps in pipeline/, its log and steps kept here."""
+import json
 import logging
 
 from pipeline.runner import BuildJob, Outcome
@@ -19,7 +20,7 @@ def run_build(worker, build):
     """Run a build `worker` has claimed, under watch, and record how it ended."""
     with db.connection_context():
         try:
-            secrets = secrets_of(build.project_id, worker.app.config["SECRET_KEY"])
+            secrets = secrets_of(build, worker.app.config["SECRET_KEY"])
         except VaultError as exc:
             move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=worker.name, error=str(exc))
             return
@@ -32,6 +33,9 @@ def run_build(worker, build):
             command=build.project.build_command,
             timeout=build.project.timeout_seconds,
             secrets=secrets,
+            event=build.event,
+            ref=build.ref,
+            variables=json.loads(build.variables) if build.variables else {},
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
     mask = SecretMask(job.secrets.values())

@@ -4,8 +4,10 @@ import pytest
 from app.models import Build, Status
 from tests.support import ISO_MILLIS_Z, create_project
 
+# The seed's fields, and what the events issue added to them.
 BUILD_KEYS = {"id", "status", "commit", "branch", "commitAuthor", "commitHash", "exitCode",
-              "error", "projectId", "startedAt", "runStartedAt", "finishedAt"}
+              "error", "projectId", "startedAt", "runStartedAt", "finishedAt",
+              "event", "ref", "pullRequest", "parentId", "triggeredBy", "schedule"}
 
 
 @pytest.fixture
@@ -90,8 +92,9 @@ def test_rebuild_queues_a_copy_and_leaves_the_original_alone(client, accounts, p
     assert copy["id"] != original["id"]
     assert copy["status"] == Status.QUEUED
     assert copy["exitCode"] is None and copy["finishedAt"] is None
-    for key in ("commit", "branch", "commitAuthor", "commitHash", "projectId"):
+    for key in ("commit", "branch", "commitAuthor", "commitHash", "projectId", "event", "ref", "pullRequest"):
         assert copy[key] == original[key], key
+    assert (copy["parentId"], copy["triggeredBy"]) == (original["id"], "alice")
     assert fetch(client, accounts, original["id"]).get_json()["build"] == original
 
     assert drain() == 1

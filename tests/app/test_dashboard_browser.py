@@ -288,3 +288,29 @@ def test_an_app_build_asked_for_on_the_page_goes_live_to_its_download(open_page,
     finally:
         stop_server(server)
         web_app.close()
+
+
+def test_a_forks_blocked_pull_request_is_approved_from_its_page_and_runs(live_server, open_page, local_repo):
+    from tests.app.test_events import pull_request
+
+    token = login(live_server, "alice")
+    project = create_project(live_server, token, local_repo, "echo from the fork")["project"]
+    payload, _ = pull_request(local_repo, number=12, fork=True)
+    body, headers = delivery(project["webhookSecret"], payload, event="pull_request")
+    answer = api(live_server, "POST", f"/api/webhooks/github/{project['id']}", data=body, headers=headers)
+    assert answer.status_code == 202 and answer.json()["build"]["status"] == Status.BLOCKED, answer.text
+    build_id = answer.json()["build"]["id"]
+
+    page = open_page(live_server)
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("password123")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    page.goto(f"/builds/{build_id}")
+    expect(page.locator("h1 .status")).to_have_text(Status.BLOCKED)
+    expect(page.locator(".event")).to_have_text(
+        f"PR #12 {payload['pull_request']['title']} (from stranger/Hello-World)")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("h1 .status")).to_have_text(Status.PASSED)
+    expect(page.locator("pre.log")).to_contain_text("from the fork")
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)

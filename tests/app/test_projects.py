@@ -1,6 +1,7 @@
 """Creating and listing projects: the branch head is resolved and a first build is queued."""
 import pytest
 
+from app.projects import SETTINGS
 from app.models import Build, Project, Status
 from tests.support import ISO_MILLIS_Z
 
@@ -220,7 +221,8 @@ def test_a_project_is_made_public_and_private_again_by_its_owner(client, account
     assert Project.get_by_id(project["id"]).public is False
 
     for body, message in [({"public": "yes"}, "public must be true or false"),
-                          ({"name": "renamed"}, "Only public can be changed; not name"),
+                          ({"name": "renamed", "public": "yes"}, "public must be true or false"),
+                          ({"repoUrl": "/elsewhere"}, f"repoUrl cannot be changed; the settings are {', '.join(SETTINGS)}"),
                           ([True], "Request body must be a JSON object")]:
         response = client.patch(url, json=body, headers=alice)
         assert (response.status_code, response.get_json()["message"]) == (400, message)

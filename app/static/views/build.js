@@ -1,7 +1,8 @@
-// One build: its status, timings and steps, its log as it is written, and rebuild and cancel.
+// One build: its status, timings and steps, its log as it is written; rebuild, cancel, approve and decline.
 import { api } from "../api.js";
 import {
-  FINISHED, buildDuration, errorText, firstLine, formatDuration, h, progress, shortHash, statusBadge, timeAgo,
+  FINISHED, buildDuration, errorText, eventLabel, firstLine, formatDuration, h, progress, shortHash, statusBadge,
+  timeAgo,
 } from "../dom.js";
 import { LogTail } from "../logtail.js";
 
@@ -35,6 +36,9 @@ export async function showBuild(main, app, buildId) {
   const log = h("pre", { class: "log", tabindex: "0", "aria-label": "Build log" });
   const rebuild = h("button", { type: "button", onclick: () => act(`/build/rebuild/${buildId}`) }, "Rebuild");
   const cancel = h("button", { type: "button", class: "danger", onclick: () => act(`/build/${buildId}/cancel`) }, "Cancel");
+  const approve = h("button", { type: "button", onclick: () => act(`/build/${buildId}/approve`) }, "Approve");
+  const decline = h("button", { type: "button", class: "danger", onclick: () => act(`/build/${buildId}/decline`) },
+                    "Decline");
 
   async function act(path) {
     errorText(problem, null);
@@ -62,12 +66,14 @@ export async function showBuild(main, app, buildId) {
   function draw() {
     header.replaceChildren(
       h("h1", { tabindex: "-1" }, `Build #${build.id} `, statusBadge(build.status)),
-      h("div", { class: "actions" }, rebuild, FINISHED.includes(build.status) ? null : cancel));
+      h("div", { class: "actions" }, ...(build.status === "blocked" ? [approve, decline] : []), rebuild,
+        FINISHED.includes(build.status) ? null : cancel));
     facts.replaceChildren(
       h("dt", {}, "Project"), h("dd", {}, h("a", { href: `/projects/${project.id}` }, project.name)),
       h("dt", {}, "Commit"), h("dd", { class: "commit-message" }, build.commit || "—"),
       h("dt", {}, "Revision"), h("dd", {}, h("code", { title: build.commitHash }, shortHash(build.commitHash)),
                                   " on ", h("span", { class: "branch" }, build.branch)),
+      h("dt", {}, "Event"), h("dd", { class: "event" }, eventLabel(build)),
       h("dt", {}, "Author"), h("dd", {}, build.commitAuthor || "—"),
       h("dt", {}, "Queued"), h("dd", {}, timeAgo(build.startedAt)),
       h("dt", {}, "Started"), h("dd", {}, timeAgo(build.runStartedAt)),

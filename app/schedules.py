@@ -1,0 +1,125 @@
+"""Scheduled runs: a project's named cron lines, each due time making exactly one build.
+
+Times are UTC. Whatever the number of processes, a due time is taken by a
+compare-and-set on the schedule's `next_run_at`, in the same transaction as
+the build it makes; a schedule missed while Stoker was down runs once when it
+is back, not once per missed time.
+"""
+import json
+import logging
+import re
+
+from croniter import croniter
+from flask import Blueprint, jsonify
+
+from pipeline.git import GitError, check_branch, ls_remote_branch
+
+from .auth import require_login
+from .errors import ApiError, json_body
+from .jobs import BUILD
+from .lifecycle import changes
+from .models import Event, Schedule, db, utcnow
+from .projects import check_variables, owned_project
+from .runtime import Periodic
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("schedules", __name__, url_prefix="/api/project")
+bp.before_request(require_login)
+
+SCHEDULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_CRON_LENGTH = 100
+MAX_SCHEDULES = 50
+
+
+def next_time(cron, after):
+    """The first time `cron` names after `after` (naive UTC, to the minute)."""
+    return croniter(cron, after).get_next(type(after))
+
+
+def check_cron(value):
+    if (not isinstance(value, str) or len(value) > MAX_CRON_LENGTH or len(value.split()) != 5
+            or not value.isprintable() or not croniter.is_valid(value)):
+        raise ApiError(400, "cron must be five fields (minute hour day month weekday), such as '0 3 * * *'")
+    return " ".join(value.split())
+
+
+def schedule_name(name):
+    if not SCHEDULE_NAME.fullmatch(name):
+        raise ApiError(400, "A schedule's name must be 1 to 64 letters, digits, '_', '.' or '-', "
+                            "starting with a letter or digit")
+    return name
+
+
+@bp.get("/projects/<project_id>/schedules")
+def list_schedules(project_id):
+    project = owned_project(project_id)
+    rows = Schedule.select().where(Schedule.project == project).order_by(Schedule.name)
+    return jsonify(message="Schedules fetched", schedules=[row.to_json() for row in rows])
+
+
+@bp.put("/projects/<project_id>/schedules/<name>")
+def put_schedule(project_id, name):
+    project = owned_project(project_id)
+    name = schedule_name(name)
+    data = json_body()
+    cron = check_cron(data.get("cron"))
+    try:
+        branch = check_branch(data.get("branch", project.branch))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    variables = check_variables(data)
+    fields = {"cron": cron, "branch": branch, "variables": json.dumps(variables) if variables else None,
+              "next_run_at": next_time(cron, utcnow())}
+    with db.atomic():
+        updated = Schedule.update(**fields).where((Schedule.project == project) & (Schedule.name == name)).execute()
+        if not updated:
+            if Schedule.select().where(Schedule.project == project).count() >= MAX_SCHEDULES:
+                raise ApiError(400, f"A project has at most {MAX_SCHEDULES} schedules")
+            Schedule.create(project=project, name=name, **fields)
+    schedule = Schedule.get((Schedule.project == project) & (Schedule.name == name))
+    return jsonify(message="Schedule saved", schedule=schedule.to_json()), 200 if updated else 201
+
+
+@bp.delete("/projects/<project_id>/schedules/<name>")
+def delete_schedule(project_id, name):
+    project = owned_project(project_id)
+    deleted = Schedule.delete().where((Schedule.project == project) & (Schedule.name == schedule_name(name))).execute()
+    if not deleted:
+        raise ApiError(404, "Schedule not found")
+    return jsonify(message="Schedule deleted")
+
+
+def fire_due(app):
+    """Make the build of every schedule that is due; return how many this process made."""
+    made = 0
+    with app.app_context(), db.connection_context():
+        now = utcnow()
+        for schedule in list(Schedule.select().where(Schedule.next_run_at <= now)):
+            made += _fire(app, schedule, now)
+    return made
+
+
+def _fire(app, schedule, now):
+    project = schedule.project
+    config = app.config
+    try:
+        head = ls_remote_branch(project.repo_url, schedule.branch, allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
+                                allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
+                                timeout=config["STOKER_GIT_TIMEOUT"])
+    except GitError as exc:
+        head = None
+        log.warning("schedule %s of project %s cannot build branch %s: %s", schedule.name, project.id,
+                    schedule.branch, exc)
+    with changes() as batch:
+        # Taken by this process alone: another that read the same due time changes nothing here.
+        taken = Schedule.update(next_run_at=next_time(schedule.cron, now), last_run_at=now).where(
+            (Schedule.id == schedule.id) & (Schedule.next_run_at == schedule.next_run_at)).execute()
+        if not taken or head is None:
+            return 0
+        batch.queue(BUILD, project=project, commit_hash=head, branch=schedule.branch, event=Event.CRON,
+                    ref=f"refs/heads/{schedule.branch}", variables=schedule.variables, schedule=schedule.name)
+    return 1
+
+
+FIRE_SCHEDULES = Periodic("firing schedules", fire_due, every=1.0, role="workers")

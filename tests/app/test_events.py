@@ -1,0 +1,239 @@
+"""Every event a project builds on: branches its patterns take in, tags, pull requests (a fork's
+waits for approval and never meets a secret), closing, and manual runs with variables."""
+import copy
+
+import pytest
+
+from app.models import Build, GithubStatus, Project, Status
+from tests.support import create_project, delivery, github_payload, push_payload
+
+# Prints what a build was told, and every secret-looking variable it can see.
+SHOW_ENV = "env | grep -E '^(STOKER_|DEPLOY_KEY|PR_TOKEN|NIGHTLY)' | sort"
+
+
+@pytest.fixture
+def alice(client, accounts, local_repo, drain):
+    """Alice's project on the local repo, building SHOW_ENV, with two secrets; its first build run."""
+    created = create_project(client, accounts.token(), local_repo, SHOW_ENV)
+    project = created["project"]
+    headers = accounts.headers()
+    for name, body in (("DEPLOY_KEY", {"value": "deploy-secret-value"}),
+                       ("PR_TOKEN", {"value": "pr-secret-value", "events": ["pull_request", "push"]})):
+        assert client.put(f"/api/project/projects/{project['id']}/secrets/{name}", json=body,
+                          headers=headers).status_code == 201
+    drain()
+    return project, headers
+
+
+def send(client, project, payload, event="push"):
+    body, headers = delivery(project["webhookSecret"], payload, event)
+    return client.post(f"/api/webhooks/github/{project['id']}", data=body, headers=headers)
+
+
+def settings(client, project, headers, **fields):
+    response = client.patch(f"/api/project/projects/{project['id']}", json=fields, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["project"]
+
+
+def log_of(client, headers, build_id):
+    return client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
+
+
+def build_of(client, headers, build_id):
+    return client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
+
+
+def pull_request(local_repo, number=2, action="opened", fork=False, base="main"):
+    """GitHub's real pull request payload, its head a commit that only refs/pull/<n>/head holds in
+    the local repository, as GitHub keeps a fork's commits."""
+    local_repo.branch(f"pr-{number}")
+    sha = local_repo.commit({f"pr{number}.txt": "proposed\n"}, message=f"Propose change {number}")
+    local_repo.repo.git.update_ref(f"refs/pull/{number}/head", sha)
+    local_repo.branch("main")
+    local_repo.repo.git.branch("-D", f"pr-{number}")
+    payload = copy.deepcopy(github_payload(f"pull_request/{action}.payload.json"))
+    pull = payload["pull_request"]
+    payload["number"] = pull["number"] = number
+    pull["head"]["sha"], pull["base"]["ref"] = sha, base
+    if fork:
+        pull["head"]["repo"] = {**pull["head"]["repo"], "full_name": "stranger/Hello-World", "fork": True}
+    return payload, sha
+
+
+@pytest.mark.both_databases
+def test_pushes_build_the_branches_the_patterns_take_in_and_tags_when_asked(client, alice, local_repo, drain):
+    project, headers = alice
+    settings(client, project, headers, branches=["**", "!wip/**"])
+    local_repo.branch("feature/login")
+    feature = local_repo.commit({"login.txt": "x\n"}, message="Log in")
+    response = send(client, project, push_payload(feature, branch="feature/login"))
+    assert response.status_code == 202, response.get_json()
+    build = response.get_json()["build"]
+    assert (build["event"], build["ref"], build["branch"], build["commitHash"]) == (
+        "push", "refs/heads/feature/login", "feature/login", feature)
+    assert send(client, project, push_payload(feature, branch="wip/try")).get_json()["message"].startswith("Ignored")
+
+    tag = {**push_payload(feature), "ref": "refs/tags/v1.2.0"}
+    assert send(client, project, tag).get_json() == {"message": "Ignored: tag pushes are not built"}
+    settings(client, project, headers, tags=True)
+    tagged = send(client, project, tag).get_json()["build"]
+    assert (tagged["event"], tagged["ref"], tagged["branch"]) == ("tag", "refs/tags/v1.2.0", "v1.2.0")
+    assert drain() == 2
+    log = log_of(client, headers, tagged["id"])
+    assert "STOKER_EVENT=tag" in log and "STOKER_TAG=v1.2.0" in log and "STOKER_REF=refs/tags/v1.2.0" in log
+    assert build_of(client, headers, build["id"])["status"] == Status.PASSED
+
+
+@pytest.mark.both_databases
+def test_a_same_repository_pull_request_builds_its_head_with_the_secrets_meant_for_it(client, alice, local_repo,
+                                                                                       drain):
+    project, headers = alice
+    payload, sha = pull_request(local_repo, number=7)
+    response = send(client, project, payload, event="pull_request")
+    assert response.status_code == 202, response.get_json()
+    build = response.get_json()["build"]
+    assert (build["status"], build["event"], build["ref"], build["commitHash"]) == (
+        "queued", "pull_request", "refs/pull/7/head", sha)
+    assert build["pullRequest"] == {"number": 7, "title": payload["pull_request"]["title"],
+                                    "url": payload["pull_request"]["html_url"], "baseBranch": "main",
+                                    "headRepo": "Codertocat/Hello-World", "fork": False}
+    assert drain() == 1
+    assert build_of(client, headers, build["id"])["status"] == Status.PASSED
+    log = log_of(client, headers, build["id"])
+    assert "STOKER_EVENT=pull_request" in log and "STOKER_PULL_REQUEST=7" in log
+    # PR_TOKEN's events include pull_request; DEPLOY_KEY keeps the default ones, which do not.
+    assert "PR_TOKEN=***" in log and "DEPLOY_KEY=" not in log
+
+
+@pytest.mark.both_databases
+def test_a_forks_pull_request_waits_for_approval_then_runs_without_a_single_secret(client, alice, local_repo,
+                                                                                   drain):
+    project, headers = alice
+    payload, sha = pull_request(local_repo, number=9, fork=True)
+    build = send(client, project, payload, event="pull_request").get_json()["build"]
+    assert (build["status"], build["pullRequest"]["fork"], build["pullRequest"]["headRepo"]) == (
+        "blocked", True, "stranger/Hello-World")
+    assert drain() == 0
+    approved = client.post(f"/api/build/{build['id']}/approve", headers=headers)
+    assert approved.status_code == 200 and approved.get_json()["build"]["status"] == "queued"
+    assert approved.get_json()["build"]["triggeredBy"] == "alice"
+    assert client.post(f"/api/build/{build['id']}/approve", headers=headers).status_code == 409
+    assert drain() == 1
+    assert build_of(client, headers, build["id"])["status"] == Status.PASSED
+    log = log_of(client, headers, build["id"])
+    assert "STOKER_PULL_REQUEST=9" in log
+    assert "PR_TOKEN=" not in log and "DEPLOY_KEY=" not in log and "secret-value" not in log
+
+    # Rebuilt, it is still a fork's build: still no secret.
+    rebuilt = client.post(f"/api/build/rebuild/{build['id']}", headers=headers).get_json()["build"]
+    assert rebuilt["pullRequest"]["fork"] is True and rebuilt["parentId"] == build["id"]
+    assert drain() == 1
+    assert "PR_TOKEN=" not in log_of(client, headers, rebuilt["id"])
+
+
+def test_a_declined_build_never_starts_and_closing_cancels_what_has_not_finished(client, alice, local_repo, drain):
+    project, headers = alice
+    payload, _ = pull_request(local_repo, number=3, fork=True)
+    declined = send(client, project, payload, event="pull_request").get_json()["build"]
+    answer = client.post(f"/api/build/{declined['id']}/decline", headers=headers)
+    assert answer.status_code == 200 and answer.get_json()["build"]["status"] == "declined"
+    assert client.post(f"/api/build/{declined['id']}/approve", headers=headers).status_code == 409
+    waiting = send(client, project, payload, event="pull_request").get_json()["build"]
+    assert waiting["status"] == "blocked"
+
+    closed = copy.deepcopy(payload)
+    closed["action"] = "closed"
+    answer = send(client, project, closed, event="pull_request")
+    assert answer.get_json() == {"message": "Pull request closed: 1 build(s) canceled"}
+    assert Build.get_by_id(waiting["id"]).status == Status.CANCELED
+    assert Build.get_by_id(declined["id"]).status == Status.DECLINED
+    assert drain() == 0
+    labeled = {**payload, "action": "labeled"}
+    assert send(client, project, labeled, event="pull_request").get_json()["message"].startswith("Ignored")
+
+
+def test_fork_pull_requests_can_be_ignored_or_built_and_pull_requests_switched_off(client, alice, local_repo):
+    project, headers = alice
+    payload, _ = pull_request(local_repo, number=4, fork=True)
+    settings(client, project, headers, forkPullRequests="ignore")
+    assert send(client, project, payload, event="pull_request").get_json() == {
+        "message": "Ignored: pull requests from forks are not built"}
+    settings(client, project, headers, forkPullRequests="build")
+    assert send(client, project, payload, event="pull_request").get_json()["build"]["status"] == "queued"
+    settings(client, project, headers, pullRequests=False)
+    assert send(client, project, payload, event="pull_request").get_json() == {
+        "message": "Ignored: pull requests are not built"}
+    into_other = pull_request(local_repo, number=5, base="release")[0]
+    settings(client, project, headers, pullRequests=True)
+    assert send(client, project, into_other, event="pull_request").get_json()["message"].startswith(
+        "Ignored: pull request into release")
+
+
+def test_a_blocked_build_reports_waiting_for_approval_to_github(app, client, accounts, local_repo):
+    created = create_project(client, accounts.token(), local_repo, githubRepo="octo/demo", githubToken="ghp_x")
+    payload, sha = pull_request(local_repo, number=11, fork=True)
+    build = send(client, created["project"], payload, event="pull_request").get_json()["build"]
+    owed = GithubStatus.select().where(GithubStatus.build == build["id"]).get()
+    assert (owed.state, owed.description) == ("pending", "Waiting for approval")
+    assert Build.get_by_id(build["id"]).commit_hash == sha
+
+
+@pytest.mark.both_databases
+def test_a_manual_run_builds_a_branch_head_with_its_variables(client, alice, local_repo, drain):
+    project, headers = alice
+    local_repo.branch("release")
+    head = local_repo.commit({"r.txt": "r\n"}, message="Release")
+    url = f"/api/project/projects/{project['id']}/builds"
+    answer = client.post(url, json={"branch": "release", "variables": {"NIGHTLY": "yes please"}}, headers=headers)
+    assert answer.status_code == 201, answer.get_json()
+    build = answer.get_json()["build"]
+    assert (build["event"], build["branch"], build["commitHash"], build["triggeredBy"]) == (
+        "manual", "release", head, "alice")
+    assert drain() == 1
+    log = log_of(client, headers, build["id"])
+    assert "NIGHTLY=yes please" in log and "STOKER_EVENT=manual" in log and "DEPLOY_KEY=***" in log
+
+    for body, status, words in [({"branch": "no-such-branch"}, 422, "no-such-branch"),
+                                ({"variables": {"1BAD": "x"}}, 400, "variables"),
+                                ({"variables": {"OK": 5}}, 400, "variables"),
+                                ({"variables": {"OK": "x" * 5000}}, 400, "variables"),
+                                ({"variables": {"STOKER_EVENT": "push"}}, 400, "variables"),
+                                ({"branch": "--upload-pack=x"}, 400, "branch")]:
+        answer = client.post(url, json=body, headers=headers)
+        assert answer.status_code == status and words in answer.get_json()["message"], (body, answer.get_json())
+    assert Build.select().where(Build.project == project["id"]).count() == 2
+
+
+def test_every_setting_is_changed_by_patch_and_a_bad_one_changes_nothing(client, alice, local_repo):
+    project, headers = alice
+    changed = settings(client, project, headers, name="renamed", branches=["main", "release/*"], tags=True,
+                       pullRequests=False, forkPullRequests="build", buildCommand="make test", image="alpine:3.20",
+                       timeoutSeconds=60, autoCancel=True, concurrency=2, public=True)
+    assert {key: changed[key] for key in ("name", "branches", "tags", "pullRequests", "forkPullRequests",
+                                          "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency",
+                                          "public")} == {
+        "name": "renamed", "branches": ["main", "release/*"], "tags": True, "pullRequests": False,
+        "forkPullRequests": "build", "buildCommand": "make test", "image": "alpine:3.20", "timeoutSeconds": 60,
+        "autoCancel": True, "concurrency": 2, "public": True}
+    before = Project.get_by_id(project["id"]).__data__
+    url = f"/api/project/projects/{project['id']}"
+    for body, field in [({"name": "x", "branches": []}, "branches"), ({"branches": ["a b"]}, "branches"),
+                        ({"branches": "main"}, "branches"), ({"forkPullRequests": "yes"}, "forkPullRequests"),
+                        ({"tags": "true"}, "tags"), ({"timeoutSeconds": 0}, "timeoutSeconds"),
+                        ({"branch": "a..b"}, "branch"), ({"concurrency": 0}, "concurrency")]:
+        answer = client.patch(url, json=body, headers=headers)
+        assert answer.status_code == 400 and field in answer.get_json()["message"], (body, answer.get_json())
+    assert client.patch(url, json={"branch": "no-such"}, headers=headers).status_code == 422
+    assert Project.get_by_id(project["id"]).__data__ == before
+
+
+def test_secrets_say_which_events_they_reach_and_refuse_unknown_ones(client, alice):
+    project, headers = alice
+    listed = client.get(f"/api/project/projects/{project['id']}/secrets", headers=headers).get_json()["secrets"]
+    assert {s["name"]: s["events"] for s in listed} == {"DEPLOY_KEY": ["push", "tag", "manual", "cron"],
+                                                         "PR_TOKEN": ["push", "pull_request"]}
+    for events in (["fork"], [], "push", [1]):
+        answer = client.put(f"/api/project/projects/{project['id']}/secrets/X", json={"value": "v", "events": events},
+                            headers=headers)
+        assert answer.status_code == 400 and "events" in answer.get_json()["message"]

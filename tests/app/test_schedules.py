@@ -1,0 +1,84 @@
+"""Schedules: named cron lines, each due time one build (event cron), however many processes run."""
+import time
+from datetime import timedelta
+
+import pytest
+
+from app.models import Build, Schedule, Status, utcnow
+from app.schedules import fire_due
+from tests.support import create_project, start_server, stop_server, wait_until
+
+pytestmark = pytest.mark.both_databases
+
+
+@pytest.fixture
+def project(client, accounts, local_repo, drain):
+    created = create_project(client, accounts.token(), local_repo, "echo nightly $NIGHTLY $STOKER_EVENT")
+    drain()
+    return created["project"]["id"], accounts.headers()
+
+
+def test_a_schedule_is_set_listed_replaced_and_deleted(client, project):
+    project_id, headers = project
+    url = f"/api/project/projects/{project_id}/schedules"
+    made = client.put(f"{url}/nightly", json={"cron": "0 3 * * *", "variables": {"NIGHTLY": "1"}}, headers=headers)
+    assert made.status_code == 201, made.get_json()
+    schedule = made.get_json()["schedule"]
+    assert (schedule["name"], schedule["cron"], schedule["branch"], schedule["variables"]) == (
+        "nightly", "0 3 * * *", "main", {"NIGHTLY": "1"})
+    assert schedule["nextRunAt"].endswith("T03:00:00.000Z") and schedule["lastRunAt"] is None
+    replaced = client.put(f"{url}/nightly", json={"cron": "*/15 * * * *"}, headers=headers)
+    assert replaced.status_code == 200 and replaced.get_json()["schedule"]["cron"] == "*/15 * * * *"
+    assert [s["name"] for s in client.get(url, headers=headers).get_json()["schedules"]] == ["nightly"]
+    assert client.delete(f"{url}/nightly", headers=headers).status_code == 200
+    assert client.delete(f"{url}/nightly", headers=headers).status_code == 404
+
+    for name, body, words in [("x", {"cron": "* * * *"}, "cron"), ("x", {"cron": "61 * * * *"}, "cron"),
+                              ("x", {"cron": "@daily"}, "cron"), ("x", {"cron": "* * * * * *"}, "cron"),
+                              ("x", {}, "cron"), ("x", {"cron": "0 3 * * *", "branch": "a..b"}, "branch"),
+                              ("x", {"cron": "0 3 * * *", "variables": {"STOKER_X": "1"}}, "variables"),
+                              ("-x", {"cron": "0 3 * * *"}, "name")]:
+        answer = client.put(f"{url}/{name}", json=body, headers=headers)
+        assert answer.status_code == 400 and words in answer.get_json()["message"], (body, answer.get_json())
+    assert Schedule.select().count() == 0
+
+
+def test_a_due_time_makes_one_build_and_missed_times_make_one_too(app, client, project, drain):
+    project_id, headers = project
+    client.put(f"/api/project/projects/{project_id}/schedules/nightly",
+               json={"cron": "* * * * *", "variables": {"NIGHTLY": "yes"}}, headers=headers)
+    # Due an hour ago: sixty times missed while Stoker was down.
+    Schedule.update(next_run_at=utcnow() - timedelta(hours=1)).execute()
+    assert fire_due(app) == 1
+    assert fire_due(app) == 0
+    build = Build.get(Build.event == "cron")
+    assert (build.schedule, build.branch, build.ref) == ("nightly", "main", "refs/heads/main")
+    assert Schedule.get().next_run_at > utcnow()
+    assert drain() == 1
+    log = client.get(f"/api/build/{build.id}/logs", headers=headers).get_data(as_text=True)
+    assert "nightly yes cron" in log
+    answer = client.get(f"/api/build/{build.id}", headers=headers).get_json()["build"]
+    assert (answer["event"], answer["schedule"], answer["status"]) == ("cron", "nightly", Status.PASSED)
+
+
+@pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
+def test_a_due_time_makes_exactly_one_build_across_two_processes(client, project, database_url, tmp_path,
+                                                                  live_database):
+    project_id, headers = project
+    client.put(f"/api/project/projects/{project_id}/schedules/often", json={"cron": "0 0 1 1 *"}, headers=headers)
+    env = {"DATABASE_URL": database_url, "STOKER_POLL_SECONDS": "0.2"}
+    workers = [start_server("worker", {**env, "STOKER_DATA_DIR": str(tmp_path / f"w{i}")}, tmp_path,
+                            wait_for_http=False) for i in range(2)]
+    try:
+        wait_until(lambda: all("builds at a time" in w.log() for w in workers), timeout=20)
+        with live_database():
+            Schedule.update(next_run_at=utcnow() - timedelta(minutes=5)).execute()
+            built = wait_until(lambda: Build.get_or_none((Build.event == "cron") & (Build.status == Status.PASSED)),
+                               what=lambda: workers[0].log() + workers[1].log())
+            # A negative needs time to pass: each process looks for due schedules every second.
+            time.sleep(2.5)
+            assert Build.select().where(Build.event == "cron").count() == 1
+            assert built.schedule == "often"
+    finally:
+        for worker in workers:
+            stop_server(worker)
