@@ -46,6 +46,7 @@ def rebuild(build_id):
         pull_request=original.pull_request,
         fork=original.fork,
         variables=original.variables,
+        before_hash=original.before_hash,
         parent=original.id,
         triggered_by=current_user.id,
     )

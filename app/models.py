@@ -200,6 +200,8 @@ class Build(LeasedJob):
     variables = TextField(null=True)
     # The name of the schedule that made it, for a cron build.
     schedule = CharField(max_length=64, null=True)
+    # What the pushed branch pointed at before the push (for `when: path`); null for a new branch.
+    before_hash = CharField(max_length=64, null=True)
 
     class Meta:
         # (project, id): a project's newest builds are read straight off the index, never sorted.

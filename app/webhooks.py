@@ -18,6 +18,7 @@ from .models import Build, Event, ForkPolicy, Project, Status
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 
 ALL_ZEROS = re.compile(r"0+")
+COMMIT = re.compile(r"[0-9a-f]{40}")
 DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 SKIP_CI = re.compile(r"\[(skip ci|ci skip)\]", re.IGNORECASE)
 
@@ -65,6 +66,7 @@ def push_change(payload, project):
     message, author_name = head.get("message"), author.get("name")
     if isinstance(message, str) and SKIP_CI.search(message):
         return "the head commit asks to skip CI"
+    before = payload.get("before")
     return {
         "commit_hash": commit_hash,
         "commit_message": message if isinstance(message, str) else None,
@@ -72,6 +74,9 @@ def push_change(payload, project):
         "event": event,
         "ref": ref,
         "branch": name,
+        # A new branch has none (all zeros): its changes are those since it left the default branch.
+        "before_hash": before if isinstance(before, str) and COMMIT.fullmatch(before)
+        and not ALL_ZEROS.fullmatch(before) else None,
     }
 
 

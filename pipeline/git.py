@@ -265,6 +265,15 @@ class GitMirror:
             else:
                 leftover.unlink(missing_ok=True)
 
+    def changed_files(self, base, head, since_fork=False):
+        """The paths that differ between `base` and `head` (with `since_fork`, since the two
+        parted: what a branch or pull request changed); None when the mirror lacks `base`."""
+        if not self.has(base):
+            return None
+        spec = f"{base}...{head}" if since_fork else f"{base}..{head}"
+        output = self._git("diff", "--name-only", "-z", "--no-renames", spec, "--")
+        return [name for name in output.split("\0") if name]
+
     def describe(self, commit_hash):
         """Return (message, author name) of a commit that is in the mirror."""
         commit = git.Repo(self.path).commit(commit_hash)

@@ -10,9 +10,14 @@ from dataclasses import dataclass, field
 import yaml
 
 from .engine import IMAGE_REFERENCE
+from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
+from .when import When
 
 FILENAME = ".stoker.yml"
-KEYS = {"image", "env", "timeout", "steps"}
+KEYS = {"image", "env", "timeout", "steps", "when"}
+STEP_KEYS = ("name", "commands", "when")
+WHEN_KEYS = ("event", "branch", "path")
+EVENTS = ("push", "tag", "pull_request", "manual", "cron")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DURATION = re.compile(r"(\d+)\s*(s|m|h)?")
 MAX_STEPS, MAX_TIMEOUT = 100, 7 * 24 * 3600
@@ -26,6 +31,7 @@ class PlanError(ValueError):
 class Step:
     name: str
     commands: tuple
+    when: When | None = None
 
     def script(self):
         """A POSIX shell script that prints each command, runs it, and stops at the first failure."""
@@ -41,6 +47,7 @@ class Plan:
     image: str | None = None
     timeout: int | None = None
     env: dict = field(default_factory=dict)
+    when: When | None = None
 
 
 def _fail(node, message):
@@ -78,6 +85,31 @@ def _env(node):
     return env
 
 
+def _texts(node, what):
+    """A text or a list of texts, as a tuple."""
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    if not items:
+        _fail(node, f"{what} must be a text or a list of texts")
+    return tuple(_scalar_text(item, what) for item in items)
+
+
+def _when(node, key):
+    """The `when` whose key is `key` and whose mapping is `node`."""
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        _fail(node, f"when must be a mapping of {', '.join(WHEN_KEYS)}")
+    found = {}
+    for condition, value in node.value:
+        name = _scalar_text(condition, "a when key")
+        if name not in WHEN_KEYS:
+            _fail(condition, f"unknown when key {name!r}; the keys are {', '.join(WHEN_KEYS)}")
+        found[name] = _texts(value, f"when.{name}")
+        if len(found[name]) > MAX_PATTERNS or any(len(text) > MAX_PATTERN_LENGTH for text in found[name]):
+            _fail(value, f"when.{name} takes at most {MAX_PATTERNS} texts of {MAX_PATTERN_LENGTH} characters")
+        if name == "event" and not set(found[name]) <= set(EVENTS):
+            _fail(value, f"when.event must name events among {', '.join(EVENTS)}")
+    return When(line=key.start_mark.line + 1, **found)
+
+
 def _steps(node):
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         _fail(node, "steps must be a list of steps, each with a name and commands")
@@ -89,8 +121,8 @@ def _steps(node):
             _fail(item, "each step must be a mapping with a name and commands")
         fields = {_scalar_text(key, "a step key"): (key, value) for key, value in item.value}
         for name, (key, _) in fields.items():
-            if name not in ("name", "commands"):
-                _fail(key, f"unknown step key {name!r}; a step has a name and commands")
+            if name not in STEP_KEYS:
+                _fail(key, f"unknown step key {name!r}; a step has a name, commands and perhaps when")
         if "name" not in fields or "commands" not in fields:
             _fail(item, "each step needs a name and commands")
         commands = fields["commands"][1]
@@ -101,6 +133,7 @@ def _steps(node):
         steps.append(Step(
             name=_scalar_text(fields["name"][1], "a step name")[:100],
             commands=tuple(_scalar_text(c, "each command") for c in commands.value),
+            when=_when(fields["when"][1], fields["when"][0]) if "when" in fields else None,
         ))
     return tuple(steps)
 
@@ -118,12 +151,12 @@ def parse(text):
         raise PlanError(f"{FILENAME}: {exc}") from None
     if root is None or not isinstance(root, yaml.MappingNode):
         raise PlanError(f"{FILENAME} line 1: the file must be a mapping with steps")
-    found = {}
+    found, keys = {}, {}
     for key, value in root.value:
         name = _scalar_text(key, "a key")
         if name not in KEYS:
             _fail(key, f"unknown key {name!r}; the keys are {', '.join(sorted(KEYS))}")
-        found[name] = value
+        found[name], keys[name] = value, key
     if "steps" not in found:
         raise PlanError(f"{FILENAME} line 1: steps are missing")
     image = None
@@ -136,4 +169,5 @@ def parse(text):
         image=image,
         timeout=_timeout(found["timeout"]) if "timeout" in found else None,
         env=_env(found["env"]) if "env" in found else {},
+        when=_when(found["when"], keys["when"]) if "when" in found else None,
     )

@@ -11,6 +11,7 @@ from . import workspaces
 from .engine import BuildError, ContainerSpec, ImageMissing
 from .git import GitError, GitMirror, without_credentials
 from .plan import FILENAME, PlanError, Step, parse
+from .when import Context
 
 MAX_PLAN_BYTES = 256 * 1024
 # Where the checkout is, inside a build's containers.
@@ -37,6 +38,25 @@ class BuildJob:
     ref: str | None = None
     # A manual or scheduled run's own variables, given to the build as they are.
     variables: dict = field(default_factory=dict)
+    # For `when: path`: what a push's branch pointed at before it, a pull request's base branch,
+    # and the project's default branch (a new branch's changes are those since it left it).
+    before: str | None = None
+    base_branch: str | None = None
+    default_branch: str = "main"
+
+    def context(self, mirror):
+        """What `when:` conditions are held against for this build."""
+        if self.event == "pull_request":
+            branch, base, since_fork = self.base_branch, f"refs/heads/{self.base_branch}", True
+        elif self.event == "push":
+            branch = self.branch
+            base, since_fork = (self.before, False) if self.before else (f"refs/heads/{self.default_branch}", True)
+        else:
+            # A tag is of no branch; a manual or scheduled run changed nothing to hold paths against.
+            branch, base = (None if self.event == "tag" else self.branch), None
+        if base is None:
+            return Context(self.event, branch)
+        return Context(self.event, branch, lambda: mirror.changed_files(base, self.commit_hash, since_fork))
 
     def environment(self):
         """What every container of the build is told about it, besides the plan's env and the secrets."""
@@ -76,6 +96,8 @@ class Outcome:
     error: str | None = None
     commit_message: str | None = None
     commit_author: str | None = None
+    # Why `when:` left the whole build out, if it did.
+    skipped: str | None = None
 
 
 class Runner:
@@ -136,6 +158,11 @@ class Runner:
                 if plan is None:
                     image, env, steps = job.image, {}, [Step(None, (job.command,))]
                 else:
+                    context = job.context(mirror)
+                    if plan.when is not None and (reason := plan.when.excludes(context)):
+                        outcome.skipped = reason
+                        say(f"Skipped: {reason}")
+                        return outcome
                     image, env, steps = plan.image or job.image, plan.env, list(plan.steps)
                     say(f"Following {FILENAME}: {len(steps)} step(s) in {image}")
                     if on_plan:
@@ -144,6 +171,10 @@ class Runner:
                     if halt is not None and halt.is_set():
                         raise BuildError("stopped before the build command started" if position == 0
                                          else f"stopped before step {step.name!r}")
+                    if step.when is not None and (reason := step.when.excludes(context)):
+                        say(f"Step {step.name} skipped: {reason}")
+                        report_step(StepResult(position, step.name))
+                        continue
                     result = self._run_step(job, workspace, image, env, step, position, len(steps), say, output)
                     report_step(result)
                     outcome.exit_code = result.exit_code

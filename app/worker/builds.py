@@ -36,18 +36,25 @@ def run_build(worker, build):
             event=build.event,
             ref=build.ref,
             variables=json.loads(build.variables) if build.variables else {},
+            before=build.before_hash,
+            base_branch=json.loads(build.pull_request)["baseBranch"] if build.pull_request else None,
+            default_branch=build.project.branch,
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
     mask = SecretMask(job.secrets.values())
     outcome, reason, timeout = _run(worker, job, mask)
     error = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
+    if outcome.skipped and reason is None:
+        status = Status.SKIPPED
+    else:
+        status = Status.PASSED if outcome.exit_code == 0 and reason is None else Status.FAILED
     with db.connection_context():
         # A canceled build's record already says so, and one taken over after this
         # worker lost its lease is another's: this write then changes nothing.
         move(
             BUILD,
             build.id,
-            Status.PASSED if outcome.exit_code == 0 and reason is None else Status.FAILED,
+            status,
             expect=Status.RUNNING,
             owner=worker.name,
             exit_code=outcome.exit_code,
