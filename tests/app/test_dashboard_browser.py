@@ -314,3 +314,33 @@ def test_a_forks_blocked_pull_request_is_approved_from_its_page_and_runs(live_se
     expect(page.locator("h1 .status")).to_have_text(Status.PASSED)
     expect(page.locator("pre.log")).to_contain_text("from the fork")
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+
+
+def test_a_build_is_run_with_variables_and_settings_saved_from_the_project_page(live_server, open_page, local_repo):
+    token = login(live_server, "alice")
+    project = create_project(live_server, token, local_repo, 'echo "deploying to $TARGET"')["project"]
+    page = open_page(live_server)
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("password123")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    page.goto(f"/projects/{project['id']}")
+
+    page.get_by_text("Settings", exact=True).click()
+    page.get_by_label("Name", exact=True).fill("renamed")
+    page.get_by_label("Branches that build (globs, comma-separated)").fill("main, release/*")
+    page.get_by_label("Build tags").check()
+    page.get_by_label("Pull requests from forks").select_option("ignore")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_have_text("Saved")
+    expect(page.get_by_role("heading", name="renamed")).to_be_visible()
+    saved = api(live_server, "GET", f"/api/project/projects/{project['id']}", token).json()["project"]
+    assert (saved["name"], saved["branches"], saved["tags"], saved["forkPullRequests"]) == (
+        "renamed", ["main", "release/*"], True, "ignore")
+
+    page.get_by_text("Run a build", exact=True).click()
+    page.get_by_label("Variables").fill("TARGET=staging")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("h1 .status")).to_have_text(Status.PASSED)
+    expect(page.locator(".event")).to_have_text("manual by alice")
+    expect(page.locator("pre.log")).to_contain_text("deploying to staging")

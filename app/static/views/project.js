@@ -1,6 +1,7 @@
-// One project: its settings, its badge, and its builds newest first, kept live.
+// One project: its facts, a Run button, its settings, schedules and secrets, its badge, and its
+// builds newest first, kept live.
 import { api } from "../api.js";
-import { buildDuration, buildSummary, formatDuration, h, progress } from "../dom.js";
+import { buildDuration, buildSummary, errorText, formatDuration, h, progress } from "../dom.js";
 
 const PAGE = 30;
 
@@ -43,6 +44,10 @@ export async function showProject(main, app, projectId) {
       h("dt", {}, "Image"), h("dd", { class: "mono" }, project.image),
       h("dt", {}, "Command"), h("dd", {}, h("code", {}, project.buildCommand)),
       h("dt", {}, "Webhook"), h("dd", { class: "mono" }, project.webhookUrl)),
+    runForm(app, project),
+    settingsForm(project, main),
+    schedulesPanel(project),
+    secretsPanel(project),
     badgeSettings(project),
     h("h2", {}, "Builds"),
     ...(page.builds.length ? [] : [h("p", { class: "empty" }, "No builds yet: push to the branch.")]),
@@ -99,4 +104,134 @@ function badgeSettings(project) {
     h("div", { class: "field inline" }, toggle,
       h("label", { for: "public" }, "Public status badge (anyone can see this project's latest status)")),
     preview);
+}
+
+function field(id, label, input) {
+  return h("div", { class: "field" }, h("label", { for: id }, label), input);
+}
+
+function check(id, label, input) {
+  return h("div", { class: "field inline" }, input, h("label", { for: id }, label));
+}
+
+/** "NAME=value" lines as an object; a line without "=" is an error named by its number. */
+function parseVariables(text) {
+  const variables = {};
+  text.split("\n").map((line) => line.trim()).forEach((line, index) => {
+    if (!line) return;
+    const cut = line.indexOf("=");
+    if (cut < 1) throw new Error(`Variables line ${index + 1}: write NAME=value`);
+    variables[line.slice(0, cut).trim()] = line.slice(cut + 1);
+  });
+  return variables;
+}
+
+async function submitting(event, problem, work) {
+  event.preventDefault();
+  errorText(problem, null);
+  event.submitter.disabled = true;
+  try {
+    await work();
+  } catch (failure) {
+    errorText(problem, failure);
+  }
+  event.submitter.disabled = false;
+}
+
+function runForm(app, project) {
+  const branch = h("input", { id: "run-branch", value: project.branch, required: true });
+  const variables = h("textarea", { id: "run-variables", rows: 2, placeholder: "NAME=value, one a line" });
+  const problem = h("p", { class: "error", role: "alert", hidden: true });
+  return h("details", { class: "panel run" }, h("summary", {}, "Run a build"),
+    h("form", { onsubmit: (event) => submitting(event, problem, async () => {
+      const body = { branch: branch.value.trim(), variables: parseVariables(variables.value) };
+      const { build } = await api("POST", `/project/projects/${project.id}/builds`, body);
+      app.navigate(`/builds/${build.id}`);
+    }) },
+      field("run-branch", "Branch", branch), field("run-variables", "Variables", variables), problem,
+      h("button", { type: "submit" }, "Run")));
+}
+
+function settingsForm(project, main) {
+  const inputs = {
+    name: h("input", { id: "set-name", value: project.name, required: true, maxlength: 100 }),
+    branch: h("input", { id: "set-branch", value: project.branch, required: true }),
+    branches: h("input", { id: "set-branches", value: project.branches.join(", ") }),
+    buildCommand: h("textarea", { id: "set-buildCommand", rows: 2 }, project.buildCommand),
+    image: h("input", { id: "set-image", value: project.image }),
+    timeoutSeconds: h("input", { id: "set-timeoutSeconds", type: "number", min: 1, value: project.timeoutSeconds }),
+    concurrency: h("input", { id: "set-concurrency", type: "number", min: 1, value: project.concurrency ?? "",
+                              placeholder: "no limit" }),
+    forkPullRequests: h("select", { id: "set-forkPullRequests" },
+      ...[["approve", "wait for approval"], ["build", "build at once (still without secrets)"], ["ignore", "ignore"]]
+        .map(([value, label]) => h("option", { value, selected: project.forkPullRequests === value }, label))),
+    tags: h("input", { id: "set-tags", type: "checkbox", checked: project.tags }),
+    pullRequests: h("input", { id: "set-pullRequests", type: "checkbox", checked: project.pullRequests }),
+    autoCancel: h("input", { id: "set-autoCancel", type: "checkbox", checked: project.autoCancel }),
+  };
+  const problem = h("p", { class: "error", role: "alert", hidden: true });
+  const saved = h("p", { class: "hint", role: "status" });
+  return h("details", { class: "panel settings" }, h("summary", {}, "Settings"),
+    h("form", { onsubmit: (event) => submitting(event, problem, async () => {
+      saved.textContent = "";
+      const body = {
+        name: inputs.name.value, branch: inputs.branch.value.trim(),
+        branches: inputs.branches.value.split(",").map((b) => b.trim()).filter(Boolean),
+        buildCommand: inputs.buildCommand.value, image: inputs.image.value.trim(),
+        timeoutSeconds: Number(inputs.timeoutSeconds.value),
+        concurrency: inputs.concurrency.value ? Number(inputs.concurrency.value) : null,
+        forkPullRequests: inputs.forkPullRequests.value, tags: inputs.tags.checked,
+        pullRequests: inputs.pullRequests.checked, autoCancel: inputs.autoCancel.checked,
+      };
+      ({ project } = await api("PATCH", `/project/projects/${project.id}`, body));
+      main.querySelector("h1").textContent = project.name;
+      saved.textContent = "Saved";
+    }) },
+      field("set-name", "Name", inputs.name), field("set-branch", "Default branch", inputs.branch),
+      field("set-branches", "Branches that build (globs, comma-separated)", inputs.branches),
+      field("set-buildCommand", "Build command", inputs.buildCommand), field("set-image", "Image", inputs.image),
+      field("set-timeoutSeconds", "Timeout (seconds)", inputs.timeoutSeconds),
+      field("set-concurrency", "Builds at once", inputs.concurrency),
+      field("set-forkPullRequests", "Pull requests from forks", inputs.forkPullRequests),
+      check("set-tags", "Build tags", inputs.tags), check("set-pullRequests", "Build pull requests", inputs.pullRequests),
+      check("set-autoCancel", "A new push cancels older builds of its branch", inputs.autoCancel),
+      problem, saved, h("button", { type: "submit" }, "Save settings")));
+}
+
+function schedulesPanel(project) {
+  const list = h("ul", { class: "schedules" });
+  const name = h("input", { id: "schedule-name", required: true, placeholder: "nightly" });
+  const cron = h("input", { id: "schedule-cron", required: true, placeholder: "0 3 * * *" });
+  const problem = h("p", { class: "error", role: "alert", hidden: true });
+  const base = `/project/projects/${project.id}/schedules`;
+
+  async function draw() {
+    const { schedules } = await api("GET", base);
+    list.replaceChildren(...schedules.map((s) => h("li", {},
+      h("code", {}, s.cron), ` ${s.name} on ${s.branch}, next at ${s.nextRunAt} `,
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        await api("DELETE", `${base}/${encodeURIComponent(s.name)}`).catch((e) => errorText(problem, e));
+        draw();
+      } }, `Delete ${s.name}`))));
+  }
+  draw().catch((e) => errorText(problem, e));
+  return h("details", { class: "panel schedules-panel" }, h("summary", {}, "Schedules"), list,
+    h("form", { onsubmit: (event) => submitting(event, problem, async () => {
+      await api("PUT", `${base}/${encodeURIComponent(name.value.trim())}`, { cron: cron.value.trim() });
+      name.value = cron.value = "";
+      await draw();
+    }) },
+      field("schedule-name", "Schedule name", name), field("schedule-cron", "Cron line (UTC, five fields)", cron), problem,
+      h("button", { type: "submit" }, "Add schedule")));
+}
+
+function secretsPanel(project) {
+  const list = h("ul", { class: "secrets" });
+  const problem = h("p", { class: "error", role: "alert", hidden: true });
+  api("GET", `/project/projects/${project.id}/secrets`)
+    .then(({ secrets }) => list.replaceChildren(...(secrets.length ? secrets.map((s) => h("li", {},
+      h("code", {}, s.name), ` for ${s.events.join(", ")}`)) : [h("li", { class: "muted" }, "No secrets")])))
+    .catch((e) => errorText(problem, e));
+  return h("details", { class: "panel secrets-panel" }, h("summary", {}, "Secrets"), list, problem,
+    h("p", { class: "hint" }, "A fork's pull request never receives a secret."));
 }
