@@ -237,3 +237,17 @@ def test_secrets_say_which_events_they_reach_and_refuse_unknown_ones(client, ali
         answer = client.put(f"/api/project/projects/{project['id']}/secrets/X", json={"value": "v", "events": events},
                             headers=headers)
         assert answer.status_code == 400 and "events" in answer.get_json()["message"]
+
+
+def test_with_auto_cancel_a_new_commit_on_a_pull_request_cancels_only_that_pull_requests_older_builds(
+        client, alice, local_repo):
+    project, headers = alice
+    settings(client, project, headers, autoCancel=True)
+    first = send(client, project, pull_request(local_repo, number=31)[0], event="pull_request").get_json()["build"]
+    other = send(client, project, pull_request(local_repo, number=32)[0], event="pull_request").get_json()["build"]
+    pushed = send(client, project, push_payload(local_repo.repo.head.commit.hexsha)).get_json()["build"]
+    synchronized = pull_request(local_repo, number=31, action="synchronize")[0]
+    newer = send(client, project, synchronized, event="pull_request").get_json()["build"]
+    assert Build.get_by_id(first["id"]).status == Status.CANCELED
+    assert Build.get_by_id(first["id"]).error == f"superseded by build {newer['id']}"
+    assert [Build.get_by_id(b["id"]).status for b in (other, pushed, newer)] == [Status.QUEUED] * 3
