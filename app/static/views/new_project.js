@@ -80,6 +80,7 @@ function created(project) {
     h("ol", { class: "steps" },
       h("li", {}, "In the repository on GitHub, open Settings → Webhooks → Add webhook."),
       h("li", {}, "Paste the payload URL, choose the content type application/json, and paste the secret."),
-      h("li", {}, "Keep \u201cJust the push event\u201d and press Add webhook. The next push builds here.")),
+      h("li", {}, "Choose \u201cLet me select individual events\u201d, tick \u201cPushes\u201d and " +
+                  "\u201cPull requests\u201d, and press Add webhook. The next push builds here.")),
     h("div", { class: "actions" }, h("a", { class: "button primary", href: `/projects/${project.id}` }, "Go to the project")));
 }
