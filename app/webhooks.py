@@ -7,7 +7,7 @@ import re
 from flask import Blueprint, jsonify, request
 from peewee import IntegrityError
 
-from pipeline.git import check_commit_hash
+from pipeline.git import check_branch, check_commit_hash
 from pipeline.globs import matches
 
 from .errors import ApiError, parse_json, path_id, request_body
@@ -56,6 +56,11 @@ def push_change(payload, project):
     else:
         return f"push to {ref[:200]}, neither a branch nor a tag"
     try:
+        # Stored, shown and given to the build: a name git itself would refuse is refused here.
+        check_branch(name)
+    except ValueError as exc:
+        raise ApiError(400, f"Push payload 'ref': {exc}") from None
+    try:
         commit_hash = check_commit_hash(after)
     except ValueError as exc:
         raise ApiError(400, f"Push payload 'after': {exc}") from None
@@ -83,10 +88,11 @@ def push_change(payload, project):
 PULL_REQUEST_BUILDS = ("opened", "synchronize", "reopened", "ready_for_review")
 
 
-def _text(value, what, limit):
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise ApiError(400, f"Pull request payload: {what} must be a string of 1 to {limit} characters")
-    return value
+def _branch(value, what):
+    try:
+        return check_branch(value)
+    except ValueError as exc:
+        raise ApiError(400, f"Pull request payload '{what}': {exc}") from None
 
 
 def pull_request_change(payload, project):
@@ -106,7 +112,7 @@ def pull_request_change(payload, project):
     if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 9_999_999_999:
         raise ApiError(400, "Pull request payload: number must be a positive whole number")
     base, head = pull["base"], pull["head"]
-    base_branch = _text(base.get("ref"), "base.ref", 255)
+    base_branch = _branch(base.get("ref"), "base.ref")
     if not matches(project.branch_patterns, base_branch):
         return f"pull request into {base_branch[:200]}, which the project's branches do not take in"
     base_repo = base.get("repo") if isinstance(base.get("repo"), dict) else {}
@@ -127,7 +133,7 @@ def pull_request_change(payload, project):
         "commit_hash": commit_hash,
         "event": Event.PULL_REQUEST,
         "ref": f"refs/pull/{number}/head",
-        "branch": _text(head.get("ref"), "head.ref", 255),
+        "branch": _branch(head.get("ref"), "head.ref"),
         "fork": fork,
         "pull_request": json.dumps({
             "number": number, "title": title[:500], "url": url and url[:500], "baseBranch": base_branch,

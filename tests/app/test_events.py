@@ -251,3 +251,23 @@ def test_with_auto_cancel_a_new_commit_on_a_pull_request_cancels_only_that_pull_
     assert Build.get_by_id(first["id"]).status == Status.CANCELED
     assert Build.get_by_id(first["id"]).error == f"superseded by build {newer['id']}"
     assert [Build.get_by_id(b["id"]).status for b in (other, pushed, newer)] == [Status.QUEUED] * 3
+
+
+@pytest.mark.parametrize("where, value", [("head", "--upload-pack=x"), ("base", "a..b"), ("head", 7),
+                                          ("base", "x" * 300)])
+def test_a_pull_request_naming_a_branch_git_would_refuse_is_a_400_and_builds_nothing(client, alice, local_repo,
+                                                                                      where, value):
+    project, _ = alice
+    payload, _ = pull_request(local_repo, number=41)
+    payload["pull_request"][where]["ref"] = value
+    answer = send(client, project, payload, event="pull_request")
+    assert answer.status_code == 400 and f"{where}.ref" in answer.get_json()["message"]
+    assert Build.select().count() == 1
+
+
+def test_a_push_to_a_ref_git_would_refuse_is_a_400(client, alice, local_repo):
+    project, headers = alice
+    settings(client, project, headers, branches=["**"])
+    payload = {**push_payload(local_repo.repo.head.commit.hexsha), "ref": "refs/heads/a..b"}
+    answer = send(client, project, payload)
+    assert answer.status_code == 400 and "'ref'" in answer.get_json()["message"]
