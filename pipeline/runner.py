@@ -50,7 +50,13 @@ class BuildJob:
             branch, base, since_fork = self.base_branch, f"refs/heads/{self.base_branch}", True
         elif self.event == "push":
             branch = self.branch
-            base, since_fork = (self.before, False) if self.before else (f"refs/heads/{self.default_branch}", True)
+            if self.before:
+                base, since_fork = self.before, False
+            elif self.branch != self.default_branch:
+                base, since_fork = f"refs/heads/{self.default_branch}", True
+            else:
+                # The default branch with nothing before it (a project's first build): no change to tell.
+                base = None
         else:
             # A tag is of no branch; a manual or scheduled run changed nothing to hold paths against.
             branch, base = (None if self.event == "tag" else self.branch), None

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from app.models import Build, GithubStatus, Project, Status
-from tests.support import create_project, delivery, github_payload, push_payload
+from tests.support import api, create_project, delivery, github_payload, login, push_payload
 
 # Prints what a build was told, and every secret-looking variable it can see.
 SHOW_ENV = "env | grep -E '^(STOKER_|DEPLOY_KEY|PR_TOKEN|NIGHTLY)' | sort"
@@ -47,10 +47,11 @@ def build_of(client, headers, build_id):
 def pull_request(local_repo, number=2, action="opened", fork=False, base="main"):
     """GitHub's real pull request payload, its head a commit that only refs/pull/<n>/head holds in
     the local repository, as GitHub keeps a fork's commits."""
+    back_to = local_repo.repo.active_branch.name
     local_repo.branch(f"pr-{number}")
     sha = local_repo.commit({f"pr{number}.txt": "proposed\n"}, message=f"Propose change {number}")
     local_repo.repo.git.update_ref(f"refs/pull/{number}/head", sha)
-    local_repo.branch("main")
+    local_repo.repo.git.checkout(back_to)
     local_repo.repo.git.branch("-D", f"pr-{number}")
     payload = copy.deepcopy(github_payload(f"pull_request/{action}.payload.json"))
     pull = payload["pull_request"]
@@ -271,3 +272,65 @@ def test_a_push_to_a_ref_git_would_refuse_is_a_400(client, alice, local_repo):
     payload = {**push_payload(local_repo.repo.head.commit.hexsha), "ref": "refs/heads/a..b"}
     answer = send(client, project, payload)
     assert answer.status_code == 400 and "'ref'" in answer.get_json()["message"]
+
+
+@pytest.mark.both_databases
+def test_every_event_end_to_end_on_a_running_server(live_server, listeners, local_repo, live_database):
+    """Against `stoker serve` and its workers: a feature branch, a tag, a same-repository pull request,
+    a fork's (blocked, approved, run without a secret), a `when: path` skip, and a manual run."""
+    token = login(live_server, "alice")
+    events = listeners(live_server, token)
+    local_repo.commit({".stoker.yml": "when: {path: ['src/**', 'pr*.txt']}\n"
+                                      "steps: [{name: show, commands: \"" + SHOW_ENV + "\"}]\n"},
+                      message="Show the environment")
+    made = create_project(live_server, token, local_repo, branches=["main", "feature/*"], tags=True)
+    project, first = made["project"], made["build"]["id"]
+    assert events.statuses_of(first, until=Status.PASSED)[-1] == Status.PASSED
+    for name, body in (("DEPLOY_KEY", {"value": "deploy-secret-value"}),
+                       ("PR_TOKEN", {"value": "pr-secret-value", "events": ["pull_request"]})):
+        assert api(live_server, "PUT", f"/api/project/projects/{project['id']}/secrets/{name}", token,
+                   json=body).status_code == 201
+
+    def deliver(payload, event="push"):
+        body, headers = delivery(project["webhookSecret"], payload, event)
+        answer = api(live_server, "POST", f"/api/webhooks/github/{project['id']}", data=body, headers=headers)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["build"]
+
+    def finished(build):
+        return events.statuses_of(build["id"], until=Status.PASSED)[-1]
+
+    def log(build):
+        return api(live_server, "GET", f"/api/build/{build['id']}/logs", token).text
+
+    local_repo.branch("feature/x")
+    code = local_repo.commit({"src/a.py": "1\n"}, message="Code")
+    feature = deliver(push_payload(code, branch="feature/x") | {"before": local_repo.repo.commit("main").hexsha})
+    assert finished(feature) == Status.PASSED and "DEPLOY_KEY=***" in log(feature)
+    docs = local_repo.commit({"docs/a.md": "words\n"}, message="Docs")
+    skipped = deliver(push_payload(docs, branch="feature/x") | {"before": feature["commitHash"]})
+    assert events.statuses_of(skipped["id"], until=Status.SKIPPED)[-1] == Status.SKIPPED
+    assert log(skipped).strip().splitlines()[-1].startswith("==> Skipped: when on line 1")
+
+    tag = deliver({**push_payload(feature["commitHash"]), "ref": "refs/tags/v2.0.0"})
+    assert (tag["event"], finished(tag)) == ("tag", Status.PASSED) and "STOKER_TAG=v2.0.0" in log(tag)
+
+    local_repo.repo.git.checkout("main")
+    same, _ = pull_request(local_repo, number=51)
+    ours = deliver(same, "pull_request")
+    assert finished(ours) == Status.PASSED
+    assert "PR_TOKEN=***" in log(ours) and "DEPLOY_KEY=" not in log(ours)
+
+    forked, _ = pull_request(local_repo, number=52, fork=True)
+    theirs = deliver(forked, "pull_request")
+    assert theirs["status"] == Status.BLOCKED
+    assert api(live_server, "POST", f"/api/build/{theirs['id']}/approve", token).status_code == 200
+    assert finished(theirs) == Status.PASSED
+    assert "STOKER_PULL_REQUEST=52" in log(theirs)
+    assert "PR_TOKEN=" not in log(theirs) and "DEPLOY_KEY=" not in log(theirs)
+
+    manual = api(live_server, "POST", f"/api/project/projects/{project['id']}/builds", token,
+                 json={"variables": {"NIGHTLY": "by hand"}}).json()["build"]
+    assert finished(manual) == Status.PASSED and "NIGHTLY=by hand" in log(manual)
+    with live_database():
+        assert Build.select().where(Build.project == project["id"]).count() == 7
