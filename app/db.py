@@ -163,8 +163,12 @@ def create_schema():
     """
     with db.connection_context(), db.atomic():
         take_turns("schema")
-        db.create_tables(MODELS, safe=True)
+        # Columns before indexes: an index on a column an older table lacks cannot be made yet.
+        existing = set(db.get_tables())
+        db.create_tables([model for model in MODELS if model._meta.table_name not in existing])
         add_missing_columns(db.obj)
+        for model in MODELS:
+            model._schema.create_indexes(safe=True)
         # Accounts made before there were admins: the oldest becomes one, as the first account would.
         if not User.select().where(User.admin).exists():
             User.update(admin=True).where(User.id == User.select(fn.MIN(User.id))).execute()

@@ -25,6 +25,17 @@ def test_columns_added_since_the_tables_were_made_appear_with_their_defaults(con
     assert (project.timeout_seconds, project.auto_cancel) == (3600, False)
 
 
+def test_an_indexed_column_added_since_gets_its_column_first_and_then_its_index(config):
+    create_app(config)
+    db.execute_sql("DROP INDEX build_status")
+    db.execute_sql("ALTER TABLE build DROP COLUMN status")
+    db.close()
+
+    create_app(config)  # before, the index was made first, on a column not there yet, and the start failed
+    assert "status" in {c.name for c in db.get_columns("build")}
+    assert "build_status" in {i.name for i in db.get_indexes("build")}
+
+
 def test_an_older_database_gains_an_admin_its_oldest_account(config):
     create_app(config)
     for name in ("first", "second"):
