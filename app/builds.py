@@ -56,20 +56,21 @@ def rebuild(build_id):
 @bp.post("/<build_id>/approve")
 def approve(build_id):
     """Let a blocked build (a fork's pull request) run; it still gets no secret."""
-    build = lifecycle.move(BUILD, owned_build(build_id).id, Status.QUEUED, expect=Status.BLOCKED,
-                           triggered_by=current_user.id)
-    if build is None:
-        raise ApiError(409, "Only a blocked build can be approved")
-    return jsonify(message="Build approved", build=build.to_json())
+    return _settle(build_id, Status.QUEUED, "approved")
 
 
 @bp.post("/<build_id>/decline")
 def decline(build_id):
-    build = lifecycle.move(BUILD, owned_build(build_id).id, Status.DECLINED, expect=Status.BLOCKED,
+    return _settle(build_id, Status.DECLINED, "declined")
+
+
+def _settle(build_id, status, verb):
+    """Move a blocked build on, as the caller decided; 409 unless it was blocked."""
+    build = lifecycle.move(BUILD, owned_build(build_id).id, status, expect=Status.BLOCKED,
                            triggered_by=current_user.id)
     if build is None:
-        raise ApiError(409, "Only a blocked build can be declined")
-    return jsonify(message="Build declined", build=build.to_json())
+        raise ApiError(409, f"Only a blocked build can be {verb}")
+    return jsonify(message=f"Build {verb}", build=build.to_json())
 
 
 @bp.post("/<build_id>/cancel")

@@ -27,6 +27,15 @@ def sign_up(page, username):
     expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
 
+def signed_in(page, username):
+    """`page`, signed in as `username`, whose password is the one tests' accounts have."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("password123")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    return page
+
+
 def push(server, secret, project_id, repo, message):
     """Commit to `repo` and deliver GitHub's push webhook for it, signed with `secret`."""
     commit = repo.commit({"ci.sh": HOSTILE_BUILD, "NOTE": message}, message=message)
@@ -99,11 +108,7 @@ def test_the_log_of_a_running_build_tails_live_and_cancel_and_rebuild_work(live_
     token = login(live_server, "alice")
     command = "echo first line; sleep 1; echo second line; sleep 60"
     build_id = create_project(live_server, token, local_repo, command)["build"]["id"]
-    page = open_page(live_server)
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    page = signed_in(open_page(live_server), "alice")
 
     page.goto(f"/builds/{build_id}")
     mark_page(page)
@@ -233,10 +238,7 @@ def test_a_public_badge_is_switched_on_from_the_project_page(live_server, open_p
     badge = f"/badge/{made['project']['id']}.svg"
     assert api(live_server, "GET", badge).status_code == 404
 
-    page = open_page(live_server)
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
+    page = signed_in(open_page(live_server), "alice")
     page.get_by_role("link", name="demo").click()
     page.get_by_label("Public status badge").check()
     expect(page.get_by_role("img", name="build status badge")).to_be_visible()
@@ -301,11 +303,7 @@ def test_a_forks_blocked_pull_request_is_approved_from_its_page_and_runs(live_se
     assert answer.status_code == 202 and answer.json()["build"]["status"] == Status.BLOCKED, answer.text
     build_id = answer.json()["build"]["id"]
 
-    page = open_page(live_server)
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    page = signed_in(open_page(live_server), "alice")
     page.goto(f"/builds/{build_id}")
     expect(page.locator("h1 .status")).to_have_text(Status.BLOCKED)
     expect(page.locator(".event")).to_have_text(
@@ -319,11 +317,7 @@ def test_a_forks_blocked_pull_request_is_approved_from_its_page_and_runs(live_se
 def test_a_build_is_run_with_variables_and_settings_saved_from_the_project_page(live_server, open_page, local_repo):
     token = login(live_server, "alice")
     project = create_project(live_server, token, local_repo, 'echo "deploying to $TARGET"')["project"]
-    page = open_page(live_server)
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    page = signed_in(open_page(live_server), "alice")
     page.goto(f"/projects/{project['id']}")
 
     page.get_by_text("Settings", exact=True).click()
