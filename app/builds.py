@@ -31,25 +31,16 @@ def get_build(build_id):
     return jsonify(message="Build fetched", build={**build.to_json(with_project=True), "steps": steps})
 
 
+# A copy in every way that decides what a build runs and may see: a rebuilt fork build is still one.
+COPIED_BY_A_REBUILD = ("commit_hash", "branch", "commit_message", "commit_author", "event", "ref", "pull_request",
+                       "fork", "variables", "before_hash", "schedule")
+
+
 @bp.post("/rebuild/<build_id>")
 def rebuild(build_id):
     original = owned_build(build_id)
-    # A copy in every way that decides what it may see: a rebuilt fork build is still a fork build.
-    build = queue_build(
-        original.project,
-        commit_hash=original.commit_hash,
-        branch=original.branch,
-        commit_message=original.commit_message,
-        commit_author=original.commit_author,
-        event=original.event,
-        ref=original.ref,
-        pull_request=original.pull_request,
-        fork=original.fork,
-        variables=original.variables,
-        before_hash=original.before_hash,
-        parent=original.id,
-        triggered_by=current_user.id,
-    )
+    build = queue_build(original.project, parent=original.id, triggered_by=current_user.id,
+                        **{name: getattr(original, name) for name in COPIED_BY_A_REBUILD})
     return jsonify(message="Build re-queued", build=build.to_json()), 201
 
 
