@@ -167,7 +167,8 @@ def test_the_download_link_needs_no_token_but_a_good_unexpired_signature(app, cl
     signature = path.split("signature=")[1]
     tampered = [
         path.replace(f"expires={expires}", f"expires={expires + 3600}"),
-        path.replace(signature, signature[:-1] + ("A" if signature[-1] != "A" else "B")),
+        # The first character: the last one's low bits are padding, and some changes there decode alike.
+        path.replace(signature, ("A" if signature[0] != "A" else "B") + signature[1:]),
         path.split("&signature=")[0],
         path.replace(finished_build.uid, "0" * 36),
         f"/api/v1/downloads/{finished_build.uid}",
