@@ -3,10 +3,9 @@ import secrets
 from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify
-from flask_jwt_extended import current_user
 
 from . import realtime
-from .auth import invitation_hash, require_admin
+from .auth import current_user, invitation_hash, require_admin
 from .db import take_turns
 from .errors import ApiError, flag, json_body, path_id, whole_number
 from .models import Invitation, User, db, iso, utcnow

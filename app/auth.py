@@ -1,18 +1,21 @@
 """Accounts: register (by invitation), log in and out, and the bearer-token guard every other API route uses."""
 import hashlib
 import re
-from datetime import datetime, timezone
+import secrets
+from datetime import datetime, timedelta, timezone
 from functools import cache
 
-from flask import Blueprint, current_app, jsonify, request
-from flask_jwt_extended import create_access_token, current_user, get_jwt, verify_jwt_in_request
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
+from flask_jwt_extended import current_user as _jwt_user
+from werkzeug.local import LocalProxy
 from peewee import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import realtime, runtime
 from .db import take_turns
-from .errors import ApiError, json_body
-from .models import Invitation, RevokedToken, User, db, utcnow
+from .errors import ApiError, json_body, path_id, whole_number
+from .models import ApiToken, Invitation, RevokedToken, User, db, utcnow
 from .services import services
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -110,7 +113,7 @@ def login():
 
 @bp.get("/me")
 def me():
-    verify_jwt_in_request()
+    require_login()
     return jsonify(message="User fetched", user=current_user.to_json())
 
 
@@ -133,16 +136,101 @@ def is_revoked(header, payload):
     return RevokedToken.covers(payload.get("jti"))
 
 
+API_TOKEN_PREFIX = ApiToken.PREFIX
+# Methods a read-only API token may use.
+READS = ("GET", "HEAD", "OPTIONS")
+# How often a token's lastUsedAt is written: a script polling every second writes once a minute.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+def _bearer():
+    header = request.headers.get("Authorization", "")
+    return header[len("Bearer "):].strip() if header.startswith("Bearer ") else None
+
+
 def require_login():
-    """A before_request guard: a valid bearer token for an existing, enabled user, or a 401."""
+    """A before_request guard: a valid login token or API token of an existing, enabled user, or a
+    401; a read-only API token gets 403 on anything but reads."""
+    # As flask-jwt-extended does: OPTIONS serves nothing and needs no token.
+    if request.method == "OPTIONS":
+        return
+    value = _bearer()
+    if value and value.startswith(API_TOKEN_PREFIX):
+        row = ApiToken.of_value(value)
+        if row is None:
+            raise ApiError(401, "Invalid or expired API token")
+        if row.scope == "read" and request.method not in READS:
+            raise ApiError(403, "This API token may only read")
+        now = utcnow()
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
+            ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
+        g.caller, g.api_token = row.user, row
+        return
     verify_jwt_in_request()
+    g.caller, g.api_token = _jwt_user._get_current_object(), None
+
+
+def _caller():
+    return g.get("caller") or _jwt_user._get_current_object()
+
+
+# The user the request is made for, by a login token or an API token.
+current_user = LocalProxy(_caller)
 
 
 def require_admin():
     """A before_request guard: require_login, and the user must be an admin (else 403)."""
-    # None for the methods flask-jwt-extended exempts (OPTIONS), which serve nothing.
-    if verify_jwt_in_request() is not None and not current_user.admin:
+    if request.method == "OPTIONS":
+        return
+    require_login()
+    if not current_user.admin:
         raise ApiError(403, "Only an admin may do this")
+
+
+def _login_token_only():
+    """Tokens are managed with a login token: a leaked API token cannot mint or keep others."""
+    if (_bearer() or "").startswith(API_TOKEN_PREFIX):
+        raise ApiError(403, "API tokens are managed with a login token, not an API token")
+    require_login()
+
+
+SCOPES = ("read", "write")
+
+
+@bp.post("/tokens")
+def create_token():
+    _login_token_only()
+    data = json_body()
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():
+        raise ApiError(400, "name must be 1 to 100 printable characters")
+    if data.get("scope") not in SCOPES:
+        raise ApiError(400, "scope must be read or write")
+    days = data.get("expiresInDays")
+    expires = None if days is None else utcnow() + timedelta(days=whole_number(data, "expiresInDays", 1, 3650))
+    value = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken.create(user=current_user.id, name=name.strip(), scope=data["scope"], expires_at=expires,
+                          token_hash=ApiToken.hash_of(value))
+    return jsonify(message="Token created; its value is shown this once", token={**row.to_json(), "value": value}), 201
+
+
+@bp.get("/tokens")
+def list_tokens():
+    _login_token_only()
+    rows = ApiToken.select().where(ApiToken.user == current_user.id).order_by(ApiToken.id)
+    return jsonify(message="Tokens fetched", tokens=[row.to_json() for row in rows])
+
+
+@bp.delete("/tokens/<token_id>")
+def delete_token(token_id):
+    """Revoke an API token at once, on every process, live connections included."""
+    _login_token_only()
+    token_id = path_id(token_id, "tokenId", "Token")
+    deleted = ApiToken.delete().where((ApiToken.id == token_id) & (ApiToken.user == current_user.id)).execute()
+    if not deleted:
+        raise ApiError(404, "Token not found")
+    realtime.close_sockets_of_token(current_app, f"api:{token_id}")
+    return jsonify(message="Token revoked")
 
 
 def load_user(header, payload):

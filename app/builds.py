@@ -1,8 +1,7 @@
 """Builds: read one, queue it again, cancel it, or approve or decline a blocked one."""
 from flask import Blueprint, Response, jsonify, request
-from flask_jwt_extended import current_user
 
-from .auth import require_login
+from .auth import current_user, require_login
 from .errors import ApiError, path_id
 from .jobs import BUILD
 from . import lifecycle

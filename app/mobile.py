@@ -6,13 +6,12 @@ import uuid
 
 import semver
 from flask import Blueprint, current_app, jsonify
-from flask_jwt_extended import current_user
 
 from pipeline.mobile.android.sources import ANDROID_PERMISSIONS, version_code
 from pipeline.mobile.webapp import check_app_url
 
 from . import downloads
-from .auth import require_login
+from .auth import current_user, require_login
 from .errors import ApiError, json_body, page_args
 from .jobs import MOBILE_BUILD
 from .lifecycle import changes

@@ -1,4 +1,5 @@
 """The records Stoker keeps: users, projects and builds, and app builds."""
+import hashlib
 import json
 from datetime import datetime, timezone
 
@@ -322,6 +323,40 @@ class BuildLog(BaseModel):
         indexes = ((("build", "offset"), True),)
 
 
+class ApiToken(BaseModel):
+    """A long-lived token for scripts, `stk_` and random bytes; only its sha256 is kept."""
+
+    user = ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    # "read": GET alone; "write": whatever the user may do, but manage API tokens.
+    scope = CharField(max_length=8)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(null=True)
+    last_used_at = DateTimeField(null=True)
+
+    PREFIX = "stk_"
+
+    @staticmethod
+    def hash_of(value):
+        return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @classmethod
+    def of_value(cls, value):
+        """The unexpired token whose value this is, its enabled user joined, or None."""
+        if not isinstance(value, str) or not value.startswith(cls.PREFIX) or len(value) > 200:
+            return None
+        row = (cls.select(cls, User).join(User)
+               .where((cls.token_hash == cls.hash_of(value)) & ~User.disabled).first())
+        if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+            return None
+        return row
+
+    def to_json(self):
+        return {"id": self.id, "name": self.name, "scope": self.scope, "createdAt": iso(self.created_at),
+                "expiresAt": iso(self.expires_at), "lastUsedAt": iso(self.last_used_at)}
+
+
 class RevokedToken(BaseModel):
     """An access token signed out before it expired: refused everywhere until it would have expired."""
 
@@ -427,5 +462,5 @@ class MobileArtifact(BaseModel):
         table_name = "appartifact"
 
 
-MODELS = (User, Invitation, Project, ProjectSecret, Build, Schedule, BuildStep, GithubStatus, BuildLog, RevokedToken,
+MODELS = (User, Invitation, ApiToken, Project, ProjectSecret, Build, Schedule, BuildStep, GithubStatus, BuildLog, RevokedToken,
           MobileBundle, MobileBuild, MobileArtifact)

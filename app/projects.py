@@ -3,7 +3,6 @@ import json
 import secrets
 
 from flask import Blueprint, current_app, jsonify
-from flask_jwt_extended import current_user
 from peewee import IntegrityError
 
 from pipeline.engine import IMAGE_REFERENCE
@@ -11,7 +10,7 @@ from pipeline.git import GitError, UnsafeRemote, check_branch, check_repo_url, l
 from pipeline.globs import check_patterns
 from pipeline.plan import MAX_TIMEOUT
 
-from .auth import require_login
+from .auth import current_user, require_login
 from . import github_status, vault
 from .errors import ApiError, flag, json_body, page_args, path_id, whole_number
 from .jobs import BUILD

@@ -2,11 +2,12 @@
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timezone
 
 import socketio
 from flask_jwt_extended import decode_token
 
-from .models import RevokedToken, User, db
+from .models import ApiToken, RevokedToken, User, db
 from .runtime import SOCKETIO_MODE, Periodic
 from .services import services
 
@@ -24,6 +25,8 @@ def claims_for_token(app, token):
     """Return the claims of a good access token (its user exists, it is not revoked), or None."""
     if not isinstance(token, str) or not token:
         return None
+    if token.startswith(ApiToken.PREFIX):
+        return _api_token_claims(token)
     with app.app_context():
         try:
             claims = decode_token(token)
@@ -41,6 +44,20 @@ def claims_for_token(app, token):
         if not User.select().where((User.id == int(subject)) & ~User.disabled).exists():
             return None
     return claims
+
+
+def _api_token_claims(token):
+    """An API token as the claims a connection keeps: its id as the jti, and its expiry (if any)."""
+    with db.connection_context():
+        row = ApiToken.of_value(token)
+    if row is None:
+        return None
+    expires = row.expires_at.replace(tzinfo=timezone.utc).timestamp() if row.expires_at else float("inf")
+    return {"sub": str(row.user_id), "jti": f"{API_JTI}{row.id}", "exp": expires}
+
+
+# The jti a connection made with API token N keeps: "api:N".
+API_JTI = "api:"
 
 
 @dataclass(frozen=True)
@@ -101,9 +118,12 @@ def close_stale_sockets(app):
         return 0
     jtis = {c.jti for _, c in connections}
     user_ids = {c.user_id for _, c in connections}
+    api_ids = {int(jti[len(API_JTI):]) for jti in jtis if jti.startswith(API_JTI)}
     with db.connection_context():
         revoked = {jti for (jti,) in RevokedToken.select(RevokedToken.jti)
                    .where(RevokedToken.jti.in_(jtis)).tuples()}
+        kept = {token_id for (token_id,) in ApiToken.select(ApiToken.id).where(ApiToken.id.in_(api_ids)).tuples()}
+        revoked |= {f"{API_JTI}{token_id}" for token_id in api_ids - kept}
         users = {uid for (uid,) in User.select(User.id).where(User.id.in_(user_ids) & ~User.disabled).tuples()}
     now, closed = time.time(), 0
     for sid, connection in connections:

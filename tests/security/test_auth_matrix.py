@@ -11,7 +11,8 @@ from tests.support import api, create_project, login, raw_get
 # OpenAPI document, and the dashboard's pages, files and public badges.
 PUBLIC = {"auth.register", "auth.login", "webhooks.github", "openapi.openapi_json", "downloads.download",
           "dashboard.page", "dashboard.vendor", "dashboard.badge", "static"}
-EXAMPLES = {"project_id": "1", "build_id": "1", "name": "API_KEY", "filename": "dashboard.js", "user_id": "1"}
+EXAMPLES = {"project_id": "1", "build_id": "1", "name": "API_KEY", "filename": "dashboard.js", "user_id": "1",
+            "token_id": "1"}
 
 
 def concrete(rule):
