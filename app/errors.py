@@ -110,9 +110,9 @@ def whole_number(data, key, low, high, alternative="", default=None):
     return value
 
 
-def flag(data, key):
-    """`data[key]` if it is true or false; false when absent."""
-    value = data.get(key, False)
+def flag(data, key, default=False):
+    """`data[key]` if it is true or false; `default` when absent."""
+    value = data.get(key, default)
     if not isinstance(value, bool):
         raise ApiError(400, f"{key} must be true or false")
     return value

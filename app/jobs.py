@@ -20,7 +20,7 @@ from .models import Build, MobileBuild, MobileStatus, Project, Status
 class JobKind:
     name: str
     model: type
-    # The kind's status words: QUEUED, FAILED and FINISHED at least (see models.py).
+    # The kind's status words: QUEUED, FAILED, FINISHED and WAITING at least (see models.py).
     statuses: type
     # The status of a job a worker has claimed, and of one canceled (None: it cannot be).
     running: str

@@ -191,7 +191,7 @@ def cancel(kind, job_id, reason=None):
     A waiting job then never starts; the worker running a running one sees
     the change within a second and kills its containers.
     """
-    for current in (*getattr(kind.statuses, "WAITING", (kind.statuses.QUEUED,)), kind.running):
+    for current in (*kind.statuses.WAITING, kind.running):
         job = move(kind, job_id, kind.canceled, expect=current, error=reason)
         if job is not None:
             return job
@@ -208,15 +208,15 @@ def cancel_unfinished(project_id, ref, reason, *, before=None):
     condition = (Build.project == project_id) & Build.status.in_([*Status.WAITING, Status.RUNNING]) & same_ref
     if before is not None:
         condition &= Build.id < before
-    canceled = [cancel(BUILD, build_id, reason=reason) for (build_id,) in list(Build.select(Build.id)
-                                                                               .where(condition).tuples())]
+    unfinished = [build_id for (build_id,) in Build.select(Build.id).where(condition).tuples()]
+    canceled = (cancel(BUILD, build_id, reason=reason) for build_id in unfinished)
     return [build for build in canceled if build is not None]
 
 
 def cancel_superseded(build):
     """Cancel the older builds of the same project and ref (branch, tag or pull request) that have
     not finished."""
-    cancel_unfinished(build.project_id, build.ref or f"refs/heads/{build.branch}",
+    cancel_unfinished(build.project_id, build.full_ref,
                       reason=f"superseded by build {build.id}", before=build.id)
 
 

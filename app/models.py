@@ -208,6 +208,11 @@ class Build(LeasedJob):
         # (project, id): a project's newest builds are read straight off the index, never sorted.
         indexes = ((("project", "delivery_id"), True), (("project", "id"), False))
 
+    @property
+    def full_ref(self):
+        """The ref it was fetched by; a build from before refs were kept was its branch's push."""
+        return self.ref or f"refs/heads/{self.branch}"
+
     def to_json(self, with_project=False):
         data = {
             "id": self.id,
@@ -223,7 +228,7 @@ class Build(LeasedJob):
             "runStartedAt": iso(self.run_started_at),
             "finishedAt": iso(self.finished_at),
             "event": self.event,
-            "ref": self.ref or f"refs/heads/{self.branch}",
+            "ref": self.full_ref,
             "pullRequest": json.loads(self.pull_request) if self.pull_request else None,
             "parentId": self.parent_id,
             "triggeredBy": self.triggered_by.username if self.triggered_by_id else None,
@@ -378,6 +383,7 @@ class MobileStatus:
     FAILED = "failed"
     ALL = (QUEUED, BUILDING, SUCCESS, FAILED)
     FINISHED = (SUCCESS, FAILED)
+    WAITING = (QUEUED,)
 
 
 class MobileBundle(BaseModel):

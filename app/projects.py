@@ -71,11 +71,10 @@ def _setting_fields(data, *, creating):
         fields["image"] = _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255)
         if not IMAGE_REFERENCE.fullmatch(fields["image"]):
             raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
-    for key, column in (("autoCancel", "auto_cancel"), ("public", "public"), ("tags", "tags")):
+    for key, column, default in (("autoCancel", "auto_cancel", False), ("public", "public", False),
+                                 ("tags", "tags", False), ("pullRequests", "pull_requests", True)):
         if given(key):
-            fields[column] = flag(data, key)
-    if given("pullRequests"):
-        fields["pull_requests"] = flag({"pullRequests": data.get("pullRequests", True)}, "pullRequests")
+            fields[column] = flag(data, key, default)
     if given("forkPullRequests"):
         policy = data.get("forkPullRequests", ForkPolicy.APPROVE)
         if policy not in ForkPolicy.ALL:
@@ -88,10 +87,7 @@ def _setting_fields(data, *, creating):
     if given("timeoutSeconds"):
         fields["timeout_seconds"] = whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600)
     if given("branch"):
-        try:
-            fields["branch"] = check_branch(data.get("branch", "main"))
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
+        fields["branch"] = branch_field(data, "main")
     if "branches" in data:
         try:
             fields["branches"] = json.dumps(check_patterns(data["branches"], "branches"))
@@ -113,14 +109,27 @@ def _project_fields(data):
     return fields
 
 
+def branch_field(data, default):
+    """`data["branch"]` (or `default`) if git would take it as a branch name, else a 400."""
+    try:
+        return check_branch(data.get("branch", default))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def remote_head(config, repo_url, branch):
+    """The head commit of `branch` on the remote, as this server's settings let git reach it;
+    GitError (UnsafeRemote among them) when it cannot."""
+    return ls_remote_branch(repo_url, branch, allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
+                            allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
+                            timeout=config["STOKER_GIT_TIMEOUT"])
+
+
 def _branch_head(repo_url, branch):
     """The head commit of `branch`: 400 for a remote Stoker may not reach, 422 when there is no such
     branch (a project that can never build is refused)."""
-    config = current_app.config
     try:
-        return ls_remote_branch(repo_url, branch, allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
-                                allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
-                                timeout=config["STOKER_GIT_TIMEOUT"])
+        return remote_head(current_app.config, repo_url, branch)
     except UnsafeRemote as exc:
         raise ApiError(400, str(exc)) from None
     except GitError as exc:
@@ -214,10 +223,7 @@ def run_build(project_id):
     """Build the head of a branch now (default: the project's), with variables of the caller's."""
     project = owned_project(project_id)
     data = json_body()
-    try:
-        branch = check_branch(data.get("branch", project.branch))
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+    branch = branch_field(data, project.branch)
     variables = check_variables(data)
     head = _branch_head(project.repo_url, branch)
     build = queue_build(project, commit_hash=head, branch=branch, event=Event.MANUAL, ref=f"refs/heads/{branch}",

@@ -12,14 +12,14 @@ import re
 from croniter import croniter
 from flask import Blueprint, jsonify
 
-from pipeline.git import GitError, check_branch, ls_remote_branch
+from pipeline.git import GitError
 
 from .auth import require_login
 from .errors import ApiError, json_body
 from .jobs import BUILD
 from .lifecycle import changes
 from .models import Event, Schedule, db, utcnow
-from .projects import check_variables, owned_project
+from .projects import branch_field, check_variables, owned_project, remote_head
 from .runtime import Periodic
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,7 @@ def put_schedule(project_id, name):
     name = schedule_name(name)
     data = json_body()
     cron = check_cron(data.get("cron"))
-    try:
-        branch = check_branch(data.get("branch", project.branch))
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+    branch = branch_field(data, project.branch)
     variables = check_variables(data)
     fields = {"cron": cron, "branch": branch, "variables": json.dumps(variables) if variables else None,
               "next_run_at": next_time(cron, utcnow())}
@@ -102,11 +99,8 @@ def fire_due(app):
 
 def _fire(app, schedule, now):
     project = schedule.project
-    config = app.config
     try:
-        head = ls_remote_branch(project.repo_url, schedule.branch, allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
-                                allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
-                                timeout=config["STOKER_GIT_TIMEOUT"])
+        head = remote_head(app.config, project.repo_url, schedule.branch)
     except GitError as exc:
         head = None
         log.warning("schedule %s of project %s cannot build branch %s: %s", schedule.name, project.id,
