@@ -229,7 +229,7 @@ def delete_token(token_id):
     deleted = ApiToken.delete().where((ApiToken.id == token_id) & (ApiToken.user == current_user.id)).execute()
     if not deleted:
         raise ApiError(404, "Token not found")
-    realtime.close_sockets_of_token(current_app, f"api:{token_id}")
+    realtime.close_sockets_of_token(current_app, f"{realtime.API_JTI}{token_id}")
     return jsonify(message="Token revoked")
 
 
