@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import realtime, runtime
 from .db import take_turns
 from .errors import ApiError, json_body, path_id, whole_number
-from .models import ApiToken, Invitation, RevokedToken, User, db, utcnow
+from .models import ApiToken, AuditEntry, Invitation, RevokedToken, User, db, utcnow
 from .services import services
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -209,8 +209,10 @@ def create_token():
     days = data.get("expiresInDays")
     expires = None if days is None else utcnow() + timedelta(days=whole_number(data, "expiresInDays", 1, 3650))
     value = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken.create(user=current_user.id, name=name.strip(), scope=data["scope"], expires_at=expires,
-                          token_hash=ApiToken.hash_of(value))
+    with db.atomic():
+        row = ApiToken.create(user=current_user.id, name=name.strip(), scope=data["scope"], expires_at=expires,
+                              token_hash=ApiToken.hash_of(value))
+        AuditEntry.note(None, current_user, "token.create", f"{row.name} ({row.scope})")
     return jsonify(message="Token created; its value is shown this once", token={**row.to_json(), "value": value}), 201
 
 
@@ -226,9 +228,11 @@ def delete_token(token_id):
     """Revoke an API token at once, on every process, live connections included."""
     _login_token_only()
     token_id = path_id(token_id, "tokenId", "Token")
-    deleted = ApiToken.delete().where((ApiToken.id == token_id) & (ApiToken.user == current_user.id)).execute()
-    if not deleted:
-        raise ApiError(404, "Token not found")
+    with db.atomic():
+        deleted = ApiToken.delete().where((ApiToken.id == token_id) & (ApiToken.user == current_user.id)).execute()
+        if not deleted:
+            raise ApiError(404, "Token not found")
+        AuditEntry.note(None, current_user, "token.revoke", token_id)
     realtime.close_sockets_of_token(current_app, f"{realtime.API_JTI}{token_id}")
     return jsonify(message="Token revoked")
 

@@ -1,31 +1,21 @@
 """Builds: read one, queue it again, cancel it, or approve or decline a blocked one."""
 from flask import Blueprint, Response, jsonify, request
 
+from .access import audit, build_for
 from .auth import current_user, require_login
-from .errors import ApiError, path_id
+from .errors import ApiError
 from .jobs import BUILD
 from . import lifecycle
 from .lifecycle import queue_build
 from .logs import read_log
-from .models import Build, BuildStep, Project, Status
+from .models import BuildStep, Role, Status
 
 bp = Blueprint("builds", __name__, url_prefix="/api/build")
 bp.before_request(require_login)
 
-def owned_build(build_id):
-    """Return the caller's build by its path id: 400 if not an id, 404 if none, 403 if not theirs."""
-    query = Build.select(Build, Project).join(Project)
-    build = query.where(Build.id == path_id(build_id, "buildId", "Build")).first()
-    if build is None:
-        raise ApiError(404, "Build not found")
-    if build.project.owner_id != current_user.id:
-        raise ApiError(403, "This build belongs to another user's project")
-    return build
-
-
 @bp.get("/<build_id>")
 def get_build(build_id):
-    build = owned_build(build_id)
+    build = build_for(build_id)
     steps = [step.to_json() for step in build.steps.order_by(BuildStep.position, BuildStep.id)]
     return jsonify(message="Build fetched", build={**build.to_json(with_project=True), "steps": steps})
 
@@ -37,44 +27,48 @@ COPIED_BY_A_REBUILD = ("commit_hash", "branch", "commit_message", "commit_author
 
 @bp.post("/rebuild/<build_id>")
 def rebuild(build_id):
-    original = owned_build(build_id)
+    original = build_for(build_id, Role.WRITE)
     build = queue_build(original.project, parent=original.id, triggered_by=current_user.id,
                         **{name: getattr(original, name) for name in COPIED_BY_A_REBUILD})
+    audit(original.project, "build.rebuild", original.id)
     return jsonify(message="Build re-queued", build=build.to_json()), 201
 
 
 @bp.post("/<build_id>/approve")
 def approve(build_id):
     """Let a blocked build (a fork's pull request) run; it still gets no secret."""
-    return _settle(build_id, Status.QUEUED, "approved")
+    return _settle(build_id, Status.QUEUED, "approve")
 
 
 @bp.post("/<build_id>/decline")
 def decline(build_id):
-    return _settle(build_id, Status.DECLINED, "declined")
+    return _settle(build_id, Status.DECLINED, "decline")
 
 
-def _settle(build_id, status, verb):
+def _settle(build_id, status, action):
     """Move a blocked build on, as the caller decided; 409 unless it was blocked."""
-    build = lifecycle.move(BUILD, owned_build(build_id).id, status, expect=Status.BLOCKED,
-                           triggered_by=current_user.id)
+    blocked = build_for(build_id, Role.WRITE)
+    build = lifecycle.move(BUILD, blocked.id, status, expect=Status.BLOCKED, triggered_by=current_user.id)
     if build is None:
-        raise ApiError(409, f"Only a blocked build can be {verb}")
-    return jsonify(message=f"Build {verb}", build=build.to_json())
+        raise ApiError(409, f"Only a blocked build can be {action}d")
+    audit(blocked.project, f"build.{action}", blocked.id)
+    return jsonify(message=f"Build {action}d", build=build.to_json())
 
 
 @bp.post("/<build_id>/cancel")
 def cancel(build_id):
-    build = lifecycle.cancel(BUILD, owned_build(build_id).id, reason="canceled by its owner")
+    running = build_for(build_id, Role.WRITE)
+    build = lifecycle.cancel(BUILD, running.id, reason=f"canceled by {current_user.username}")
     if build is None:
         raise ApiError(409, "Build has already finished")
+    audit(running.project, "build.cancel", running.id)
     return jsonify(message="Build canceled", build=build.to_json())
 
 
 @bp.get("/<build_id>/logs")
 def logs(build_id):
     """The build's log from byte `offset` on, as plain text, with the offset to ask for next."""
-    build = owned_build(build_id)
+    build = build_for(build_id)
     offset = request.args.get("offset", "0")
     if not (offset.isascii() and offset.isdecimal() and len(offset) <= 18):
         raise ApiError(400, "offset must be a non-negative integer")

@@ -6,13 +6,13 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from peewee import OperationalError, PostgresqlDatabase, fn
+from peewee import OperationalError, PostgresqlDatabase, Value, fn
 from playhouse.db_url import connect
 from playhouse.migrate import SchemaMigrator, migrate
 from playhouse.pool import PooledSqliteDatabase
 
 from .datadir import make_file_private
-from .models import MODELS, User, db
+from .models import MODELS, Member, Project, Role, User, db
 from .runtime import Periodic, off_the_hub
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,10 @@ def create_schema():
         # Accounts made before there were admins: the oldest becomes one, as the first account would.
         if not User.select().where(User.admin).exists():
             User.update(admin=True).where(User.id == User.select(fn.MIN(User.id))).execute()
+        # Projects made before there were members: their owner becomes their admin.
+        if Member._meta.table_name not in existing:
+            Member.insert_from(Project.select(Project.id, Project.owner, Value(Role.ADMIN), Project.created_at),
+                               [Member.project, Member.user, Member.role, Member.created_at]).execute()
     if isinstance(db.obj, PatientSqliteDatabase):
         # Password hashes and webhook secrets: for Stoker's user alone, whatever the umask was.
         for suffix in ("", "-wal", "-shm"):

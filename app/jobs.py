@@ -13,7 +13,7 @@ from flask import current_app
 from peewee import Field
 
 from . import downloads, github_status
-from .models import Build, MobileBuild, MobileStatus, Project, Status
+from .models import Build, Member, MobileBuild, MobileStatus, Project, Status
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,9 +25,9 @@ class JobKind:
     # The status of a job a worker has claimed, and of one canceled (None: it cannot be).
     running: str
     canceled: str | None
-    # The Socket.IO event the owner hears each change by, its recipient and its data.
+    # The Socket.IO event its people hear each change by, who they are (user ids) and its data.
     event: str
-    recipient: Callable
+    recipients: Callable
     payload: Callable
     # "module:function", called as function(worker, job) once a worker has claimed a job; imported
     # only by the workers, so that a web process never loads what runs builds.
@@ -47,17 +47,13 @@ class JobKind:
 
 
 # `build.project` is read once and kept on the row: the outbox and the announcement share it.
-def _build_owner(build):
-    return build.project.owner_id
-
-
 def _owe_github(build):
     github_status.owe(build, build.project)
 
 
 BUILD = JobKind(
     name="build", model=Build, statuses=Status, running=Status.RUNNING, canceled=Status.CANCELED,
-    event="buildStatusUpdate", recipient=_build_owner, payload=lambda build: build.to_json(),
+    event="buildStatusUpdate", recipients=lambda build: Member.user_ids(build.project_id), payload=lambda build: build.to_json(),
     executor="app.worker.builds:run_build",
     lease_seconds=lambda config: config["STOKER_LEASE_SECONDS"],
     started_field="run_started_at", finished_field="finished_at",
@@ -66,7 +62,7 @@ BUILD = JobKind(
 
 MOBILE_BUILD = JobKind(
     name="mobile build", model=MobileBuild, statuses=MobileStatus, running=MobileStatus.BUILDING, canceled=None,
-    event="appBuildStatusUpdate", recipient=lambda build: build.owner_id,
+    event="appBuildStatusUpdate", recipients=lambda build: [build.owner_id],
     payload=lambda build: build.to_json(downloads.url_for_build(current_app, build)),
     executor="app.worker.mobile:run_mobile_build",
     # A mobile build is short and bounded (its fetches and its builder container time out), so its

@@ -15,7 +15,7 @@ from peewee import SQL
 from .jobs import BUILD, KINDS
 from .logs import append_note
 from .models import Build, Status, db, utcnow
-from .realtime import emit_to_user
+from .realtime import emit_to_users
 from .wakeups import wake_workers
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Changes:
     def announce(self):
         for kind, job in self.saved:
             try:
-                emit_to_user(current_app, kind.recipient(job), kind.event, kind.payload(job))
+                emit_to_users(current_app, kind.recipients(job), kind.event, kind.payload(job))
             except Exception:
                 log.exception("could not announce %s %s is %s", kind.name, job.id, job.status)
         if self.queued:
@@ -199,13 +199,15 @@ def cancel(kind, job_id, reason=None):
 
 
 def cancel_unfinished(project_id, ref, reason, *, before=None):
-    """Cancel the project's builds of `ref` (a branch, tag or pull request) that have not finished,
-    older than build `before` if given; return the canceled builds."""
-    same_ref = Build.ref == ref
-    if ref.startswith("refs/heads/"):
-        # Builds from before refs were kept are their branch's pushes.
-        same_ref |= Build.ref.is_null() & (Build.branch == ref[len("refs/heads/"):])
-    condition = (Build.project == project_id) & Build.status.in_([*Status.WAITING, Status.RUNNING]) & same_ref
+    """Cancel the project's builds of `ref` (a branch, tag or pull request; None: of every ref) that
+    have not finished, older than build `before` if given; return the canceled builds."""
+    condition = (Build.project == project_id) & Build.status.in_([*Status.WAITING, Status.RUNNING])
+    if ref is not None:
+        same_ref = Build.ref == ref
+        if ref.startswith("refs/heads/"):
+            # Builds from before refs were kept are their branch's pushes.
+            same_ref |= Build.ref.is_null() & (Build.branch == ref[len("refs/heads/"):])
+        condition &= same_ref
     if before is not None:
         condition &= Build.id < before
     unfinished = [build_id for (build_id,) in Build.select(Build.id).where(condition).tuples()]

@@ -13,8 +13,8 @@ import threading
 from flask import current_app
 from peewee import DatabaseError, IntegrityError, fn
 
-from .models import Build, BuildLog, Project, db
-from .realtime import emit_to_user
+from .models import Build, BuildLog, Member, db
+from .realtime import emit_to_users
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class LogWriter:
     def _save_in_order(self):
         with self.app.app_context():
             with db.connection_context():
-                owner_id = owner_of(self.build_id)
+                project_id = project_of(self.build_id)
                 # A build run again after its worker was lost goes on with the same log.
                 offset = log_end(self.build_id)
             closing = False
@@ -91,7 +91,7 @@ class LogWriter:
                 data, closing = self._take_waiting()
                 if data and offset is not None:
                     try:
-                        offset = append(self.build_id, owner_id, offset, data)
+                        offset = append(self.build_id, project_id, offset, data)
                     except IntegrityError:
                         # Another worker writes this log now: this one lost the build.
                         log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
@@ -116,8 +116,8 @@ class LogWriter:
         return bytes(data), True
 
 
-def owner_of(build_id):
-    return Project.select(Project.owner).join(Build).where(Build.id == build_id).scalar()
+def project_of(build_id):
+    return Build.select(Build.project).where(Build.id == build_id).scalar()
 
 
 def log_end(build_id):
@@ -127,18 +127,20 @@ def log_end(build_id):
     return end or 0
 
 
-def append(build_id, owner_id, offset, data):
-    """Save `data` (UTF-8 bytes) at byte `offset` of the log, emit it, and return the new end."""
+def append(build_id, project_id, offset, data):
+    """Save `data` (UTF-8 bytes) at byte `offset` of the log, emit it to the project's members as they
+    are now, and return the new end."""
     text = data.decode()
     with db.connection_context():
         BuildLog.create(build=build_id, offset=offset, length=len(data), data=text)
-    emit_to_user(current_app, owner_id, "buildLog", {"buildId": build_id, "offset": offset, "data": text})
+        members = Member.user_ids(project_id)
+    emit_to_users(current_app, members, "buildLog", {"buildId": build_id, "offset": offset, "data": text})
     return offset + len(data)
 
 
 def append_note(build, line):
     """Add one line of Stoker's own to the end of a build's log."""
-    append(build.id, owner_of(build.id), log_end(build.id), f"\n==> {line}\n".encode())
+    append(build.id, build.project_id, log_end(build.id), f"\n==> {line}\n".encode())
 
 
 def read_log(build_id, offset):

@@ -162,6 +162,64 @@ class Project(BaseModel):
         }
 
 
+class Role:
+    """What a project's member may do; each role may do everything the ones before it may."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+    ALL = (READ, WRITE, ADMIN)
+
+    @classmethod
+    def allows(cls, role, needed):
+        return cls.ALL.index(role) >= cls.ALL.index(needed)
+
+
+class Member(BaseModel):
+    """A user's part in a project. Whoever creates a project is its first admin."""
+
+    project = ForeignKeyField(Project, backref="members", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    role = CharField(max_length=8)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("project", "user"), True), (("user", "project"), False))
+
+    @classmethod
+    def user_ids(cls, project_id):
+        """Everyone who hears the project's live events: its members, as they are now."""
+        return [user_id for (user_id,) in cls.select(cls.user).where(cls.project == project_id).tuples()]
+
+    def to_json(self):
+        return {"username": self.user.username, "role": self.role, "since": iso(self.created_at)}
+
+
+class AuditEntry(BaseModel):
+    """Who did what to a project (or, with no project, to their own tokens), and when."""
+
+    project = ForeignKeyField(Project, null=True, backref="audit_entries", on_delete="CASCADE")
+    # The username is kept as well, so the entry still says who after the account is gone.
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    username = CharField(max_length=40)
+    action = CharField(max_length=40)
+    # What it was done to: a setting's name, a secret's, a member's, a build's id.
+    target = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("project", "id"), False),)
+
+    @classmethod
+    def note(cls, project, user, action, target=None):
+        cls.create(project=project, user=user.id, username=user.username, action=action,
+                   target=None if target is None else str(target)[:500])
+
+    def to_json(self):
+        return {"id": self.id, "user": self.username, "action": self.action, "target": self.target,
+                "at": iso(self.created_at)}
+
+
 class LeasedJob(BaseModel):
     """What every kind of job a worker takes carries (see app/jobs.py): the worker that holds it
     and until when, and how often a lost worker's run of it was queued again. No table of its own."""
@@ -468,5 +526,5 @@ class MobileArtifact(BaseModel):
         table_name = "appartifact"
 
 
-MODELS = (User, Invitation, ApiToken, Project, ProjectSecret, Build, Schedule, BuildStep, GithubStatus, BuildLog, RevokedToken,
+MODELS = (User, Invitation, ApiToken, Project, Member, AuditEntry, ProjectSecret, Build, Schedule, BuildStep, GithubStatus, BuildLog, RevokedToken,
           MobileBundle, MobileBuild, MobileArtifact)

@@ -10,12 +10,13 @@ from pipeline.git import GitError, UnsafeRemote, check_branch, check_repo_url, l
 from pipeline.globs import check_patterns
 from pipeline.plan import MAX_TIMEOUT
 
+from .access import audit, project_for
 from .auth import current_user, require_login
-from . import github_status, vault
-from .errors import ApiError, flag, json_body, page_args, path_id, whole_number
+from . import github_status, mirrors, vault
+from .errors import ApiError, flag, json_body, page_args, whole_number
 from .jobs import BUILD
-from .lifecycle import changes, queue_build
-from .models import Build, Event, ForkPolicy, Project, ProjectSecret, db, utcnow
+from .lifecycle import cancel_unfinished, changes, queue_build
+from .models import Build, Event, ForkPolicy, Member, Project, ProjectSecret, Role, db, utcnow
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
 bp.before_request(require_login)
@@ -145,10 +146,13 @@ def create_project():
     # 3. Project and first build are written together or not at all.
     with changes() as batch:
         project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
+        Member.create(project=project, user=current_user.id, role=Role.ADMIN)
+        audit(project, "project.create", project.name)
         build = batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
                             ref=f"refs/heads/{project.branch}")
     body = project.to_json(current_app.config["STOKER_PUBLIC_URL"])
     body["webhookSecret"] = project.webhook_secret
+    body["role"] = Role.ADMIN
     return jsonify(message="Project created", project=body, build=build.to_json()), 201
 
 
@@ -158,22 +162,29 @@ LISTED_BUILDS = 20
 
 @bp.get("/projects")
 def list_projects():
-    """The caller's projects, each with its newest LISTED_BUILDS builds, however many it has."""
+    """The projects the caller is a member of, each with their role and its newest LISTED_BUILDS
+    builds, however many it has."""
     public_url = current_app.config["STOKER_PUBLIC_URL"]
     listed = []
-    for project in Project.select().where(Project.owner == current_user.id).order_by(Project.id):
+    mine = (Project.select(Project, Member.role).join(Member)
+            .where(Member.user == current_user.id).order_by(Project.id).objects())
+    for project in mine:
         newest = project.builds.order_by(Build.id.desc()).limit(LISTED_BUILDS)
         history = [build.to_json() for build in newest]
-        listed.append({**project.to_json(public_url), "builds": history,
+        listed.append({**project.to_json(public_url), "role": project.role, "builds": history,
                        "latestBuild": history[0] if history else None})
     return jsonify(message="Projects fetched", projects=listed)
 
 
 @bp.get("/projects/<project_id>")
 def get_project(project_id):
-    project = owned_project(project_id)
-    return jsonify(message="Project fetched",
-                   project=project.to_json(current_app.config["STOKER_PUBLIC_URL"]))
+    project = project_for(project_id)
+    return jsonify(message="Project fetched", project=project_json(project))
+
+
+def project_json(project):
+    """A project as its member sees it: with their role in it."""
+    return {**project.to_json(current_app.config["STOKER_PUBLIC_URL"]), "role": project.role}
 
 
 SETTINGS = ("name", "branch", "branches", "tags", "pullRequests", "forkPullRequests", "buildCommand", "image",
@@ -183,7 +194,7 @@ SETTINGS = ("name", "branch", "branches", "tags", "pullRequests", "forkPullReque
 @bp.patch("/projects/<project_id>")
 def update_project(project_id):
     """Change any of the project's settings; nothing changes unless every one given is good."""
-    project = owned_project(project_id)
+    project = project_for(project_id, Role.ADMIN)
     data = json_body()
     unknown = sorted(set(data) - set(SETTINGS))
     if unknown:
@@ -192,10 +203,29 @@ def update_project(project_id):
     if "branch" in fields and fields["branch"] != project.branch:
         _branch_head(project.repo_url, fields["branch"])
     if fields:
-        Project.update(**fields).where(Project.id == project.id).execute()
+        with db.atomic():
+            Project.update(**fields).where(Project.id == project.id).execute()
+            for key in SETTINGS:
+                if key in data:
+                    audit(project, "setting.change", key)
         project = Project.get_by_id(project.id)
-    return jsonify(message="Project updated",
-                   project=project.to_json(current_app.config["STOKER_PUBLIC_URL"]))
+        project.role = Role.ADMIN
+    return jsonify(message="Project updated", project=project_json(project))
+
+
+@bp.delete("/projects/<project_id>")
+def delete_project(project_id):
+    """Stop the project's unfinished builds (their workers kill the containers within a second),
+    then remove it and everything of it; mirrors go on each worker host (see app/mirrors.py)."""
+    project = project_for(project_id, Role.ADMIN)
+    cancel_unfinished(project.id, None, reason="the project was deleted")
+    with db.atomic():
+        # The database's cascades take its builds, logs, steps, secrets, schedules and members; a
+        # build queued meanwhile goes too, and a worker that took one sees it gone and halts.
+        project.delete_instance()
+        audit(None, "project.delete", f"{project.name} (#{project.id})")
+    mirrors.remove_unused_mirrors(current_app)
+    return jsonify(message="Project deleted")
 
 
 # A manual run's variables: at most this many, each value at most this long.
@@ -221,35 +251,26 @@ def check_variables(data):
 @bp.post("/projects/<project_id>/builds")
 def run_build(project_id):
     """Build the head of a branch now (default: the project's), with variables of the caller's."""
-    project = owned_project(project_id)
+    project = project_for(project_id, Role.WRITE)
     data = json_body()
     branch = branch_field(data, project.branch)
     variables = check_variables(data)
     head = _branch_head(project.repo_url, branch)
     build = queue_build(project, commit_hash=head, branch=branch, event=Event.MANUAL, ref=f"refs/heads/{branch}",
                         variables=json.dumps(variables) if variables else None, triggered_by=current_user.id)
+    audit(project, "build.run", build.id)
     return jsonify(message="Build queued", build=build.to_json()), 201
 
 
 @bp.get("/projects/<project_id>/builds")
 def list_builds(project_id):
     """One page of the project's builds, newest first."""
-    project = owned_project(project_id)
+    project = project_for(project_id)
     limit, offset = page_args()
     builds = project.builds.order_by(Build.id.desc())
     page = [build.to_json() for build in builds.limit(limit).offset(offset)]
     return jsonify(message="Builds fetched", builds=page, total=builds.count(),
                    limit=limit, offset=offset)
-
-
-def owned_project(project_id):
-    """The caller's project by its path id: 400 if not an id, 404 if none, 403 if not theirs."""
-    project = Project.get_or_none(Project.id == path_id(project_id, "projectId", "Project"))
-    if project is None:
-        raise ApiError(404, "Project not found")
-    if project.owner_id != current_user.id:
-        raise ApiError(403, "This project belongs to another user")
-    return project
 
 
 def secret_name(name):
@@ -272,14 +293,14 @@ def _secret_events(data):
 
 @bp.get("/projects/<project_id>/secrets")
 def list_secrets(project_id):
-    project = owned_project(project_id)
+    project = project_for(project_id, Role.ADMIN)
     secrets_ = project.secrets.order_by(ProjectSecret.name)
     return jsonify(message="Secrets fetched", secrets=[s.to_json() for s in secrets_])
 
 
 @bp.put("/projects/<project_id>/secrets/<name>")
 def put_secret(project_id, name):
-    project = owned_project(project_id)
+    project = project_for(project_id, Role.ADMIN)
     name = secret_name(name)
     data = json_body()
     try:
@@ -297,15 +318,19 @@ def put_secret(project_id, name):
                     ProjectSecret.create(project=project, name=name, sealed=sealed, events=events)
             except IntegrityError:
                 raise ApiError(409, "The secret was changed meanwhile; try again") from None
+        audit(project, "secret.change" if updated else "secret.create", name)
     secret = ProjectSecret.get((ProjectSecret.project == project) & (ProjectSecret.name == name))
     return jsonify(message="Secret saved", secret=secret.to_json()), 200 if updated else 201
 
 
 @bp.delete("/projects/<project_id>/secrets/<name>")
 def delete_secret(project_id, name):
-    project = owned_project(project_id)
-    deleted = ProjectSecret.delete().where(
-        (ProjectSecret.project == project) & (ProjectSecret.name == secret_name(name))).execute()
-    if not deleted:
-        raise ApiError(404, "Secret not found")
+    project = project_for(project_id, Role.ADMIN)
+    name = secret_name(name)
+    with db.atomic():
+        deleted = ProjectSecret.delete().where(
+            (ProjectSecret.project == project) & (ProjectSecret.name == name)).execute()
+        if not deleted:
+            raise ApiError(404, "Secret not found")
+        audit(project, "secret.delete", name)
     return jsonify(message="Secret deleted")

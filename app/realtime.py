@@ -147,13 +147,14 @@ def init_app(app, serve_clients=True):
         log.warning("REDIS_URL is unset: this worker's status changes reach no browser")
 
 
-def emit_to_user(app, user_id, event, data):
-    """Send one event to every connection of one user, in this or any web process."""
+def emit_to_users(app, user_ids, event, data):
+    """Send one event to every connection of these users, in this or any web process."""
     emitter = services(app).emitter
     if emitter is None:
         return
-    try:
-        emitter.emit(event, data, room=user_room(user_id))
-    except Exception:
-        # What the event tells is saved; a client that missed it reads it on its next request.
-        log.exception("could not send %s to user %s", event, user_id)
+    for user_id in user_ids:
+        try:
+            emitter.emit(event, data, room=user_room(user_id))
+        except Exception:
+            # What the event tells is saved; a client that missed it reads it on its next request.
+            log.exception("could not send %s to user %s", event, user_id)

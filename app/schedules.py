@@ -14,12 +14,13 @@ from flask import Blueprint, jsonify
 
 from pipeline.git import GitError
 
+from .access import audit, project_for
 from .auth import require_login
 from .errors import ApiError, json_body
 from .jobs import BUILD
 from .lifecycle import changes
-from .models import Event, Schedule, db, utcnow
-from .projects import branch_field, check_variables, owned_project, remote_head
+from .models import Event, Role, Schedule, db, utcnow
+from .projects import branch_field, check_variables, remote_head
 from .runtime import Periodic
 
 log = logging.getLogger(__name__)
@@ -53,14 +54,14 @@ def schedule_name(name):
 
 @bp.get("/projects/<project_id>/schedules")
 def list_schedules(project_id):
-    project = owned_project(project_id)
+    project = project_for(project_id)
     rows = Schedule.select().where(Schedule.project == project).order_by(Schedule.name)
     return jsonify(message="Schedules fetched", schedules=[row.to_json() for row in rows])
 
 
 @bp.put("/projects/<project_id>/schedules/<name>")
 def put_schedule(project_id, name):
-    project = owned_project(project_id)
+    project = project_for(project_id, Role.ADMIN)
     name = schedule_name(name)
     data = json_body()
     cron = check_cron(data.get("cron"))
@@ -74,16 +75,20 @@ def put_schedule(project_id, name):
             if Schedule.select().where(Schedule.project == project).count() >= MAX_SCHEDULES:
                 raise ApiError(400, f"A project has at most {MAX_SCHEDULES} schedules")
             Schedule.create(project=project, name=name, **fields)
+        audit(project, "schedule.change" if updated else "schedule.create", name)
     schedule = Schedule.get((Schedule.project == project) & (Schedule.name == name))
     return jsonify(message="Schedule saved", schedule=schedule.to_json()), 200 if updated else 201
 
 
 @bp.delete("/projects/<project_id>/schedules/<name>")
 def delete_schedule(project_id, name):
-    project = owned_project(project_id)
-    deleted = Schedule.delete().where((Schedule.project == project) & (Schedule.name == schedule_name(name))).execute()
-    if not deleted:
-        raise ApiError(404, "Schedule not found")
+    project = project_for(project_id, Role.ADMIN)
+    name = schedule_name(name)
+    with db.atomic():
+        deleted = Schedule.delete().where((Schedule.project == project) & (Schedule.name == name)).execute()
+        if not deleted:
+            raise ApiError(404, "Schedule not found")
+        audit(project, "schedule.delete", name)
     return jsonify(message="Schedule deleted")
 
 

@@ -1,6 +1,8 @@
 """Project secrets: encrypted at rest with a key derived from the server secret, masked in logs."""
 import base64
+import json
 import re
+from urllib.parse import quote, quote_plus
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -12,6 +14,8 @@ SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Names Stoker sets itself in every build; a secret may not shadow them.
 RESERVED = re.compile(r"CI|STOKER(_.*)?", re.IGNORECASE)
 MAX_VALUE_BYTES = 64 * 1024
+# Shorter values cannot be masked without masking ordinary text ("a", "on", "123").
+MIN_VALUE_LENGTH = 4
 MASK = "***"
 
 
@@ -36,8 +40,9 @@ def check_name(name):
 
 
 def check_value(value):
-    if not isinstance(value, str) or not value:
-        raise ValueError("value must be a non-empty string")
+    if not isinstance(value, str) or len(value) < MIN_VALUE_LENGTH:
+        raise ValueError(f"value must be a string of at least {MIN_VALUE_LENGTH} characters: "
+                         "a shorter one could not be masked in the log")
     if len(value.encode()) > MAX_VALUE_BYTES or "\x00" in value:
         raise ValueError(f"value must be at most {MAX_VALUE_BYTES // 1024} KB, with no NUL characters")
     return value
@@ -64,6 +69,18 @@ def secrets_of(build, server_secret):
     return {row.name: unseal(server_secret, row.sealed) for row in rows if build.event in row.event_list}
 
 
+def encodings(value):
+    """The value and the forms a build is likely to print it in: base64 (standard and URL-safe,
+    padded or not), percent-encoded and JSON-escaped."""
+    raw = value.encode("utf-8", "surrogatepass")
+    forms = {value, quote(value, safe=""), quote_plus(value, safe=""), json.dumps(value)[1:-1],
+             json.dumps(value, ensure_ascii=False)[1:-1]}
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encode(raw).decode()
+        forms.update((encoded, encoded.rstrip("=")))
+    return forms
+
+
 class SecretMask:
     """Replaces secret values in text that arrives in pieces, including values split across pieces.
 
@@ -74,9 +91,9 @@ class SecretMask:
     def __init__(self, values):
         parts = set()
         for value in values:
-            parts.add(value)
+            parts.update(encodings(value))
             # A multi-line secret printed line by line is masked line by line.
-            parts.update(line for line in value.splitlines() if len(line) >= 4)
+            parts.update(line for line in value.splitlines() if len(line) >= MIN_VALUE_LENGTH)
         self.values = sorted((v for v in parts if v), key=len, reverse=True)
         self.carry = ""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import git
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .hosts import UnsafeAddress, check_host, resolve
 
@@ -204,12 +204,35 @@ def check_pull_ref(ref):
     return ref
 
 
+def mirror_path(root, url):
+    """Where the mirror of the remote at `url` lives under `root`."""
+    return Path(root) / f"{hashlib.sha256(url.encode()).hexdigest()[:24]}.git"
+
+
+def remove_mirrors_except(root, urls, *, older_than):
+    """Remove the mirrors under `root` of remotes not in `urls`, untouched since `older_than` (a
+    time.time(): a mirror made after the caller read `urls` may be a new project's) and not in use;
+    return how many went."""
+    kept = {mirror_path(root, url) for url in urls}
+    removed = 0
+    for path in Path(root).glob("*.git"):
+        if path in kept or path.stat().st_mtime >= older_than:
+            continue
+        try:
+            with FileLock(str(path) + ".lock", timeout=0):
+                shutil.rmtree(path)
+        except Timeout:
+            continue
+        # The empty lock file stays: unlinking it could let two processes lock the same mirror.
+        removed += 1
+    return removed
+
+
 class GitMirror:
     """A bare mirror of one remote repository, fetched into and exported from, never cloned per build."""
 
     def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False):
-        digest = hashlib.sha256(url.encode()).hexdigest()[:24]
-        self.path = Path(root) / f"{digest}.git"
+        self.path = mirror_path(root, url)
         self.url, self.credentials = _split_credentials(url)
         self.allow_local = allow_local
         self.allow_private_hosts = allow_private_hosts

@@ -2,6 +2,8 @@
 import json
 import logging
 
+from peewee import IntegrityError
+
 from pipeline.runner import BuildJob, Outcome
 
 from ..jobs import BUILD
@@ -108,6 +110,10 @@ def _record_step(job, result):
     else:
         status = Status.PASSED if result.exit_code == 0 else Status.FAILED
     with db.connection_context():
-        BuildStep.create(build=job.build_id, position=result.position, name=result.name, status=status,
-                         exit_code=result.exit_code, started_at=result.started_at,
-                         finished_at=result.finished_at)
+        try:
+            BuildStep.create(build=job.build_id, position=result.position, name=result.name, status=status,
+                             exit_code=result.exit_code, started_at=result.started_at,
+                             finished_at=result.finished_at)
+        except IntegrityError:
+            # The build is gone with its deleted project; its watch halts the rest.
+            log.info("build %s: not recording step %s of a deleted build", job.build_id, result.name)

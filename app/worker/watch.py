@@ -37,11 +37,13 @@ class Watch(threading.Thread):
                 if self.reason is None:
                     with db.connection_context():
                         status, owner = (Build.select(Build.status, Build.worker_id)
-                                         .where(Build.id == self.job.build_id).tuples().get())
+                                         .where(Build.id == self.job.build_id).tuples().first()) or (None, None)
                         if time.monotonic() - renewed > lease / 3 and status == Status.RUNNING:
                             if renew_lease(BUILD, self.job.build_id, self.worker.name, lease):
                                 renewed = time.monotonic()
-                    if owner != self.worker.name or status not in (Status.RUNNING, Status.CANCELED):
+                    if status is None:
+                        self.stop_build("deleted", "The project was deleted; stopping here")
+                    elif owner != self.worker.name or status not in (Status.RUNNING, Status.CANCELED):
                         self.stop_build("lost", "This worker lost its lease on the build; stopping here")
                     elif status == Status.CANCELED:
                         self.stop_build("canceled", "Canceled")

@@ -120,7 +120,7 @@ def test_the_log_of_a_running_build_tails_live_and_cancel_and_rebuild_work(live_
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("h1 .status")).to_have_text(Status.CANCELED)
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
-    expect(page.locator(".build-error")).to_have_text("canceled by its owner")
+    expect(page.locator(".build-error")).to_have_text("canceled by alice")
 
     page.get_by_role("button", name="Rebuild").click()
     expect(page).not_to_have_url(f"{live_server.url}/builds/{build_id}")

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from app import create_app
-from app.models import Build, Project, db
+from app.models import Build, Member, Project, Role, db
 from pipeline.git import without_credentials
 from tests.security.test_git_inputs import processes_started
 
@@ -45,6 +45,7 @@ def test_a_stored_url_with_credentials_is_hidden_from_answers_logs_errors_and_th
         project = Project.create(owner=1, name="old", repo_url=f"https://ci:{TOKEN}@127.0.0.1:{closed_port()}/x.git",
                                  branch="main", build_command="true", image="stoker-busybox:latest",
                                  webhook_secret="s" * 64)
+        Member.create(project=project, user=1, role=Role.ADMIN)
         Build.create(project=project, commit_hash="a" * 40, branch="main")
 
     with processes_started() as spawned:
