@@ -235,7 +235,7 @@ def test_secrets_say_which_events_they_reach_and_refuse_unknown_ones(client, ali
     assert {s["name"]: s["events"] for s in listed} == {"DEPLOY_KEY": ["push", "tag", "manual", "cron"],
                                                          "PR_TOKEN": ["push", "pull_request"]}
     for events in (["fork"], [], "push", [1]):
-        answer = client.put(f"/api/project/projects/{project['id']}/secrets/X", json={"value": "v", "events": events},
+        answer = client.put(f"/api/project/projects/{project['id']}/secrets/X", json={"value": "long enough", "events": events},
                             headers=headers)
         assert answer.status_code == 400 and "events" in answer.get_json()["message"]
 

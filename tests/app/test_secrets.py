@@ -53,7 +53,7 @@ def test_values_are_stored_encrypted_with_a_key_derived_from_the_server_secret(c
 
 @pytest.mark.parametrize("name, value, status", [
     ("1BAD", "v", 400), ("has-dash", "v", 400), ("x" * 65, "v", 400), ("CI", "v", 400),
-    ("STOKER_COMMIT", "v", 400), ("stoker", "v", 400), ("OK", "", 400), ("OK", 5, 400),
+    ("STOKER_COMMIT", "v", 400), ("stoker", "v", 400), ("OK", "", 400), ("OK", 5, 400), ("OK", "abc", 400),
     ("OK", "nul\x00", 400), ("OK", "x" * (64 * 1024 + 1), 400),
 ])
 def test_bad_names_and_values_are_400_and_save_nothing(client, accounts, project, name, value, status):
@@ -91,6 +91,24 @@ def test_builds_get_secrets_and_logs_never_show_them_even_split_across_writes(
     assert TOKEN not in log
     assert "token: ***\n" in log and "split: ***\n" in log
     assert TOKEN[:8] not in log and TOKEN[-8:] not in log
+
+
+def test_a_secret_printed_encoded_is_masked_in_each_form(client, accounts, project, drain):
+    value = 'p@ss w/"q?+é'
+    # What a build script would do: base64 for an Authorization header, percent-encoding for a URL,
+    # JSON for a config file.
+    command = ('printf "b64: %s\\n" "$(printf %s "$PW" | base64)"; '
+               'printf "b64url: %s\\n" "$(printf %s "$PW" | base64 | tr +/ -_ | tr -d =)"; '
+               'printf "url: %s\\n" "p%40ss%20w%2F%22q%3F%2B%C3%A9"; '
+               'printf "json: {\\"pw\\": \\"%s\\"}\\n" "$(printf %s "$PW" | sed \'s/"/\\\\"/g\')"')
+    project_id, first = project(command=command)
+    assert put(client, accounts, project_id, "PW", value).status_code == 201
+    rebuilt = client.post(f"/api/build/rebuild/{first}", headers=accounts.headers()).get_json()["build"]["id"]
+    drain()
+    log = client.get(f"/api/build/{rebuilt}/logs", headers=accounts.headers()).get_data(as_text=True)
+    for form in ("b64", "b64url", "url", "json"):
+        assert f"{form}: ***\n" in log or f'{form}: {{"pw": "***"}}\n' in log, log
+    assert "cEBzcyB3" not in log and "p%40ss" not in log and 'w/\\"q' not in log
 
 
 def test_error_messages_are_masked_too(client, accounts, project, drain, local_repo):
