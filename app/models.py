@@ -131,6 +131,12 @@ class Project(BaseModel):
     tags = BooleanField(default=False)
     pull_requests = BooleanField(default=True)
     fork_pull_requests = CharField(max_length=16, default=ForkPolicy.APPROVE)
+    # How git reaches a private repository, sealed like a secret: a token for https:// remotes,
+    # a deploy key (Ed25519, OpenSSH form) for ssh ones with its public half and the pinned host key.
+    repo_token_sealed = TextField(null=True)
+    deploy_key_sealed = TextField(null=True)
+    deploy_key_public = TextField(null=True)
+    ssh_known_hosts = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     @property
@@ -156,6 +162,8 @@ class Project(BaseModel):
             "tags": self.tags,
             "pullRequests": self.pull_requests,
             "forkPullRequests": self.fork_pull_requests,
+            "hasRepoToken": bool(self.repo_token_sealed),
+            "deployKey": self.deploy_key_public,
             "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
             "badgeUrl": f"{public_url}/badge/{self.id}.svg",
             "createdAt": iso(self.created_at),

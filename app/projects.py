@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from peewee import IntegrityError
 
 from pipeline.engine import IMAGE_REFERENCE
-from pipeline.git import GitError, UnsafeRemote, check_branch, check_repo_url, ls_remote_branch, without_credentials
+from pipeline.git import NO_ACCESS, Access, GitError, UnsafeRemote, check_branch, check_repo_url, is_ssh, ls_remote_branch, without_credentials
 from pipeline.globs import check_patterns
 from pipeline.plan import MAX_TIMEOUT
 
@@ -99,14 +99,29 @@ def _setting_fields(data, *, creating):
 
 def _project_fields(data):
     """Check a create request's fields, each with a message naming what is wrong."""
-    config = current_app.config
     fields = _setting_fields(data, creating=True)
     fields.update(_github_fields(data))
-    try:
-        fields["repo_url"] = check_repo_url(data.get("repoUrl"), config["STOKER_ALLOW_LOCAL_REPOS"],
-                                            config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+    fields.update(_repo_fields(data))
+    return fields
+
+
+def _repo_fields(data):
+    """repoUrl and repoToken, where present in `data`, as model fields."""
+    config = current_app.config
+    fields = {}
+    if "repoUrl" in data or "repoToken" not in data:
+        try:
+            fields["repo_url"] = check_repo_url(data.get("repoUrl"), config["STOKER_ALLOW_LOCAL_REPOS"],
+                                                config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    if "repoToken" in data:
+        token = data["repoToken"]
+        if token is not None and (not isinstance(token, str) or not 1 <= len(token) <= 1000
+                                  or not token.isprintable() or " " in token):
+            raise ApiError(400, "repoToken must be a token of 1 to 1000 printable characters without spaces, "
+                                "or null to remove it")
+        fields["repo_token_sealed"] = token and vault.seal(config["SECRET_KEY"], token)
     return fields
 
 
@@ -118,19 +133,29 @@ def branch_field(data, default):
         raise ApiError(400, str(exc)) from None
 
 
-def remote_head(config, repo_url, branch):
+def remote_head(config, repo_url, branch, access=NO_ACCESS):
     """The head commit of `branch` on the remote, as this server's settings let git reach it;
     GitError (UnsafeRemote among them) when it cannot."""
     return ls_remote_branch(repo_url, branch, allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
                             allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
-                            timeout=config["STOKER_GIT_TIMEOUT"])
+                            timeout=config["STOKER_GIT_TIMEOUT"], access=access)
 
 
-def _branch_head(repo_url, branch):
+def head_of(config, project, branch):
+    """The head commit of `branch` in the project's repository, reached with its token or key."""
+    return remote_head(config, project.repo_url, branch, vault.access_of(project, config["SECRET_KEY"]))
+
+
+def _project_head(project, branch):
+    """As _branch_head, reached with the project's token or deploy key."""
+    return _branch_head(project.repo_url, branch, vault.access_of(project, current_app.config["SECRET_KEY"]))
+
+
+def _branch_head(repo_url, branch, access=NO_ACCESS):
     """The head commit of `branch`: 400 for a remote Stoker may not reach, 422 when there is no such
     branch (a project that can never build is refused)."""
     try:
-        return remote_head(current_app.config, repo_url, branch)
+        return remote_head(current_app.config, repo_url, branch, access)
     except UnsafeRemote as exc:
         raise ApiError(400, str(exc)) from None
     except GitError as exc:
@@ -139,21 +164,34 @@ def _branch_head(repo_url, branch):
 
 @bp.post("/projects")
 def create_project():
+    """A new project, its creator its admin, and its first build at the branch head. With
+    `deployKey`, its key pair is made instead, and it builds once GitHub has the public half."""
     # 1. Check every field before any git process starts.
-    fields = _project_fields(json_body())
-    # 2. The branch must exist now: a project that can never build is refused.
-    head = _branch_head(fields["repo_url"], fields["branch"])
+    data = json_body()
+    fields = _project_fields(data)
+    with_key = flag(data, "deployKey", False)
+    if with_key:
+        if not is_ssh(fields["repo_url"]):
+            raise ApiError(400, "deployKey needs an ssh repoUrl (git@host:owner/repo or ssh://...)")
+        private, public = vault.make_deploy_key(f"stoker-{fields['name']}")
+        fields.update(deploy_key_sealed=vault.seal(current_app.config["SECRET_KEY"], private),
+                      deploy_key_public=public)
+        head = None
+    else:
+        # 2. The branch must exist now: a project that can never build is refused.
+        token = data.get("repoToken")
+        head = _branch_head(fields["repo_url"], fields["branch"], Access(token=token) if token else NO_ACCESS)
     # 3. Project and first build are written together or not at all.
     with changes() as batch:
         project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
         Member.create(project=project, user=current_user.id, role=Role.ADMIN)
         audit(project, "project.create", project.name)
-        build = batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
-                            ref=f"refs/heads/{project.branch}")
+        build = head and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
+                                     ref=f"refs/heads/{project.branch}")
     body = project.to_json(current_app.config["STOKER_PUBLIC_URL"])
     body["webhookSecret"] = project.webhook_secret
     body["role"] = Role.ADMIN
-    return jsonify(message="Project created", project=body, build=build.to_json()), 201
+    return jsonify(message="Project created", project=body, build=build and build.to_json()), 201
 
 
 # The projects list carries each project's newest builds only; the paged route has the rest.
@@ -187,8 +225,8 @@ def project_json(project):
     return {**project.to_json(current_app.config["STOKER_PUBLIC_URL"]), "role": project.role}
 
 
-SETTINGS = ("name", "branch", "branches", "tags", "pullRequests", "forkPullRequests", "buildCommand", "image",
-            "timeoutSeconds", "autoCancel", "concurrency", "public")
+SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
+            "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "public")
 
 
 @bp.patch("/projects/<project_id>")
@@ -200,8 +238,12 @@ def update_project(project_id):
     if unknown:
         raise ApiError(400, f"{', '.join(unknown)[:200]} cannot be changed; the settings are {', '.join(SETTINGS)}")
     fields = _setting_fields(data, creating=False)
-    if "branch" in fields and fields["branch"] != project.branch:
-        _branch_head(project.repo_url, fields["branch"])
+    if "repoUrl" in data or "repoToken" in data:
+        fields.update(_repo_fields(data))
+    if fields.get("branch", project.branch) != project.branch or {"repo_url", "repo_token_sealed"} & set(fields):
+        # Whatever changed, the project must still reach its branch with what it will have.
+        changed = Project(**{**project.__data__, **fields})
+        _project_head(changed, changed.branch)
     if fields:
         with db.atomic():
             Project.update(**fields).where(Project.id == project.id).execute()
@@ -226,6 +268,23 @@ def delete_project(project_id):
         audit(None, "project.delete", f"{project.name} (#{project.id})")
     mirrors.remove_unused_mirrors(current_app)
     return jsonify(message="Project deleted")
+
+
+@bp.post("/projects/<project_id>/deploy-key")
+def make_deploy_key(project_id):
+    """A new Ed25519 key pair for the project's ssh remote, replacing any before it; the public half
+    is the answer, to paste into the repository's deploy keys. The host key pinned stays."""
+    project = project_for(project_id, Role.ADMIN)
+    if not is_ssh(project.repo_url):
+        raise ApiError(400, "A deploy key is for an ssh repoUrl (git@host:owner/repo or ssh://...); "
+                            "give an https:// one a repoToken")
+    private, public = vault.make_deploy_key(f"stoker-{project.name}")
+    with db.atomic():
+        Project.update(deploy_key_sealed=vault.seal(current_app.config["SECRET_KEY"], private),
+                       deploy_key_public=public).where(Project.id == project.id).execute()
+        audit(project, "deploy_key.create", public.split()[1][-12:])
+    return jsonify(message="Deploy key made; add its public key to the repository's deploy keys",
+                   deployKey={"publicKey": public}), 201
 
 
 # A manual run's variables: at most this many, each value at most this long.
@@ -255,7 +314,7 @@ def run_build(project_id):
     data = json_body()
     branch = branch_field(data, project.branch)
     variables = check_variables(data)
-    head = _branch_head(project.repo_url, branch)
+    head = _project_head(project, branch)
     build = queue_build(project, commit_hash=head, branch=branch, event=Event.MANUAL, ref=f"refs/heads/{branch}",
                         variables=json.dumps(variables) if variables else None, triggered_by=current_user.id)
     audit(project, "build.run", build.id)

@@ -20,7 +20,7 @@ from .errors import ApiError, json_body
 from .jobs import BUILD
 from .lifecycle import changes
 from .models import Event, Role, Schedule, db, utcnow
-from .projects import branch_field, check_variables, remote_head
+from .projects import branch_field, check_variables, head_of
 from .runtime import Periodic
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def fire_due(app):
 def _fire(app, schedule, now):
     project = schedule.project
     try:
-        head = remote_head(app.config, project.repo_url, schedule.branch)
+        head = head_of(app.config, project, schedule.branch)
     except GitError as exc:
         head = None
         log.warning("schedule %s of project %s cannot build branch %s: %s", schedule.name, project.id,

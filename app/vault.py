@@ -6,9 +6,13 @@ from urllib.parse import quote, quote_plus
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .models import ProjectSecret
+from pipeline.git import Access
+
+from .models import Project, ProjectSecret, db
 
 SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Names Stoker sets itself in every build; a secret may not shadow them.
@@ -79,6 +83,28 @@ def encodings(value):
         encoded = encode(raw).decode()
         forms.update((encoded, encoded.rstrip("=")))
     return forms
+
+
+def access_of(project, server_secret):
+    """How git reaches the project's repository: its token or deploy key, unsealed, and the host
+    key pinned on first contact."""
+    def pin(known_hosts):
+        with db.connection_context():
+            Project.update(ssh_known_hosts=known_hosts).where(
+                (Project.id == project.id) & Project.ssh_known_hosts.is_null()).execute()
+
+    return Access(
+        token=project.repo_token_sealed and unseal(server_secret, project.repo_token_sealed, "the repoToken"),
+        ssh_key=project.deploy_key_sealed and unseal(server_secret, project.deploy_key_sealed, "the deploy key"),
+        known_hosts=project.ssh_known_hosts, pin=pin)
+
+
+def make_deploy_key(comment):
+    """A new Ed25519 key pair: (private key, OpenSSH public key line)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()).decode()
+    public = key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+    return private, f"{public} {comment}"
 
 
 class SecretMask:

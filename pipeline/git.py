@@ -6,9 +6,14 @@ transports we never meant to allow (ext::, file:// when local repos are off).
 """
 import base64
 import hashlib
+import os
 import re
 import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import git
@@ -52,9 +57,12 @@ def check_repo_url(url, allow_local, allow_private_hosts=False):
     if SCP_LIKE.fullmatch(url):
         _check_host(url.partition("@")[2].partition(":")[0], allow_private_hosts)
         return url
+    if url.startswith("ssh://"):
+        _check_host(_ssh_address(url)[0], allow_private_hosts)
+        return url
     if allow_local and (url.startswith("file:///") or url.startswith("/")) and "::" not in url:
         return url
-    allowed = "an https:// URL or git@host:owner/repo"
+    allowed = "an https:// URL, git@host:owner/repo or ssh://git@host[:port]/owner/repo"
     if allow_local:
         allowed += ", an absolute path or a file:/// URL"
     raise ValueError(f"repoUrl must be {allowed}")
@@ -76,12 +84,35 @@ def _https_host(url):
         # They would be stored, shown in answers and logs, and visible to every local user
         # in the process list while git ran.
         raise ValueError("repoUrl must not contain a user name or password; "
-                         "give Stoker access to the repository another way")
+                         "give a private repository's token as repoToken instead")
     if parts.query or parts.fragment:
         raise ValueError("repoUrl must not have a query or fragment")
     if parts.path.strip("/") == "":
         raise ValueError("repoUrl has no repository path")
     return host
+
+
+SSH_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SSH_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+")
+
+
+def _ssh_address(url):
+    """(host, port) of an ssh:// URL, which must name a user and a path and nothing else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 22
+    except ValueError:
+        raise ValueError("repoUrl is not a valid URL") from None
+    user, at, _ = parts.netloc.rpartition("@")
+    if not at or not SSH_USER.fullmatch(user) or not SSH_HOST.fullmatch(parts.hostname or ""):
+        raise ValueError("an ssh:// repoUrl names a user and a host, such as ssh://git@host:22/owner/repo")
+    if parts.query or parts.fragment or parts.path.strip("/") == "" or parts.path.startswith("/-"):
+        raise ValueError("repoUrl has no repository path, or a query or fragment")
+    return parts.hostname, port
+
+
+def is_ssh(url):
+    return url.startswith("ssh://") or bool(SCP_LIKE.fullmatch(url))
 
 
 def _check_host(host, allow_private_hosts):
@@ -102,6 +133,8 @@ def network_pins(url, allow_private_hosts):
         host, port = parts.hostname, parts.port or 443
     elif SCP_LIKE.fullmatch(url):
         host, port = url.partition("@")[2].partition(":")[0], 22
+    elif url.startswith("ssh://"):
+        host, port = _ssh_address(url)
     else:
         return []  # a local path: no network
     try:
@@ -149,8 +182,9 @@ def git_env(allow_local):
     }
 
 
-def run_git(args, *, allow_local, timeout, env=None, **kwargs):
-    """Run one git command through GitPython; GitError with git's own words on failure."""
+def run_git(args, *, allow_local, timeout, env=None, secrets=(), **kwargs):
+    """Run one git command through GitPython; GitError with git's own words on failure (never
+    with any of `secrets` in them)."""
     try:
         return git.Git().execute(
             ["git", *args],
@@ -159,18 +193,80 @@ def run_git(args, *, allow_local, timeout, env=None, **kwargs):
             **kwargs,
         )
     except git.GitCommandError as exc:
-        lines = [line for line in str(exc.stderr or "").strip(" '\n").splitlines() if line.strip()]
-        reason = lines[-1].strip() if lines else f"git exited with {exc.status}"
-        raise GitError(without_credentials(reason.removeprefix("stderr: ").strip("' "))) from None
+        said = str(exc.stderr or "").strip(" '\n").removeprefix("stderr: '")
+        lines = [line.strip() for line in said.splitlines() if line.strip()]
+        reason = without_credentials(_reason(lines) if lines else f"git exited with {exc.status}")
+        for secret in secrets:
+            reason = reason.replace(secret, "***")
+        raise GitError(reason.strip("' ")) from None
 
 
-def ls_remote_branch(url, branch, *, allow_local, timeout, allow_private_hosts=False):
+@dataclass(frozen=True)
+class Access:
+    """How git proves itself to a private repository: a token for https:// remotes, a deploy key
+    (an OpenSSH private key) for ssh ones, with the server's host key once pinned."""
+
+    token: str | None = None
+    ssh_key: str | None = None
+    known_hosts: str | None = None
+    # Given the host key ssh accepted on first contact, to pin it for every later one.
+    pin: Callable[[str], None] | None = None
+
+    def secrets(self):
+        return [value for value in (self.token, self.ssh_key) if value]
+
+
+NO_ACCESS = Access()
+
+
+@contextmanager
+def credentials(url, access):
+    """Git environment carrying `access` for `url`, so that no credential is ever in a command
+    line: a token as an HTTP header in git's environment, a deploy key in a file of a folder only
+    this user can read, removed when git is done."""
+    url, env = _split_credentials(url)
+    env = dict(env or {})
+    if access.token and url.startswith("https://") and not env:
+        basic = base64.b64encode(f"x-access-token:{access.token}".encode()).decode()
+        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader",
+                   GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}")
+    if not (access.ssh_key and is_ssh(url)):
+        yield env
+        return
+    folder = Path(tempfile.mkdtemp(prefix="stoker-ssh-"))
+    try:
+        key, hosts = folder / "key", folder / "known_hosts"
+        with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(access.ssh_key.strip() + "\n")
+        hosts.write_text((access.known_hosts or "").strip() + "\n" if access.known_hosts else "")
+        checking = "yes" if access.known_hosts else "accept-new"
+        env["GIT_SSH_COMMAND"] = (
+            f"ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i {key} "
+            f"-o UserKnownHostsFile={hosts} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking={checking}")
+        yield env
+        learned = hosts.read_text().strip()
+        if learned and not access.known_hosts and access.pin is not None:
+            access.pin(learned)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reason(lines):
+    """The line of git's stderr that says why: its last, but for a remote it could not read, what
+    ssh said before git's own advice (a host key that changed, a key the server refused)."""
+    for index, line in enumerate(lines):
+        if "Could not read from remote repository" in line:
+            said = [earlier for earlier in lines[:index] if not earlier.startswith(("Warning:", "@"))]
+            return f"{said[-1]} ({line.removeprefix('fatal: ')})" if said else line
+    return lines[-1]
+
+
+def ls_remote_branch(url, branch, *, allow_local, timeout, allow_private_hosts=False, access=NO_ACCESS):
     """Return the commit hash at the tip of `branch` in the remote repository."""
-    out = run_git(
-        [*network_pins(url, allow_private_hosts), "ls-remote", "--heads", "--", url, f"refs/heads/{branch}"],
-        allow_local=allow_local,
-        timeout=timeout,
-    )
+    pins = network_pins(url, allow_private_hosts)
+    with credentials(url, access) as env:
+        out = run_git([*pins, "ls-remote", "--heads", "--", _split_credentials(url)[0], f"refs/heads/{branch}"],
+                      allow_local=allow_local, timeout=timeout, env=env, secrets=access.secrets())
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
         if ref == f"refs/heads/{branch}":
@@ -231,9 +327,10 @@ def remove_mirrors_except(root, urls, *, older_than):
 class GitMirror:
     """A bare mirror of one remote repository, fetched into and exported from, never cloned per build."""
 
-    def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False):
+    def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False, access=NO_ACCESS):
         self.path = mirror_path(root, url)
-        self.url, self.credentials = _split_credentials(url)
+        self.remote, self.url = url, _split_credentials(url)[0]
+        self.access = access
         self.allow_local = allow_local
         self.allow_private_hosts = allow_private_hosts
         self.timeout = timeout
@@ -241,7 +338,11 @@ class GitMirror:
 
     def _git(self, *args, env=None):
         return run_git(["--git-dir", str(self.path), *args],
-                       allow_local=self.allow_local, timeout=self.timeout, env=env)
+                       allow_local=self.allow_local, timeout=self.timeout, env=env, secrets=self.access.secrets())
+
+    def _fetch(self, *args):
+        with credentials(self.remote, self.access) as env:
+            self._git(*args, env=env)
 
     def has(self, commit_hash):
         try:
@@ -264,15 +365,15 @@ class GitMirror:
             pins = network_pins(self.url, self.allow_private_hosts)
             try:
                 extra = [f"+{check_pull_ref(ref)}:{ref}"] if ref and ref.startswith("refs/pull/") else []
-                self._git(*pins, "fetch", "--prune", "--force", "--", self.url,
-                          "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", *extra, env=self.credentials)
+                self._fetch(*pins, "fetch", "--prune", "--force", "--", self.url,
+                            "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", *extra)
             except GitError:
                 self._remove_half_written()
                 raise
             if not self.has(commit_hash):
                 # A force-push may have left the commit on no branch; ask for it by name.
                 try:
-                    self._git(*pins, "fetch", "--", self.url, commit_hash, env=self.credentials)
+                    self._fetch(*pins, "fetch", "--", self.url, commit_hash)
                 except GitError:
                     self._remove_half_written()
             if not self.has(commit_hash):

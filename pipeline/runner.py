@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import workspaces
 from .engine import BuildError, ContainerSpec, ImageMissing
-from .git import GitError, GitMirror, without_credentials
+from .git import NO_ACCESS, Access, GitError, GitMirror, without_credentials
 from .plan import FILENAME, PlanError, Step, parse
 from .when import Context
 
@@ -43,6 +43,8 @@ class BuildJob:
     before: str | None = None
     base_branch: str | None = None
     default_branch: str = "main"
+    # How git reaches a private repository; never given to the build itself.
+    access: Access = field(default=NO_ACCESS, repr=False)
 
     def context(self, mirror):
         """What `when:` conditions are held against for this build."""
@@ -125,9 +127,9 @@ class Runner:
         self.allow_private_hosts = allow_private_hosts
         self.git_timeout = git_timeout
 
-    def mirror(self, url):
+    def mirror(self, url, access=NO_ACCESS):
         return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout,
-                         allow_private_hosts=self.allow_private_hosts)
+                         allow_private_hosts=self.allow_private_hosts, access=access)
 
     def kill_containers(self, build_id=None):
         """Kill the build containers this runner started (of one build, if given); each run then ends."""
@@ -154,7 +156,7 @@ class Runner:
         with workspaces.workspace(self.workspaces, f"build-{job.build_id}-") as workspace:
             try:
                 say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
-                mirror = self.mirror(job.repo_url)
+                mirror = self.mirror(job.repo_url, job.access)
                 mirror.fetch(job.commit_hash, job.ref)
                 outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
                 mirror.export(job.commit_hash, workspace)

@@ -18,6 +18,8 @@ from pipeline.git import (
     "https://github.com/octo/demo",
     "https://git.example.com:8443/team/repo.git",
     "git@github.com:octo/demo.git",
+    "ssh://git@github.com/octo/demo.git",
+    "ssh://git@ssh.github.com:443/octo/demo.git",
 ])
 def test_remote_urls_people_use_are_accepted(url):
     assert check_repo_url(url, allow_local=False) == url
@@ -32,7 +34,15 @@ def test_remote_urls_people_use_are_accepted(url):
     ("/srv/repo", False, False),
     ("relative/repo", True, True),
     ("http://github.com/octo/demo", True, True),
-    ("ssh://git@github.com/octo/demo", False, False),
+    ("ssh://github.com/octo/demo", True, True),
+    ("ssh://git:password@github.com/octo/demo", True, True),
+    ("ssh://git@github.com/", True, True),
+    ("ssh://git@github.com/octo/demo?x=1", True, True),
+    ("ssh://git@-oProxyCommand=id/repo", True, True),
+    ("ssh://-oProxyCommand=id@github.com/repo", True, True),
+    ("ssh://git@github.com:99999/repo", True, True),
+    ("ssh://git@127.0.0.1:2222/repo", True, False),
+    ("ssh://git@169.254.169.254/repo", True, True),
     ("https://169.254.169.254/latest", True, True),
     ("https://[fe80::1]/repo", True, True),
     ("https://0.0.0.0/repo", True, True),

@@ -1,0 +1,165 @@
+"""Private repositories without credentials in URLs: a repoToken for https:// remotes, a deploy key
+for ssh ones, each kept sealed and out of every answer, log line and command line."""
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.models import Project, Status
+from pipeline.git import Access, credentials
+from tests.support.gitservers import HttpsGitServer, SshGitServer, password_is
+
+TOKEN = "glpat-Pr1vateRepoT0ken-4f9a8c71"
+
+
+@pytest.fixture
+def config(config):
+    # The servers below are on 127.0.0.1, as a company's own git server is on its network.
+    return {**config, "STOKER_ALLOW_PRIVATE_REPO_HOSTS": True}
+
+
+@pytest.fixture
+def served(local_repo, tmp_path):
+    """The local repository as a bare one under a folder a server serves; returns (root, head)."""
+    head = local_repo.commit({"ci.sh": "echo private build ran\n"}, message="Private")
+    root = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--bare", str(local_repo.path), str(root / "demo.git")], check=True)
+    return root, head
+
+
+class CommandLines:
+    """Reads every process's command line, again and again, while git runs."""
+
+    def __init__(self):
+        self.seen, self.stopping = set(), threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        while not self.stopping.is_set():
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        self.seen.add((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                    except OSError:
+                        pass
+            time.sleep(0.002)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+
+
+def everything_said(client, headers, project_id, build_id):
+    paths = ["/api/project/projects", f"/api/project/projects/{project_id}", f"/api/build/{build_id}",
+             f"/api/build/{build_id}/logs", f"/api/project/projects/{project_id}/builds",
+             f"/api/project/projects/{project_id}/audit"]
+    return "\n".join(client.get(path, headers=headers).get_data(as_text=True) for path in paths)
+
+
+def test_a_repo_token_reaches_a_private_https_repository_and_nothing_shows_it(
+        client, accounts, served, drain, tmp_path, monkeypatch):
+    root, head = served
+    server = HttpsGitServer(tmp_path, root, TOKEN)
+    monkeypatch.setenv("GIT_SSL_CAINFO", server.ca)
+    headers = accounts.headers()
+    try:
+        body = {"name": "private", "repoUrl": server.url("demo.git"), "buildCommand": "sh ci.sh"}
+        refused = client.post("/api/project/projects", json=body, headers=headers)
+        assert refused.status_code == 422 and "Cannot build" in refused.get_json()["message"]
+
+        with CommandLines() as command_lines:
+            made = client.post("/api/project/projects", json={**body, "repoToken": TOKEN}, headers=headers)
+            assert made.status_code == 201, made.get_json()
+            assert drain() == 1
+        project, build = made.get_json()["project"], made.get_json()["build"]
+        assert project["hasRepoToken"] is True and build["commitHash"] == head
+        assert TOKEN not in made.get_data(as_text=True)
+        ran = client.get(f"/api/build/{build['id']}", headers=headers).get_json()["build"]
+        assert ran["status"] == Status.PASSED, ran
+        said = everything_said(client, headers, project["id"], build["id"])
+        assert "private build ran" in said and TOKEN not in said
+        assert any("git" in line and "fetch" in line for line in command_lines.seen)
+        assert not [line for line in command_lines.seen if TOKEN in line]
+        assert any(password_is(header, TOKEN) for header in server.seen)
+        assert Project.get_by_id(project["id"]).repo_token_sealed.find(TOKEN) == -1
+
+        # A wrong token is refused with git's reason, and the one that works is kept.
+        wrong = client.patch(f"/api/project/projects/{project['id']}", json={"repoToken": "wrong-token-123"},
+                             headers=headers)
+        assert wrong.status_code == 422 and "wrong-token-123" not in wrong.get_data(as_text=True)
+        rerun = client.post(f"/api/project/projects/{project['id']}/builds", json={}, headers=headers)
+        assert rerun.status_code == 201
+    finally:
+        server.close()
+
+
+def test_credentials_put_the_deploy_key_in_a_private_file_only_while_git_runs():
+    access = Access(ssh_key="-----BEGIN OPENSSH PRIVATE KEY-----\nnot really\n-----END OPENSSH PRIVATE KEY-----")
+    before = set(Path(tempfile.gettempdir()).glob("stoker-ssh-*"))
+    with credentials("ssh://git@example.com/o/r.git", access) as env:
+        key = Path(env["GIT_SSH_COMMAND"].split(" -i ")[1].split()[0])
+        assert key.read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+        assert oct(key.stat().st_mode & 0o777) == "0o600" and oct(key.parent.stat().st_mode & 0o777) == "0o700"
+        assert key.stat().st_uid == os.getuid()
+        assert "not really" not in env["GIT_SSH_COMMAND"]
+        assert "StrictHostKeyChecking=accept-new" in env["GIT_SSH_COMMAND"]
+    assert not key.parent.exists()
+    assert set(Path(tempfile.gettempdir()).glob("stoker-ssh-*")) == before
+    # Neither a token nor a key is given to a remote of the other kind.
+    with credentials("https://example.com/o/r.git", access) as env:
+        assert env == {}
+    with credentials("ssh://git@example.com/o/r.git", Access(token=TOKEN)) as env:
+        assert env == {}
+
+
+def test_a_deploy_key_clones_over_ssh_and_the_host_key_is_pinned_on_first_contact(
+        client, accounts, served, drain, tmp_path):
+    root, head = served
+    headers = accounts.headers()
+    server = None
+    try:
+        # The key is made with the project, before the server (GitHub, say) knows it.
+        made = client.post("/api/project/projects", headers=headers, json={
+            "name": "by-ssh", "repoUrl": "ssh://git@127.0.0.1:1/demo.git", "buildCommand": "sh ci.sh",
+            "deployKey": True})
+        assert made.status_code == 201, made.get_json()
+        project = made.get_json()["project"]
+        assert made.get_json()["build"] is None
+        public = project["deployKey"]
+        assert public.startswith("ssh-ed25519 ") and "PRIVATE" not in made.get_data(as_text=True)
+
+        server = SshGitServer(tmp_path / "sshd", public)
+        repo_url = server.url(str(root / "demo.git"))
+        assert client.patch(f"/api/project/projects/{project['id']}", json={"repoUrl": repo_url},
+                            headers=headers).status_code == 200
+        assert Project.get_by_id(project["id"]).ssh_known_hosts  # pinned on first contact
+        run = client.post(f"/api/project/projects/{project['id']}/builds", json={}, headers=headers)
+        assert run.status_code == 201, run.get_json()
+        assert drain() == 1
+        build = client.get(f"/api/build/{run.get_json()['build']['id']}", headers=headers).get_json()["build"]
+        assert build["status"] == Status.PASSED and build["commitHash"] == head, build
+        said = everything_said(client, headers, project["id"], build["id"])
+        assert "private build ran" in said and "PRIVATE KEY" not in said
+        private = Project.get_by_id(project["id"]).deploy_key_sealed
+        assert "PRIVATE KEY" not in private
+
+        # The same address with another host key is refused: the first one is pinned.
+        server.restart(new_host_key=True)
+        impostor = client.post(f"/api/project/projects/{project['id']}/builds", json={}, headers=headers)
+        assert impostor.status_code == 422
+        assert "Host key verification failed" in impostor.get_json()["message"]
+
+        # A new key pair replaces the old one; the server no longer takes the old key's place.
+        renewed = client.post(f"/api/project/projects/{project['id']}/deploy-key", headers=headers)
+        assert renewed.status_code == 201 and renewed.get_json()["deployKey"]["publicKey"] != public
+    finally:
+        if server is not None:
+            server.stop()

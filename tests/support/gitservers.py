@@ -1,0 +1,164 @@
+"""Private git servers on loopback: git's own http-backend behind HTTPS that wants a token, and
+Debian's sshd serving repositories through git-shell to one deploy key."""
+import base64
+import datetime
+import getpass
+import ipaddress
+import os
+import socket
+import ssl
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from .servers import free_port
+from .waiting import wait_until
+
+
+def self_signed(folder):
+    """A certificate for 127.0.0.1 and its key, as files; git trusts it through GIT_SSL_CAINFO."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class HttpsGitServer:
+    """Serves the bare repositories under `root` over HTTPS to whoever sends `token` as the
+    password of HTTP Basic authentication (any user name), as GitHub does; `seen` keeps every
+    Authorization header it was sent."""
+
+    def __init__(self, folder, root, token):
+        cert, key = self_signed(folder)
+        self.ca = str(cert)
+        self.seen = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.serve()
+
+            def do_POST(self):
+                self.serve()
+
+            def serve(self):
+                header = self.headers.get("Authorization", "")
+                server.seen.append(header)
+                if not password_is(header, token):
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path, _, query = self.path.partition("?")
+                env = {"PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": str(root), "GIT_HTTP_EXPORT_ALL": "1",
+                       "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
+                       "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+                       "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+                       "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""), "REMOTE_ADDR": "127.0.0.1"}
+                out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+                head, _, payload = out.partition(b"\r\n\r\n")
+                headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line)
+                self.send_response(int(headers.pop("Status", "200").split()[0]))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.base = f"https://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, name):
+        return f"{self.base}/{name}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def password_is(header, token):
+    if not header.startswith("Basic "):
+        return False
+    try:
+        return base64.b64decode(header[6:]).decode().partition(":")[2] == token
+    except ValueError:
+        return False
+
+
+class SshGitServer:
+    """Debian's sshd on 127.0.0.1, letting one public key run git-shell (and nothing else) as this
+    user; `restart(new_host_key=True)` comes back as a different host on the same port."""
+
+    def __init__(self, folder, public_key):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port, self.user = free_port(), getpass.getuser()
+        (self.folder / "authorized_keys").write_text(
+            'command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",no-port-forwarding,no-pty,'
+            f"no-agent-forwarding,no-X11-forwarding {public_key}\n")
+        self.process = None
+        self.restart(new_host_key=True)
+
+    def restart(self, new_host_key=False):
+        self.stop()
+        host_key = self.folder / "host_key"
+        if new_host_key:
+            host_key.unlink(missing_ok=True)
+            Path(f"{host_key}.pub").unlink(missing_ok=True)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
+        config = self.folder / "sshd_config"
+        config.write_text("\n".join([
+            f"ListenAddress 127.0.0.1:{self.port}", f"HostKey {host_key}", f"PidFile {self.folder}/sshd.pid",
+            f"AuthorizedKeysFile {self.folder}/authorized_keys", f"AllowUsers {self.user}",
+            "StrictModes no", "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password", "LogLevel VERBOSE", ""]))
+        # sshd's privilege separation needs this folder; a package install makes it, a boot may not.
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        self.log = open(self.folder / "sshd.log", "ab")
+        self.process = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stderr=self.log)
+        wait_until(self._listening, timeout=10, what=lambda: (self.folder / "sshd.log").read_text())
+
+    def _listening(self):
+        assert self.process.poll() is None, (self.folder / "sshd.log").read_text()
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def url(self, path):
+        return f"ssh://{self.user}@127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.log.close()
+            self.process = None
