@@ -55,6 +55,8 @@ def _harden(response):
 @bp.get("/projects/<int:project_id>")
 @bp.get("/builds/<int:build_id>")
 @bp.get("/apps")
+@bp.get("/tokens")
+@bp.get("/admin")
 def page(**_ids):
     return render_template("dashboard.html")
 

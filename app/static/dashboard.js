@@ -1,6 +1,7 @@
 // The dashboard: one page that draws whatever its address names, kept live over Socket.IO.
 import { api, session } from "./api.js";
 import { h, refreshTimes } from "./dom.js";
+import { showAdmin, showTokens } from "./views/account.js";
 import { showApps } from "./views/apps.js";
 import { showBuild } from "./views/build.js";
 import { showNewProject } from "./views/new_project.js";
@@ -14,6 +15,8 @@ const ROUTES = [
   [/^\/projects\/(\d+)$/, showProject],
   [/^\/builds\/(\d+)$/, showBuild],
   [/^\/apps$/, showApps],
+  [/^\/tokens$/, showTokens],
+  [/^\/admin$/, showAdmin],
 ];
 
 const main = document.getElementById("main");
@@ -73,10 +76,21 @@ function notFound(main) {
               h("p", {}, h("a", { href: "/" }, "Back to your projects")));
 }
 
+// Whether the signed-in user is one of Stoker's admins, asked once per sign-in.
+let admin = null;
+
 function drawAccount() {
   const account = document.getElementById("account");
-  account.replaceChildren(...(session.token ? [h("a", { href: "/apps" }, "App builds"),
-    h("button", { type: "button", onclick: () => signOut() }, "Sign out")] : []));
+  if (!session.token) {
+    admin = null;
+    account.replaceChildren();
+    return;
+  }
+  const users = h("a", { href: "/admin", hidden: true }, "Users");
+  account.replaceChildren(h("a", { href: "/apps" }, "App builds"), h("a", { href: "/tokens" }, "API tokens"), users,
+    h("button", { type: "button", onclick: () => signOut() }, "Sign out"));
+  admin ??= api("GET", "/auth/me").then(({ user }) => user.admin).catch(() => false);
+  admin.then((isAdmin) => { users.hidden = !isAdmin; });
 }
 
 async function connect() {

@@ -103,3 +103,32 @@ export function errorText(element, error) {
   element.textContent = error ? error.message : "";
   element.hidden = !error;
 }
+
+/** A labelled form field, with a hint under it if given. */
+export function field(id, label, input, hint) {
+  return h("div", { class: "field" },
+    h("label", { for: id }, label), input, hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null);
+}
+
+/** A checkbox with its label after it. */
+export function check(id, label, input) {
+  return h("div", { class: "field inline" }, input, h("label", { for: id }, label));
+}
+
+/** Run a form's `work`, its submit button disabled meanwhile and any failure shown in `problem`. */
+export async function submitting(event, problem, work) {
+  event.preventDefault();
+  errorText(problem, null);
+  event.submitter.disabled = true;
+  try {
+    await work();
+  } catch (failure) {
+    errorText(problem, failure);
+  }
+  event.submitter.disabled = false;
+}
+
+/** A paragraph for a form's errors, read out when it changes. */
+export function problemText() {
+  return h("p", { class: "error", role: "alert", hidden: true });
+}

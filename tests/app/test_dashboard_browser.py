@@ -338,3 +338,82 @@ def test_a_build_is_run_with_variables_and_settings_saved_from_the_project_page(
     expect(page.locator("h1 .status")).to_have_text(Status.PASSED)
     expect(page.locator(".event")).to_have_text("manual by alice")
     expect(page.locator("pre.log")).to_contain_text("deploying to staging")
+
+
+def test_a_team_shares_a_project_from_its_page_and_an_admin_deletes_it(live_server, open_page, local_repo):
+    alice, bob = login(live_server, "alice"), login(live_server, "bob")
+    project = create_project(live_server, alice, local_repo, "true", name="shared")["project"]
+    page = signed_in(open_page(live_server), "alice")
+    page.goto(f"/projects/{project['id']}")
+    expect(page.locator("dd.role")).to_have_text("admin")
+
+    page.get_by_text("Members", exact=True).click()
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Role", exact=True).select_option("write")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.locator('[data-member="bob"]')).to_be_visible()
+    page.get_by_text("Secrets", exact=True).click()
+    page.get_by_label("Secret name").fill("DEPLOY_TOKEN")
+    page.get_by_label("Value (at least 4 characters)").fill("s3cret-value")
+    page.get_by_label("pull request", exact=True).check()
+    page.get_by_role("button", name="Save secret").click()
+    expect(page.locator(".secrets")).to_contain_text("DEPLOY_TOKEN for push, tag, pull_request, manual, cron")
+    members = api(live_server, "GET", f"/api/project/projects/{project['id']}/members", bob).json()["members"]
+    assert [(m["username"], m["role"]) for m in members] == [("alice", "admin"), ("bob", "write")]
+
+    # Bob sees what his role lets him do, and nothing an admin does.
+    other = open_page(live_server)
+    signed_in(other, "bob").goto(f"/projects/{project['id']}")
+    expect(other.locator("dd.role")).to_have_text("write")
+    expect(other.get_by_text("Run a build", exact=True)).to_be_visible()
+    for panel in ("Settings", "Secrets", "Delete project", "Audit trail"):
+        expect(other.get_by_text(panel, exact=True)).to_have_count(0)
+
+    page.get_by_text("Audit trail", exact=True).click()
+    expect(page.locator(".audit")).to_contain_text("member.add bob: write")
+    page.get_by_text("Delete project", exact=True).click()
+    delete = page.get_by_role("button", name="Delete this project")
+    expect(delete).to_be_disabled()
+    page.get_by_label("Type shared to confirm").fill("share")
+    expect(delete).to_be_disabled()
+    page.get_by_label("Type shared to confirm").fill("shared")
+    delete.click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    expect(page.locator("#banner")).to_have_text("shared was deleted")
+    assert api(live_server, "GET", f"/api/project/projects/{project['id']}", alice).status_code == 404
+
+
+def test_api_tokens_and_users_are_managed_from_their_pages(live_server, open_page):
+    login(live_server, "alice")  # the first account: Stoker's admin
+    bob = login(live_server, "bob")
+    page = signed_in(open_page(live_server), "alice")
+    page.get_by_role("link", name="API tokens").click()
+    expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+    page.get_by_label("Token name").fill("deploy script")
+    page.get_by_label("Scope").select_option("read")
+    page.get_by_role("button", name="Make a token").click()
+    value = page.get_by_label("Token deploy script").input_value()
+    assert value.startswith("stk_")
+    assert requests.get(f"{live_server.url}/api/project/projects", timeout=10,
+                        headers={"Authorization": f"Bearer {value}"}).status_code == 200
+    page.get_by_role("button", name="Revoke deploy script").click()
+    expect(page.locator(".tokens")).to_have_text("No API tokens")
+    assert requests.get(f"{live_server.url}/api/project/projects", timeout=10,
+                        headers={"Authorization": f"Bearer {value}"}).status_code == 401
+
+    page.get_by_role("link", name="Users").click()
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    page.locator('[data-user="bob"]').get_by_label("Disabled").check()
+    expect(page.locator('[data-user="bob"]').get_by_label("Disabled")).to_be_checked()
+    assert api(live_server, "GET", "/api/project/projects", bob).status_code == 401
+    page.get_by_role("button", name="Make an invitation").click()
+    assert len(page.get_by_label("Invitation code (good for one registration)").input_value()) >= 24
+
+    # Someone who is not an admin sees no Users link, and the page refuses them.
+    carol = open_page(live_server)
+    login(live_server, "carol")
+    signed_in(carol, "carol")
+    expect(carol.get_by_role("link", name="API tokens")).to_be_visible()
+    expect(carol.get_by_role("link", name="Users")).to_be_hidden()
+    carol.goto("/admin")
+    expect(carol.locator("main .error")).to_contain_text("Only an admin")

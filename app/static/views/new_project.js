@@ -1,11 +1,6 @@
 // Making a project, then its webhook address and secret, shown this once, with GitHub's steps.
 import { api } from "../api.js";
-import { errorText, h } from "../dom.js";
-
-function field(id, label, input, hint) {
-  return h("div", { class: "field" },
-    h("label", { for: id }, label), input, hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null);
-}
+import { errorText, field, h } from "../dom.js";
 
 export function showNewProject(main, app) {
   const inputs = {

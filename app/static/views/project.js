@@ -1,7 +1,9 @@
 // One project: its facts, a Run button, its settings, schedules and secrets, its badge, and its
 // builds newest first, kept live.
 import { api } from "../api.js";
-import { buildDuration, buildSummary, errorText, formatDuration, h, progress } from "../dom.js";
+import { buildDuration, buildSummary, check, errorText, field, formatDuration, h, problemText, progress,
+         submitting } from "../dom.js";
+import { auditPanel, deleteProject, deployKeyPanel, membersPanel } from "./team.js";
 
 const PAGE = 30;
 
@@ -36,22 +38,29 @@ export async function showProject(main, app, projectId) {
   }
 
   rows.append(...page.builds.map(row));
-  main.append(
+  const writes = project.role !== "read", admin = project.role === "admin";
+  // Only what the caller's role lets them use is drawn (the server refuses the rest anyway).
+  main.append(...[
     h("div", { class: "heading" }, h("h1", { tabindex: "-1" }, project.name)),
     h("dl", { class: "facts" },
       h("dt", {}, "Repository"), h("dd", { class: "mono" }, project.repoUrl),
       h("dt", {}, "Branch"), h("dd", {}, project.branch),
       h("dt", {}, "Image"), h("dd", { class: "mono" }, project.image),
       h("dt", {}, "Command"), h("dd", {}, h("code", {}, project.buildCommand)),
-      h("dt", {}, "Webhook"), h("dd", { class: "mono" }, project.webhookUrl)),
-    runForm(app, project),
-    settingsForm(project, main),
-    schedulesPanel(project),
-    secretsPanel(project),
-    badgeSettings(project),
+      h("dt", {}, "Webhook"), h("dd", { class: "mono" }, project.webhookUrl),
+      h("dt", {}, "Your role"), h("dd", { class: "role" }, project.role)),
+    writes ? runForm(app, project) : null,
+    admin ? settingsForm(project, main) : null,
+    schedulesPanel(project, admin),
+    admin ? secretsPanel(project) : null,
+    membersPanel(project, app),
+    admin ? deployKeyPanel(project) : null,
+    admin ? badgeSettings(project) : null,
+    admin ? auditPanel(project) : null,
+    admin ? deleteProject(project, app) : null,
     h("h2", {}, "Builds"),
     ...(page.builds.length ? [] : [h("p", { class: "empty" }, "No builds yet: push to the branch.")]),
-    rows, more);
+    rows, more].filter(Boolean));
 
   return {
     onStatus(build) {
@@ -106,14 +115,6 @@ function badgeSettings(project) {
     preview);
 }
 
-function field(id, label, input) {
-  return h("div", { class: "field" }, h("label", { for: id }, label), input);
-}
-
-function check(id, label, input) {
-  return h("div", { class: "field inline" }, input, h("label", { for: id }, label));
-}
-
 /** "NAME=value" lines as an object; a line without "=" is an error named by its number. */
 function parseVariables(text) {
   const variables = {};
@@ -124,18 +125,6 @@ function parseVariables(text) {
     variables[line.slice(0, cut).trim()] = line.slice(cut + 1);
   });
   return variables;
-}
-
-async function submitting(event, problem, work) {
-  event.preventDefault();
-  errorText(problem, null);
-  event.submitter.disabled = true;
-  try {
-    await work();
-  } catch (failure) {
-    errorText(problem, failure);
-  }
-  event.submitter.disabled = false;
 }
 
 function runForm(app, project) {
@@ -155,6 +144,9 @@ function runForm(app, project) {
 function settingsForm(project, main) {
   const inputs = {
     name: h("input", { id: "set-name", value: project.name, required: true, maxlength: 100 }),
+    repoUrl: h("input", { id: "set-repoUrl", value: project.repoUrl, required: true }),
+    repoToken: h("input", { id: "set-repoToken", type: "password", autocomplete: "off",
+                            placeholder: project.hasRepoToken ? "set; type to replace it" : "none" }),
     branch: h("input", { id: "set-branch", value: project.branch, required: true }),
     branches: h("input", { id: "set-branches", value: project.branches.join(", ") }),
     buildCommand: h("textarea", { id: "set-buildCommand", rows: 2 }, project.buildCommand),
@@ -183,11 +175,17 @@ function settingsForm(project, main) {
         forkPullRequests: inputs.forkPullRequests.value, tags: inputs.tags.checked,
         pullRequests: inputs.pullRequests.checked, autoCancel: inputs.autoCancel.checked,
       };
+      if (inputs.repoUrl.value.trim() !== project.repoUrl) body.repoUrl = inputs.repoUrl.value.trim();
+      if (inputs.repoToken.value) body.repoToken = inputs.repoToken.value;
       ({ project } = await api("PATCH", `/project/projects/${project.id}`, body));
+      inputs.repoToken.value = "";
+      inputs.repoToken.placeholder = project.hasRepoToken ? "set; type to replace it" : "none";
       main.querySelector("h1").textContent = project.name;
       saved.textContent = "Saved";
     }) },
-      field("set-name", "Name", inputs.name), field("set-branch", "Default branch", inputs.branch),
+      field("set-name", "Name", inputs.name), field("set-repoUrl", "Repository URL", inputs.repoUrl),
+      field("set-repoToken", "Repository token (private https:// repositories)", inputs.repoToken),
+      field("set-branch", "Default branch", inputs.branch),
       field("set-branches", "Branches that build (globs, comma-separated)", inputs.branches),
       field("set-buildCommand", "Build command", inputs.buildCommand), field("set-image", "Image", inputs.image),
       field("set-timeoutSeconds", "Timeout (seconds)", inputs.timeoutSeconds),
@@ -198,7 +196,7 @@ function settingsForm(project, main) {
       problem, saved, h("button", { type: "submit" }, "Save settings")));
 }
 
-function schedulesPanel(project) {
+function schedulesPanel(project, admin) {
   const list = h("ul", { class: "schedules" });
   const name = h("input", { id: "schedule-name", required: true, placeholder: "nightly" });
   const cron = h("input", { id: "schedule-cron", required: true, placeholder: "0 3 * * *" });
@@ -209,14 +207,14 @@ function schedulesPanel(project) {
     const { schedules } = await api("GET", base);
     list.replaceChildren(...schedules.map((s) => h("li", {},
       h("code", {}, s.cron), ` ${s.name} on ${s.branch}, next at ${s.nextRunAt} `,
-      h("button", { type: "button", class: "danger", onclick: async () => {
+      admin ? h("button", { type: "button", class: "danger", onclick: async () => {
         await api("DELETE", `${base}/${encodeURIComponent(s.name)}`).catch((e) => errorText(problem, e));
         draw();
-      } }, `Delete ${s.name}`))));
+      } }, `Delete ${s.name}`) : null)));
   }
   draw().catch((e) => errorText(problem, e));
-  return h("details", { class: "panel schedules-panel" }, h("summary", {}, "Schedules"), list,
-    h("form", { onsubmit: (event) => submitting(event, problem, async () => {
+  return h("details", { class: "panel schedules-panel" }, h("summary", {}, "Schedules"), list, admin ? null : problem,
+    !admin ? null : h("form", { onsubmit: (event) => submitting(event, problem, async () => {
       await api("PUT", `${base}/${encodeURIComponent(name.value.trim())}`, { cron: cron.value.trim() });
       name.value = cron.value = "";
       await draw();
@@ -225,13 +223,38 @@ function schedulesPanel(project) {
       h("button", { type: "submit" }, "Add schedule")));
 }
 
+const EVENTS = ["push", "tag", "pull_request", "manual", "cron"];
+const SECRET_DEFAULT = ["push", "tag", "manual", "cron"];
+
 function secretsPanel(project) {
   const list = h("ul", { class: "secrets" });
-  const problem = h("p", { class: "error", role: "alert", hidden: true });
-  api("GET", `/project/projects/${project.id}/secrets`)
-    .then(({ secrets }) => list.replaceChildren(...(secrets.length ? secrets.map((s) => h("li", {},
-      h("code", {}, s.name), ` for ${s.events.join(", ")}`)) : [h("li", { class: "muted" }, "No secrets")])))
-    .catch((e) => errorText(problem, e));
-  return h("details", { class: "panel secrets-panel" }, h("summary", {}, "Secrets"), list, problem,
-    h("p", { class: "hint" }, "A fork's pull request never receives a secret."));
+  const problem = problemText();
+  const base = `/project/projects/${project.id}/secrets`;
+  const name = h("input", { id: "secret-name", required: true, placeholder: "API_KEY", autocomplete: "off" });
+  const value = h("input", { id: "secret-value", type: "password", required: true, minlength: 4, autocomplete: "off" });
+  const events = EVENTS.map((event) => h("input", { id: `secret-event-${event}`, type: "checkbox", value: event,
+                                                      checked: SECRET_DEFAULT.includes(event) }));
+
+  async function draw() {
+    const { secrets } = await api("GET", base);
+    list.replaceChildren(...(secrets.length ? secrets.map((s) => h("li", {},
+      h("code", {}, s.name), ` for ${s.events.join(", ")} `,
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        await api("DELETE", `${base}/${encodeURIComponent(s.name)}`).catch((e) => errorText(problem, e));
+        draw();
+      } }, `Delete ${s.name}`))) : [h("li", { class: "muted" }, "No secrets")]));
+  }
+  draw().catch((e) => errorText(problem, e));
+  return h("details", { class: "panel secrets-panel" }, h("summary", {}, "Secrets"), list,
+    h("form", { onsubmit: (event) => submitting(event, problem, async () => {
+      const chosen = events.filter((box) => box.checked).map((box) => box.value);
+      await api("PUT", `${base}/${encodeURIComponent(name.value.trim())}`, { value: value.value, events: chosen });
+      name.value = value.value = "";
+      await draw();
+    }) },
+      field("secret-name", "Secret name", name), field("secret-value", "Value (at least 4 characters)", value),
+      h("fieldset", {}, h("legend", {}, "Given to builds of"),
+        ...events.map((box) => check(box.id, box.value.replace("_", " "), box))),
+      problem, h("button", { type: "submit" }, "Save secret")),
+    h("p", { class: "hint" }, "A value is never shown again. A fork's pull request never receives a secret."));
 }

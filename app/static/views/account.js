@@ -1,0 +1,87 @@
+// The signed-in user's API tokens, and for Stoker's admins, its users and invitations.
+import { api } from "../api.js";
+import { check, errorText, field, h, problemText, submitting, timeAgo } from "../dom.js";
+
+function shownOnce(id, label, value) {
+  return h("div", { class: "shown-once" },
+    field(id, label, h("input", { id, class: "mono", readonly: true, value })),
+    h("p", { class: "warning" }, "It is shown only now. Copy it before you leave this page."));
+}
+
+export function showTokens(main) {
+  const list = h("ul", { class: "tokens" });
+  const problem = problemText();
+  const fresh = h("div", { "aria-live": "polite" });
+
+  async function draw() {
+    const { tokens } = await api("GET", "/auth/tokens");
+    list.replaceChildren(...(tokens.length ? tokens.map((token) => h("li", { "data-token": token.name },
+      h("span", { class: "who" }, token.name), ` ${token.scope}, last used `, timeAgo(token.lastUsedAt),
+      token.expiresAt ? [", expires ", timeAgo(token.expiresAt)] : "", " ",
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        await api("DELETE", `/auth/tokens/${token.id}`).catch((e) => errorText(problem, e));
+        fresh.replaceChildren();
+        draw();
+      } }, `Revoke ${token.name}`))) : [h("li", { class: "muted" }, "No API tokens")]));
+  }
+
+  const name = h("input", { id: "token-name", required: true, maxlength: 100, placeholder: "deploy script" });
+  const scope = h("select", { id: "token-scope" }, h("option", { value: "read" }, "read"),
+                  h("option", { value: "write" }, "write"));
+  const days = h("input", { id: "token-days", type: "number", min: 1, max: 3650, placeholder: "never" });
+  main.append(h("h1", { tabindex: "-1" }, "API tokens"),
+    h("p", {}, "For scripts and curl: send one as ", h("code", {}, "Authorization: Bearer stk_…"),
+      ". A read token can only read."),
+    list, fresh,
+    h("form", { class: "panel", onsubmit: (event) => submitting(event, problem, async () => {
+      const body = { name: name.value.trim(), scope: scope.value };
+      if (days.value) body.expiresInDays = Number(days.value);
+      const { token } = await api("POST", "/auth/tokens", body);
+      fresh.replaceChildren(shownOnce("token-value", `Token ${token.name}`, token.value));
+      name.value = days.value = "";
+      await draw();
+    }) },
+      field("token-name", "Token name", name), field("token-scope", "Scope", scope),
+      field("token-days", "Expires after (days)", days), problem,
+      h("button", { type: "submit", class: "primary" }, "Make a token")));
+  return draw().catch((e) => errorText(problem, e));
+}
+
+export async function showAdmin(main) {
+  main.append(h("h1", { tabindex: "-1" }, "Users"));
+  const problem = problemText();
+  const list = h("ul", { class: "users" });
+
+  async function draw() {
+    const { users } = await api("GET", "/admin/users");
+    list.replaceChildren(...users.map((user) => {
+      const boxes = ["admin", "disabled"].map((flag) => {
+        const box = h("input", { id: `user-${user.id}-${flag}`, type: "checkbox", checked: user[flag] });
+        box.addEventListener("change", async () => {
+          errorText(problem, null);
+          await api("PATCH", `/admin/users/${user.id}`, { [flag]: box.checked }).catch((e) => errorText(problem, e));
+          draw();
+        });
+        return check(box.id, `${flag === "admin" ? "Admin" : "Disabled"}`, box);
+      });
+      return h("li", { "data-user": user.username }, h("span", { class: "who" }, user.username), ...boxes);
+    }));
+  }
+  try {
+    await draw();
+  } catch (failure) {
+    main.append(h("p", { class: "error", role: "alert" }, failure.message));
+    return;
+  }
+  const hours = h("input", { id: "invitation-hours", type: "number", min: 1, max: 720, value: 72 });
+  const code = h("div", { "aria-live": "polite" });
+  main.append(list, h("h2", {}, "Invitations"),
+    h("form", { class: "panel", onsubmit: (event) => submitting(event, problem, async () => {
+      const { invitation } = await api("POST", "/admin/invitations", { expiresInHours: Number(hours.value) });
+      code.replaceChildren(shownOnce("invitation-code", "Invitation code (good for one registration)",
+                                     invitation.code));
+    }) },
+      field("invitation-hours", "Good for (hours)", hours), problem,
+      h("button", { type: "submit", class: "primary" }, "Make an invitation")),
+    code);
+}
