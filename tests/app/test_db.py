@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from app.models import Project, User, db
+from app.models import Member, Project, User, db
 from tests.support import wait_until
 
 pytestmark = pytest.mark.both_databases
@@ -46,6 +46,23 @@ def test_an_older_database_gains_an_admin_its_oldest_account(config):
 
     create_app(config)
     assert [(u.username, u.admin) for u in User.select().order_by(User.id)] == [("first", True), ("second", False)]
+
+
+def test_projects_from_before_members_are_their_owners_to_administer(config):
+    create_app(config)
+    owners = [User.create(username=name, password_hash="x") for name in ("first", "second")]
+    for owner in owners:
+        Project.create(owner=owner, name=f"{owner.username}'s", repo_url="/r", branch="main",
+                       build_command="true", image="i", webhook_secret="s")
+    db.drop_tables([Member])
+    db.close()
+
+    create_app(config)
+    assert [(m.project.name, m.user.username, m.role) for m in Member.select().order_by(Member.id)] == [
+        ("first's", "first", "admin"), ("second's", "second", "admin")]
+    db.close()
+    create_app(config)  # and only once
+    assert Member.select().count() == 2
 
 
 def test_processes_starting_together_on_an_empty_database_all_start(database_url, tmp_path, docker_client):
