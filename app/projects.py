@@ -226,7 +226,8 @@ def project_json(project):
 
 
 SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
-            "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "public")
+            "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "public", "githubRepo",
+            "githubToken")
 
 
 @bp.patch("/projects/<project_id>")
@@ -240,6 +241,11 @@ def update_project(project_id):
     fields = _setting_fields(data, creating=False)
     if "repoUrl" in data or "repoToken" in data:
         fields.update(_repo_fields(data))
+    if "githubRepo" in data or "githubToken" in data:
+        fields.update(_github_fields({"repoUrl": data.get("repoUrl", project.repo_url),
+                                      "githubRepo": project.github_repo, **data}))
+        if "githubToken" in data and data["githubToken"] is None:
+            fields["github_token_sealed"] = None
     if fields.get("branch", project.branch) != project.branch or {"repo_url", "repo_token_sealed"} & set(fields):
         # Whatever changed, the project must still reach its branch with what it will have.
         changed = Project(**{**project.__data__, **fields})

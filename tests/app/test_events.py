@@ -225,8 +225,18 @@ def test_every_setting_is_changed_by_patch_and_a_bad_one_changes_nothing(client,
                         ({"branch": "a..b"}, "branch"), ({"concurrency": 0}, "concurrency")]:
         answer = client.patch(url, json=body, headers=headers)
         assert answer.status_code == 400 and field in answer.get_json()["message"], (body, answer.get_json())
+    for body, field in [({"githubToken": "t0ken"}, "githubRepo"), ({"githubRepo": "not a repo"}, "githubRepo"),
+                        ({"repoUrl": "http://example.com/r"}, "repoUrl"), ({"repoToken": ""}, "repoToken")]:
+        answer = client.patch(url, json=body, headers=headers)
+        assert answer.status_code == 400 and field in answer.get_json()["message"], (body, answer.get_json())
     assert client.patch(url, json={"branch": "no-such"}, headers=headers).status_code == 422
+    assert client.patch(url, json={"repoUrl": "/no/such/repo"}, headers=headers).status_code == 422
     assert Project.get_by_id(project["id"]).__data__ == before
+
+    reporting = settings(client, project, headers, githubRepo="octo/demo", githubToken="ghp_t0ken")
+    assert (reporting["githubRepo"], reporting["reportsToGithub"]) == ("octo/demo", True)
+    assert "ghp_t0ken" not in str(reporting)
+    assert settings(client, project, headers, githubToken=None)["reportsToGithub"] is False
 
 
 def test_secrets_say_which_events_they_reach_and_refuse_unknown_ones(client, alice):
