@@ -29,12 +29,14 @@ def project_for(project_id, needed=Role.READ):
 
 
 def build_for(build_id, needed=Role.READ):
-    """The build by its path id, as project_for checks its project; its project is joined."""
+    """The build by its path id, as project_for checks its project; its project is joined, and it
+    carries the caller's `role`."""
     query = Build.select(Build, Project).join(Project)
     build = query.where(Build.id == path_id(build_id, "buildId", "Build")).first()
     if build is None:
         raise ApiError(404, "Build not found")
-    _require(role_of(build.project_id, current_user.id), needed, "This build belongs to another user's project")
+    build.role = role_of(build.project_id, current_user.id)
+    _require(build.role, needed, "This build belongs to another user's project")
     return build
 
 

@@ -17,7 +17,9 @@ bp.before_request(require_login)
 def get_build(build_id):
     build = build_for(build_id)
     steps = [step.to_json() for step in build.steps.order_by(BuildStep.position, BuildStep.id)]
-    return jsonify(message="Build fetched", build={**build.to_json(with_project=True), "steps": steps})
+    body = {**build.to_json(with_project=True), "steps": steps}
+    body["project"]["role"] = build.role
+    return jsonify(message="Build fetched", build=body)
 
 
 # A copy in every way that decides what a build runs and may see: a rebuilt fork build is still one.

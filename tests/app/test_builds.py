@@ -35,7 +35,7 @@ def test_a_build_reads_back_in_the_documented_shape(client, accounts, project, d
     build = body["build"]
     assert set(build) == BUILD_KEYS | {"project", "steps"}
     assert build["steps"] == []  # no .stoker.yml: the build command is no step
-    assert build["project"] == {key: created["project"][key] for key in ("id", "name", "repoUrl", "branch")}
+    assert build["project"] == {key: created["project"][key] for key in ("id", "name", "repoUrl", "branch", "role")}
     assert build["status"] == Status.PASSED
     assert ISO_MILLIS_Z.fullmatch(build["startedAt"]) and ISO_MILLIS_Z.fullmatch(build["finishedAt"])
     assert build["startedAt"] <= build["runStartedAt"] <= build["finishedAt"]

@@ -368,6 +368,12 @@ def test_a_team_shares_a_project_from_its_page_and_an_admin_deletes_it(live_serv
     expect(other.get_by_text("Run a build", exact=True)).to_be_visible()
     for panel in ("Settings", "Secrets", "Delete project", "Audit trail"):
         expect(other.get_by_text(panel, exact=True)).to_have_count(0)
+    # A reader sees a build but no button to act on it.
+    assert api(live_server, "PUT", f"/api/project/projects/{project['id']}/members/bob", alice,
+               json={"role": "read"}).status_code == 200
+    other.goto("/builds/1")
+    expect(other.locator("h1 .status")).to_have_text(Status.PASSED)
+    expect(other.get_by_role("button", name="Rebuild")).to_have_count(0)
 
     page.get_by_text("Audit trail", exact=True).click()
     expect(page.locator(".audit")).to_contain_text("member.add bob: write")

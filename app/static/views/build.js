@@ -66,8 +66,9 @@ export async function showBuild(main, app, buildId) {
   function draw() {
     header.replaceChildren(
       h("h1", { tabindex: "-1" }, `Build #${build.id} `, statusBadge(build.status)),
-      h("div", { class: "actions" }, ...(build.status === "blocked" ? [approve, decline] : []), rebuild,
-        FINISHED.includes(build.status) ? null : cancel));
+      project.role === "read" ? "" :
+        h("div", { class: "actions" }, ...(build.status === "blocked" ? [approve, decline] : []), rebuild,
+          FINISHED.includes(build.status) ? null : cancel));
     facts.replaceChildren(
       h("dt", {}, "Project"), h("dd", {}, h("a", { href: `/projects/${project.id}` }, project.name)),
       h("dt", {}, "Commit"), h("dd", { class: "commit-message" }, build.commit || "—"),
