@@ -74,7 +74,10 @@ def logs(build_id):
     offset = request.args.get("offset", "0")
     if not (offset.isascii() and offset.isdecimal() and len(offset) <= 18):
         raise ApiError(400, "offset must be a non-negative integer")
-    data = read_log(build.id, int(offset))
+    step = request.args.get("step")
+    if step is not None and not (0 < len(step) <= 100 and step.isprintable()):
+        raise ApiError(400, "step must be a step's name")
+    data = read_log(build.id, int(offset), step)
     return Response(data, content_type="text/plain; charset=utf-8", headers={
         "X-Log-Next-Offset": str(int(offset) + len(data)),
         "X-Build-Status": build.status,

@@ -13,7 +13,7 @@ import threading
 from flask import current_app
 from peewee import DatabaseError, IntegrityError, fn
 
-from .models import Build, BuildLog, Member, db
+from .models import Build, BuildLog, Member, StepLog, db
 from .realtime import emit_to_users
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,11 @@ class LogWriter:
     bounded too.
     """
 
-    def __init__(self, app, build_id, cap, mask=None):
+    def __init__(self, app, build_id, cap, mask=None, step=None):
         self.app, self.build_id, self.cap = app, build_id, cap
         self.mask = mask
+        # A step's own log is kept apart from the build's, and not emitted: the build's log says it all.
+        self.step = step
         # The runner's thread and the build's watch both write; decoding and masking keep state.
         self.lock = threading.Lock()
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -85,13 +87,14 @@ class LogWriter:
             with db.connection_context():
                 project_id = project_of(self.build_id)
                 # A build run again after its worker was lost goes on with the same log.
-                offset = log_end(self.build_id)
+                offset = log_end(self.build_id, self.step)
             closing = False
             while not closing:
                 data, closing = self._take_waiting()
                 if data and offset is not None:
                     try:
-                        offset = append(self.build_id, project_id, offset, data)
+                        offset = (append(self.build_id, project_id, offset, data) if self.step is None
+                                  else append_to_step(self.build_id, self.step, offset, data))
                     except IntegrityError:
                         # Another worker writes this log now: this one lost the build.
                         log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
@@ -120,11 +123,20 @@ def project_of(build_id):
     return Build.select(Build.project).where(Build.id == build_id).scalar()
 
 
-def log_end(build_id):
-    """The byte length of what is saved of a build's log."""
+def log_end(build_id, step=None):
+    """The byte length of what is saved of a build's log (or one step's)."""
+    if step is not None:
+        return (StepLog.select(fn.MAX(StepLog.offset + StepLog.length))
+                .where((StepLog.build == build_id) & (StepLog.step == step)).scalar()) or 0
     end = (BuildLog.select(fn.MAX(BuildLog.offset + BuildLog.length))
            .where(BuildLog.build == build_id).scalar())
     return end or 0
+
+
+def append_to_step(build_id, step, offset, data):
+    with db.connection_context():
+        StepLog.create(build=build_id, step=step, offset=offset, length=len(data), data=data.decode())
+    return offset + len(data)
 
 
 def append(build_id, project_id, offset, data):
@@ -143,11 +155,13 @@ def append_note(build, line):
     append(build.id, build.project_id, log_end(build.id), f"\n==> {line}\n".encode())
 
 
-def read_log(build_id, offset):
-    """Return the build's log from byte `offset` to what has been saved so far."""
-    pieces = list(BuildLog.select(BuildLog.offset, BuildLog.data)
-                  .where((BuildLog.build == build_id) & (BuildLog.offset + BuildLog.length > offset))
-                  .order_by(BuildLog.offset))
+def read_log(build_id, offset, step=None):
+    """Return the build's log (or one step's) from byte `offset` to what has been saved so far."""
+    model = BuildLog if step is None else StepLog
+    condition = (model.build == build_id) & (model.offset + model.length > offset)
+    if step is not None:
+        condition &= StepLog.step == step
+    pieces = list(model.select(model.offset, model.data).where(condition).order_by(model.offset))
     if not pieces:
         return b""
     joined = b"".join(piece.data.encode() for piece in pieces)

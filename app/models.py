@@ -394,6 +394,20 @@ class BuildLog(BaseModel):
         indexes = ((("build", "offset"), True),)
 
 
+class StepLog(BaseModel):
+    """One piece of one step's own log (as BuildLog is of the build's): what
+    GET /api/build/:id/logs?step=<name> reads, apart from the steps that ran beside it."""
+
+    build = ForeignKeyField(Build, backref="step_log_pieces", on_delete="CASCADE")
+    step = CharField(max_length=100)
+    offset = BigIntegerField()
+    length = IntegerField()
+    data = TextField()
+
+    class Meta:
+        indexes = ((("build", "step", "offset"), True),)
+
+
 class ApiToken(BaseModel):
     """A long-lived token for scripts, `stk_` and random bytes; only its sha256 is kept."""
 
@@ -534,5 +548,5 @@ class MobileArtifact(BaseModel):
         table_name = "appartifact"
 
 
-MODELS = (User, Invitation, ApiToken, Project, Member, AuditEntry, ProjectSecret, Build, Schedule, BuildStep, GithubStatus, BuildLog, RevokedToken,
+MODELS = (User, Invitation, ApiToken, Project, Member, AuditEntry, ProjectSecret, Build, Schedule, BuildStep, GithubStatus, BuildLog, StepLog, RevokedToken,
           MobileBundle, MobileBuild, MobileArtifact)

@@ -123,6 +123,12 @@ class SecretMask:
         self.values = sorted((v for v in parts if v), key=len, reverse=True)
         self.carry = ""
 
+    def fresh(self):
+        """A mask of the same values for another stream of text (a step's own log, say)."""
+        other = SecretMask(())
+        other.values = self.values
+        return other
+
     def feed(self, text):
         """Return the masked text that is safe to show now."""
         if not self.values:

@@ -15,8 +15,11 @@ from .when import When
 
 FILENAME = ".stoker.yml"
 KEYS = {"image", "env", "timeout", "steps", "when"}
-STEP_KEYS = ("name", "commands", "when")
-WHEN_KEYS = ("event", "branch", "path")
+STEP_KEYS = ("name", "commands", "when", "image", "pull", "depends_on", "failure")
+WHEN_KEYS = ("event", "branch", "path", "status")
+PULL_POLICIES = ("if-missing", "always", "never")
+FAILURE_POLICIES = ("fail", "ignore")
+STATUSES = ("success", "failure")
 EVENTS = ("push", "tag", "pull_request", "manual", "cron")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DURATION = re.compile(r"(\d+)\s*(s|m|h)?")
@@ -32,6 +35,19 @@ class Step:
     name: str
     commands: tuple
     when: When | None = None
+    # Its own image (else the file's, else the project's), and when to pull it.
+    image: str | None = None
+    pull: str = "if-missing"
+    # The steps it waits for, as written; None: the step before it (see Plan.needs).
+    depends_on: tuple | None = None
+    # "ignore": its failure fails neither the build nor the steps after it.
+    failure: str = "fail"
+    line: int = field(default=0, compare=False)
+
+    @property
+    def statuses(self):
+        """What must have happened before it for it to run: success, failure or either."""
+        return self.when.status if self.when is not None and self.when.status else ("success",)
 
     def script(self):
         """A POSIX shell script that prints each command, runs it, and stops at the first failure."""
@@ -48,6 +64,13 @@ class Plan:
     timeout: int | None = None
     env: dict = field(default_factory=dict)
     when: When | None = None
+
+    def needs(self):
+        """Each step's name and the names of the steps it waits for: those it names in depends_on,
+        else the one before it (so a file without depends_on runs in order, as it always has)."""
+        return {step.name: (step.depends_on if step.depends_on is not None
+                            else (self.steps[index - 1].name,) if index else ())
+                for index, step in enumerate(self.steps)}
 
 
 def _fail(node, message):
@@ -107,6 +130,8 @@ def _when(node, key):
             _fail(value, f"when.{name} takes at most {MAX_PATTERNS} texts of {MAX_PATTERN_LENGTH} characters")
         if name == "event" and not set(found[name]) <= set(EVENTS):
             _fail(value, f"when.event must name events among {', '.join(EVENTS)}")
+        if name == "status" and not set(found[name]) <= set(STATUSES):
+            _fail(value, "when.status must be success, failure, or both")
     return When(line=key.start_mark.line + 1, **found)
 
 
@@ -122,7 +147,8 @@ def _steps(node):
         fields = {_scalar_text(key, "a step key"): (key, value) for key, value in item.value}
         for name, (key, _) in fields.items():
             if name not in STEP_KEYS:
-                _fail(key, f"unknown step key {name!r}; a step has a name, commands and perhaps when")
+                _fail(key, f"unknown step key {name!r}; a step has a name, commands and perhaps "
+                           f"{', '.join(STEP_KEYS[2:])}")
         if "name" not in fields or "commands" not in fields:
             _fail(item, "each step needs a name and commands")
         commands = fields["commands"][1]
@@ -134,8 +160,69 @@ def _steps(node):
             name=_scalar_text(fields["name"][1], "a step name")[:100],
             commands=tuple(_scalar_text(c, "each command") for c in commands.value),
             when=_when(fields["when"][1], fields["when"][0]) if "when" in fields else None,
+            image=_image(fields["image"][1]) if "image" in fields else None,
+            pull=_choice(fields["pull"][1], "pull", PULL_POLICIES) if "pull" in fields else "if-missing",
+            depends_on=_depends_on(fields["depends_on"][1]) if "depends_on" in fields else None,
+            failure=_choice(fields["failure"][1], "failure", FAILURE_POLICIES) if "failure" in fields else "fail",
+            line=item.start_mark.line + 1,
         ))
+    _check_graph(steps, {step.name: fields for step, fields in zip(steps, _step_fields(node))})
     return tuple(steps)
+
+
+def _step_fields(node):
+    return [{key.value: key for key, _ in item.value} for item in node.value]
+
+
+def _image(node):
+    image = _scalar_text(node, "image")
+    if not IMAGE_REFERENCE.fullmatch(image):
+        _fail(node, f"image {image!r} is not a Docker image reference")
+    return image
+
+
+def _choice(node, what, choices):
+    value = _scalar_text(node, what)
+    if value not in choices:
+        _fail(node, f"{what} must be one of {', '.join(choices)}")
+    return value
+
+
+def _depends_on(node):
+    if isinstance(node, yaml.SequenceNode) and not node.value:
+        return ()
+    return _texts(node, "depends_on")
+
+
+def _check_graph(steps, keys):
+    """Every name a depends_on gives is one step's, and no step waits on itself, however far round."""
+    names = [step.name for step in steps]
+    for step in steps:
+        for needed in step.depends_on or ():
+            key = keys[step.name].get("depends_on")
+            if needed not in names:
+                _fail(key, f"depends_on names {needed!r}, which is no step's name")
+            if names.count(needed) > 1:
+                _fail(key, f"depends_on names {needed!r}, which more than one step is called")
+    needs = Plan(tuple(steps)).needs()
+    done, visiting = set(), []
+
+    def visit(name):
+        if name in done:
+            return
+        if name in visiting:
+            cycle = visiting[visiting.index(name):] + [name]
+            first = next(step for step in steps if step.name == cycle[0])
+            raise PlanError(f"{FILENAME} line {first.line}: the steps wait on each other in a cycle: "
+                            f"{' -> '.join(cycle)}")
+        visiting.append(name)
+        for needed in needs[name]:
+            visit(needed)
+        visiting.pop()
+        done.add(name)
+
+    for name in names:
+        visit(name)
 
 
 def parse(text):
@@ -159,11 +246,7 @@ def parse(text):
         found[name], keys[name] = value, key
     if "steps" not in found:
         raise PlanError(f"{FILENAME} line 1: steps are missing")
-    image = None
-    if "image" in found:
-        image = _scalar_text(found["image"], "image")
-        if not IMAGE_REFERENCE.fullmatch(image):
-            _fail(found["image"], f"image {image!r} is not a Docker image reference")
+    image = _image(found["image"]) if "image" in found else None
     return Plan(
         steps=_steps(found["steps"]),
         image=image,

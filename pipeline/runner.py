@@ -10,6 +10,7 @@ from pathlib import Path
 from . import workspaces
 from .engine import BuildError, ContainerSpec, ImageMissing
 from .git import NO_ACCESS, Access, GitError, GitMirror, without_credentials
+from .graph import IGNORED, SKIPPED, run_graph
 from .plan import FILENAME, PlanError, Step, parse
 from .when import Context
 
@@ -136,18 +137,20 @@ class Runner:
         only = {} if build_id is None else {"stoker.build": str(build_id)}
         self.engine.kill({**self.labels, **only})
 
-    def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None):
+    def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None, on_step_output=None):
         """Run `job` to its end and say how it ended; never raises for a failed build.
 
         Stoker's own account of each stage (lines starting `==>`) and the
         command's output go to `on_output` as bytes, in the order they happen.
         A `.stoker.yml` at the commit's root is given to `on_plan`, and its
-        steps run in order, each reported to `on_step` as it ends (and those
-        after a failure as never started). Once `halt` (a threading.Event) is
-        set, no further container is started.
+        steps run as their graph says (see pipeline/graph.py), each reported
+        to `on_step` as it ends or is skipped, and each one's own output also
+        given to `on_step_output(name, raw)`. Steps that run side by side have
+        each line of theirs in the combined output start with `[name] `. Once
+        `halt` (a threading.Event) is set, no further container is started.
         """
         output = on_output or (lambda raw: None)
-        report_step = on_step or (lambda result: None)
+        report_step = on_step or (lambda result, status: None)
 
         def say(line):
             output(f"==> {line}\n".encode())
@@ -175,28 +178,72 @@ class Runner:
                     say(f"Following {FILENAME}: {len(steps)} step(s) in {image}")
                     if on_plan:
                         on_plan(plan)
-                for position, step in enumerate(steps):
+                if plan is None:
                     if halt is not None and halt.is_set():
-                        raise BuildError("stopped before the build command started" if position == 0
-                                         else f"stopped before step {step.name!r}")
-                    if step.when is not None and (reason := step.when.excludes(context)):
-                        say(f"Step {step.name} skipped: {reason}")
-                        report_step(StepResult(position, step.name))
-                        continue
-                    result = self._run_step(job, workspace, image, env, step, position, len(steps), say, output)
-                    report_step(result)
+                        raise BuildError("stopped before the build command started")
+                    result = self._run_step(job, workspace, image, env, steps[0], 0, 1, say, output)
                     outcome.exit_code = result.exit_code
-                    if result.out_of_memory:
-                        outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
-                        say(outcome.error)
-                    if result.exit_code != 0:
-                        for later in range(position + 1, len(steps)):
-                            report_step(StepResult(later, steps[later].name))
-                        break
+                    self._out_of_memory(result, outcome, say)
+                else:
+                    self._run_plan(job, workspace, image, env, plan, context, say, output, report_step,
+                                   on_step_output, halt, outcome)
             except (GitError, PlanError, BuildError) as exc:
                 outcome.error = f"checkout failed: {exc}" if isinstance(exc, GitError) else str(exc)
                 say(outcome.error)
         return outcome
+
+    def _run_plan(self, job, workspace, image, env, plan, context, say, output, report_step, on_step_output,
+                  halt, outcome):
+        needs = plan.needs()
+        side_by_side = any(needs[step.name] != ((plan.steps[i - 1].name,) if i else ())
+                           for i, step in enumerate(plan.steps))
+        step_output = on_step_output or (lambda name, raw: None)
+
+        def run_step(position, step):
+            own = (lambda raw: step_output(step.name, raw))
+            if side_by_side:
+                lines = LinePrefixer(f"[{step.name}] ".encode(), output)
+                shown = (lambda raw: (lines.feed(raw), own(raw)))
+            else:
+                lines, shown = None, (lambda raw: (output(raw), own(raw)))
+            try:
+                return self._run_step(job, workspace, step.image or image, env, step, position, len(plan.steps),
+                                      say, shown)
+            finally:
+                if lines is not None:
+                    lines.flush()
+
+        def skip_reason(step):
+            return step.when.excludes(context) if step.when is not None else None
+
+        def on_end(position, step, ended):
+            if ended.state == SKIPPED:
+                say(f"Step {step.name} skipped: {ended.reason}")
+            elif ended.state == IGNORED:
+                say(f"Step {step.name} failed, and its failure is ignored")
+            if ended.result is not None:
+                self._out_of_memory(ended.result, outcome, say)
+            report_step(ended.result or StepResult(position, step.name),
+                        ended.state if ended.state != IGNORED else FAILED_STEP)
+
+        ended, outcome.exit_code, problem = run_graph(plan.steps, needs, run_step, skip_reason=skip_reason,
+                                                       on_end=on_end, halt=halt)
+        if problem is not None:
+            raise problem
+        if halt is not None and halt.is_set() and len(ended) < len(plan.steps):
+            first = next(step for step in plan.steps if step.name not in ended)
+            for position, step in enumerate(plan.steps):
+                if step.name not in ended:
+                    report_step(StepResult(position, step.name), SKIPPED)
+            raise BuildError("stopped before the build command started" if not ended
+                             else f"stopped before step {first.name!r}")
+        if outcome.exit_code is None:
+            outcome.exit_code = 0
+
+    def _out_of_memory(self, result, outcome, say):
+        if result.out_of_memory and outcome.error is None:
+            outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
+            say(outcome.error)
 
     def _run_step(self, job, workspace, image, env, step, position, count, say, output):
         """Run one step (or, with no plan, the build command) in its own container."""
@@ -231,6 +278,30 @@ class Runner:
             verdict = "passed" if exit_code == 0 else f"failed with code {exit_code}"
             say(f"Step {step.name} {verdict} after {seconds:.1f} s")
         return StepResult(position, step.name, exit_code, started, utcnow(), ended.out_of_memory)
+
+
+# A step whose failure is ignored still failed, as its own status says.
+FAILED_STEP = "failed"
+
+
+class LinePrefixer:
+    """Gives `output` whole lines only, each starting with `prefix`; a partial line waits for
+    its end (or `flush`), so steps running side by side never split each other's lines."""
+
+    def __init__(self, prefix, output):
+        self.prefix, self.output, self.partial = prefix, output, b""
+
+    def feed(self, raw):
+        data = self.partial + raw
+        cut = data.rfind(b"\n") + 1
+        self.partial = data[cut:]
+        if cut:
+            self.output(b"".join(self.prefix + line for line in data[:cut].splitlines(keepends=True)))
+
+    def flush(self):
+        if self.partial:
+            self.output(self.prefix + self.partial + b"\n")
+            self.partial = b""
 
 
 def utcnow():

@@ -21,6 +21,8 @@ class When:
     event: tuple | None = None
     branch: tuple | None = None
     path: tuple | None = None
+    # For a step: whether it runs after success, failure or either (see Step.statuses).
+    status: tuple | None = None
 
     def excludes(self, context):
         """Why it does not run for `context` (naming the condition and its line), or None when it runs."""

@@ -4,6 +4,7 @@ a really running `stoker serve`, and a real browser. What they are made with is 
 A service that does not answer fails the run under CI=true and skips, loudly,
 anywhere else.
 """
+import os
 import re
 import subprocess
 import uuid
@@ -287,3 +288,26 @@ def _unmount_data_dirs(tmp_path_factory):
     for point in reversed(points):
         if point.startswith(base + "/"):
             subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+@pytest.fixture
+def build_with(client, accounts, local_repo, drain):
+    """Commit a .stoker.yml (or a link in its place), build that commit, and return the build and its log."""
+
+    def make(plan=None, link_to=None, **project_fields):
+        if link_to:
+            os.symlink(link_to, local_repo.path / ".stoker.yml")
+            local_repo.repo.git.add(".stoker.yml")
+            local_repo.commit({}, message="Link the plan")
+        else:
+            local_repo.commit({".stoker.yml": plan}, message="Add a plan")
+        headers = accounts.headers()
+        created = create_project(client, accounts.token(), local_repo, "echo project command", name="steps",
+                                 **project_fields)
+        drain()
+        build_id = created["build"]["id"]
+        build = client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
+        log = client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
+        return build, log
+
+    return make

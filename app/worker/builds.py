@@ -74,12 +74,21 @@ def _run(worker, job, mask):
     """Run one job under watch; return its outcome, why it was halted (if it was), and its timeout."""
     config = worker.app.config
     log_writer = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"], mask)
+    step_writers = {}
+
+    def step_output(name, raw):
+        if name not in step_writers:
+            step_writers[name] = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"],
+                                           mask.fresh(), step=name)
+        step_writers[name].write(raw)
+
     watch = worker.watch = Watch(worker, job, log_writer)
     watch.start()
     try:
         outcome = worker.runner.run(job, log_writer.write, halt=watch.halt,
                                     on_plan=lambda plan: _follow(watch, plan),
-                                    on_step=lambda result: _record_step(job, result))
+                                    on_step=lambda result, status: _record_step(job, result, status),
+                                    on_step_output=step_output)
     except Exception as exc:
         log.exception("build %s failed inside Stoker", job.build_id)
         outcome = Outcome(error=f"internal error: {exc}")
@@ -89,6 +98,8 @@ def _run(worker, job, mask):
         worker.watch = None
         # Every line is saved and emitted before the final status goes out.
         log_writer.close()
+        for writer in step_writers.values():
+            writer.close()
     reason = watch.reason
     if reason is None and watch.halt.is_set() and worker.stopping.is_set() and outcome.exit_code != 0:
         reason = "stopped"
@@ -103,14 +114,8 @@ def _follow(watch, plan):
         watch.timeout = plan.timeout
 
 
-def _record_step(job, result):
-    """Keep how a .stoker.yml step ended; the build command of a build without one is no step."""
-    if result.name is None:
-        return
-    if result.started_at is None:
-        status = Status.SKIPPED
-    else:
-        status = Status.PASSED if result.exit_code == 0 else Status.FAILED
+def _record_step(job, result, status):
+    """Keep how a .stoker.yml step ended (passed, failed or skipped, as the runner says)."""
     with db.connection_context():
         try:
             BuildStep.create(build=job.build_id, position=result.position, name=result.name, status=status,

@@ -1,33 +1,9 @@
 """Builds that follow a .stoker.yml in the repository, and pushes that ask to skip CI."""
-import os
 
 import pytest
 
 from app.models import Build, Status
 from tests.support import create_project, delivery, push_payload
-
-
-@pytest.fixture
-def build_with(client, accounts, local_repo, drain):
-    """Commit a .stoker.yml (or a link in its place), build that commit, and return the build and its log."""
-
-    def make(plan=None, link_to=None, **project_fields):
-        if link_to:
-            os.symlink(link_to, local_repo.path / ".stoker.yml")
-            local_repo.repo.git.add(".stoker.yml")
-            local_repo.commit({}, message="Link the plan")
-        else:
-            local_repo.commit({".stoker.yml": plan}, message="Add a plan")
-        headers = accounts.headers()
-        created = create_project(client, accounts.token(), local_repo, "echo project command", name="steps",
-                                 **project_fields)
-        drain()
-        build_id = created["build"]["id"]
-        build = client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
-        log = client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
-        return build, log
-
-    return make
 
 
 def test_steps_run_in_order_with_their_env_and_share_the_workspace(build_with):
@@ -71,7 +47,7 @@ steps:
 def test_an_invalid_file_fails_the_build_at_once_naming_the_line(build_with):
     build, log = build_with("steps:\n  - name: a\n    comands: [echo typo]\n")
     assert (build["status"], build["exitCode"]) == (Status.FAILED, None)
-    assert build["error"] == ".stoker.yml line 3: unknown step key 'comands'; a step has a name, commands and perhaps when"
+    assert build["error"] == ".stoker.yml line 3: unknown step key 'comands'; a step has a name, commands and perhaps when, image, pull, depends_on, failure"
     assert build["steps"] == []
     assert "==> Step" not in log and "Running in" not in log
 
