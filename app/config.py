@@ -35,6 +35,9 @@ def from_env(environ=None):
             env.get("STOKER_BUILD_CAPS", "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,SETGID,SETUID").split(",")
             if cap.strip()
         ),
+        # Registries (host or host:port) images may be pulled from; empty: any, Docker Hub included.
+        "STOKER_PULL_REGISTRIES": tuple(host.strip() for host in env.get("STOKER_PULL_REGISTRIES", "").split(",")
+                                        if host.strip()),
         "STOKER_BUILD_PIDS": int(env.get("STOKER_BUILD_PIDS", "1024")),
         "STOKER_BUILD_MEMORY": env.get("STOKER_BUILD_MEMORY", "2g"),
         "STOKER_BUILD_CPUS": float(env.get("STOKER_BUILD_CPUS", "2")),

@@ -3,7 +3,7 @@ from flask import Flask
 from flask_jwt_extended import JWTManager
 
 from . import (admin, auth, builds, config, dashboard, datadir, db, downloads, errors, members, mobile, openapi,
-               projects, realtime, schedules, throttle, wakeups, webhooks)
+               projects, realtime, registries, schedules, throttle, wakeups, webhooks)
 from .services import Services
 
 
@@ -30,7 +30,7 @@ def create_app(test_config=None, *, serve_clients=True):
     realtime.init_app(app, serve_clients=serve_clients)
     wakeups.init_app(app)
 
-    for blueprint in (auth.bp, admin.bp, projects.bp, members.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
+    for blueprint in (auth.bp, admin.bp, projects.bp, members.bp, registries.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
                       mobile.bp, downloads.bp):
         app.register_blueprint(blueprint)
     return app

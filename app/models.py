@@ -326,6 +326,23 @@ class ProjectSecret(BaseModel):
         return {"name": self.name, "events": self.event_list, "updatedAt": iso(self.updated_at)}
 
 
+class ProjectRegistry(BaseModel):
+    """Credentials for pulling a project's images from one registry; the password sealed like a
+    secret, and given to the engine's pull alone, never to a build."""
+
+    project = ForeignKeyField(Project, backref="registries", on_delete="CASCADE")
+    host = CharField(max_length=255)
+    username = CharField(max_length=255)
+    password_sealed = TextField()
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("project", "host"), True),)
+
+    def to_json(self):
+        return {"host": self.host, "username": self.username, "updatedAt": iso(self.updated_at)}
+
+
 class Schedule(BaseModel):
     """A named cron line of a project's (UTC): each due time makes one build of its branch, event cron."""
 
@@ -548,5 +565,5 @@ class MobileArtifact(BaseModel):
         table_name = "appartifact"
 
 
-MODELS = (User, Invitation, ApiToken, Project, Member, AuditEntry, ProjectSecret, Build, Schedule, BuildStep, GithubStatus, BuildLog, StepLog, RevokedToken,
+MODELS = (User, Invitation, ApiToken, Project, Member, AuditEntry, ProjectSecret, ProjectRegistry, Build, Schedule, BuildStep, GithubStatus, BuildLog, StepLog, RevokedToken,
           MobileBundle, MobileBuild, MobileArtifact)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from pipeline.git import Access
 
-from .models import Project, ProjectSecret, db
+from .models import Project, ProjectRegistry, ProjectSecret, db
 
 SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Names Stoker sets itself in every build; a secret may not shadow them.
@@ -97,6 +97,12 @@ def access_of(project, server_secret):
         token=project.repo_token_sealed and unseal(server_secret, project.repo_token_sealed, "the repoToken"),
         ssh_key=project.deploy_key_sealed and unseal(server_secret, project.deploy_key_sealed, "the deploy key"),
         known_hosts=project.ssh_known_hosts, pin=pin)
+
+
+def registries_of(project, server_secret):
+    """The project's registry credentials, unsealed: {host: (username, password)}."""
+    return {row.host: (row.username, unseal(server_secret, row.password_sealed, "the registry passwords"))
+            for row in ProjectRegistry.select().where(ProjectRegistry.project == project.id)}
 
 
 def make_deploy_key(comment):

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
+from docker.utils import parse_repository_tag
 from requests.exceptions import RequestException
 
 from .engine import BuildError, ContainerEngine, Exit, ImageMissing
@@ -89,6 +90,25 @@ class DockerEngine(ContainerEngine):
         except ImageNotFound:
             return False
         except DockerException as exc:
+            raise BuildError(str(exc)) from None
+
+    def pull(self, image, credentials, on_line):
+        repository, tag = parse_repository_tag(image)
+        auth = {"username": credentials[0], "password": credentials[1]} if credentials else None
+        said = set()
+        try:
+            for event in self.client().api.pull(repository, tag=tag or "latest", stream=True, decode=True,
+                                                auth_config=auth):
+                if "error" in event:
+                    raise BuildError(event["error"])
+                line = " ".join(part for part in (event.get("id"), event.get("status")) if part)
+                # Progress bars repeat a line per chunk; each layer's steps are said once.
+                if line and event.get("status") not in ("Downloading", "Extracting") and line not in said:
+                    said.add(line)
+                    on_line(line)
+        except APIError as exc:
+            raise BuildError(exc.explanation or str(exc)) from None
+        except (DockerException, RequestException) as exc:
             raise BuildError(str(exc)) from None
 
     def prepare(self, spec):

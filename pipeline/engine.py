@@ -17,6 +17,15 @@ from pathlib import Path
 IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 
 
+def registry_of(image):
+    """The registry an image reference pulls from: its first part when that names a host (has a
+    dot or a port, or is localhost), else Docker Hub."""
+    first, slash, _ = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
 class BuildError(Exception):
     """A container could not run at all; the message says why, for the user."""
 
@@ -78,6 +87,11 @@ class ContainerEngine(ABC):
     @abstractmethod
     def has_image(self, image):
         """Whether the engine has `image` already; BuildError when it cannot say."""
+
+    @abstractmethod
+    def pull(self, image, credentials, on_line):
+        """Pull `image` from its registry, as `credentials` ((username, password) or None) let it;
+        each line of progress goes to `on_line`. BuildError with the registry's reason on failure."""
 
     @abstractmethod
     def prepare(self, spec):

@@ -2,13 +2,14 @@
 import logging
 import os
 import stat
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import workspaces
-from .engine import BuildError, ContainerSpec, ImageMissing
+from .engine import BuildError, ContainerSpec, ImageMissing, registry_of
 from .git import NO_ACCESS, Access, GitError, GitMirror, without_credentials
 from .graph import IGNORED, SKIPPED, run_graph
 from .plan import FILENAME, PlanError, Step, parse
@@ -46,6 +47,8 @@ class BuildJob:
     default_branch: str = "main"
     # How git reaches a private repository; never given to the build itself.
     access: Access = field(default=NO_ACCESS, repr=False)
+    # Registry credentials by host ({"registry.example.com": (username, password)}), for pulls alone.
+    registries: dict = field(default_factory=dict, repr=False)
 
     def context(self, mirror):
         """What `when:` conditions are held against for this build."""
@@ -113,7 +116,7 @@ class Runner:
     """Runs build jobs with one data dir, container engine and sandbox."""
 
     def __init__(self, data_dir, *, sandbox, allow_local_repos, git_timeout, labels=None,
-                 allow_private_hosts=False, engine=None):
+                 allow_private_hosts=False, engine=None, pull_registries=()):
         # This host's Docker engine, unless told otherwise.
         if engine is None:
             from .docker_engine import DockerEngine
@@ -127,6 +130,8 @@ class Runner:
         self.allow_local = allow_local_repos
         self.allow_private_hosts = allow_private_hosts
         self.git_timeout = git_timeout
+        # The registries images may be pulled from (host or host:port); empty: any.
+        self.pull_registries = tuple(pull_registries)
 
     def mirror(self, url, access=NO_ACCESS):
         return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout,
@@ -156,6 +161,7 @@ class Runner:
             output(f"==> {line}\n".encode())
 
         outcome = Outcome()
+        images = Images(self.engine, self.pull_registries, job.registries, say)
         with workspaces.workspace(self.workspaces, f"build-{job.build_id}-") as workspace:
             try:
                 say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
@@ -181,19 +187,19 @@ class Runner:
                 if plan is None:
                     if halt is not None and halt.is_set():
                         raise BuildError("stopped before the build command started")
-                    result = self._run_step(job, workspace, image, env, steps[0], 0, 1, say, output)
+                    result = self._run_step(job, workspace, image, env, steps[0], 0, 1, say, output, images)
                     outcome.exit_code = result.exit_code
                     self._out_of_memory(result, outcome, say)
                 else:
                     self._run_plan(job, workspace, image, env, plan, context, say, output, report_step,
-                                   on_step_output, halt, outcome)
+                                   on_step_output, halt, outcome, images)
             except (GitError, PlanError, BuildError) as exc:
                 outcome.error = f"checkout failed: {exc}" if isinstance(exc, GitError) else str(exc)
                 say(outcome.error)
         return outcome
 
     def _run_plan(self, job, workspace, image, env, plan, context, say, output, report_step, on_step_output,
-                  halt, outcome):
+                  halt, outcome, images):
         needs = plan.needs()
         side_by_side = any(needs[step.name] != ((plan.steps[i - 1].name,) if i else ())
                            for i, step in enumerate(plan.steps))
@@ -208,7 +214,7 @@ class Runner:
                 lines, shown = None, (lambda raw: (output(raw), own(raw)))
             try:
                 return self._run_step(job, workspace, step.image or image, env, step, position, len(plan.steps),
-                                      say, shown)
+                                      say, shown, images)
             finally:
                 if lines is not None:
                     lines.flush()
@@ -245,8 +251,9 @@ class Runner:
             outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
             say(outcome.error)
 
-    def _run_step(self, job, workspace, image, env, step, position, count, say, output):
+    def _run_step(self, job, workspace, image, env, step, position, count, say, output, images):
         """Run one step (or, with no plan, the build command) in its own container."""
+        images.ensure(image, step.pull)
         if step.name is None:
             say(f"Running in {image}: {job.command}")
             command = job.command
@@ -278,6 +285,41 @@ class Runner:
             verdict = "passed" if exit_code == 0 else f"failed with code {exit_code}"
             say(f"Step {step.name} {verdict} after {seconds:.1f} s")
         return StepResult(position, step.name, exit_code, started, utcnow(), ended.out_of_memory)
+
+
+class Images:
+    """The images one build runs, each made present once: pulled as its step's policy says, from a
+    registry this server pulls from, with the project's credentials for that registry."""
+
+    def __init__(self, engine, allowed, credentials, say):
+        self.engine, self.allowed, self.credentials, self.say = engine, allowed, credentials, say
+        self.ready = set()
+        self.lock = threading.Lock()
+
+    def ensure(self, image, policy):
+        with self.lock:
+            if image not in self.ready:
+                self._ensure(image, policy)
+                self.ready.add(image)
+
+    def _ensure(self, image, policy):
+        if policy == "never":
+            return
+        present = self.engine.has_image(image)
+        if present and policy == "if-missing":
+            return
+        host = registry_of(image)
+        if self.allowed and host not in self.allowed and host.partition(":")[0] not in self.allowed:
+            if present:
+                return
+            raise BuildError(f"image {image!r} is not on the Docker engine, and this server pulls only from "
+                             f"{', '.join(self.allowed)}")
+        credentials = self.credentials.get(host)
+        self.say(f"Pulling {image} from {host}" + (f" as {credentials[0]}" if credentials else ""))
+        try:
+            self.engine.pull(image, credentials, lambda line: self.say(f"{image}: {line}"))
+        except BuildError as exc:
+            raise BuildError(f"pulling {image} from {host} failed: {exc}") from None
 
 
 # A step whose failure is ignored still failed, as its own status says.

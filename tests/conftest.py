@@ -131,6 +131,8 @@ def config(database_url, tmp_path):
         "STOKER_PUBLIC_URL": "http://stoker.test",
         # Most tests need several accounts; tests/app/test_accounts.py holds registration by invitation.
         "STOKER_REGISTRATION": "open",
+        # Tests pull images from their own registry on loopback, never from the internet.
+        "STOKER_PULL_REGISTRIES": ("127.0.0.1",),
     }
 
 

@@ -10,7 +10,7 @@ from ..jobs import BUILD
 from ..lifecycle import move
 from ..logs import LogWriter, append_note
 from ..models import BuildStep, Status, db
-from ..vault import SecretMask, VaultError, access_of, secrets_of
+from ..vault import SecretMask, VaultError, access_of, registries_of, secrets_of
 from .watch import Watch
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ def run_build(worker, build):
         try:
             secrets = secrets_of(build, worker.app.config["SECRET_KEY"])
             access = access_of(build.project, worker.app.config["SECRET_KEY"])
+            # A fork's code could run in a private image pulled for it: it gets no credentials either.
+            registries = {} if build.fork else registries_of(build.project, worker.app.config["SECRET_KEY"])
         except VaultError as exc:
             move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=worker.name, error=str(exc))
             return
@@ -43,9 +45,10 @@ def run_build(worker, build):
             base_branch=json.loads(build.pull_request)["baseBranch"] if build.pull_request else None,
             default_branch=build.project.branch,
             access=access,
+            registries=registries,
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
-    mask = SecretMask([*job.secrets.values(), *access.secrets()])
+    mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values())])
     outcome, reason, timeout = _run(worker, job, mask)
     error = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
     if outcome.skipped and reason is None:

@@ -57,6 +57,7 @@ class Worker:
             allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
             git_timeout=config["STOKER_GIT_TIMEOUT"],
             labels=labels,
+            pull_registries=config["STOKER_PULL_REGISTRIES"],
         )
         self.mobile_builder = MobileBuilder(
             config["STOKER_DATA_DIR"],

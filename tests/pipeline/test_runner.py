@@ -8,7 +8,8 @@ from tests.support import TEST_IMAGE
 
 @pytest.fixture
 def runner(tmp_path, docker_client):
-    return Runner(tmp_path / "data", sandbox=Sandbox(), allow_local_repos=True, git_timeout=30)
+    return Runner(tmp_path / "data", sandbox=Sandbox(), allow_local_repos=True, git_timeout=30,
+                  pull_registries=("127.0.0.1",))
 
 
 def job(repo, command, build_id=7, image=TEST_IMAGE):

@@ -16,7 +16,8 @@ DOCKERS_OWN_FILES = re.compile(r".*/containers/[0-9a-f]{64}/(resolv\.conf|hostna
 
 def run(tmp_path, repo, command, sandbox=Sandbox()):
     """Run `command` as a build in `sandbox`; return its outcome and everything it printed."""
-    runner = Runner(tmp_path / "data", sandbox=sandbox, allow_local_repos=True, git_timeout=30)
+    runner = Runner(tmp_path / "data", sandbox=sandbox, allow_local_repos=True, git_timeout=30,
+                    pull_registries=("127.0.0.1",))
     printed = bytearray()
     job = BuildJob(build_id=1, repo_url=repo.url, commit_hash=repo.repo.head.commit.hexsha,
                    branch="main", image=TEST_IMAGE, command=command)

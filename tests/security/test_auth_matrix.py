@@ -12,7 +12,8 @@ from tests.support import api, create_project, login, raw_get
 PUBLIC = {"auth.register", "auth.login", "webhooks.github", "openapi.openapi_json", "downloads.download",
           "dashboard.page", "dashboard.vendor", "dashboard.badge", "static"}
 EXAMPLES = {"project_id": "1", "build_id": "1", "name": "API_KEY", "filename": "dashboard.js", "user_id": "1",
-            "token_id": "1", "username": "bob"}
+            "token_id": "1", "username": "bob",
+            "host": "registry.example.com"}
 
 
 def concrete(rule):

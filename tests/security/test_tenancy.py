@@ -17,7 +17,8 @@ NEEDS = {
     "projects.list_secrets": "admin",
     "projects.put_secret": "admin", "projects.delete_secret": "admin", "members.put_member": "admin",
     "members.delete_member": "admin", "members.list_audit": "admin", "schedules.put_schedule": "admin",
-    "schedules.delete_schedule": "admin",
+    "schedules.delete_schedule": "admin", "registries.list_registries": "admin",
+    "registries.put_registry": "admin", "registries.delete_registry": "admin",
 }
 ROLES = ("read", "write", "admin")
 

@@ -162,3 +162,40 @@ class SshGitServer:
             self.process.wait(timeout=10)
             self.log.close()
             self.process = None
+
+
+class LocalRegistry:
+    """Debian's docker-registry on 127.0.0.1, wanting `username` and `password` (htpasswd, bcrypt)
+    for every pull and push; `host` is how image references name it."""
+
+    def __init__(self, folder, username, password):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self.host = f"127.0.0.1:{port}"
+        htpasswd = subprocess.run(["htpasswd", "-Bbn", username, password], check=True, capture_output=True,
+                                  text=True).stdout
+        (self.folder / "htpasswd").write_text(htpasswd)
+        config = self.folder / "config.yml"
+        config.write_text("\n".join([
+            "version: 0.1", "log: {level: warn}",
+            f"storage: {{filesystem: {{rootdirectory: {self.folder / 'data'}}}}}",
+            f"http: {{addr: '{self.host}', secret: test-only}}",
+            f"auth: {{htpasswd: {{realm: stoker-test, path: {self.folder / 'htpasswd'}}}}}", ""]))
+        self.log = open(self.folder / "registry.log", "ab")
+        self.process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        wait_until(self._answers, timeout=15, what=lambda: (self.folder / "registry.log").read_text())
+
+    def _answers(self):
+        assert self.process.poll() is None, (self.folder / "registry.log").read_text()
+        try:
+            socket.create_connection(("127.0.0.1", int(self.host.partition(":")[2])), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.log.close()

@@ -39,6 +39,8 @@ def start_server(command, env_overrides, tmp_path, wait_for_http=True):
         "STOKER_BUILD_IMAGE": TEST_IMAGE,
         "STOKER_BUILD_NETWORK": "none",
         "STOKER_REGISTRATION": "open",
+        # Tests pull images from their own registry on loopback, never from the internet.
+        "STOKER_PULL_REGISTRIES": "127.0.0.1",
         **env_overrides,
     }
     log_path = tmp_path / f"{command}-{port}.log"
