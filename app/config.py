@@ -30,6 +30,10 @@ def from_env(environ=None):
         "REDIS_URL": env.get("REDIS_URL") or None,
         "STOKER_BUILD_IMAGE": env.get("STOKER_BUILD_IMAGE", "stoker-busybox:latest"),
         "STOKER_BUILD_NETWORK": env.get("STOKER_BUILD_NETWORK", "none"),
+        # The networks a project may choose for its builds; the default one is always among them.
+        "STOKER_BUILD_NETWORKS": tuple(dict.fromkeys(
+            [env.get("STOKER_BUILD_NETWORK", "none"),
+             *(net.strip() for net in env.get("STOKER_BUILD_NETWORKS", "").split(",") if net.strip())])),
         "STOKER_BUILD_CAPS": tuple(
             cap.strip().upper() for cap in
             env.get("STOKER_BUILD_CAPS", "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,SETGID,SETUID").split(",")
@@ -38,6 +42,9 @@ def from_env(environ=None):
         # Registries (host or host:port) images may be pulled from; empty: any, Docker Hub included.
         "STOKER_PULL_REGISTRIES": tuple(host.strip() for host in env.get("STOKER_PULL_REGISTRIES", "").split(",")
                                         if host.strip()),
+        # Where a build's own network for its services takes a /24 from.
+        "STOKER_SERVICE_SUBNETS": tuple(net.strip() for net in env.get("STOKER_SERVICE_SUBNETS", "198.18.0.0/15")
+                                        .split(",") if net.strip()),
         "STOKER_BUILD_PIDS": int(env.get("STOKER_BUILD_PIDS", "1024")),
         "STOKER_BUILD_MEMORY": env.get("STOKER_BUILD_MEMORY", "2g"),
         "STOKER_BUILD_CPUS": float(env.get("STOKER_BUILD_CPUS", "2")),

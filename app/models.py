@@ -137,6 +137,8 @@ class Project(BaseModel):
     deploy_key_sealed = TextField(null=True)
     deploy_key_public = TextField(null=True)
     ssh_known_hosts = TextField(null=True)
+    # The Docker network its builds run on, one of STOKER_BUILD_NETWORKS; null: the server's default.
+    network = CharField(max_length=255, null=True)
     created_at = DateTimeField(default=utcnow)
 
     @property
@@ -164,6 +166,7 @@ class Project(BaseModel):
             "forkPullRequests": self.fork_pull_requests,
             "hasRepoToken": bool(self.repo_token_sealed),
             "deployKey": self.deploy_key_public,
+            "network": self.network,
             "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
             "badgeUrl": f"{public_url}/badge/{self.id}.svg",
             "createdAt": iso(self.created_at),

@@ -89,6 +89,12 @@ def _setting_fields(data, *, creating):
         fields["timeout_seconds"] = whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600)
     if given("branch"):
         fields["branch"] = branch_field(data, "main")
+    if "network" in data:
+        network = data["network"]
+        if network is not None and network not in config["STOKER_BUILD_NETWORKS"]:
+            raise ApiError(400, f"network must be one of {', '.join(config['STOKER_BUILD_NETWORKS'])} "
+                                "(STOKER_BUILD_NETWORKS), or null for the server's default")
+        fields["network"] = network
     if "branches" in data:
         try:
             fields["branches"] = json.dumps(check_patterns(data["branches"], "branches"))
@@ -227,7 +233,7 @@ def project_json(project):
 
 SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
             "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "public", "githubRepo",
-            "githubToken")
+            "githubToken", "network")
 
 
 @bp.patch("/projects/<project_id>")

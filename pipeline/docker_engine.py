@@ -9,7 +9,7 @@ from docker.errors import APIError, DockerException, ImageNotFound
 from docker.utils import parse_repository_tag
 from requests.exceptions import RequestException
 
-from .engine import BuildError, ContainerEngine, Exit, ImageMissing
+from .engine import BuildError, ContainerEngine, Exit, ImageMissing, NetworkTaken
 
 log = logging.getLogger(__name__)
 
@@ -111,19 +111,47 @@ class DockerEngine(ContainerEngine):
         except (DockerException, RequestException) as exc:
             raise BuildError(str(exc)) from None
 
+    def create_network(self, name, subnet, labels):
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
+        try:
+            # Internal: no route out. No address for the host's bridge: with the engine's iptables off,
+            # the host would otherwise route between networks and to itself (checked here).
+            self.client().networks.create(name, driver="bridge", internal=True, ipam=ipam, labels=labels,
+                                          options={"com.docker.network.bridge.inhibit_ipv4": "true"})
+        except APIError as exc:
+            if "overlaps" in str(exc.explanation):
+                raise NetworkTaken(str(exc.explanation)) from None
+            raise BuildError(f"the build's network could not be made: {exc.explanation}") from None
+        except (DockerException, RequestException) as exc:
+            raise BuildError(f"the build's network could not be made: {exc}") from None
+
+    def remove_network(self, name):
+        try:
+            self.client().networks.get(name).remove()
+        except DockerException:
+            log.exception("could not remove network %s", name)
+
     def prepare(self, spec):
+        options = sandbox_options(spec.sandbox)
+        if spec.network is not None:
+            options.pop("network_mode")
+            options["network"] = spec.network
+            if spec.address is not None:
+                options["networking_config"] = {
+                    spec.network: self.client().api.create_endpoint_config(ipv4_address=spec.address)}
         try:
             return self.client().containers.create(
                 spec.image,
-                list(spec.command),
+                list(spec.command) or None,
                 working_dir=spec.workdir,
                 volumes={str(spec.workspace): {"bind": spec.workdir, "mode": "rw"}},
                 labels={**spec.labels, KIND_LABEL: spec.kind},
                 environment=spec.environment,
+                extra_hosts=dict(spec.hosts) or None,
                 # Stoker keeps the output itself; Docker's json-file copy would frame and
                 # store every line again, which costs far more than the build's output.
                 log_config={"type": "none"},
-                **sandbox_options(spec.sandbox),
+                **options,
             )
         except ImageNotFound:
             raise ImageMissing(f"image {spec.image!r} is not on the Docker engine") from None
@@ -179,6 +207,16 @@ class DockerEngine(ContainerEngine):
                 try:
                     container.remove(force=True)
                     removed.append(container.id)
+                except DockerException:
+                    pass
+        # Then the networks of their builds' services, which the removed containers were on.
+        for network in self.client().networks.list(filters={"label": "stoker.worker"}):
+            parts = (network.attrs.get("Labels") or {}).get("stoker.worker", "").split(":")
+            if (len(parts) >= 3 and ":".join(parts[:-2]) == hostname and parts[-2].isdecimal()
+                    and not is_alive(int(parts[-2]))):
+                try:
+                    network.remove()
+                    removed.append(network.id)
                 except DockerException:
                     pass
         return removed

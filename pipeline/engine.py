@@ -34,6 +34,10 @@ class ImageMissing(BuildError):
     """The engine does not have the image."""
 
 
+class NetworkTaken(BuildError):
+    """The subnet asked for overlaps one the engine already has."""
+
+
 class TimedOut(BuildError):
     """A container ran past its time and was killed."""
 
@@ -70,6 +74,11 @@ class ContainerSpec:
     environment: dict = field(default_factory=dict, repr=False)
     # What runs in it, "build" or "tool", for messages about it.
     kind: str = "build"
+    # A network in place of the sandbox's (a build's own, for its services), the container's address
+    # on it, and names it resolves (/etc/hosts: the engine's own DNS needs iptables, which may be off).
+    network: str | None = None
+    address: str | None = None
+    hosts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,15 @@ class ContainerEngine(ABC):
     def pull(self, image, credentials, on_line):
         """Pull `image` from its registry, as `credentials` ((username, password) or None) let it;
         each line of progress goes to `on_line`. BuildError with the registry's reason on failure."""
+
+    @abstractmethod
+    def create_network(self, name, subnet, labels):
+        """Create a network of `subnet` (an IPv4 network) that only its containers reach: no route
+        out, none to the host or to other networks. NetworkTaken if the subnet is in use."""
+
+    @abstractmethod
+    def remove_network(self, name):
+        """Remove the network; never raises."""
 
     @abstractmethod
     def prepare(self, spec):

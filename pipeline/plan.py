@@ -14,9 +14,13 @@ from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
 from .when import When
 
 FILENAME = ".stoker.yml"
-KEYS = {"image", "env", "timeout", "steps", "when"}
+KEYS = {"image", "env", "timeout", "steps", "when", "services"}
 STEP_KEYS = ("name", "commands", "when", "image", "pull", "depends_on", "failure")
 WHEN_KEYS = ("event", "branch", "path", "status")
+SERVICE_KEYS = ("name", "image", "commands", "environment")
+# A service's name is the host name steps reach it by.
+SERVICE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+MAX_SERVICES = 10
 PULL_POLICIES = ("if-missing", "always", "never")
 FAILURE_POLICIES = ("fail", "ignore")
 STATUSES = ("success", "failure")
@@ -58,12 +62,27 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Service:
+    """A container started before the first step, which steps reach by its name."""
+
+    name: str
+    image: str | None = None
+    # None: the image's own command.
+    commands: tuple | None = None
+    environment: dict = field(default_factory=dict)
+
+    def script(self):
+        return " && ".join(self.commands) if self.commands else None
+
+
+@dataclass(frozen=True)
 class Plan:
     steps: tuple
     image: str | None = None
     timeout: int | None = None
     env: dict = field(default_factory=dict)
     when: When | None = None
+    services: tuple = ()
 
     def needs(self):
         """Each step's name and the names of the steps it waits for: those it names in depends_on,
@@ -170,6 +189,35 @@ def _steps(node):
     return tuple(steps)
 
 
+def _services(node):
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        _fail(node, "services must be a list of services, each with a name")
+    if len(node.value) > MAX_SERVICES:
+        _fail(node, f"at most {MAX_SERVICES} services")
+    services = []
+    for item in node.value:
+        if not isinstance(item, yaml.MappingNode):
+            _fail(item, "each service must be a mapping with a name")
+        fields = {_scalar_text(key, "a service key"): (key, value) for key, value in item.value}
+        for name, (key, _) in fields.items():
+            if name not in SERVICE_KEYS:
+                _fail(key, f"unknown service key {name!r}; a service has {', '.join(SERVICE_KEYS)}")
+        if "name" not in fields:
+            _fail(item, "each service needs a name")
+        name = _scalar_text(fields["name"][1], "a service name")
+        if not SERVICE_NAME.fullmatch(name):
+            _fail(fields["name"][1], f"service name {name!r} must be a host name: a-z, 0-9 and '-'")
+        if name in (service.name for service in services):
+            _fail(fields["name"][1], f"two services are called {name!r}")
+        services.append(Service(
+            name=name,
+            image=_image(fields["image"][1]) if "image" in fields else None,
+            commands=_texts(fields["commands"][1], "each command") if "commands" in fields else None,
+            environment=_env(fields["environment"][1]) if "environment" in fields else {},
+        ))
+    return tuple(services)
+
+
 def _step_fields(node):
     return [{key.value: key for key, _ in item.value} for item in node.value]
 
@@ -253,4 +301,5 @@ def parse(text):
         timeout=_timeout(found["timeout"]) if "timeout" in found else None,
         env=_env(found["env"]) if "env" in found else {},
         when=_when(found["when"], keys["when"]) if "when" in found else None,
+        services=_services(found["services"]) if "services" in found else (),
     )

@@ -1,21 +1,28 @@
 """Runs one build from start to end: fetch, export, run, clean up; knows nothing of the web side."""
 import logging
 import os
+import random
+import secrets
 import stat
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from ipaddress import ip_network
 from pathlib import Path
 
 from . import workspaces
-from .engine import BuildError, ContainerSpec, ImageMissing, registry_of
+from .engine import BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
 from .git import NO_ACCESS, Access, GitError, GitMirror, without_credentials
 from .graph import IGNORED, SKIPPED, run_graph
 from .plan import FILENAME, PlanError, Step, parse
 from .when import Context
 
 MAX_PLAN_BYTES = 256 * 1024
+# A slice of 198.18.0.0/15, the range set aside for benchmarking: no real network here uses it,
+# and Docker's own default pools (172.17.0.0/16 and on) are never touched.
+SERVICE_SUBNETS = ("198.18.0.0/15",)
 # Where the checkout is, inside a build's containers.
 WORKDIR = "/workspace"
 
@@ -49,6 +56,8 @@ class BuildJob:
     access: Access = field(default=NO_ACCESS, repr=False)
     # Registry credentials by host ({"registry.example.com": (username, password)}), for pulls alone.
     registries: dict = field(default_factory=dict, repr=False)
+    # The project's own network for its containers, in place of the sandbox's; None: the sandbox's.
+    network: str | None = None
 
     def context(self, mirror):
         """What `when:` conditions are held against for this build."""
@@ -116,7 +125,7 @@ class Runner:
     """Runs build jobs with one data dir, container engine and sandbox."""
 
     def __init__(self, data_dir, *, sandbox, allow_local_repos, git_timeout, labels=None,
-                 allow_private_hosts=False, engine=None, pull_registries=()):
+                 allow_private_hosts=False, engine=None, pull_registries=(), service_subnets=SERVICE_SUBNETS):
         # This host's Docker engine, unless told otherwise.
         if engine is None:
             from .docker_engine import DockerEngine
@@ -132,6 +141,10 @@ class Runner:
         self.git_timeout = git_timeout
         # The registries images may be pulled from (host or host:port); empty: any.
         self.pull_registries = tuple(pull_registries)
+        # Where a build's own network (for its services) takes its /24 from.
+        self.service_subnets = [slice_ for network in service_subnets
+                                for slice_ in (ip_network(network).subnets(new_prefix=24)
+                                               if ip_network(network).prefixlen < 24 else [ip_network(network)])]
 
     def mirror(self, url, access=NO_ACCESS):
         return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout,
@@ -214,7 +227,7 @@ class Runner:
                 lines, shown = None, (lambda raw: (output(raw), own(raw)))
             try:
                 return self._run_step(job, workspace, step.image or image, env, step, position, len(plan.steps),
-                                      say, shown, images)
+                                      say, shown, images, **placed)
             finally:
                 if lines is not None:
                     lines.flush()
@@ -232,8 +245,10 @@ class Runner:
             report_step(ended.result or StepResult(position, step.name),
                         ended.state if ended.state != IGNORED else FAILED_STEP)
 
-        ended, outcome.exit_code, problem = run_graph(plan.steps, needs, run_step, skip_reason=skip_reason,
-                                                       on_end=on_end, halt=halt)
+        with self._services(job, workspace, image, env, plan.services, say, output, images) as (network, hosts):
+            placed = {"network": network, "hosts": hosts}
+            ended, outcome.exit_code, problem = run_graph(plan.steps, needs, run_step, skip_reason=skip_reason,
+                                                           on_end=on_end, halt=halt)
         if problem is not None:
             raise problem
         if halt is not None and halt.is_set() and len(ended) < len(plan.steps):
@@ -246,13 +261,65 @@ class Runner:
         if outcome.exit_code is None:
             outcome.exit_code = 0
 
+    @contextmanager
+    def _services(self, job, workspace, image, env, services, say, output, images):
+        """The build's own network with its services running on it, as (network, {name: address})
+        for the steps; (None, {}) without services. However the build ends, the services are
+        removed, then the network."""
+        if not services:
+            yield None, {}
+            return
+        labels = {**self.labels, "stoker.build": str(job.build_id)}
+        network, subnet = self._make_network(job, labels)
+        hosts = {service.name: str(subnet.network_address + 10 + i) for i, service in enumerate(services)}
+        started, pumps = [], []
+        try:
+            for service in services:
+                service_image = service.image or image
+                images.ensure(service_image, "if-missing")
+                script = service.script()
+                handle = self.engine.prepare(ContainerSpec(
+                    image=service_image, command=("sh", "-c", f"exec 2>&1; {script}") if script else (),
+                    workspace=workspace, workdir=WORKDIR, sandbox=self.sandbox,
+                    labels={**labels, "stoker.service": service.name},
+                    environment={**env, **service.environment, **job.environment()},
+                    network=network, address=hosts[service.name], hosts=hosts))
+                started.append(handle)
+                lines = LinePrefixer(f"[{service.name}] ".encode(), output)
+                pump = threading.Thread(target=_pump, args=(self.engine.stream(handle), lines), daemon=True,
+                                        name=f"service-{service.name}")
+                pump.start()
+                pumps.append(pump)
+                self.engine.start(handle)
+                say(f"Service {service.name} started ({service_image}), reached as {service.name}")
+            yield network, hosts
+        finally:
+            for handle in started:
+                self.engine.remove(handle)
+            for pump in pumps:
+                pump.join(timeout=10)
+            self.engine.remove_network(network)
+
+    def _make_network(self, job, labels):
+        for _ in range(20):
+            subnet = random.choice(self.service_subnets)
+            name = f"stoker-build-{job.build_id}-{secrets.token_hex(3)}"
+            try:
+                self.engine.create_network(name, subnet, labels)
+                return name, subnet
+            except NetworkTaken:
+                continue
+        raise BuildError("no subnet for the build's own network is free among STOKER_SERVICE_SUBNETS")
+
     def _out_of_memory(self, result, outcome, say):
         if result.out_of_memory and outcome.error is None:
             outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
             say(outcome.error)
 
-    def _run_step(self, job, workspace, image, env, step, position, count, say, output, images):
-        """Run one step (or, with no plan, the build command) in its own container."""
+    def _run_step(self, job, workspace, image, env, step, position, count, say, output, images, network=None,
+                  hosts=None):
+        """Run one step (or, with no plan, the build command) in its own container, on the build's own
+        network (reaching its services by `hosts`) if it has one."""
         images.ensure(image, step.pull)
         if step.name is None:
             say(f"Running in {image}: {job.command}")
@@ -271,6 +338,8 @@ class Runner:
             sandbox=self.sandbox,
             labels={**self.labels, "stoker.build": str(job.build_id)},
             environment={**env, **job.secrets, **job.environment()},
+            network=network or job.network,
+            hosts=hosts or {},
         )
         try:
             ended = self.engine.run(spec, output)
@@ -285,6 +354,16 @@ class Runner:
             verdict = "passed" if exit_code == 0 else f"failed with code {exit_code}"
             say(f"Step {step.name} {verdict} after {seconds:.1f} s")
         return StepResult(position, step.name, exit_code, started, utcnow(), ended.out_of_memory)
+
+
+def _pump(chunks, lines):
+    """Give a service's output to the log, line by line, until it ends or is removed."""
+    try:
+        for chunk in chunks:
+            lines.feed(chunk)
+    except BuildError:
+        pass
+    lines.flush()
 
 
 class Images:

@@ -46,6 +46,7 @@ def run_build(worker, build):
             default_branch=build.project.branch,
             access=access,
             registries=registries,
+            network=build.project.network,
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
     mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values())])

@@ -58,6 +58,7 @@ class Worker:
             git_timeout=config["STOKER_GIT_TIMEOUT"],
             labels=labels,
             pull_registries=config["STOKER_PULL_REGISTRIES"],
+            service_subnets=config["STOKER_SERVICE_SUBNETS"],
         )
         self.mobile_builder = MobileBuilder(
             config["STOKER_DATA_DIR"],
