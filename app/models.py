@@ -378,6 +378,8 @@ class BuildStep(BaseModel):
     exit_code = IntegerField(null=True)
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
+    # The matrix combination it ran for (a JSON object), or null.
+    matrix = TextField(null=True)
 
     class Meta:
         indexes = ((("build", "position"), False),)
@@ -388,7 +390,7 @@ class BuildStep(BaseModel):
             seconds = round((self.finished_at - self.started_at).total_seconds(), 3)
         return {"name": self.name, "status": self.status, "exitCode": self.exit_code,
                 "startedAt": iso(self.started_at), "finishedAt": iso(self.finished_at),
-                "durationSeconds": seconds}
+                "durationSeconds": seconds, "matrix": json.loads(self.matrix) if self.matrix else None}
 
 
 class GithubStatus(BaseModel):

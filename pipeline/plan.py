@@ -5,7 +5,8 @@ straight to it.
 """
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import product
 
 import yaml
 
@@ -14,7 +15,8 @@ from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
 from .when import When
 
 FILENAME = ".stoker.yml"
-KEYS = {"image", "env", "timeout", "steps", "when", "services"}
+KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix"}
+MAX_COMBINATIONS = 16
 STEP_KEYS = ("name", "commands", "when", "image", "pull", "depends_on", "failure")
 WHEN_KEYS = ("event", "branch", "path", "status")
 SERVICE_KEYS = ("name", "image", "commands", "environment")
@@ -47,6 +49,8 @@ class Step:
     # "ignore": its failure fails neither the build nor the steps after it.
     failure: str = "fail"
     line: int = field(default=0, compare=False)
+    # The matrix combination it runs for, as (name, value) pairs given to it as variables.
+    matrix: tuple = ()
 
     @property
     def statuses(self):
@@ -83,6 +87,21 @@ class Plan:
     env: dict = field(default_factory=dict)
     when: When | None = None
     services: tuple = ()
+    # Each combination of the matrix, as (name, value) pairs; () for none.
+    matrix: tuple = ()
+
+    def expanded(self):
+        """The plan with its steps once per matrix combination, each named for it ("test (PY=3.12)")
+        and waiting on its own combination's steps; the plan itself when it has no matrix."""
+        if not self.matrix:
+            return self
+        needs, steps = self.needs(), []
+        for combination in self.matrix:
+            label = ", ".join(f"{name}={value}" for name, value in combination)
+            steps += [replace(step, name=f"{step.name} ({label})", matrix=combination,
+                              depends_on=tuple(f"{needed} ({label})" for needed in needs[step.name]))
+                      for step in self.steps]
+        return replace(self, steps=tuple(steps), matrix=())
 
     def needs(self):
         """Each step's name and the names of the steps it waits for: those it names in depends_on,
@@ -218,6 +237,30 @@ def _services(node):
     return tuple(services)
 
 
+def _matrix(node):
+    """Every combination a matrix names: the product of its lists, then its `include:` maps."""
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        _fail(node, "matrix must map names to lists of values, or have include: a list of maps")
+    axes, included = [], []
+    for key, value in node.value:
+        name = _scalar_text(key, "a matrix name")
+        if name == "include":
+            if not isinstance(value, yaml.SequenceNode) or not value.value:
+                _fail(value, "matrix include must be a list of maps of NAME: value")
+            included += [tuple(_env(item).items()) for item in value.value]
+            continue
+        if not ENV_NAME.fullmatch(name):
+            _fail(key, f"matrix name {name!r} must be letters, digits and _, not starting with a digit")
+        if not isinstance(value, yaml.SequenceNode) or not value.value:
+            _fail(value, f"matrix {name} must be a list of values")
+        axes.append([(name, _scalar_text(item, f"a value of matrix {name}")) for item in value.value])
+    combinations = [tuple(chosen) for chosen in product(*axes)] if axes else []
+    combinations += included
+    if len(combinations) > MAX_COMBINATIONS:
+        _fail(node, f"the matrix makes {len(combinations)} combinations; at most {MAX_COMBINATIONS}")
+    return tuple(combinations)
+
+
 def _step_fields(node):
     return [{key.value: key for key, _ in item.value} for item in node.value]
 
@@ -302,4 +345,5 @@ def parse(text):
         env=_env(found["env"]) if "env" in found else {},
         when=_when(found["when"], keys["when"]) if "when" in found else None,
         services=_services(found["services"]) if "services" in found else (),
+        matrix=_matrix(found["matrix"]) if "matrix" in found else (),
     )

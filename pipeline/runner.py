@@ -7,7 +7,7 @@ import stat
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from ipaddress import ip_network
 from pathlib import Path
@@ -107,6 +107,8 @@ class StepResult:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     out_of_memory: bool = False
+    # The matrix combination it ran for ({name: value}), if any.
+    matrix: dict | None = None
 
 
 @dataclass
@@ -213,6 +215,8 @@ class Runner:
 
     def _run_plan(self, job, workspace, image, env, plan, context, say, output, report_step, on_step_output,
                   halt, outcome, images):
+        # A matrix is its steps once per combination, side by side, in one graph.
+        plan = plan.expanded()
         needs = plan.needs()
         side_by_side = any(needs[step.name] != ((plan.steps[i - 1].name,) if i else ())
                            for i, step in enumerate(plan.steps))
@@ -226,8 +230,8 @@ class Runner:
             else:
                 lines, shown = None, (lambda raw: (output(raw), own(raw)))
             try:
-                return self._run_step(job, workspace, step.image or image, env, step, position, len(plan.steps),
-                                      say, shown, images, **placed)
+                return self._run_step(job, workspace, step.image or image, {**env, **dict(step.matrix)}, step,
+                                      position, len(plan.steps), say, shown, images, **placed)
             finally:
                 if lines is not None:
                     lines.flush()
@@ -242,7 +246,8 @@ class Runner:
                 say(f"Step {step.name} failed, and its failure is ignored")
             if ended.result is not None:
                 self._out_of_memory(ended.result, outcome, say)
-            report_step(ended.result or StepResult(position, step.name),
+            result = ended.result or StepResult(position, step.name)
+            report_step(replace(result, matrix=dict(step.matrix)) if step.matrix else result,
                         ended.state if ended.state != IGNORED else FAILED_STEP)
 
         with self._services(job, workspace, image, env, plan.services, say, output, images) as (network, hosts):

@@ -83,7 +83,7 @@ def _run(worker, job, mask):
     def step_output(name, raw):
         if name not in step_writers:
             step_writers[name] = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"],
-                                           mask.fresh(), step=name)
+                                           mask.fresh(), step=name[:100])
         step_writers[name].write(raw)
 
     watch = worker.watch = Watch(worker, job, log_writer)
@@ -122,9 +122,10 @@ def _record_step(job, result, status):
     """Keep how a .stoker.yml step ended (passed, failed or skipped, as the runner says)."""
     with db.connection_context():
         try:
-            BuildStep.create(build=job.build_id, position=result.position, name=result.name, status=status,
+            BuildStep.create(build=job.build_id, position=result.position, name=result.name[:100], status=status,
                              exit_code=result.exit_code, started_at=result.started_at,
-                             finished_at=result.finished_at)
+                             finished_at=result.finished_at,
+                             matrix=json.dumps(result.matrix) if result.matrix else None)
         except IntegrityError:
             # The build is gone with its deleted project; its watch halts the rest.
             log.info("build %s: not recording step %s of a deleted build", job.build_id, result.name)

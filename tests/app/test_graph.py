@@ -100,3 +100,45 @@ def test_a_cycle_or_an_unknown_name_fails_the_build_at_once_naming_the_line(buil
     build, log = build_with(plan)
     assert (build["status"], build["exitCode"], build["steps"]) == (Status.FAILED, None, [])
     assert build["error"].startswith(f".stoker.yml line {line}: ") and words in build["error"]
+
+
+MATRIX = """\
+matrix:
+  PYTHON: ["3.11", "3.12"]
+  DB: [sqlite, postgres]
+steps:
+  - name: test
+    commands:
+      - echo "testing on $PYTHON with $DB"
+      - test "$PYTHON/$DB" != "{failing}"
+  - name: report
+    commands: echo "reported $PYTHON $DB"
+"""
+
+
+def test_a_matrix_runs_every_combination_with_its_variables_and_fails_if_one_does(build_with):
+    build, log = build_with(MATRIX.format(failing="none"))
+    assert build["status"] == Status.PASSED, log
+    combinations = [{"PYTHON": p, "DB": d} for p in ("3.11", "3.12") for d in ("sqlite", "postgres")]
+    assert [(s["name"], s["matrix"]) for s in build["steps"]] == [
+        (f"{name} (PYTHON={c['PYTHON']}, DB={c['DB']})", c) for c in combinations for name in ("test", "report")]
+    for c in combinations:
+        assert f"[test (PYTHON={c['PYTHON']}, DB={c['DB']})] testing on {c['PYTHON']} with {c['DB']}\n" in log
+    starts = sorted(moment(s["startedAt"]) for s in build["steps"] if s["name"].startswith("test "))
+    assert starts[-1] - starts[0] < 1.5  # side by side, not one after another
+
+    build, log = build_with(MATRIX.format(failing="3.12/postgres"))
+    assert (build["status"], build["exitCode"]) == (Status.FAILED, 1)
+    statuses = {s["name"]: s["status"] for s in build["steps"]}
+    assert statuses["test (PYTHON=3.12, DB=postgres)"] == Status.FAILED
+    assert statuses["report (PYTHON=3.12, DB=postgres)"] == Status.SKIPPED
+    assert statuses["report (PYTHON=3.11, DB=sqlite)"] == Status.PASSED
+
+
+def test_a_matrix_takes_included_combinations_and_refuses_more_than_16(build_with):
+    build, log = build_with("matrix:\n  include:\n    - {GO: '1.22'}\n    - {GO: '1.23', EXTRA: 'yes'}\n"
+                            "steps:\n  - {name: go, commands: 'echo go $GO extra=$EXTRA'}\n")
+    assert build["status"] == Status.PASSED
+    assert "go 1.22 extra=\n" in log and "go 1.23 extra=yes\n" in log
+    build, _ = build_with("matrix:\n  A: [1, 2, 3, 4, 5]\n  B: [1, 2, 3, 4]\nsteps:\n  - {name: a, commands: x}\n")
+    assert build["error"] == ".stoker.yml line 2: the matrix makes 20 combinations; at most 16"
