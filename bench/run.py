@@ -430,6 +430,35 @@ def project_list(work, args, small=100, large=100_000, runs=15):
                              "median_ratio": many / few}}
 
 
+TWO_STEPS = """\
+steps:
+  - name: one
+    {depends}commands: sleep 2
+  - name: two
+    {depends}commands: sleep 2
+"""
+
+
+def parallel_steps(work, args, runs=5):
+    """5: two independent 2 s steps side by side (depends_on: []) against the same two in sequence,
+    push to `passed`, interleaved."""
+    repo, _ = small_repo(work)
+    with stoker_with_project(work, args) as stoker:
+        times = {"side_by_side": [], "in_sequence": []}
+        for run in range(runs):
+            for kind, depends in (("side_by_side", "depends_on: []\n    "), ("in_sequence", "")):
+                (work / "repo" / ".stoker.yml").write_text(TWO_STEPS.format(depends=depends))
+                (work / "repo" / "run").write_text(f"{kind} {run}\n")
+                repo.index.add([".stoker.yml", "run"])
+                commit = repo.index.commit(f"{kind} {run}").hexsha
+                sent, _, response = stoker.push(commit)
+                finished, _, _ = stoker.wait_for(response.json()["build"]["id"], "passed")
+                times[kind].append((finished - sent) * 1000)
+    ratio = statistics.median(times["in_sequence"]) / statistics.median(times["side_by_side"])
+    return {"two_2s_steps": {kind: summary(values) for kind, values in times.items()},
+            "two_2s_steps_sequence_over_parallel": ratio}
+
+
 STACK_ONLY = """
 import eventlet
 eventlet.monkey_patch()
@@ -439,7 +468,8 @@ print(open("/proc/self/status").read())
 
 
 BENCHMARKS = {"push_to_running": push_to_running, "build_overhead": build_overhead, "checkout": checkout,
-              "burst": burst, "api_reads": api_reads, "memory": memory, "project_list": project_list}
+              "burst": burst, "api_reads": api_reads, "memory": memory, "project_list": project_list,
+              "parallel_steps": parallel_steps}
 
 
 def rows(results, prefix=""):
