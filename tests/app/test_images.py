@@ -102,3 +102,25 @@ def test_an_image_from_a_registry_the_server_does_not_pull_from_is_never_fetched
     assert build["error"] == ("image 'registry.example.com/tools/x:1' is not on the Docker engine, and this "
                               "server pulls only from 127.0.0.1")
     assert "Pulling" not in log
+
+
+def test_pull_always_pulls_again_and_never_never_does(client, accounts, local_repo, drain, registry,
+                                                      docker_client):
+    server, image = registry
+    headers = accounts.headers()
+    local_repo.commit({".stoker.yml": f"steps:\n  - {{name: offline, image: '{image}', pull: never, "
+                                      f"commands: 'true'}}\n"}, message="Never pull")
+    made = client.post("/api/project/projects", headers=headers, json={"name": "p", "repoUrl": local_repo.url})
+    drain()
+    never = client.get(f"/api/build/{made.get_json()['build']['id']}", headers=headers).get_json()["build"]
+    assert never["status"] == Status.FAILED and "is not on the Docker engine" in never["error"]
+    assert put_registry(client, headers, server.host, "ci", PASSWORD).status_code == 201
+
+    local_repo.commit({".stoker.yml": f"steps:\n  - {{name: fresh, image: '{image}', pull: always, "
+                                      f"commands: 'true'}}\n"}, message="Always pull")
+    for _ in range(2):  # the second time the engine has it, and it is pulled all the same
+        run = client.post("/api/project/projects/1/builds", json={}, headers=headers).get_json()["build"]["id"]
+        drain()
+        log = client.get(f"/api/build/{run}/logs", headers=headers).get_data(as_text=True)
+        assert f"==> Pulling {image} from {server.host} as ci" in log
+        assert client.get(f"/api/build/{run}", headers=headers).get_json()["build"]["status"] == Status.PASSED
