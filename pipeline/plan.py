@@ -173,22 +173,30 @@ def _when(node, key):
     return When(line=key.start_mark.line + 1, **found)
 
 
-def _steps(node):
+def _items(node, what, most, keys, needed, has):
+    """Each item of a list of `what`s (steps, services) with its {key: (key node, value node)}:
+    the list non-empty and at most `most` long, each item a mapping of `keys` with the `needed` ones."""
+    wanted = " and ".join(f"a {key}" if key == "name" else key for key in needed)
     if not isinstance(node, yaml.SequenceNode) or not node.value:
-        _fail(node, "steps must be a list of steps, each with a name and commands")
-    if len(node.value) > MAX_STEPS:
-        _fail(node, f"at most {MAX_STEPS} steps")
-    steps = []
+        _fail(node, f"{what}s must be a list of {what}s, each with {wanted}")
+    if len(node.value) > most:
+        _fail(node, f"at most {most} {what}s")
     for item in node.value:
         if not isinstance(item, yaml.MappingNode):
-            _fail(item, "each step must be a mapping with a name and commands")
-        fields = {_scalar_text(key, "a step key"): (key, value) for key, value in item.value}
+            _fail(item, f"each {what} must be a mapping with {wanted}")
+        fields = {_scalar_text(key, f"a {what} key"): (key, value) for key, value in item.value}
         for name, (key, _) in fields.items():
-            if name not in STEP_KEYS:
-                _fail(key, f"unknown step key {name!r}; a step has a name, commands and perhaps "
-                           f"{', '.join(STEP_KEYS[2:])}")
-        if "name" not in fields or "commands" not in fields:
-            _fail(item, "each step needs a name and commands")
+            if name not in keys:
+                _fail(key, f"unknown {what} key {name!r}; a {what} has {has}")
+        if any(key not in fields for key in needed):
+            _fail(item, f"each {what} needs {wanted}")
+        yield item, fields
+
+
+def _steps(node):
+    steps = []
+    for item, fields in _items(node, "step", MAX_STEPS, STEP_KEYS, ("name", "commands"),
+                               f"a name, commands and perhaps {', '.join(STEP_KEYS[2:])}"):
         commands = fields["commands"][1]
         if isinstance(commands, yaml.ScalarNode):
             commands = yaml.SequenceNode("tag:yaml.org,2002:seq", [commands], commands.start_mark, commands.end_mark)
@@ -209,20 +217,8 @@ def _steps(node):
 
 
 def _services(node):
-    if not isinstance(node, yaml.SequenceNode) or not node.value:
-        _fail(node, "services must be a list of services, each with a name")
-    if len(node.value) > MAX_SERVICES:
-        _fail(node, f"at most {MAX_SERVICES} services")
     services = []
-    for item in node.value:
-        if not isinstance(item, yaml.MappingNode):
-            _fail(item, "each service must be a mapping with a name")
-        fields = {_scalar_text(key, "a service key"): (key, value) for key, value in item.value}
-        for name, (key, _) in fields.items():
-            if name not in SERVICE_KEYS:
-                _fail(key, f"unknown service key {name!r}; a service has {', '.join(SERVICE_KEYS)}")
-        if "name" not in fields:
-            _fail(item, "each service needs a name")
+    for _, fields in _items(node, "service", MAX_SERVICES, SERVICE_KEYS, ("name",), ", ".join(SERVICE_KEYS)):
         name = _scalar_text(fields["name"][1], "a service name")
         if not SERVICE_NAME.fullmatch(name):
             _fail(fields["name"][1], f"service name {name!r} must be a host name: a-z, 0-9 and '-'")

@@ -51,6 +51,19 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
     ("- a\n- b\n", 1, "must be a mapping"),
     ("", 1, "must be a mapping"),
     ("steps:\n  - {name: a, commands: x}\n---\nsteps: []\n", 3, "single document"),
+    ("steps:\n  - {name: a, commands: x, pull: sometimes}\n", 2, "pull must be one of if-missing, always, never"),
+    ("steps:\n  - {name: a, commands: x, failure: maybe}\n", 2, "failure must be one of fail, ignore"),
+    ("steps:\n  - {name: a, commands: x, when: {status: [done]}}\n", 2, "when.status must be"),
+    ("steps:\n  - {name: a, commands: x}\n  - {name: a, commands: y}\n  - {name: b, commands: z, depends_on: a}\n",
+     4, "which more than one step is called"),
+    ("services: []\nsteps:\n  - {name: a, commands: x}\n", 1, "services must be a list of services"),
+    ("services:\n  - {name: Web_1}\nsteps:\n  - {name: a, commands: x}\n", 2, "must be a host name"),
+    ("services:\n  - {name: db}\n  - {name: db}\nsteps:\n  - {name: a, commands: x}\n", 3,
+     "two services are called 'db'"),
+    ("services:\n  - {name: db, ports: [5432]}\nsteps:\n  - {name: a, commands: x}\n", 2,
+     "unknown service key 'ports'"),
+    ("matrix:\n  PY: []\nsteps:\n  - {name: a, commands: x}\n", 2, "matrix PY must be a list of values"),
+    ("matrix:\n  1PY: [a]\nsteps:\n  - {name: a, commands: x}\n", 2, "matrix name '1PY'"),
 ])
 def test_errors_name_the_line_at_fault(text, line, words):
     with pytest.raises(PlanError) as caught:
@@ -65,3 +78,19 @@ def test_a_step_script_prints_each_command_and_stops_at_the_first_failure():
     ran = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
     assert ran.returncode == 1
     assert ran.stdout == "$ echo 'it''s' \"$0\"\nits sh\n$ false\n"
+
+
+def test_a_file_without_depends_on_runs_in_order_and_depends_on_makes_a_graph():
+    plan = parse("steps:\n  - {name: a, commands: x}\n  - {name: b, commands: x}\n"
+                 "  - {name: c, commands: x, depends_on: []}\n  - {name: d, commands: x, depends_on: [a, c]}\n")
+    assert plan.needs() == {"a": (), "b": ("a",), "c": (), "d": ("a", "c")}
+
+
+def test_a_matrix_expands_into_one_graph_per_combination():
+    plan = parse("matrix:\n  PY: ['3.11', '3.12']\n  include:\n    - {PY: '3.13', EXTRA: 'yes'}\n"
+                 "steps:\n  - {name: test, commands: x}\n  - {name: report, commands: y}\n").expanded()
+    assert plan.needs() == {
+        "test (PY=3.11)": (), "report (PY=3.11)": ("test (PY=3.11)",),
+        "test (PY=3.12)": (), "report (PY=3.12)": ("test (PY=3.12)",),
+        "test (PY=3.13, EXTRA=yes)": (), "report (PY=3.13, EXTRA=yes)": ("test (PY=3.13, EXTRA=yes)",)}
+    assert plan.steps[4].matrix == (("PY", "3.13"), ("EXTRA", "yes"))
