@@ -150,10 +150,10 @@ class Stoker:
             self.process.kill()
 
 
-def rss_mb(proc_status):
-    """VmRSS, in MB, from the text of a /proc/PID/status."""
+def rss_mb(proc_status, field="VmRSS:"):
+    """VmRSS (or another of its memory figures, VmHWM: the peak), in MB, from a /proc/PID/status."""
     for line in proc_status.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return None
 
@@ -221,17 +221,25 @@ def push_to_running(work, args, runs=30):
 
 
 def build_overhead(work, args, runs=15):
-    """3: a trivial build end to end against a bare `docker run` of the same image, interleaved."""
-    _, commit = small_repo(work)
+    """3: a trivial build end to end against a bare `docker run` of the same image, interleaved: of
+    the same commit again (the mirror has it) and of a new commit each time (the mirror fetches)."""
+    repo, commit = small_repo(work)
     with stoker_with_project(work, args) as stoker:
-        whole, bare = [], []
-        for _ in range(runs):
-            sent, _, response = stoker.push(commit)
-            finished, _, _ = stoker.wait_for(response.json()["build"]["id"], "passed")
-            whole.append((finished - sent) * 1000)
+        same, new, bare = [], [], []
+        for run in range(runs):
+            for times, pushed in ((same, commit), (new, None)):
+                if pushed is None:
+                    (work / "repo" / "run").write_text(f"{run}\n")
+                    repo.index.add(["run"])
+                    pushed = repo.index.commit(f"bench {run}").hexsha
+                sent, _, response = stoker.push(pushed)
+                finished, _, _ = stoker.wait_for(response.json()["build"]["id"], "passed")
+                times.append((finished - sent) * 1000)
             bare.append(bare_docker_run())
-    extra = [w - b for w, b in zip(whole, bare)]
-    return {"trivial_build": summary(whole), "bare_docker_run": summary(bare), "build_minus_bare": summary(extra)}
+    return {"trivial_build": summary(same), "trivial_build_new_commit": summary(new),
+            "bare_docker_run": summary(bare),
+            "build_minus_bare": summary([w - b for w, b in zip(same, bare)]),
+            "new_commit_build_minus_bare": summary([w - b for w, b in zip(new, bare)])}
 
 
 def checkout(work, args, files=2000, commits=200, runs=7):
@@ -378,6 +386,15 @@ def memory(work, args):
         time.sleep(3)
         figures = {"server_rss_mb": server.rss_mb(), "worker_rss_mb": worker.rss_mb(),
                    "serve_with_workers_rss_mb": both.rss_mb()}
+        # Then the one-process default's peak through a first day: an account made, signed in, a
+        # project created and built (VmHWM: the most it was ever resident, not only now).
+        both.sign_in()
+        small_repo(work)
+        both.create_project(work / "repo")
+        figures["serve_with_workers_after_first_build_rss_mb"] = both.rss_mb()
+        figures["serve_with_workers_peak_hwm_mb"] = rss_mb(Path(f"/proc/{both.process.pid}/status").read_text(),
+                                                           "VmHWM:")
+        figures["server_peak_hwm_mb"] = rss_mb(Path(f"/proc/{server.process.pid}/status").read_text(), "VmHWM:")
     finally:
         for stoker in (server, worker, both):
             stoker.stop()

@@ -19,8 +19,20 @@ def test_register_returns_the_new_user_and_stores_a_salted_slow_hash(client):
     client.post("/api/auth/register", json={"username": "bob", "password": "analytical"})
     ada, bob = User.get(username="ada"), User.get(username="bob")
     assert "analytical" not in ada.password_hash
-    assert ada.password_hash.startswith(("scrypt:", "pbkdf2:"))
+    assert ada.password_hash.startswith("pbkdf2:sha256:600000$")
     assert ada.password_hash != bob.password_hash  # salted: same password, different hash
+
+
+def test_a_hash_made_the_older_way_still_logs_in_and_is_made_again_the_new_way(client):
+    from werkzeug.security import generate_password_hash
+
+    client.post("/api/auth/register", json={"username": "old", "password": "analytical"})
+    User.update(password_hash=generate_password_hash("analytical", method="scrypt")).execute()
+    for _ in range(2):
+        response = client.post("/api/auth/login", json={"username": "old", "password": "analytical"})
+        assert response.status_code == 200
+        assert User.get(username="old").password_hash.startswith("pbkdf2:sha256:600000$")
+    assert client.post("/api/auth/login", json={"username": "old", "password": "wrong one"}).status_code == 401
 
 
 def test_a_taken_username_is_a_409(client):
