@@ -99,8 +99,9 @@ def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, watched
     pid = f":{live_server.process.pid}:"
 
     def containers():
-        return [c for c in docker_client.containers.list(all=True, filters={"label": f"stoker.build={build_id}"})
-                if pid in c.labels.get("stoker.worker", "")]
+        # Sparse: a container removed between the list and a look at it is simply gone.
+        listed = docker_client.containers.list(all=True, sparse=True, filters={"label": f"stoker.build={build_id}"})
+        return [c for c in listed if pid in (c.attrs.get("Labels") or {}).get("stoker.worker", "")]
 
     wait_until(containers, timeout=10, interval=0.05)
 

@@ -222,7 +222,7 @@ def test_a_project_is_made_public_and_private_again_by_its_owner(client, account
 
     for body, message in [({"public": "yes"}, "public must be true or false"),
                           ({"name": "renamed", "public": "yes"}, "public must be true or false"),
-                          ({"repoUrl": "/elsewhere"}, f"repoUrl cannot be changed; the settings are {', '.join(SETTINGS)}"),
+                          ({"webhookSecret": "x"}, f"webhookSecret cannot be changed; the settings are {', '.join(SETTINGS)}"),
                           ([True], "Request body must be a JSON object")]:
         response = client.patch(url, json=body, headers=alice)
         assert (response.status_code, response.get_json()["message"]) == (400, message)

@@ -21,7 +21,8 @@ def test_a_repo_url_with_credentials_is_refused_and_not_repeated(client, account
                                json={"name": "demo", "repoUrl": url, "buildCommand": "true"})
     assert response.status_code == 400
     message = response.get_json()["message"]
-    assert "repoUrl" in message and "user name or password" in message and TOKEN not in message
+    assert "repoUrl" in message and "user name or password" in message and "repoToken" in message
+    assert TOKEN not in message
     assert spawned == []
     with db.connection_context():
         assert Project.select().count() == 0

@@ -12,6 +12,8 @@ export function showNewProject(main, app) {
     buildCommand: h("textarea", { id: "buildCommand", rows: 3, placeholder: "make",
                                   "aria-describedby": "buildCommand-hint" }),
     public: h("input", { id: "public", type: "checkbox" }),
+    repoToken: h("input", { id: "repoToken", type: "password", autocomplete: "off", "aria-describedby": "repoToken-hint" }),
+    deployKey: h("input", { id: "deployKey", type: "checkbox" }),
   };
   const error = h("p", { class: "error", role: "alert", hidden: true });
 
@@ -19,9 +21,10 @@ export function showNewProject(main, app) {
     event.preventDefault();
     const body = { name: inputs.name.value, repoUrl: inputs.repoUrl.value.trim(),
                    branch: inputs.branch.value.trim(), public: inputs.public.checked };
-    for (const key of ["image", "buildCommand"]) {
+    for (const key of ["image", "buildCommand", "repoToken"]) {
       if (inputs[key].value.trim()) body[key] = inputs[key].value;
     }
+    if (inputs.deployKey.checked) body.deployKey = true;
     errorText(error, null);
     event.submitter.disabled = true;
     try {
@@ -39,6 +42,10 @@ export function showNewProject(main, app) {
     h("form", { class: "stack", onsubmit: submit },
       field("name", "Name", inputs.name),
       field("repoUrl", "Repository URL", inputs.repoUrl, "HTTPS or git@host:owner/repo; Stoker fetches it when a push arrives."),
+      field("repoToken", "Repository token", inputs.repoToken,
+            "For a private https:// repository: a token that may read it. Kept sealed, never shown again."),
+      h("div", { class: "field inline" }, inputs.deployKey,
+        h("label", { for: "deployKey" }, "Make a deploy key (private ssh repositories: git@host:owner/repo)")),
       field("branch", "Branch", inputs.branch),
       field("image", "Docker image", inputs.image, "Left empty, the server's default build image."),
       field("buildCommand", "Build command", inputs.buildCommand, "Runs in the checkout unless the repository has a .stoker.yml; left empty, make."),
@@ -67,8 +74,11 @@ function copyable(id, label, value) {
 function created(project) {
   return h("section", { class: "card" },
     h("h1", { tabindex: "-1" }, `${project.name} is ready`),
-    h("p", {}, "Its first build is queued at the head of ", h("code", {}, project.branch), ". ",
-      "To build every push, add a webhook in GitHub:"),
+    project.deployKey ? [
+      h("p", {}, "Add this key to the repository's deploy keys (read-only); then run a build from the project's page."),
+      copyable("deployKeyPublic", "Deploy key", project.deployKey)] :
+      h("p", {}, "Its first build is queued at the head of ", h("code", {}, project.branch), "."),
+    h("p", {}, "To build every push, add a webhook in GitHub:"),
     copyable("webhookUrl", "Payload URL", project.webhookUrl),
     copyable("webhookSecret", "Secret", project.webhookSecret),
     h("p", { class: "warning" }, "The secret is shown only now. Copy it before you leave this page."),

@@ -160,6 +160,10 @@ function settingsForm(project, main) {
     tags: h("input", { id: "set-tags", type: "checkbox", checked: project.tags }),
     pullRequests: h("input", { id: "set-pullRequests", type: "checkbox", checked: project.pullRequests }),
     autoCancel: h("input", { id: "set-autoCancel", type: "checkbox", checked: project.autoCancel }),
+    network: h("input", { id: "set-network", value: project.network ?? "", placeholder: "the server's default" }),
+    githubRepo: h("input", { id: "set-githubRepo", value: project.githubRepo ?? "", placeholder: "owner/repo" }),
+    githubToken: h("input", { id: "set-githubToken", type: "password", autocomplete: "off",
+                              placeholder: project.reportsToGithub ? "set; type to replace it" : "none" }),
   };
   const problem = h("p", { class: "error", role: "alert", hidden: true });
   const saved = h("p", { class: "hint", role: "status" });
@@ -177,8 +181,13 @@ function settingsForm(project, main) {
       };
       if (inputs.repoUrl.value.trim() !== project.repoUrl) body.repoUrl = inputs.repoUrl.value.trim();
       if (inputs.repoToken.value) body.repoToken = inputs.repoToken.value;
+      if ((inputs.network.value.trim() || null) !== project.network) body.network = inputs.network.value.trim() || null;
+      if (inputs.githubRepo.value.trim() && inputs.githubRepo.value.trim() !== project.githubRepo) {
+        body.githubRepo = inputs.githubRepo.value.trim();
+      }
+      if (inputs.githubToken.value) body.githubToken = inputs.githubToken.value;
       ({ project } = await api("PATCH", `/project/projects/${project.id}`, body));
-      inputs.repoToken.value = "";
+      inputs.repoToken.value = inputs.githubToken.value = "";
       inputs.repoToken.placeholder = project.hasRepoToken ? "set; type to replace it" : "none";
       main.querySelector("h1").textContent = project.name;
       saved.textContent = "Saved";
@@ -193,6 +202,9 @@ function settingsForm(project, main) {
       field("set-forkPullRequests", "Pull requests from forks", inputs.forkPullRequests),
       check("set-tags", "Build tags", inputs.tags), check("set-pullRequests", "Build pull requests", inputs.pullRequests),
       check("set-autoCancel", "A new push cancels older builds of its branch", inputs.autoCancel),
+      field("set-network", "Network for its builds (one the server allows)", inputs.network),
+      field("set-githubRepo", "GitHub repository for commit statuses", inputs.githubRepo),
+      field("set-githubToken", "GitHub token for commit statuses", inputs.githubToken),
       problem, saved, h("button", { type: "submit" }, "Save settings")));
 }
 
