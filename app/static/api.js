@@ -44,8 +44,10 @@ export async function api(method, path, body) {
   return (await call(method, path, body)).json();
 }
 
-/** The log of a build from byte `offset`: its text, and the byte offset to ask for next. */
-export async function fetchLog(buildId, offset) {
-  const response = await call("GET", `/build/${buildId}/logs?offset=${offset}`);
+/** The log of a build (or of one of its steps) from byte `offset`: its text, and the byte offset
+ *  to ask for next. */
+export async function fetchLog(buildId, offset, step) {
+  const only = step === undefined ? "" : `&step=${encodeURIComponent(step)}`;
+  const response = await call("GET", `/build/${buildId}/logs?offset=${offset}${only}`);
   return { text: await response.text(), next: Number(response.headers.get("X-Log-Next-Offset")) };
 }

@@ -348,7 +348,7 @@ def test_a_team_shares_a_project_from_its_page_and_an_admin_deletes_it(live_serv
     expect(page.locator("dd.role")).to_have_text("admin")
 
     page.get_by_text("Members", exact=True).click()
-    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Username", exact=True).fill("bob")
     page.get_by_label("Role", exact=True).select_option("write")
     page.get_by_role("button", name="Add member").click()
     expect(page.locator('[data-member="bob"]')).to_be_visible()
@@ -423,3 +423,31 @@ def test_api_tokens_and_users_are_managed_from_their_pages(live_server, open_pag
     expect(carol.get_by_role("link", name="Users")).to_be_hidden()
     carol.goto("/admin")
     expect(carol.locator("main .error")).to_contain_text("Only an admin")
+
+
+def test_each_steps_own_log_opens_from_the_build_page_and_registries_are_kept_from_the_project_page(
+        live_server, open_page, local_repo):
+    token = login(live_server, "alice")
+    local_repo.commit({".stoker.yml": "steps:\n  - {name: left, depends_on: [], commands: 'echo from the left'}\n"
+                                      "  - {name: right, depends_on: [], commands: 'echo from the right'}\n"},
+                      message="Two sides")
+    made = create_project(live_server, token, local_repo)
+    page = signed_in(open_page(live_server), "alice")
+    page.goto(f"/builds/{made['build']['id']}")
+    expect(page.locator("h1 .status")).to_have_text(Status.PASSED)
+    expect(page.locator("pre.log").first).to_contain_text("[left] from the left")
+    page.get_by_role("button", name="Show the log of step right").click()
+    own = page.get_by_label("Log of step right", exact=True)
+    expect(own).to_contain_text("from the right")
+    expect(own).not_to_contain_text("from the left")
+
+    page.goto(f"/projects/{made['project']['id']}")
+    page.get_by_text("Registries", exact=True).click()
+    page.get_by_label("Registry", exact=True).fill("registry.example.com:5000")
+    page.get_by_label("Registry username").fill("ci")
+    page.get_by_label("Registry password").fill("never-shown-again")
+    page.get_by_role("button", name="Save registry").click()
+    expect(page.locator('[data-registry="registry.example.com:5000"]')).to_contain_text("as ci")
+    expect(page.locator("main")).not_to_contain_text("never-shown-again")
+    page.get_by_role("button", name="Forget registry.example.com:5000").click()
+    expect(page.locator(".registries")).to_have_text("No registries")

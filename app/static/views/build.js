@@ -1,5 +1,5 @@
 // One build: its status, timings and steps, its log as it is written; rebuild, cancel, approve and decline.
-import { api } from "../api.js";
+import { api, fetchLog } from "../api.js";
 import {
   FINISHED, buildDuration, errorText, eventLabel, firstLine, formatDuration, h, progress, shortHash, statusBadge,
   timeAgo,
@@ -34,6 +34,22 @@ export async function showBuild(main, app, buildId) {
   const steps = h("div", { class: "steps-table" });
   const problem = h("p", { class: "error", role: "alert", hidden: true });
   const log = h("pre", { class: "log", tabindex: "0", "aria-label": "Build log" });
+  // One step's own output, apart from the steps that ran beside it.
+  const stepLog = h("section", { class: "step-log", hidden: true });
+
+  async function showStepLog(name) {
+    errorText(problem, null);
+    try {
+      const { text } = await fetchLog(buildId, 0, name);
+      const pre = h("pre", { class: "log", tabindex: "0", "aria-label": `Log of step ${name}` });
+      if (toHtml) pre.insertAdjacentHTML("beforeend", toHtml(text)); // ansi_up escapes all markup
+      else pre.append(text);
+      stepLog.replaceChildren(h("h2", {}, `Log of step ${name}`), pre);
+      stepLog.hidden = false;
+    } catch (failure) {
+      errorText(problem, failure);
+    }
+  }
   const rebuild = h("button", { type: "button", onclick: () => act(`/build/rebuild/${buildId}`) }, "Rebuild");
   const cancel = h("button", { type: "button", class: "danger", onclick: () => act(`/build/${buildId}/cancel`) }, "Cancel");
   const approve = h("button", { type: "button", onclick: () => act(`/build/${buildId}/approve`) }, "Approve");
@@ -81,7 +97,7 @@ export async function showBuild(main, app, buildId) {
       h("dt", {}, "Duration"), h("dd", { class: "duration" }, formatDuration(buildDuration(build))),
       h("dt", {}, "Exit code"), h("dd", { class: "exit-code" }, build.exitCode ?? "—"),
       ...(build.error ? [h("dt", {}, "Error"), h("dd", { class: "build-error" }, build.error)] : []));
-    steps.replaceChildren(build.steps?.length ? stepTable(build.steps) : "");
+    steps.replaceChildren(build.steps?.length ? stepTable(build.steps, showStepLog) : "", stepLog);
     document.title = `#${build.id} ${build.status} · ${firstLine(build.commit) || project.name} · Stoker`;
   }
 
@@ -116,12 +132,15 @@ export async function showBuild(main, app, buildId) {
   };
 }
 
-function stepTable(steps) {
+function stepTable(steps, showLog) {
   return h("table", { class: "steps" },
     h("caption", {}, "Steps"),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"), h("th", { scope: "col" }, "Status"),
-                                h("th", { scope: "col" }, "Exit code"), h("th", { scope: "col" }, "Time"))),
+                                h("th", { scope: "col" }, "Exit code"), h("th", { scope: "col" }, "Time"),
+                                h("th", { scope: "col" }, "Log"))),
     h("tbody", {}, steps.map((step) => h("tr", {},
       h("td", {}, step.name), h("td", {}, statusBadge(step.status)), h("td", {}, step.exitCode ?? "—"),
-      h("td", {}, step.durationSeconds === null ? "—" : formatDuration(step.durationSeconds * 1000))))));
+      h("td", {}, step.durationSeconds === null ? "—" : formatDuration(step.durationSeconds * 1000)),
+      h("td", {}, step.startedAt ? h("button", { type: "button", "aria-label": `Show the log of step ${step.name}`,
+                                                 onclick: () => showLog(step.name) }, "Show") : "—")))));
 }

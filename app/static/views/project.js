@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { buildDuration, buildSummary, check, errorText, field, formatDuration, h, problemText, progress,
          submitting } from "../dom.js";
-import { auditPanel, deleteProject, deployKeyPanel, membersPanel } from "./team.js";
+import { auditPanel, deleteProject, deployKeyPanel, membersPanel, registriesPanel } from "./team.js";
 
 const PAGE = 30;
 
@@ -55,6 +55,7 @@ export async function showProject(main, app, projectId) {
     admin ? secretsPanel(project) : null,
     membersPanel(project, app),
     admin ? deployKeyPanel(project) : null,
+    admin ? registriesPanel(project) : null,
     admin ? badgeSettings(project) : null,
     admin ? auditPanel(project) : null,
     admin ? deleteProject(project, app) : null,

@@ -116,3 +116,35 @@ export function deleteProject(project, app) {
     }) },
       field("delete-name", `Type ${project.name} to confirm`, typed), problem, button));
 }
+
+/** Credentials for the registries its builds pull images from, by host; passwords never shown. */
+export function registriesPanel(project) {
+  const base = `/project/projects/${project.id}/registries`;
+  const list = h("ul", { class: "registries" });
+  const problem = problemText();
+  const host = h("input", { id: "registry-host", required: true, placeholder: "registry.example.com:5000" });
+  const username = h("input", { id: "registry-username", required: true, autocomplete: "off" });
+  const password = h("input", { id: "registry-password", type: "password", required: true, autocomplete: "off" });
+
+  async function draw() {
+    const { registries } = await api("GET", base);
+    list.replaceChildren(...(registries.length ? registries.map((r) => h("li", { "data-registry": r.host },
+      h("code", {}, r.host), ` as ${r.username} `,
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        await api("DELETE", `${base}/${encodeURIComponent(r.host)}`).catch((e) => errorText(problem, e));
+        draw();
+      } }, `Forget ${r.host}`))) : [h("li", { class: "muted" }, "No registries")]));
+  }
+  draw().catch((e) => errorText(problem, e));
+  return h("details", { class: "panel registries-panel" }, h("summary", {}, "Registries"), list,
+    h("form", { onsubmit: (event) => submitting(event, problem, async () => {
+      await api("PUT", `${base}/${encodeURIComponent(host.value.trim())}`,
+                { username: username.value, password: password.value });
+      host.value = username.value = password.value = "";
+      await draw();
+    }) },
+      field("registry-host", "Registry", host), field("registry-username", "Registry username", username),
+      field("registry-password", "Registry password", password), problem,
+      h("button", { type: "submit" }, "Save registry")),
+    h("p", { class: "hint" }, "Used to pull the images its steps name; never given to a build, nor to a fork's."));
+}
