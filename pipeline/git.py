@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import git
 from filelock import FileLock, Timeout
 
 from .hosts import UnsafeAddress, check_host, resolve
@@ -182,23 +182,28 @@ def git_env(allow_local):
     }
 
 
-def run_git(args, *, allow_local, timeout, env=None, secrets=(), **kwargs):
-    """Run one git command through GitPython; GitError with git's own words on failure (never
-    with any of `secrets` in them)."""
+def run_git(args, *, allow_local, timeout, env=None, secrets=()):
+    """Run one git command; its output (without the last newline), or GitError with git's own
+    words on failure (never with any of `secrets` in them). A process, not GitPython: a web
+    process checks remotes without loading it."""
     try:
-        return git.Git().execute(
-            ["git", *args],
-            env={**git_env(allow_local), **(env or {})},
-            kill_after_timeout=timeout,
-            **kwargs,
-        )
-    except git.GitCommandError as exc:
-        said = str(exc.stderr or "").strip(" '\n").removeprefix("stderr: '")
+        done = subprocess.run(["git", *args], env={**os.environ, **git_env(allow_local), **(env or {})},
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except Exception as exc:
+        # Under eventlet the green module raises the standard library's TimeoutExpired, another
+        # class than its own; either way run() has killed git.
+        if type(exc).__name__ != "TimeoutExpired":
+            raise
+        raise GitError(f"git took longer than {timeout:g} s") from None
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace")
         lines = [line.strip() for line in said.splitlines() if line.strip()]
-        reason = without_credentials(_reason(lines) if lines else f"git exited with {exc.status}")
+        reason = without_credentials(_reason(lines) if lines else f"git exited with {done.returncode}")
         for secret in secrets:
             reason = reason.replace(secret, "***")
-        raise GitError(reason.strip("' ")) from None
+        raise GitError(reason.strip("' "))
+    out = done.stdout.decode("utf-8", "replace")
+    return out[:-1] if out.endswith("\n") else out
 
 
 @dataclass(frozen=True)
@@ -359,7 +364,8 @@ class GitMirror:
         with self.lock:
             if not (self.path / "HEAD").exists():
                 shutil.rmtree(self.path, ignore_errors=True)
-                git.Repo.init(self.path, bare=True, mkdir=True)
+                self.path.mkdir(parents=True)
+                self._git("init", "--quiet", "--bare")
             if self.has(commit_hash):
                 return
             pins = network_pins(self.url, self.allow_private_hosts)
@@ -400,8 +406,8 @@ class GitMirror:
 
     def describe(self, commit_hash):
         """Return (message, author name) of a commit that is in the mirror."""
-        commit = git.Repo(self.path).commit(commit_hash)
-        return commit.message.strip(), commit.author.name
+        author, _, message = self._git("show", "--no-patch", "--format=%an%x00%B", commit_hash, "--").partition("\0")
+        return message.strip(), author
 
     def export(self, commit_hash, dest):
         """Write the tree of `commit_hash` into the empty folder `dest`, as git checks it out."""

@@ -58,3 +58,32 @@ def test_every_folder_of_code_is_a_package_that_an_install_carries():
     """setup.cfg finds packages by their __init__.py; a folder without one is left out of a wheel."""
     folders = {path.parent for top in ("app", "pipeline") for path in (ROOT / top).rglob("*.py")}
     assert sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").exists()) == []
+
+
+WEB_PROCESS = """
+import sys
+from app import runtime
+runtime.patch()
+from app import cli, create_app
+app = create_app({"DATABASE_URL": "sqlite:///%(data)s/stoker.db", "STOKER_DATA_DIR": "%(data)s",
+                  "STOKER_ALLOW_LOCAL_REPOS": True, "STOKER_REGISTRATION": "open"}, serve_clients=True)
+client = app.test_client()
+client.post("/api/auth/register", json={"username": "web", "password": "password123"})
+token = client.post("/api/auth/login", json={"username": "web", "password": "password123"}).get_json()["accessToken"]
+made = client.post("/api/project/projects", json={"name": "p", "repoUrl": "%(repo)s", "buildCommand": "true"},
+                   headers={"Authorization": "Bearer " + token})
+assert made.status_code == 201, made.get_json()
+print(sorted(name for name in ("docker", "git") if name in sys.modules))
+"""
+
+
+def test_a_web_process_loads_neither_the_docker_sdk_nor_gitpython(tmp_path, local_repo):
+    """A web process without workers checks remotes with git itself and never touches an engine:
+    what runs builds stays out of its memory (about 12 MB of it, measured)."""
+    import subprocess
+    import sys
+
+    script = WEB_PROCESS % {"data": tmp_path / "data", "repo": local_repo.url}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
