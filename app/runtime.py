@@ -76,8 +76,14 @@ def off_the_hub(function, *args):
     return eventlet.tpool.execute(function, *args)
 
 
+# Connections the kernel holds for accept(). eventlet's default of 50 overflowed under a flood of
+# connections the gate was still closing, and a real client's connect was dropped, then retried by
+# TCP a whole second later (seen once in CI).
+LISTEN_BACKLOG = 1024
+
+
 def listen(host, port):
-    return eventlet.listen((host, port))
+    return eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
 
 
 def serve(listener, wsgi_app, *, max_connections, idle_seconds):
