@@ -3,7 +3,6 @@ import json
 import secrets
 
 from flask import Blueprint, current_app, jsonify
-from peewee import IntegrityError
 
 from pipeline.engine import IMAGE_REFERENCE
 from pipeline.git import NO_ACCESS, Access, GitError, UnsafeRemote, check_branch, check_repo_url, is_ssh, ls_remote_branch, without_credentials
@@ -16,6 +15,7 @@ from . import github_status, mirrors, vault
 from .errors import ApiError, flag, json_body, page_args, whole_number
 from .jobs import BUILD
 from .lifecycle import cancel_unfinished, changes, queue_build
+from .rows import delete_row, put_row
 from .models import Build, Event, ForkPolicy, Member, Project, ProjectSecret, Role, db, utcnow
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
@@ -379,29 +379,14 @@ def put_secret(project_id, name):
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     events = _secret_events(data)
-    sealed = vault.seal(current_app.config["SECRET_KEY"], value)
-    with db.atomic():
-        updated = (ProjectSecret.update(sealed=sealed, events=events, updated_at=utcnow())
-                   .where((ProjectSecret.project == project) & (ProjectSecret.name == name)).execute())
-        if not updated:
-            try:
-                with db.atomic():
-                    ProjectSecret.create(project=project, name=name, sealed=sealed, events=events)
-            except IntegrityError:
-                raise ApiError(409, "The secret was changed meanwhile; try again") from None
-        audit(project, "secret.change" if updated else "secret.create", name)
-    secret = ProjectSecret.get((ProjectSecret.project == project) & (ProjectSecret.name == name))
+    fields = {"sealed": vault.seal(current_app.config["SECRET_KEY"], value), "events": events,
+              "updated_at": utcnow()}
+    secret, updated = put_row(ProjectSecret, project, ("name", name), "secret", fields)
     return jsonify(message="Secret saved", secret=secret.to_json()), 200 if updated else 201
 
 
 @bp.delete("/projects/<project_id>/secrets/<name>")
 def delete_secret(project_id, name):
     project = project_for(project_id, Role.ADMIN)
-    name = secret_name(name)
-    with db.atomic():
-        deleted = ProjectSecret.delete().where(
-            (ProjectSecret.project == project) & (ProjectSecret.name == name)).execute()
-        if not deleted:
-            raise ApiError(404, "Secret not found")
-        audit(project, "secret.delete", name)
+    delete_row(ProjectSecret, project, ("name", secret_name(name)), "secret")
     return jsonify(message="Secret deleted")

@@ -4,10 +4,11 @@ import re
 from flask import Blueprint, current_app, jsonify
 
 from . import vault
-from .access import audit, project_for
+from .access import project_for
 from .auth import require_login
 from .errors import ApiError, json_body
-from .models import ProjectRegistry, Role, db, utcnow
+from .models import ProjectRegistry, Role, utcnow
+from .rows import delete_row, put_row
 
 bp = Blueprint("registries", __name__, url_prefix="/api/project")
 bp.before_request(require_login)
@@ -42,24 +43,12 @@ def put_registry(project_id, host):
             raise ApiError(400, f"{key} must be 1 to 1000 printable characters")
     fields = {"username": data["username"], "updated_at": utcnow(),
               "password_sealed": vault.seal(current_app.config["SECRET_KEY"], data["password"])}
-    with db.atomic():
-        replaced = ProjectRegistry.update(**fields).where(
-            (ProjectRegistry.project == project) & (ProjectRegistry.host == host)).execute()
-        if not replaced:
-            ProjectRegistry.create(project=project, host=host, **fields)
-        audit(project, "registry.change" if replaced else "registry.create", host)
-    row = ProjectRegistry.get((ProjectRegistry.project == project) & (ProjectRegistry.host == host))
-    return jsonify(message="Registry saved", registry=row.to_json()), 200 if replaced else 201
+    registry, replaced = put_row(ProjectRegistry, project, ("host", host), "registry", fields)
+    return jsonify(message="Registry saved", registry=registry.to_json()), 200 if replaced else 201
 
 
 @bp.delete("/projects/<project_id>/registries/<host>")
 def delete_registry(project_id, host):
     project = project_for(project_id, Role.ADMIN)
-    host = _host(host)
-    with db.atomic():
-        deleted = ProjectRegistry.delete().where(
-            (ProjectRegistry.project == project) & (ProjectRegistry.host == host)).execute()
-        if not deleted:
-            raise ApiError(404, "Registry not found")
-        audit(project, "registry.delete", host)
+    delete_row(ProjectRegistry, project, ("host", _host(host)), "registry")
     return jsonify(message="Registry deleted")

@@ -14,13 +14,14 @@ from flask import Blueprint, jsonify
 
 from pipeline.git import GitError
 
-from .access import audit, project_for
+from .access import project_for
 from .auth import require_login
 from .errors import ApiError, json_body
 from .jobs import BUILD
 from .lifecycle import changes
 from .models import Event, Role, Schedule, db, utcnow
 from .projects import branch_field, check_variables, head_of
+from .rows import delete_row, put_row
 from .runtime import Periodic
 
 log = logging.getLogger(__name__)
@@ -69,26 +70,20 @@ def put_schedule(project_id, name):
     variables = check_variables(data)
     fields = {"cron": cron, "branch": branch, "variables": json.dumps(variables) if variables else None,
               "next_run_at": next_time(cron, utcnow())}
-    with db.atomic():
-        updated = Schedule.update(**fields).where((Schedule.project == project) & (Schedule.name == name)).execute()
-        if not updated:
-            if Schedule.select().where(Schedule.project == project).count() >= MAX_SCHEDULES:
-                raise ApiError(400, f"A project has at most {MAX_SCHEDULES} schedules")
-            Schedule.create(project=project, name=name, **fields)
-        audit(project, "schedule.change" if updated else "schedule.create", name)
-    schedule = Schedule.get((Schedule.project == project) & (Schedule.name == name))
+
+    def room_for_one_more():
+        if Schedule.select().where(Schedule.project == project).count() >= MAX_SCHEDULES:
+            raise ApiError(400, f"A project has at most {MAX_SCHEDULES} schedules")
+
+    schedule, updated = put_row(Schedule, project, ("name", name), "schedule", fields,
+                                before_create=room_for_one_more)
     return jsonify(message="Schedule saved", schedule=schedule.to_json()), 200 if updated else 201
 
 
 @bp.delete("/projects/<project_id>/schedules/<name>")
 def delete_schedule(project_id, name):
     project = project_for(project_id, Role.ADMIN)
-    name = schedule_name(name)
-    with db.atomic():
-        deleted = Schedule.delete().where((Schedule.project == project) & (Schedule.name == name)).execute()
-        if not deleted:
-            raise ApiError(404, "Schedule not found")
-        audit(project, "schedule.delete", name)
+    delete_row(Schedule, project, ("name", schedule_name(name)), "schedule")
     return jsonify(message="Schedule deleted")
 
 
