@@ -110,14 +110,17 @@ def login():
         raise ApiError(429, f"Too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)})
     user = User.get_or_none(User.username == username) if counted_as else None
     stored = user.password_hash if user else _dummy_hash()
-    if not runtime.off_the_hub(check_password_hash, stored, password[:PASSWORD_LENGTHS.stop]) or user is None:
+    # Past the longest password an account can have, nothing more is hashed.
+    password = password[:PASSWORD_LENGTHS.stop]
+    if not runtime.off_the_hub(check_password_hash, stored, password) or user is None:
         throttle.failed(counted_as, address)
         raise ApiError(401, "Invalid username or password")
     if user.disabled:
         raise ApiError(403, "This account is disabled")
     if not stored.startswith(PASSWORD_METHOD + "$"):
         # A hash made the older way is made again now that the password is at hand.
-        User.update(password_hash=runtime.off_the_hub(hash_password, password[:PASSWORD_LENGTHS.stop])).where(User.id == user.id).execute()
+        fresh = runtime.off_the_hub(hash_password, password)
+        User.update(password_hash=fresh).where(User.id == user.id).execute()
     return jsonify(message="Logged in", accessToken=create_access_token(identity=str(user.id)))
 
 
