@@ -106,9 +106,16 @@ class Plan:
     def needs(self):
         """Each step's name and the names of the steps it waits for: those it names in depends_on,
         else the one before it (so a file without depends_on runs in order, as it always has)."""
-        return {step.name: (step.depends_on if step.depends_on is not None
-                            else (self.steps[index - 1].name,) if index else ())
+        return {step.name: step.depends_on if step.depends_on is not None else self._before(index)
                 for index, step in enumerate(self.steps)}
+
+    def in_order(self):
+        """Whether each step waits for the one before it alone: then no two ever run side by side."""
+        needs = self.needs()
+        return all(needs[step.name] == self._before(index) for index, step in enumerate(self.steps))
+
+    def _before(self, index):
+        return (self.steps[index - 1].name,) if index else ()
 
 
 def _fail(node, message):

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import workspaces
 from .engine import BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
 from .git import NO_ACCESS, Access, GitError, GitMirror, without_credentials
-from .graph import IGNORED, SKIPPED, run_graph
+from .graph import FAILED, IGNORED, SKIPPED, run_graph
 from .plan import FILENAME, PlanError, Step, parse
 from .when import Context
 
@@ -218,8 +218,7 @@ class Runner:
         # A matrix is its steps once per combination, side by side, in one graph.
         plan = plan.expanded()
         needs = plan.needs()
-        side_by_side = any(needs[step.name] != ((plan.steps[i - 1].name,) if i else ())
-                           for i, step in enumerate(plan.steps))
+        side_by_side = not plan.in_order()
         step_output = on_step_output or (lambda name, raw: None)
 
         def run_step(position, step):
@@ -247,8 +246,9 @@ class Runner:
             if ended.result is not None:
                 self._out_of_memory(ended.result, outcome, say)
             result = ended.result or StepResult(position, step.name)
+            # A step whose failure is ignored still failed, as its own status says.
             report_step(replace(result, matrix=dict(step.matrix)) if step.matrix else result,
-                        ended.state if ended.state != IGNORED else FAILED_STEP)
+                        ended.state if ended.state != IGNORED else FAILED)
 
         with self._services(job, workspace, image, env, plan.services, say, output, images) as (network, hosts):
             placed = {"network": network, "hosts": hosts}
@@ -406,13 +406,13 @@ class Images:
             raise BuildError(f"pulling {image} from {host} failed: {exc}") from None
 
 
-# A step whose failure is ignored still failed, as its own status says.
-FAILED_STEP = "failed"
-
-
 class LinePrefixer:
     """Gives `output` whole lines only, each starting with `prefix`; a partial line waits for
-    its end (or `flush`), so steps running side by side never split each other's lines."""
+    its end (or `flush`), so steps running side by side never split each other's lines. A line
+    longer than LONGEST_LINE is given in pieces of that size: a build printing without newlines
+    must not make the worker hold all of it."""
+
+    LONGEST_LINE = 64 * 1024
 
     def __init__(self, prefix, output):
         self.prefix, self.output, self.partial = prefix, output, b""
@@ -423,6 +423,9 @@ class LinePrefixer:
         self.partial = data[cut:]
         if cut:
             self.output(b"".join(self.prefix + line for line in data[:cut].splitlines(keepends=True)))
+        while len(self.partial) >= self.LONGEST_LINE:
+            piece, self.partial = self.partial[:self.LONGEST_LINE], self.partial[self.LONGEST_LINE:]
+            self.output(self.prefix + piece + b"\n")
 
     def flush(self):
         if self.partial:

@@ -45,3 +45,19 @@ def test_a_missing_image_is_an_error_not_an_exit_code(runner, local_repo, tmp_pa
     assert outcome.exit_code is None
     assert "stoker-absent:none" in outcome.error
     assert list((tmp_path / "data" / "workspaces").iterdir()) == []
+
+
+def test_lines_of_steps_side_by_side_come_whole_each_with_its_prefix_and_a_long_one_in_pieces():
+    from pipeline.runner import LinePrefixer
+
+    given = []
+    lines = LinePrefixer(b"[a] ", given.append)
+    lines.feed(b"one\ntw")
+    lines.feed(b"o\nthr")
+    assert given == [b"[a] one\n", b"[a] two\n"]
+    lines.flush()
+    assert given[-1] == b"[a] thr\n"
+    # Printed without a newline, a long line is not held whole.
+    lines.feed(b"x" * (LinePrefixer.LONGEST_LINE * 2 + 5))
+    assert given[-2:] == [b"[a] " + b"x" * LinePrefixer.LONGEST_LINE + b"\n"] * 2
+    assert lines.partial == b"x" * 5
