@@ -96,7 +96,7 @@ class DockerEngine(ContainerEngine):
         repository, tag = parse_repository_tag(image)
         auth = {"username": credentials[0], "password": credentials[1]} if credentials else None
         said = set()
-        try:
+        with _as_build_error():
             for event in self.client().api.pull(repository, tag=tag or "latest", stream=True, decode=True,
                                                 auth_config=auth):
                 if "error" in event:
@@ -106,10 +106,6 @@ class DockerEngine(ContainerEngine):
                 if line and event.get("status") not in ("Downloading", "Extracting") and line not in said:
                     said.add(line)
                     on_line(line)
-        except APIError as exc:
-            raise BuildError(exc.explanation or str(exc)) from None
-        except (DockerException, RequestException) as exc:
-            raise BuildError(str(exc)) from None
 
     def create_network(self, name, subnet, labels):
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
@@ -223,14 +219,16 @@ class DockerEngine(ContainerEngine):
 
 
 @contextmanager
-def _as_build_error(kind):
-    """An engine error while a container runs is its job's error, said plainly."""
+def _as_build_error(kind=None):
+    """An engine error while a container of `kind` runs (or, with no kind, while the engine pulls)
+    is its job's error, said plainly."""
+    said = f"the {kind} container failed to run: " if kind else ""
     try:
         yield
     except APIError as exc:
-        raise BuildError(f"the {kind} container failed to run: {exc.explanation}") from None
+        raise BuildError(f"{said}{exc.explanation or exc}") from None
     except (DockerException, RequestException) as exc:
-        raise BuildError(f"the {kind} container failed to run: {exc}") from None
+        raise BuildError(f"{said}{exc}") from None
 
 
 def _streamed(chunks, kind):
