@@ -8,6 +8,7 @@ import base64
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -243,11 +244,12 @@ def credentials(url, access):
         key, hosts = folder / "key", folder / "known_hosts"
         with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             out.write(access.ssh_key.strip() + "\n")
-        hosts.write_text((access.known_hosts or "").strip() + "\n" if access.known_hosts else "")
+        hosts.write_text(access.known_hosts.strip() + "\n" if access.known_hosts else "")
         checking = "yes" if access.known_hosts else "accept-new"
         env["GIT_SSH_COMMAND"] = (
-            f"ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i {key} "
-            f"-o UserKnownHostsFile={hosts} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking={checking}")
+            f"ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i {shlex.quote(str(key))} "
+            f"-o UserKnownHostsFile={shlex.quote(str(hosts))} -o GlobalKnownHostsFile=/dev/null "
+            f"-o StrictHostKeyChecking={checking}")
         yield env
         learned = hosts.read_text().strip()
         if learned and not access.known_hosts and access.pin is not None:
