@@ -5,6 +5,7 @@ import datetime
 import getpass
 import ipaddress
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -18,7 +19,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from .servers import free_port
+from .services import unavailable
 from .waiting import wait_until
+
+
+def needs(*programs):
+    """Each program on this machine, or the test is unavailable (a skip, or a failure under CI)."""
+    for program in programs:
+        if shutil.which(program) is None and not Path(program).exists():
+            unavailable(f"{program} is not installed (Debian: openssh-server, docker-registry, apache2-utils)")
 
 
 def self_signed(folder):
@@ -117,6 +126,7 @@ class SshGitServer:
     user; `restart(new_host_key=True)` comes back as a different host on the same port."""
 
     def __init__(self, folder, public_key):
+        needs("/usr/sbin/sshd", "ssh-keygen", "git-shell")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port, self.user = free_port(), getpass.getuser()
@@ -169,6 +179,7 @@ class LocalRegistry:
     for every pull and push; `host` is how image references name it."""
 
     def __init__(self, folder, username, password):
+        needs("docker-registry", "htpasswd")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         port = free_port()
