@@ -12,6 +12,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -331,10 +332,66 @@ def remove_mirrors_except(root, urls, *, older_than):
     return removed
 
 
-class GitMirror:
-    """A bare mirror of one remote repository, fetched into and exported from, never cloned per build."""
+class ObjectReader:
+    """One long-lived `git cat-file --batch` on a mirror: asks whether it has a commit, and reads
+    one, without a new git process each time.
 
-    def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False, access=NO_ACCESS):
+    Only ever a shortcut: whatever it cannot answer (the mirror was removed and made again, the
+    process died, an object it says is missing) is asked of a new process by its GitMirror.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.lock = threading.Lock()
+        self.process, self.inode = None, None
+
+    def read(self, name):
+        """(type, content) of the object `name` (a hash, or a hash with ^{commit}), None when it
+        has no such object or cannot tell."""
+        with self.lock:
+            try:
+                if self.process is None or self.process.poll() is not None or self._moved():
+                    self._start()
+                self.process.stdin.write(name.encode() + b"\n")
+                self.process.stdin.flush()
+                header = self.process.stdout.readline().split()
+                if len(header) != 3:
+                    return None
+                content = self.process.stdout.read(int(header[2]) + 1)[:-1]
+                return header[1].decode(), content
+            except (OSError, ValueError):
+                self.close()
+                return None
+
+    def _moved(self):
+        try:
+            return os.stat(self.path).st_ino != self.inode
+        except FileNotFoundError:
+            return True
+
+    def _start(self):
+        self.close()
+        self.inode = os.stat(self.path).st_ino
+        self.process = subprocess.Popen(["git", "--git-dir", str(self.path), "cat-file", "--batch"],
+                                        env={**os.environ, **git_env(False)}, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def close(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+class GitMirror:
+    """A bare mirror of one remote repository, fetched into and exported from, never cloned per build.
+
+    With a `reader` (an ObjectReader on the same path) it asks that first whether it has a commit
+    and what the commit says.
+    """
+
+    def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False, access=NO_ACCESS,
+                 reader=None):
         self.path = mirror_path(root, url)
         self.remote, self.url = url, _split_credentials(url)[0]
         self.access = access
@@ -342,6 +399,7 @@ class GitMirror:
         self.allow_private_hosts = allow_private_hosts
         self.timeout = timeout
         self.lock = FileLock(str(self.path) + ".lock")
+        self.reader = reader
 
     def _git(self, *args, env=None):
         return run_git(["--git-dir", str(self.path), *args],
@@ -351,7 +409,12 @@ class GitMirror:
         with credentials(self.remote, self.access) as env:
             self._git(*args, env=env)
 
-    def has(self, commit_hash):
+    def has(self, commit_hash, surely=True):
+        """Whether the mirror has the commit; not `surely`: a quick answer, perhaps a wrong no."""
+        if self.reader is not None and self.reader.read(f"{commit_hash}^{{commit}}") is not None:
+            return True
+        if self.reader is not None and not surely:
+            return False
         try:
             self._git("cat-file", "-e", f"{commit_hash}^{{commit}}")
             return True
@@ -368,7 +431,8 @@ class GitMirror:
                 shutil.rmtree(self.path, ignore_errors=True)
                 self.path.mkdir(parents=True)
                 self._git("init", "--quiet", "--bare")
-            if self.has(commit_hash):
+            # A wrong no here costs a fetch that brings nothing.
+            if self.has(commit_hash, surely=False):
                 return
             pins = network_pins(self.url, self.allow_private_hosts)
             try:
@@ -408,6 +472,9 @@ class GitMirror:
 
     def describe(self, commit_hash):
         """Return (message, author name) of a commit that is in the mirror."""
+        read = self.reader.read(commit_hash) if self.reader is not None else None
+        if read is not None and read[0] == "commit":
+            return _described(read[1])
         author, _, message = self._git("show", "--no-patch", "--format=%an%x00%B", commit_hash, "--").partition("\0")
         return message.strip(), author
 
@@ -416,7 +483,21 @@ class GitMirror:
         index = Path(dest).parent / f".{Path(dest).name}.index"
         env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(dest)}
         try:
-            self._git("read-tree", commit_hash, env=env)
-            self._git("checkout-index", "--all", "--force", env=env)
+            self._git("read-tree", "--reset", "-u", commit_hash, env=env)
         finally:
             index.unlink(missing_ok=True)
+
+
+def _described(commit):
+    """(message, author name) of a raw commit object, as `git show --format=%an%x00%B` gives them."""
+    headers, _, message = commit.partition(b"\n\n")
+    encoding, author = "utf-8", b""
+    for line in headers.split(b"\n"):
+        if line.startswith(b"author "):
+            author = line[len(b"author "):].rpartition(b" <")[0]
+        elif line.startswith(b"encoding "):
+            encoding = line[len(b"encoding "):].decode("ascii", "replace")
+    try:
+        return message.decode(encoding, "replace").strip(), author.decode(encoding, "replace")
+    except LookupError:
+        return message.decode("utf-8", "replace").strip(), author.decode("utf-8", "replace")

@@ -1,15 +1,19 @@
 """What Stoker hands to git, and the bare mirror each repository is built from."""
 import os
+import shutil
+import subprocess
 
 import pytest
 
 from pipeline.git import (
     GitError,
     GitMirror,
+    ObjectReader,
     check_branch,
     check_commit_hash,
     check_repo_url,
     ls_remote_branch,
+    mirror_path,
 )
 
 
@@ -159,3 +163,46 @@ def test_a_commit_the_remote_does_not_have_is_a_clear_error(local_repo, tmp_path
     mirror = mirror_of(local_repo, tmp_path)
     with pytest.raises(GitError, match="not in the repository"):
         mirror.fetch("1" * 40)
+
+
+def read_mirror_of(repo, tmp_path):
+    """A mirror that asks its long-lived `git cat-file` first, as builds' mirrors do."""
+    return GitMirror(tmp_path / "mirrors", repo.url, allow_local=True, timeout=30,
+                     reader=ObjectReader(mirror_path(tmp_path / "mirrors", repo.url)))
+
+
+def test_a_long_lived_reader_says_what_a_new_git_process_says(local_repo, tmp_path):
+    message = "Caf\xe9 au lait\n\nA body line\n  indented\n"
+    path = tmp_path / "message"
+    path.write_bytes(message.encode("latin-1"))
+    # A commit in Latin-1, its author's name too, as an old repository may hold.
+    who = {b"GIT_AUTHOR_NAME": "Zo\xeb".encode("latin-1"), b"GIT_AUTHOR_EMAIL": b"zoe@example.com",
+           b"GIT_COMMITTER_NAME": b"Zoe", b"GIT_COMMITTER_EMAIL": b"zoe@example.com"}
+    subprocess.run(["git", "-C", local_repo.url, "-c", "i18n.commitEncoding=ISO-8859-1",
+                    "commit", "-q", "--allow-empty", "-F", str(path)], check=True, env={**os.environb, **who})
+    latin = local_repo.repo.head.commit.hexsha
+    plain = local_repo.commit({"b.txt": "b\n"}, message="Plain\n\nwith a body")
+    reading, fresh = read_mirror_of(local_repo, tmp_path), mirror_of(local_repo, tmp_path)
+    assert not reading.has(plain)
+    reading.fetch(plain)
+    for sha in (latin, plain):
+        assert reading.has(sha)
+        assert reading.describe(sha) == fresh.describe(sha)
+    assert reading.describe(latin) == ("Caf\xe9 au lait\n\nA body line\n  indented", "Zo\xeb")
+    assert not reading.has("1" * 40)
+
+
+def test_a_reader_on_a_mirror_removed_and_made_again_or_killed_still_answers_right(local_repo, tmp_path):
+    mirror = read_mirror_of(local_repo, tmp_path)
+    first = local_repo.repo.head.commit.hexsha
+    mirror.fetch(first)
+    assert mirror.has(first)
+    shutil.rmtree(mirror.path)
+    assert not mirror.has(first)
+    second = local_repo.commit({"b.txt": "b\n"}, message="After the mirror went")
+    mirror.fetch(second)
+    assert mirror.has(second) and mirror.describe(second) == ("After the mirror went", "Ada Lovelace")
+    mirror.reader.process.kill()
+    third = local_repo.commit({"c.txt": "c\n"}, message="After the reader died")
+    mirror.fetch(third)
+    assert mirror.has(third) and mirror.describe(third) == ("After the reader died", "Ada Lovelace")
