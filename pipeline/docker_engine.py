@@ -147,6 +147,8 @@ class DockerEngine(ContainerEngine):
                 # Stoker keeps the output itself; Docker's json-file copy would frame and
                 # store every line again, which costs far more than the build's output.
                 log_config={"type": "none"},
+                # A gated container's command waits for its gate on standard input (see _Gate).
+                stdin_open=spec.gated,
                 **options,
             )
         except ImageNotFound:
@@ -166,9 +168,22 @@ class DockerEngine(ContainerEngine):
         with _as_build_error(_kind(handle)):
             handle.start()
 
+    def start_gated(self, handle):
+        with _as_build_error(_kind(handle)):
+            gate = _Gate(self.client().api.attach_socket(handle.id, params={"stdin": 1, "stream": 1}))
+        try:
+            self.start(handle)
+        except BaseException:
+            gate.close()
+            raise
+        return gate
+
     def wait(self, handle):
         with _as_build_error(_kind(handle)):
             code = handle.wait()["StatusCode"]
+            if code == 0:
+                # Whatever the kernel killed inside it, it passed: no second call to ask.
+                return Exit(code)
             handle.reload()
         return Exit(code, bool(handle.attrs["State"].get("OOMKilled")))
 
@@ -216,6 +231,29 @@ class DockerEngine(ContainerEngine):
                 except DockerException:
                     pass
         return removed
+
+
+class _Gate:
+    """A gated container's standard input, attached before it started: `go` on it lets its command run."""
+
+    def __init__(self, attached):
+        self.attached = attached
+        self.socket = getattr(attached, "_sock", attached)
+
+    def open(self):
+        try:
+            self.socket.sendall(b"go\n")
+        except OSError as exc:
+            raise BuildError(f"the build container failed to run: {exc}") from None
+        finally:
+            self.close()
+
+    def close(self):
+        try:
+            self.attached.close()
+            self.socket.close()
+        except OSError:
+            pass
 
 
 @contextmanager

@@ -26,6 +26,11 @@ def registry_of(image):
     return "docker.io"
 
 
+# What a gated container (ContainerSpec.gated) runs before its command: it waits on its standard
+# input for the word `go` (its gate's `open()`), and ends, running nothing, if the input ends first.
+GATE = 'IFS= read -r gate && [ "$gate" = go ] || exit 125; unset gate; exec </dev/null; '
+
+
 class BuildError(Exception):
     """A container could not run at all; the message says why, for the user."""
 
@@ -79,6 +84,8 @@ class ContainerSpec:
     network: str | None = None
     address: str | None = None
     hosts: dict = field(default_factory=dict)
+    # Its command starts with GATE, so that it can be started ahead of its turn (see ContainerEngine.ahead).
+    gated: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,11 @@ class ContainerEngine(ABC):
         """Start the prepared container."""
 
     @abstractmethod
+    def start_gated(self, handle):
+        """Start a prepared gated container; returns its gate: `open()` lets its command run,
+        `close()` (always called, after `open()` too) lets go of it. Raises BuildError."""
+
+    @abstractmethod
     def wait(self, handle):
         """Wait for the container to end; returns its Exit."""
 
@@ -142,13 +154,39 @@ class ContainerEngine(ABC):
         """Remove containers left by worker processes on `hostname` that `is_alive(pid)` says are
         gone; returns their ids."""
 
-    def run(self, spec, on_output, timeout=None):
+    def attach(self, spec):
+        """`spec`'s container prepared and its output taken, not yet started: (handle, output). The
+        container is removed if its output cannot be taken."""
+        handle = self.prepare(spec)
+        try:
+            return handle, self.stream(handle)
+        except BaseException:
+            self.remove(handle)
+            raise
+
+    def ahead(self, spec):
+        """A gated `spec`'s container made, attached and started ahead of its turn, its command
+        waiting at the gate: (handle, output, gate), for `run`. Removed if it cannot be started."""
+        handle, output = self.attach(spec)
+        try:
+            return handle, output, self.start_gated(handle)
+        except BaseException:
+            self.remove(handle)
+            raise
+
+    def run(self, spec, on_output, timeout=None, ahead=None, later=None):
         """Run `spec` to its end, giving its output to `on_output` as it comes; returns its Exit.
 
-        The container is removed however this ends. Past `timeout` seconds it
-        is killed (by its labels, which must single it out) and TimedOut raised.
+        `ahead` is what `ahead(spec)` gave, when the container was started
+        ahead of time: its gate is opened. The container is removed however
+        this ends: at once, or, given `later` (a contextlib.ExitStack), when
+        `later` closes, so a caller can report the exit before that. Past
+        `timeout` seconds it is killed (by its labels, which must single it
+        out) and TimedOut raised.
         """
-        handle = self.prepare(spec)
+        handle, output, gate = ahead or (*self.attach(spec), None)
+        if later is not None:
+            later.callback(self.remove, handle)
         timer, expired = None, threading.Event()
 
         def expire():
@@ -156,8 +194,10 @@ class ContainerEngine(ABC):
             self.kill(spec.labels)
 
         try:
-            output = self.stream(handle)
-            self.start(handle)
+            if gate is None:
+                self.start(handle)
+            else:
+                gate.open()
             if timeout is not None:
                 timer = threading.Timer(timeout, expire)
                 timer.start()
@@ -170,4 +210,7 @@ class ContainerEngine(ABC):
         finally:
             if timer is not None:
                 timer.cancel()
-            self.remove(handle)
+            if gate is not None:
+                gate.close()
+            if later is None:
+                self.remove(handle)
