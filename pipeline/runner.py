@@ -6,15 +6,15 @@ import secrets
 import stat
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from ipaddress import ip_network
 from pathlib import Path
 
 from . import workspaces
-from .engine import BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
-from .git import NO_ACCESS, Access, GitError, GitMirror, without_credentials
+from .engine import GATE, BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
+from .git import NO_ACCESS, Access, GitError, GitMirror, ObjectReader, mirror_path, without_credentials
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
 from .plan import FILENAME, PlanError, Step, parse
 from .when import Context
@@ -23,6 +23,8 @@ MAX_PLAN_BYTES = 256 * 1024
 # A slice of 198.18.0.0/15, the range set aside for benchmarking: no real network here uses it,
 # and Docker's own default pools (172.17.0.0/16 and on) are never touched.
 SERVICE_SUBNETS = ("198.18.0.0/15",)
+# How many mirrors keep a `git cat-file` process running for the builds of this runner.
+MAX_READERS = 16
 # Where the checkout is, inside a build's containers.
 WORKDIR = "/workspace"
 
@@ -141,6 +143,10 @@ class Runner:
         self.allow_local = allow_local_repos
         self.allow_private_hosts = allow_private_hosts
         self.git_timeout = git_timeout
+        # A long-lived `git cat-file` per mirror in use (see ObjectReader), at most MAX_READERS.
+        self._readers, self._readers_lock = {}, threading.Lock()
+        # Repositories whose last build here had a .stoker.yml: their builds make no early container.
+        self._repos_with_plans = set()
         # The registries images may be pulled from (host or host:port); empty: any.
         self.pull_registries = tuple(pull_registries)
         # Where a build's own network (for its services) takes its /24 from.
@@ -149,15 +155,25 @@ class Runner:
                                                if ip_network(network).prefixlen < 24 else [ip_network(network)])]
 
     def mirror(self, url, access=NO_ACCESS):
+        path = mirror_path(self.mirrors, url)
+        with self._readers_lock:
+            reader = self._readers.pop(path, None) or ObjectReader(path)
+            # The most recently used last; the least recently used goes when there are too many.
+            self._readers[path] = reader
+            # A removed mirror's reader would hold its deleted packs open, and their disk space.
+            for gone in [known for known in self._readers if known != path and not known.exists()]:
+                self._readers.pop(gone).close()
+            while len(self._readers) > MAX_READERS:
+                self._readers.pop(next(iter(self._readers))).close()
         return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout,
-                         allow_private_hosts=self.allow_private_hosts, access=access)
+                         allow_private_hosts=self.allow_private_hosts, access=access, reader=reader)
 
     def kill_containers(self, build_id=None):
         """Kill the build containers this runner started (of one build, if given); each run then ends."""
         only = {} if build_id is None else {"stoker.build": str(build_id)}
         self.engine.kill({**self.labels, **only})
 
-    def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None, on_step_output=None):
+    def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None, on_step_output=None, later=None):
         """Run `job` to its end and say how it ended; never raises for a failed build.
 
         Stoker's own account of each stage (lines starting `==>`) and the
@@ -168,6 +184,10 @@ class Runner:
         given to `on_step_output(name, raw)`. Steps that run side by side have
         each line of theirs in the combined output start with `[name] `. Once
         `halt` (a threading.Event) is set, no further container is started.
+
+        The build's containers (all ended by then) and its workspace are
+        removed before this returns, or, given `later` (a contextlib.ExitStack),
+        when `later` closes: the caller may report the outcome first.
         """
         output = on_output or (lambda raw: None)
         report_step = on_step or (lambda result, status: None)
@@ -177,7 +197,10 @@ class Runner:
 
         outcome = Outcome()
         images = Images(self.engine, self.pull_registries, job.registries, say)
-        with workspaces.workspace(self.workspaces, f"build-{job.build_id}-") as workspace:
+        with ExitStack() as own:
+            cleanup = own if later is None else later
+            workspace = cleanup.enter_context(workspaces.workspace(self.workspaces, f"build-{job.build_id}-"))
+            early = self._early_container(job, workspace, cleanup)
             try:
                 say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
                 mirror = self.mirror(job.repo_url, job.access)
@@ -187,6 +210,10 @@ class Runner:
                 say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
                     if outcome.commit_message else f"Checked out {job.commit_hash[:12]}")
                 plan = read_plan(workspace)
+                self._repos_with_plans.discard(job.repo_url)
+                if plan is not None:
+                    self._repos_with_plans.add(job.repo_url)
+                    early.discard()
                 if plan is None:
                     image, env, steps = job.image, {}, [Step(None, (job.command,))]
                 else:
@@ -202,19 +229,31 @@ class Runner:
                 if plan is None:
                     if halt is not None and halt.is_set():
                         raise BuildError("stopped before the build command started")
-                    result = self._run_step(job, workspace, image, env, steps[0], 0, 1, say, output, images)
+                    result = self._run_step(job, workspace, image, env, steps[0], 0, 1, say, output, images,
+                                            ahead=early.take(), later=cleanup)
                     outcome.exit_code = result.exit_code
                     self._out_of_memory(result, outcome, say)
                 else:
                     self._run_plan(job, workspace, image, env, plan, context, say, output, report_step,
-                                   on_step_output, halt, outcome, images)
+                                   on_step_output, halt, outcome, images, cleanup)
             except (GitError, PlanError, BuildError) as exc:
                 outcome.error = f"checkout failed: {exc}" if isinstance(exc, GitError) else str(exc)
                 say(outcome.error)
         return outcome
 
+    def _early_container(self, job, workspace, cleanup):
+        """The build command's container, made and started, its command held at its gate, while
+        the commit is fetched and checked out: the engine's part of the wait overlaps git's. Made
+        only when the repository's last build here had no .stoker.yml, and let past its gate only
+        if the commit has none either. Removed with the rest of the build."""
+        early = EarlyContainer(self.engine)
+        cleanup.callback(early.discard)
+        if job.repo_url not in self._repos_with_plans:
+            early.make(self._spec(job, workspace, job.image, {}, job.command, gated=True))
+        return early
+
     def _run_plan(self, job, workspace, image, env, plan, context, say, output, report_step, on_step_output,
-                  halt, outcome, images):
+                  halt, outcome, images, cleanup):
         # A matrix is its steps once per combination, side by side, in one graph.
         plan = plan.expanded()
         needs = plan.needs()
@@ -230,7 +269,7 @@ class Runner:
                 lines, shown = None, (lambda raw: (output(raw), own(raw)))
             try:
                 return self._run_step(job, workspace, step.image or image, {**env, **dict(step.matrix)}, step,
-                                      position, len(plan.steps), say, shown, images, **placed)
+                                      position, len(plan.steps), say, shown, images, later=steps_later, **placed)
             finally:
                 if lines is not None:
                     lines.flush()
@@ -250,6 +289,9 @@ class Runner:
             report_step(replace(result, matrix=dict(step.matrix)) if step.matrix else result,
                         ended.state if ended.state != IGNORED else FAILED)
 
+        # The build's own network can go only once no container is on it: with services, each step's
+        # container goes as the step ends.
+        steps_later = cleanup if not plan.services else None
         with self._services(job, workspace, image, env, plan.services, say, output, images) as (network, hosts):
             placed = {"network": network, "hosts": hosts}
             ended, outcome.exit_code, problem = run_graph(plan.steps, needs, run_step, skip_reason=skip_reason,
@@ -321,23 +363,13 @@ class Runner:
             outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
             say(outcome.error)
 
-    def _run_step(self, job, workspace, image, env, step, position, count, say, output, images, network=None,
-                  hosts=None):
-        """Run one step (or, with no plan, the build command) in its own container, on the build's own
-        network (reaching its services by `hosts`) if it has one."""
-        images.ensure(image, step.pull)
-        if step.name is None:
-            say(f"Running in {image}: {job.command}")
-            command = job.command
-        else:
-            say(f"Step {position + 1}/{count}: {step.name}")
-            command = step.script()
-        started, clock = utcnow(), time.monotonic()
-        spec = ContainerSpec(
+    def _spec(self, job, workspace, image, env, command, network=None, hosts=None, gated=False):
+        return ContainerSpec(
             image=image,
             # One pipe for both streams: the engine may keep stdout and stderr apart, and
             # lines written close together would otherwise reach the log swapped.
-            command=("sh", "-c", f"exec 2>&1; {command}"),
+            command=("sh", "-c", f"{GATE if gated else ''}exec 2>&1; {command}"),
+            gated=gated,
             workspace=workspace,
             workdir=WORKDIR,
             sandbox=self.sandbox,
@@ -346,8 +378,24 @@ class Runner:
             network=network or job.network,
             hosts=hosts or {},
         )
+
+    def _run_step(self, job, workspace, image, env, step, position, count, say, output, images, network=None,
+                  hosts=None, ahead=None, later=None):
+        """Run one step (or, with no plan, the build command) in its own container, on the build's own
+        network (reaching its services by `hosts`) if it has one; `ahead`: its container, started
+        ahead of its turn (see EarlyContainer)."""
+        if ahead is None:
+            images.ensure(image, step.pull)
+        if step.name is None:
+            say(f"Running in {image}: {job.command}")
+            command = job.command
+        else:
+            say(f"Step {position + 1}/{count}: {step.name}")
+            command = step.script()
+        started, clock = utcnow(), time.monotonic()
+        spec = self._spec(job, workspace, image, env, command, network, hosts, gated=ahead is not None)
         try:
-            ended = self.engine.run(spec, output)
+            ended = self.engine.run(spec, output, ahead=ahead, later=later)
         except ImageMissing:
             raise BuildError(f"image {image!r} is not on the Docker engine (make it with "
                              f"'stoker make-image' or 'docker pull' it)") from None
@@ -359,6 +407,43 @@ class Runner:
             verdict = "passed" if exit_code == 0 else f"failed with code {exit_code}"
             say(f"Step {step.name} {verdict} after {seconds:.1f} s")
         return StepResult(position, step.name, exit_code, started, utcnow(), ended.out_of_memory)
+
+
+class EarlyContainer:
+    """A gated container started on a thread of its own ahead of its turn (ContainerEngine.ahead);
+    `take` it to run it, or `discard` it. Starting it is a guess: when it fails, it is as if it had
+    not been tried."""
+
+    def __init__(self, engine):
+        self.engine, self.thread, self.ahead, self.taken = engine, None, None, False
+
+    def make(self, spec):
+        self.thread = threading.Thread(target=self._make, args=(spec,), daemon=True, name="early-container")
+        self.thread.start()
+
+    def _make(self, spec):
+        try:
+            # A missing image (ImageMissing) is the build's own path to pull, or to fail on, in its own words.
+            self.ahead = self.engine.ahead(spec)
+        except Exception as exc:
+            log.info("no early container (%s): made when its turn comes", exc)
+
+    def take(self):
+        """What `ahead` gave, now the taker's to remove; None when there is none."""
+        if self.thread is not None:
+            self.thread.join()
+        self.taken = True
+        return self.ahead
+
+    def discard(self):
+        """Remove it unless it was taken: its command never ran."""
+        if self.thread is not None:
+            self.thread.join()
+        if self.ahead is not None and not self.taken:
+            handle, _, gate = self.ahead
+            self.ahead = None
+            gate.close()
+            self.engine.remove(handle)
 
 
 def _pump(chunks, lines):

@@ -156,13 +156,15 @@ def accounts(client):
 
 @pytest.fixture
 def drain(app, docker_client):
-    """Run queued builds in this process until none is left; returns how many ran."""
+    """Run queued builds in this process until none is left, and what they left is removed; returns
+    how many ran."""
 
     def run():
         worker = Worker(app, "test-worker")
         ran = 0
         while worker.run_once():
             ran += 1
+        worker.tidied()
         return ran
 
     return run

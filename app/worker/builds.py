@@ -2,7 +2,7 @@
 import json
 import logging
 
-from peewee import IntegrityError
+from peewee import DatabaseError, IntegrityError
 
 from pipeline.runner import BuildJob, Outcome
 
@@ -50,12 +50,29 @@ def run_build(worker, build):
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
     mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values())])
-    outcome, reason, timeout = _run(worker, job, mask)
+    # The build's containers, all ended, and its workspace are removed once its result is out.
+    with worker.tidying() as later:
+        _run_and_record(worker, build, job, mask, later)
+
+
+def _run_and_record(worker, build, job, mask, later):
+    outcome, reason, timeout = _run(worker, job, mask, later)
     error = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
     if outcome.skipped and reason is None:
         status = Status.SKIPPED
     else:
         status = Status.PASSED if outcome.exit_code == 0 and reason is None else Status.FAILED
+    try:
+        _record(worker, build, status, outcome, mask.mask(error or outcome.error), reason)
+    except DatabaseError:
+        # The disk may be full of this build's own files (its log could not be kept, as likely as
+        # not, for the same reason): they go first, then its end is written again.
+        log.warning("build %s: recording its end failed; trying again with its files removed", build.id)
+        later.close()
+        _record(worker, build, status, outcome, mask.mask(error or outcome.error), reason)
+
+
+def _record(worker, build, status, outcome, error, reason):
     with db.connection_context():
         # A canceled build's record already says so, and one taken over after this
         # worker lost its lease is another's: this write then changes nothing.
@@ -66,7 +83,7 @@ def run_build(worker, build):
             expect=Status.RUNNING,
             owner=worker.name,
             exit_code=outcome.exit_code,
-            error=mask.mask(error or outcome.error),
+            error=error,
             commit_message=build.commit_message or outcome.commit_message,
             commit_author=build.commit_author or outcome.commit_author,
         )
@@ -74,7 +91,7 @@ def run_build(worker, build):
             append_note(build, outcome.error)
 
 
-def _run(worker, job, mask):
+def _run(worker, job, mask, later):
     """Run one job under watch; return its outcome, why it was halted (if it was), and its timeout."""
     config = worker.app.config
     log_writer = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"], mask)
@@ -92,7 +109,7 @@ def _run(worker, job, mask):
         outcome = worker.runner.run(job, log_writer.write, halt=watch.halt,
                                     on_plan=lambda plan: _follow(watch, plan),
                                     on_step=lambda result, status: _record_step(job, result, status),
-                                    on_step_output=step_output)
+                                    on_step_output=step_output, later=later)
     except Exception as exc:
         log.exception("build %s failed inside Stoker", job.build_id)
         outcome = Outcome(error=f"internal error: {exc}")

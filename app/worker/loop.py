@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import threading
+from contextlib import ExitStack, contextmanager
 
 from pipeline.engine import Sandbox
 from pipeline.mobile.build import MobileBuilder
@@ -39,6 +40,8 @@ class Worker:
         self.stopping = stopping or threading.Event()
         # The watch on the build this worker runs, while it runs one (see builds.py).
         self.watch = None
+        # Removing what the last job left, while it does (see tidying).
+        self.tidier = None
         self.doorbell = services(app).doorbell
         if services(app).engine is None:
             from pipeline.docker_engine import DockerEngine
@@ -74,8 +77,26 @@ class Worker:
 
     @property
     def busy(self):
-        """Whether it runs a build; a stopping process waits for those to record how they ended."""
-        return self.watch is not None
+        """Whether it runs a build, or removes what one left; a stopping process waits for those
+        to record how they ended and to leave nothing behind."""
+        return self.watch is not None or (self.tidier is not None and self.tidier.is_alive())
+
+    @contextmanager
+    def tidying(self):
+        """An ExitStack for what a job leaves to remove once its result is out. It is closed on a
+        thread of its own while the worker takes its next job, one at a time: the last job's is
+        waited for first."""
+        self.tidied()
+        with ExitStack() as left:
+            yield left
+            left = left.pop_all()
+        self.tidier = threading.Thread(target=left.close, name=f"tidy-{self.name}", daemon=True)
+        self.tidier.start()
+
+    def tidied(self):
+        """Wait until what the last job left is removed."""
+        if self.tidier is not None:
+            self.tidier.join()
 
     def interrupt(self):
         """Stop the job this worker runs, if any; used when the process is stopping."""

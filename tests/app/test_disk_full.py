@@ -49,7 +49,9 @@ def test_a_build_whose_log_cannot_be_kept_fails_saying_so(full_app, small_disk, 
     token = client.post("/api/auth/login", json={"username": "alice", "password": "password123"}).get_json()
     headers = {"Authorization": f"Bearer {token['accessToken']}"}
     created = create_project(client, token["accessToken"], local_repo, FILL_UP, name="filler")
-    assert Worker(full_app, "test-worker").run_once()
+    worker = Worker(full_app, "test-worker")
+    assert worker.run_once()
+    worker.tidied()
 
     build = client.get(f"/api/build/{created['build']['id']}", headers=headers).get_json()["build"]
     assert build["status"] == Status.FAILED

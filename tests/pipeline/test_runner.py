@@ -61,3 +61,57 @@ def test_lines_of_steps_side_by_side_come_whole_each_with_its_prefix_and_a_long_
     lines.feed(b"x" * (LinePrefixer.LONGEST_LINE * 2 + 5))
     assert given[-2:] == [b"[a] " + b"x" * LinePrefixer.LONGEST_LINE + b"\n"] * 2
     assert lines.partial == b"x" * 5
+
+
+def test_a_gated_container_runs_its_command_only_once_let_past_its_gate(tmp_path, docker_client):
+    import time
+
+    from pipeline.docker_engine import DockerEngine
+    from pipeline.engine import GATE, ContainerSpec
+
+    engine = DockerEngine()
+
+    def gated(build_id, mark):
+        return ContainerSpec(image=TEST_IMAGE, command=("sh", "-c", f"{GATE}touch {mark}; echo ran"),
+                             workspace=tmp_path, workdir="/workspace", sandbox=Sandbox(),
+                             labels={"stoker.build": str(build_id)}, gated=True)
+
+    spec = gated(21, "opened")
+    handle, output, gate = engine.ahead(spec)
+    time.sleep(0.5)
+    handle.reload()
+    assert handle.status == "running" and not (tmp_path / "opened").exists()
+    said = []
+    assert engine.run(spec, said.append, ahead=(handle, output, gate)).code == 0
+    assert (tmp_path / "opened").exists() and b"".join(said) == b"ran\n"
+    assert containers_of(docker_client, 21) == []
+
+    # Its input ends without the word: the command never runs.
+    handle, output, gate = engine.ahead(gated(22, "never"))
+    gate.close()
+    assert engine.wait(handle).code == 125 and b"".join(output) == b""
+    assert not (tmp_path / "never").exists()
+    engine.remove(handle)
+
+
+def test_a_commit_with_a_plan_never_runs_the_build_command_started_ahead_for_it(runner, local_repo, docker_client):
+    # The last build had no plan, so the next one's build command is started ahead, held at its gate.
+    assert runner.run(job(local_repo, "touch started-ahead", build_id=23)).exit_code == 0
+    local_repo.commit({".stoker.yml": "steps:\n  - name: check\n    commands:\n"
+                                      "      - sleep 1\n      - test ! -e started-ahead\n"})
+    outcome = runner.run(job(local_repo, "touch started-ahead", build_id=24))
+    assert (outcome.exit_code, outcome.error) == (0, None)
+    assert containers_of(docker_client, 24) == []
+
+
+def test_what_a_build_leaves_is_removed_when_its_caller_says(runner, local_repo, docker_client, tmp_path):
+    from contextlib import ExitStack
+
+    with ExitStack() as later:
+        outcome = runner.run(job(local_repo, "true", build_id=25), later=later)
+        assert outcome.exit_code == 0
+        # Reported while its (ended) container and its workspace are still there.
+        assert [c.status for c in containers_of(docker_client, 25)] == ["exited"]
+        assert len(list((tmp_path / "data" / "workspaces").iterdir())) == 1
+    assert containers_of(docker_client, 25) == []
+    assert list((tmp_path / "data" / "workspaces").iterdir()) == []
