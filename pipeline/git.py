@@ -6,6 +6,7 @@ transports we never meant to allow (ext::, file:// when local repos are off).
 """
 import base64
 import hashlib
+import logging
 import os
 import re
 import shlex
@@ -23,11 +24,18 @@ from filelock import FileLock, Timeout
 
 from .hosts import UnsafeAddress, check_host, resolve
 
+log = logging.getLogger(__name__)
+
 COMMIT_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 SCP_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~][A-Za-z0-9._~/-]*")
 REF_FORBIDDEN = set(" ~^:?*[\\")
 # The user information of a URL (`scheme://user:password@`), wherever it stands in a text.
 USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s]*@")
+
+
+# How builds fetch: git's own upkeep (packing loose objects) is not done on the way to the
+# build, but by GitMirror.maintain once the build's result is out.
+FETCH = ("fetch", "--no-auto-maintenance", "--no-write-fetch-head")
 
 
 class GitError(Exception):
@@ -424,7 +432,7 @@ class GitMirror:
     def fetch(self, commit_hash, ref=None):
         """Make sure `commit_hash` is in the mirror, fetching only what is new; a pull request's
         `ref` (refs/pull/<n>/head, which GitHub keeps in the base repository, forks' too) is
-        fetched with the branches and tags."""
+        fetched with the branches and tags. True when it fetched: then `maintain()` is owed."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
             if not (self.path / "HEAD").exists():
@@ -433,11 +441,11 @@ class GitMirror:
                 self._git("init", "--quiet", "--bare")
             # A wrong no here costs a fetch that brings nothing.
             if self.has(commit_hash, surely=False):
-                return
+                return False
             pins = network_pins(self.url, self.allow_private_hosts)
             try:
                 extra = [f"+{check_pull_ref(ref)}:{ref}"] if ref and ref.startswith("refs/pull/") else []
-                self._fetch(*pins, "fetch", "--prune", "--force", "--", self.url,
+                self._fetch(*pins, *FETCH, "--prune", "--force", "--", self.url,
                             "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", *extra)
             except GitError:
                 self._remove_half_written()
@@ -445,11 +453,24 @@ class GitMirror:
             if not self.has(commit_hash):
                 # A force-push may have left the commit on no branch; ask for it by name.
                 try:
-                    self._fetch(*pins, "fetch", "--", self.url, commit_hash)
+                    self._fetch(*pins, *FETCH, "--", self.url, commit_hash)
                 except GitError:
                     self._remove_half_written()
             if not self.has(commit_hash):
                 raise GitError(f"commit {commit_hash} is not in the repository")
+            return True
+
+    def maintain(self):
+        """Pack the mirror's loose objects once there are enough of them, as a fetch would have
+        done on its way out (git maintenance run --auto: nothing, most times)."""
+        with self.lock:
+            try:
+                # In the foreground, under the mirror's lock: a mirror being removed is never being packed.
+                self._git("-c", "gc.autoDetach=false", "-c", "maintenance.autoDetach=false",
+                          "maintenance", "run", "--auto", "--quiet")
+            except GitError as exc:
+                # The next fetch's turn will try again; no build depends on it.
+                log.warning("could not maintain the mirror %s: %s", self.path, exc)
 
     def _remove_half_written(self):
         """Remove what a failed fetch can leave (a temporary pack, quarantined objects): on a full

@@ -204,7 +204,8 @@ class Runner:
             try:
                 say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
                 mirror = self.mirror(job.repo_url, job.access)
-                mirror.fetch(job.commit_hash, job.ref)
+                if mirror.fetch(job.commit_hash, job.ref):
+                    cleanup.callback(mirror.maintain)
                 outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
                 mirror.export(job.commit_hash, workspace)
                 say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"

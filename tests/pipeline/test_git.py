@@ -206,3 +206,22 @@ def test_a_reader_on_a_mirror_removed_and_made_again_or_killed_still_answers_rig
     third = local_repo.commit({"c.txt": "c\n"}, message="After the reader died")
     mirror.fetch(third)
     assert mirror.has(third) and mirror.describe(third) == ("After the reader died", "Ada Lovelace")
+
+
+def test_a_fetch_leaves_packing_to_maintain_which_packs_once_there_is_enough_to_pack(local_repo, tmp_path):
+    mirror = mirror_of(local_repo, tmp_path)
+    assert mirror.fetch(local_repo.repo.head.commit.hexsha)
+    assert mirror.fetch(local_repo.repo.head.commit.hexsha) is False  # nothing new: nothing owed
+    # Each fetch keeps a pack of its own; more than three packs is enough for git to pack them into one.
+    for key, value in (("fetch.unpackLimit", "1"), ("gc.autoPackLimit", "3")):
+        subprocess.run(["git", "--git-dir", str(mirror.path), "config", key, value], check=True)
+
+    def packs():
+        return list((mirror.path / "objects" / "pack").glob("*.pack"))
+
+    for n in range(5):
+        assert mirror.fetch(local_repo.commit({f"f{n}.txt": f"{n}\n"}))
+    assert len(packs()) > 3  # the fetches packed nothing on their way
+    mirror.maintain()
+    assert len(packs()) == 1
+    assert mirror.has(local_repo.repo.head.commit.hexsha)
