@@ -8,9 +8,10 @@ time. `ContainerEngine.run` is that lifecycle, written once. Docker
 remote agent) is one new module implementing the abstract methods.
 """
 import re
+import secrets
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # An image reference as engines take them: [registry/]name[:tag][@digest].
@@ -26,9 +27,17 @@ def registry_of(image):
     return "docker.io"
 
 
-# What a gated container (ContainerSpec.gated) runs before its command: it waits on its standard
-# input for the word `go` (its gate's `open()`), and ends, running nothing, if the input ends first.
-GATE = 'IFS= read -r gate && [ "$gate" = go ] || exit 125; unset gate; exec </dev/null; '
+# A gated container (ContainerSpec.gated, command ("sh", "-c", script)) runs `script` inside this:
+# it waits on its standard input for the word `go` (its gate's `open()`), ending, having run nothing,
+# if the input ends first; and it says how `script` exited on the output's last line, after a word
+# that is the container's own (`report`), so the exit is known before the engine has torn it down.
+GATED_SCRIPT = """\
+IFS= read -r gate && [ "$gate" = go ] || exit 125; unset gate; exec </dev/null
+(
+{script}
+)
+code=$?; printf '{report}%d\\n' "$code"; exit "$code"
+"""
 
 
 class BuildError(Exception):
@@ -84,8 +93,19 @@ class ContainerSpec:
     network: str | None = None
     address: str | None = None
     hosts: dict = field(default_factory=dict)
-    # Its command starts with GATE, so that it can be started ahead of its turn (see ContainerEngine.ahead).
+    # Started ahead of its turn, to wait at a gate (see ContainerEngine.ahead and GATED_SCRIPT).
     gated: bool = False
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A gated container started ahead of its turn (ContainerEngine.ahead), for `run`."""
+
+    handle: object
+    output: object
+    gate: object
+    # The word its exit line starts with: random, so no output of the build's can be taken for it.
+    report: bytes
 
 
 @dataclass(frozen=True)
@@ -165,11 +185,15 @@ class ContainerEngine(ABC):
             raise
 
     def ahead(self, spec):
-        """A gated `spec`'s container made, attached and started ahead of its turn, its command
-        waiting at the gate: (handle, output, gate), for `run`. Removed if it cannot be started."""
-        handle, output = self.attach(spec)
+        """`spec`'s container (gated, its command ("sh", "-c", script)) made, attached and started
+        ahead of its turn, its script waiting at the gate: an Ahead, for `run`. Removed if it
+        cannot be started."""
+        shell, flag, script = spec.command
+        report = secrets.token_hex(16)
+        wrapped = replace(spec, command=(shell, flag, GATED_SCRIPT.format(script=script, report=report)))
+        handle, output = self.attach(wrapped)
         try:
-            return handle, output, self.start_gated(handle)
+            return Ahead(handle, output, self.start_gated(handle), report.encode())
         except BaseException:
             self.remove(handle)
             raise
@@ -178,13 +202,18 @@ class ContainerEngine(ABC):
         """Run `spec` to its end, giving its output to `on_output` as it comes; returns its Exit.
 
         `ahead` is what `ahead(spec)` gave, when the container was started
-        ahead of time: its gate is opened. The container is removed however
-        this ends: at once, or, given `later` (a contextlib.ExitStack), when
-        `later` closes, so a caller can report the exit before that. Past
-        `timeout` seconds it is killed (by its labels, which must single it
-        out) and TimedOut raised.
+        ahead of time: its gate is opened, and a script that exits 0 has
+        ended as soon as its exit line comes. The container is removed
+        however this ends: at once, or, given `later` (a contextlib.ExitStack),
+        when `later` closes, so a caller can report the exit before that.
+        Past `timeout` seconds it is killed (by its labels, which must single
+        it out) and TimedOut raised.
         """
-        handle, output, gate = ahead or (*self.attach(spec), None)
+        if ahead is None:
+            handle, output = self.attach(spec)
+            gate, exit_line = None, None
+        else:
+            handle, output, gate, exit_line = ahead.handle, ahead.output, ahead.gate, ExitLine(ahead.report)
         if later is not None:
             later.callback(self.remove, handle)
         timer, expired = None, threading.Event()
@@ -202,7 +231,18 @@ class ContainerEngine(ABC):
                 timer = threading.Timer(timeout, expire)
                 timer.start()
             for chunk in output:
-                on_output(chunk)
+                if exit_line is None:
+                    on_output(chunk)
+                    continue
+                shown, code = exit_line.feed(chunk)
+                if shown:
+                    on_output(shown)
+                if code == 0:
+                    return Exit(0)
+                if code is not None:
+                    break  # whether the kernel killed it for its memory, the engine says
+            if exit_line is not None and exit_line.held:
+                on_output(exit_line.held)
             ended = self.wait(handle)
             if expired.is_set():
                 raise TimedOut(f"{spec.image} ran longer than {timeout:g} s")
@@ -214,3 +254,36 @@ class ContainerEngine(ABC):
                 gate.close()
             if later is None:
                 self.remove(handle)
+
+
+class ExitLine:
+    """Finds a gated script's exit line (`report` then the exit code) in its output, and holds back
+    only what may be its start, so everything before it is shown as it comes and it never is."""
+
+    DIGITS = 3
+
+    def __init__(self, report):
+        self.report, self.held = report, b""
+        self.line = re.compile(re.escape(report) + rb"([0-9]{1,%d})\n" % self.DIGITS)
+
+    def feed(self, chunk):
+        """(what to show now, the exit code once its line has come, else None). Output after the
+        line is the script's background's, after its end: never shown."""
+        data, self.held = self.held + chunk, b""
+        found = self.line.search(data)
+        if found:
+            return data[:found.start()], int(found.group(1))
+        cut = self._may_start_at(data)
+        data, self.held = data[:cut], data[cut:]
+        return data, None
+
+    def _may_start_at(self, data):
+        longest = len(self.report) + self.DIGITS
+        start = data.find(self.report[:1], max(0, len(data) - longest))
+        while start != -1:
+            tail = data[start:]
+            if self.report.startswith(tail) or (tail.startswith(self.report)
+                                                and tail[len(self.report):].isdigit()):
+                return start
+            start = data.find(self.report[:1], start + 1)
+        return len(data)

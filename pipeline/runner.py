@@ -13,7 +13,7 @@ from ipaddress import ip_network
 from pathlib import Path
 
 from . import workspaces
-from .engine import GATE, BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
+from .engine import BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
 from .git import NO_ACCESS, Access, GitError, GitMirror, ObjectReader, mirror_path, without_credentials
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
 from .plan import FILENAME, PlanError, Step, parse
@@ -369,7 +369,7 @@ class Runner:
             image=image,
             # One pipe for both streams: the engine may keep stdout and stderr apart, and
             # lines written close together would otherwise reach the log swapped.
-            command=("sh", "-c", f"{GATE if gated else ''}exec 2>&1; {command}"),
+            command=("sh", "-c", f"exec 2>&1; {command}"),
             gated=gated,
             workspace=workspace,
             workdir=WORKDIR,
@@ -441,10 +441,9 @@ class EarlyContainer:
         if self.thread is not None:
             self.thread.join()
         if self.ahead is not None and not self.taken:
-            handle, _, gate = self.ahead
-            self.ahead = None
-            gate.close()
-            self.engine.remove(handle)
+            ahead, self.ahead = self.ahead, None
+            ahead.gate.close()
+            self.engine.remove(ahead.handle)
 
 
 def _pump(chunks, lines):

@@ -67,31 +67,71 @@ def test_a_gated_container_runs_its_command_only_once_let_past_its_gate(tmp_path
     import time
 
     from pipeline.docker_engine import DockerEngine
-    from pipeline.engine import GATE, ContainerSpec
+    from pipeline.engine import ContainerSpec
 
     engine = DockerEngine()
 
-    def gated(build_id, mark):
-        return ContainerSpec(image=TEST_IMAGE, command=("sh", "-c", f"{GATE}touch {mark}; echo ran"),
-                             workspace=tmp_path, workdir="/workspace", sandbox=Sandbox(),
-                             labels={"stoker.build": str(build_id)}, gated=True)
+    def gated(build_id, script):
+        return ContainerSpec(image=TEST_IMAGE, command=("sh", "-c", script), workspace=tmp_path,
+                             workdir="/workspace", sandbox=Sandbox(), labels={"stoker.build": str(build_id)},
+                             gated=True)
 
-    spec = gated(21, "opened")
-    handle, output, gate = engine.ahead(spec)
+    spec = gated(21, "touch opened; echo ran")
+    ahead = engine.ahead(spec)
     time.sleep(0.5)
-    handle.reload()
-    assert handle.status == "running" and not (tmp_path / "opened").exists()
+    ahead.handle.reload()
+    assert ahead.handle.status == "running" and not (tmp_path / "opened").exists()
     said = []
-    assert engine.run(spec, said.append, ahead=(handle, output, gate)).code == 0
+    assert engine.run(spec, said.append, ahead=ahead).code == 0
     assert (tmp_path / "opened").exists() and b"".join(said) == b"ran\n"
     assert containers_of(docker_client, 21) == []
 
     # Its input ends without the word (as when Stoker dies): the command never runs.
-    handle, output, gate = engine.ahead(gated(22, "never"))
-    gate.close()
-    assert engine.wait(handle).code == 125
+    ahead = engine.ahead(gated(22, "touch never"))
+    ahead.gate.close()
+    assert engine.wait(ahead.handle).code == 125
     assert not (tmp_path / "never").exists()
-    engine.remove(handle)
+    engine.remove(ahead.handle)
+
+
+@pytest.mark.parametrize("script, shown, code", [
+    # No newline at the end, and a line that looks like an exit line but has another word.
+    ("printf 'no newline'; printf 'abc0\\n'; exit 3", b"no newlineabc0\n", 3),
+    ("echo out; echo err >&2; false", b"out\nerr\n", 1),
+    # An exit inside the script is the script's exit, not the wrapper's.
+    ("echo before; exit 0; echo after", b"before\n", 0),
+    # What the script leaves running in the background prints after its end: not shown.
+    ("(sleep 0.3; echo late) & echo now", b"now\n", 0),
+])
+def test_a_gated_script_ends_with_its_own_exit_code_and_exactly_its_output(tmp_path, docker_client, script,
+                                                                             shown, code):
+    from pipeline.docker_engine import DockerEngine
+    from pipeline.engine import ContainerSpec
+
+    engine = DockerEngine()
+    spec = ContainerSpec(image=TEST_IMAGE, command=("sh", "-c", f"exec 2>&1; {script}"), workspace=tmp_path,
+                         workdir="/workspace", sandbox=Sandbox(), labels={"stoker.build": "26"}, gated=True)
+    said = []
+    assert engine.run(spec, said.append, ahead=engine.ahead(spec)).code == code
+    assert b"".join(said) == shown
+
+
+def test_an_exit_line_split_anywhere_is_found_and_nothing_else_is_held_back():
+    from pipeline.engine import ExitLine
+
+    output = b"compiling\npartial ab" + b"f00d" * 8 + b"12\nlate\n"
+    report = b"f00d" * 8
+    for cut in range(1, len(output)):
+        lines = ExitLine(report)
+        first, code = lines.feed(output[:cut])
+        if code is None:
+            second, code = lines.feed(output[cut:])
+            first += second
+        assert (first, code) == (b"compiling\npartial ab", 12)
+    lines = ExitLine(report)
+    assert lines.feed(b"ends with f0") == (b"ends with ", None)  # may be the line's start: held
+    assert lines.feed(b"x\n") == (b"f0x\n", None)  # was not
+    assert lines.feed(b"plain\n") == (b"plain\n", None)
 
 
 def test_a_commit_with_a_plan_never_runs_the_build_command_started_ahead_for_it(runner, local_repo, docker_client):
@@ -110,8 +150,9 @@ def test_what_a_build_leaves_is_removed_when_its_caller_says(runner, local_repo,
     with ExitStack() as later:
         outcome = runner.run(job(local_repo, "true", build_id=25), later=later)
         assert outcome.exit_code == 0
-        # Reported while its (ended) container and its workspace are still there.
-        assert [c.status for c in containers_of(docker_client, 25)] == ["exited"]
+        # Reported while its container (its command ended; the engine may still be ending it) and its
+        # workspace are still there.
+        assert len(containers_of(docker_client, 25)) == 1
         assert len(list((tmp_path / "data" / "workspaces").iterdir())) == 1
     assert containers_of(docker_client, 25) == []
     assert list((tmp_path / "data" / "workspaces").iterdir()) == []
