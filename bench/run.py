@@ -287,8 +287,15 @@ def checkout(work, args, files=2000, commits=200, runs=7):
             "fetch_one_commit_bytes": after - before, "repository_object_bytes": pack}
 
 
+def read_every_50_ms(read, into, stop):
+    while not stop.is_set():
+        into.append(read())
+        time.sleep(0.05)
+
+
 def burst(work, args, pushes=200, seconds=10):
-    """5: 200 signed pushes in 10 s with 1, 2 and 4 workers: acks, time to all finished, lost, duplicated."""
+    """5: 200 signed pushes in 10 s with 1, 2 and 4 workers: acks, time to all finished, lost, duplicated,
+    and the builds list read every 50 ms meanwhile, against the same read while idle."""
     repo, _ = small_repo(work)
     commits = []
     for n in range(pushes):
@@ -301,14 +308,19 @@ def burst(work, args, pushes=200, seconds=10):
         with stoker_with_project(work, args, workers=workers) as stoker:
             first = stoker.first_build  # of the branch head, not pushed
             reads, stop_reading = [], threading.Event()
+            reader_session = requests.Session()
 
-            def read_meanwhile():
-                while not stop_reading.is_set():
-                    reads.append(timed(stoker.session.get, f"{stoker.url}/api/project/projects/1/builds?limit=5",
-                                       headers=stoker.headers))
-                    time.sleep(0.05)
+            def read_builds():
+                return timed(reader_session.get, f"{stoker.url}/api/project/projects/1/builds?limit=5",
+                             headers=stoker.headers)
 
-            reader = threading.Thread(target=read_meanwhile)
+            # The same read, first while Stoker is idle, then all through the burst.
+            idle_reads = []
+            for _ in range(60):
+                idle_reads.append(read_builds())
+                time.sleep(0.05)
+
+            reader = threading.Thread(target=read_every_50_ms, args=(read_builds, reads, stop_reading))
             reader.start()
             begun = time.perf_counter()
             with ThreadPoolExecutor(max_workers=16) as pool:
@@ -336,7 +348,13 @@ def burst(work, args, pushes=200, seconds=10):
                     break
             # The engine's own pace with this many containers at once, scaled to the burst: on a
             # small machine it is slower than bare / workers, and no scheduler can beat it.
+            # The same reads meanwhile: what the engine's load alone does to them on this machine.
+            engine_reads, stop_reading = [], threading.Event()
+            reader = threading.Thread(target=read_every_50_ms, args=(read_builds, engine_reads, stop_reading))
+            reader.start()
             engine = bare_docker_runs_at_once(pushes // 5, workers) * 5
+            stop_reading.set()
+            reader.join()
             results[f"workers_{workers}"] = {
                 "ack": summary([ms for _, ms, _ in answers]),
                 "all_finished_ms": finished,
@@ -346,6 +364,11 @@ def burst(work, args, pushes=200, seconds=10):
                 "finished_over_engine_at_once": finished / engine,
                 "lost": sum(1 for c in commits if c not in built),
                 "duplicated": sum(len(built.get(c, [])) - 1 for c in commits if len(built.get(c, [])) > 1),
+                "builds_list_idle": summary(idle_reads),
+                "builds_list_under_burst": summary(reads),
+                "read_median_over_idle": statistics.median(reads) / statistics.median(idle_reads),
+                "builds_list_under_bare_engine": summary(engine_reads),
+                "bare_engine_read_median_over_idle": statistics.median(engine_reads) / statistics.median(idle_reads),
                 "slowest_read_ms": max(reads),
             }
     return {"burst": results}

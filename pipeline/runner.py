@@ -6,6 +6,7 @@ import secrets
 import stat
 import threading
 import time
+from collections import Counter
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -25,6 +26,8 @@ MAX_PLAN_BYTES = 256 * 1024
 SERVICE_SUBNETS = ("198.18.0.0/15",)
 # How many mirrors keep a `git cat-file` process running for the builds of this runner.
 MAX_READERS = 16
+# After how many fetches into a mirror git looks at packing it again (see Runner._maintenance_due).
+MAINTAIN_EVERY = 16
 # Where the checkout is, inside a build's containers.
 WORKDIR = "/workspace"
 
@@ -143,8 +146,11 @@ class Runner:
         self.allow_local = allow_local_repos
         self.allow_private_hosts = allow_private_hosts
         self.git_timeout = git_timeout
+        # How many fetches each mirror has had here, for _maintenance_due.
+        self._fetches = Counter()
         # A long-lived `git cat-file` per mirror in use (see ObjectReader), at most MAX_READERS.
-        self._readers, self._readers_lock = {}, threading.Lock()
+        self._readers = {}
+        self._mirrors_lock = threading.Lock()
         # Repositories whose last build here had a .stoker.yml: their builds make no early container.
         self._repos_with_plans = set()
         # The registries images may be pulled from (host or host:port); empty: any.
@@ -156,7 +162,7 @@ class Runner:
 
     def mirror(self, url, access=NO_ACCESS):
         path = mirror_path(self.mirrors, url)
-        with self._readers_lock:
+        with self._mirrors_lock:
             reader = self._readers.pop(path, None) or ObjectReader(path)
             # The most recently used last; the least recently used goes when there are too many.
             self._readers[path] = reader
@@ -204,7 +210,7 @@ class Runner:
             try:
                 say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
                 mirror = self.mirror(job.repo_url, job.access)
-                if mirror.fetch(job.commit_hash, job.ref):
+                if mirror.fetch(job.commit_hash, job.ref) and self._maintenance_due(mirror):
                     cleanup.callback(mirror.maintain)
                 outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
                 mirror.export(job.commit_hash, workspace)
@@ -214,7 +220,7 @@ class Runner:
                 self._repos_with_plans.discard(job.repo_url)
                 if plan is not None:
                     self._repos_with_plans.add(job.repo_url)
-                    early.discard()
+                    early.let_go()
                 if plan is None:
                     image, env, steps = job.image, {}, [Step(None, (job.command,))]
                 else:
@@ -241,6 +247,14 @@ class Runner:
                 outcome.error = f"checkout failed: {exc}" if isinstance(exc, GitError) else str(exc)
                 say(outcome.error)
         return outcome
+
+    def _maintenance_due(self, mirror):
+        """Whether git should look at packing the mirror after this fetch: after the first and every
+        MAINTAIN_EVERY-th after it. Looking costs a git process (about 10 ms of CPU), and packing is
+        due only after thousands of objects."""
+        with self._mirrors_lock:
+            self._fetches[mirror.path] += 1
+            return self._fetches[mirror.path] % MAINTAIN_EVERY == 1
 
     def _early_container(self, job, workspace, cleanup):
         """The build command's container, made and started, its command held at its gate, while
@@ -417,6 +431,8 @@ class EarlyContainer:
 
     def __init__(self, engine):
         self.engine, self.thread, self.ahead, self.taken = engine, None, None, False
+        self.letting_go = None
+        self.lock = threading.Lock()
 
     def make(self, spec):
         self.thread = threading.Thread(target=self._make, args=(spec,), daemon=True, name="early-container")
@@ -437,13 +453,23 @@ class EarlyContainer:
         return self.ahead
 
     def discard(self):
-        """Remove it unless it was taken: its command never ran."""
+        """Remove it unless it was taken (its command never ran), once it is made; then it is gone."""
         if self.thread is not None:
             self.thread.join()
-        if self.ahead is not None and not self.taken:
-            ahead, self.ahead = self.ahead, None
+        with self.lock:
+            ahead = None if self.taken else self.ahead
+            if ahead is not None:
+                self.ahead = None
+        if ahead is not None:
             ahead.gate.close()
             self.engine.remove(ahead.handle)
+        if self.letting_go is not None and self.letting_go is not threading.current_thread():
+            self.letting_go.join()
+
+    def let_go(self):
+        """`discard` it on a thread of its own: the build goes on without waiting for it to be made."""
+        self.letting_go = threading.Thread(target=self.discard, daemon=True, name="early-container-gone")
+        self.letting_go.start()
 
 
 def _pump(chunks, lines):
