@@ -7,8 +7,8 @@ from contextlib import contextmanager
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
 from docker.models.containers import _create_container_args
-from docker.utils.socket import frames_iter
 from docker.utils import parse_repository_tag
+from docker.utils.socket import frames_iter
 from requests.exceptions import RequestException
 
 from .engine import BuildError, ContainerEngine, Exit, ImageMissing, NetworkTaken
@@ -58,8 +58,6 @@ class DockerEngine(ContainerEngine):
         self._client = None
         # Its own client with a short timeout: a ping must not wait as long as a build may.
         self._pinger = None
-        # The gates of gated containers attached and not yet started, by container id.
-        self._gates = {}
 
     def client(self):
         """The docker SDK client, made on first use; BuildError when the engine is not reachable."""
@@ -161,7 +159,7 @@ class DockerEngine(ContainerEngine):
             )))
             # What an inspect would say of it, as far as this engine asks.
             return self.client().containers.prepare_model(
-                {"Id": made["Id"], "Config": {"Labels": labels, "OpenStdin": spec.gated}})
+                {"Id": made["Id"], "Config": {"Labels": labels}})
         except ImageNotFound:
             raise ImageMissing(f"image {spec.image!r} is not on the Docker engine") from None
         except APIError as exc:
@@ -172,12 +170,6 @@ class DockerEngine(ContainerEngine):
     def stream(self, handle):
         kind = _kind(handle)
         with _as_build_error(kind):
-            if handle.attrs["Config"].get("OpenStdin"):
-                # One connection both ways: the gate's word goes in where the output comes out.
-                connection = self.client().api.attach_socket(
-                    handle.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-                self._gates[handle.id] = _Gate(connection)
-                return _streamed((data for _, data in frames_iter(connection, tty=False)), kind)
             # Chunks come as the process writes them, not line by line.
             return _streamed(handle.attach(stdout=True, stderr=True, stream=True, logs=False), kind)
 
@@ -186,13 +178,18 @@ class DockerEngine(ContainerEngine):
             handle.start()
 
     def start_gated(self, handle):
-        gate = self._gates.pop(handle.id)
+        kind = _kind(handle)
+        with _as_build_error(kind):
+            # One connection both ways: the gate's word goes in where the output comes out.
+            connection = self.client().api.attach_socket(
+                handle.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        gate = _Gate(connection)
         try:
             self.start(handle)
         except BaseException:
             gate.close()
             raise
-        return gate
+        return _streamed((data for _, data in frames_iter(connection, tty=False)), kind), gate
 
     def wait(self, handle):
         with _as_build_error(_kind(handle)):
@@ -215,9 +212,6 @@ class DockerEngine(ContainerEngine):
                 pass  # it ended on its own meanwhile
 
     def remove(self, handle):
-        gate = self._gates.pop(handle.id, None)
-        if gate is not None:
-            gate.close()
         try:
             handle.remove(force=True)
         except DockerException:

@@ -154,8 +154,9 @@ class ContainerEngine(ABC):
 
     @abstractmethod
     def start_gated(self, handle):
-        """Start a prepared gated container; returns its gate: `open()` lets its command run,
-        `close()` (always called, after `open()` too) lets go of it. Raises BuildError."""
+        """Take the output of a prepared gated container and start it: (output, gate), the output as
+        `stream` gives it; the gate's `open()` lets its command run, `close()` (always called, after
+        `open()` too) lets go of it and of the output. Raises BuildError."""
 
     @abstractmethod
     def wait(self, handle):
@@ -191,9 +192,9 @@ class ContainerEngine(ABC):
         shell, flag, script = spec.command
         report = secrets.token_hex(16)
         wrapped = replace(spec, command=(shell, flag, GATED_SCRIPT.format(script=script, report=report)))
-        handle, output = self.attach(wrapped)
+        handle = self.prepare(wrapped)
         try:
-            return Ahead(handle, output, self.start_gated(handle), report.encode())
+            return Ahead(handle, *self.start_gated(handle), report.encode())
         except BaseException:
             self.remove(handle)
             raise
