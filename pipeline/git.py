@@ -520,5 +520,7 @@ def _described(commit):
             encoding = line[len(b"encoding "):].decode("ascii", "replace")
     try:
         return message.decode(encoding, "replace").strip(), author.decode(encoding, "replace")
-    except LookupError:
+    except (LookupError, UnicodeError):
+        # No such text encoding, or one that refuses bytes outright (a commit may name any, idna
+        # say): as git does when it cannot convert, the bytes are taken as they are.
         return message.decode("utf-8", "replace").strip(), author.decode("utf-8", "replace")

@@ -191,6 +191,15 @@ def test_a_long_lived_reader_says_what_a_new_git_process_says(local_repo, tmp_pa
     assert reading.describe(latin) == ("Caf\xe9 au lait\n\nA body line\n  indented", "Zo\xeb")
     assert not reading.has("1" * 40)
 
+    # A commit may name any encoding, one Python has but cannot decode with (idna) or none at all.
+    for encoding in ("idna", "no-such-encoding"):
+        subprocess.run(["git", "-C", local_repo.url, "-c", f"i18n.commitEncoding={encoding}", "-c", "user.name=Ed",
+                        "-c", "user.email=ed@example.com", "commit", "-q", "--allow-empty", "-m",
+                        f"Named {encoding}"], check=True)
+        odd = local_repo.repo.head.commit.hexsha
+        reading.fetch(odd)
+        assert reading.describe(odd) == fresh.describe(odd) == (f"Named {encoding}", "Ed")
+
 
 def test_a_reader_on_a_mirror_removed_and_made_again_or_killed_still_answers_right(local_repo, tmp_path):
     mirror = read_mirror_of(local_repo, tmp_path)
