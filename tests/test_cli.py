@@ -9,7 +9,8 @@ import pytest
 
 from app.models import Build, Status
 from app.worker import STOPPED
-from tests.support import api, create_project, delivery, free_port, login, push_payload, start_server, stop_server, wait_until
+from tests.support import (api, create_project, delivery, free_port, labelled, login, push_payload, start_server,
+                           stop_server, wait_until)
 
 
 def passed_while_running(build_id, worker):
@@ -111,8 +112,7 @@ def test_a_stopped_server_kills_its_builds_and_records_why(app, live_server, loc
     assert (build.status, build.error, build.exit_code) == (Status.FAILED, STOPPED, 137)
     assert build.finished_at is not None
     pid = f":{live_server.process.pid}:"
-    left = [c for c in docker_client.containers.list(all=True, filters={"label": "stoker.worker"})
-            if pid in c.labels["stoker.worker"]]
+    left = [c for c in labelled(docker_client, "stoker.worker") if pid in c["Labels"]["stoker.worker"]]
     assert left == []
 
 

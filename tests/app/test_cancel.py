@@ -4,7 +4,7 @@ import time
 import pytest
 
 from app.models import Build, Status
-from tests.support import api, create_project, delivery, push_payload, wait_until
+from tests.support import api, create_project, delivery, labelled, push_payload, wait_until
 
 # Claims, leases and the queue: each database's own locking is under test.
 pytestmark = pytest.mark.both_databases
@@ -99,9 +99,8 @@ def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, watched
     pid = f":{live_server.process.pid}:"
 
     def containers():
-        # Sparse: a container removed between the list and a look at it is simply gone.
-        listed = docker_client.containers.list(all=True, sparse=True, filters={"label": f"stoker.build={build_id}"})
-        return [c for c in listed if pid in (c.attrs.get("Labels") or {}).get("stoker.worker", "")]
+        return [c for c in labelled(docker_client, f"stoker.build={build_id}")
+                if pid in c["Labels"].get("stoker.worker", "")]
 
     wait_until(containers, timeout=10, interval=0.05)
 

@@ -7,7 +7,7 @@ import pytest
 
 from app.models import (AuditEntry, Build, BuildLog, BuildStep, GithubStatus, Member, Project, ProjectSecret,
                         Schedule, Status)
-from tests.support import Listener, api, create_project, delivery, login, push_payload, wait_until
+from tests.support import Listener, api, create_project, delivery, labelled, login, push_payload, wait_until
 
 
 def members_of(client, headers, project_id=1):
@@ -142,14 +142,14 @@ def test_deleting_a_project_stops_its_build_and_leaves_no_row_mirror_or_containe
     other = create_project(live_server, alice, local_repo, "true", name="other")["project"]["id"]
 
     def running_containers():
-        return docker_client.containers.list(filters={"label": f"stoker.build={build_id}"})
+        return labelled(docker_client, f"stoker.build={build_id}", running_only=True)
 
     wait_until(running_containers, timeout=60, what="the build's container to start")
     mirrors = Path(tmp_path / "live-data" / "mirrors")
     assert list(mirrors.glob("*.git"))
     answer = api(live_server, "DELETE", f"/api/project/projects/{project_id}", alice)
     assert answer.status_code == 200, answer.text
-    wait_until(lambda: not docker_client.containers.list(all=True, filters={"label": f"stoker.build={build_id}"}),
+    wait_until(lambda: not labelled(docker_client, f"stoker.build={build_id}"),
                timeout=15, what="the deleted project's container to go")
 
     db.initialize(open_database(database_url))

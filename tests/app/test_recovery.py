@@ -8,7 +8,7 @@ import pytest
 from app.jobs import BUILD, MOBILE_BUILD
 from app.lifecycle import LOST, claim_next, move, queue, queue_build, recover_lost, renew_lease
 from app.models import MobileBuild, MobileBundle, MobileStatus, Build, Project, Status, User, utcnow
-from tests.support import create_project, start_server, stop_server, wait_until
+from tests.support import create_project, labelled, start_server, stop_server, wait_until
 
 # Claims, leases and the queue: each database's own locking is under test.
 pytestmark = pytest.mark.both_databases
@@ -77,7 +77,7 @@ def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
     # Killed once its first line is kept: output not yet saved when a process dies is lost with it.
     wait_until(lambda: "start" in client.get(f"/api/build/{build_id}/logs", headers=accounts.headers())
                .get_data(as_text=True).splitlines(), what=doomed.log)
-    assert docker_client.containers.list(filters={"label": f"stoker.build={build_id}"})
+    assert labelled(docker_client, f"stoker.build={build_id}", running_only=True)
     os.kill(doomed.process.pid, signal.SIGKILL)
     doomed.process.wait(10)
     assert Build.get_by_id(build_id).status == Status.RUNNING  # nobody knows yet
@@ -92,8 +92,7 @@ def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
     assert f":{rescuer.process.pid}:" in build.worker_id
     # The dead worker's container was removed by the worker that took over on the same host.
     dead = f":{doomed.process.pid}:"
-    assert not [c for c in docker_client.containers.list(all=True, filters={"label": "stoker.worker"})
-                if dead in c.labels["stoker.worker"]]
+    assert not [c for c in labelled(docker_client, "stoker.worker") if dead in c["Labels"]["stoker.worker"]]
     log = client.get(f"/api/build/{build_id}/logs", headers=accounts.headers()).get_data(as_text=True)
     assert "==> The worker running this build was lost; it is queued again" in log
     lines = log.splitlines()

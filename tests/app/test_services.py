@@ -3,7 +3,7 @@ else reaches, answered by name, and gone with the build however it ends."""
 import pytest
 
 from app.models import Status
-from tests.support import wait_until
+from tests.support import labelled, wait_until
 
 WEB = """\
 services:
@@ -23,7 +23,7 @@ steps:
 
 
 def left_behind(docker_client, build_id):
-    containers = docker_client.containers.list(all=True, filters={"label": f"stoker.build={build_id}"})
+    containers = labelled(docker_client, f"stoker.build={build_id}")
     networks = [n for n in docker_client.networks.list() if n.name.startswith(f"stoker-build-{build_id}-")]
     return containers + networks
 
@@ -102,11 +102,11 @@ def test_a_canceled_build_removes_its_services_and_network(build_with, client, a
     running = threading.Thread(target=lambda: results.update(
         build=build_with(WEB.format(extra="  - name: slow\n    commands: sleep 60\n"))))
     running.start()
-    wait_until(lambda: docker_client.containers.list(filters={"label": "stoker.service=web"}), timeout=30,
-               what="the service to start")
-    build_id = int(docker_client.containers.list(filters={"label": "stoker.service=web"})[0].labels["stoker.build"])
-    wait_until(lambda: [c for c in docker_client.containers.list(filters={"label": f"stoker.build={build_id}"})
-                        if "stoker.service" not in c.labels], timeout=30, what="a step to start")
+    services = wait_until(lambda: labelled(docker_client, "stoker.service=web", running_only=True), timeout=30,
+                          what="the service to start")
+    build_id = int(services[0]["Labels"]["stoker.build"])
+    wait_until(lambda: [c for c in labelled(docker_client, f"stoker.build={build_id}", running_only=True)
+                        if "stoker.service" not in c["Labels"]], timeout=30, what="a step to start")
     assert client.post(f"/api/build/{build_id}/cancel", headers=accounts.headers()).status_code == 200
     running.join(timeout=60)
     assert results["build"][0]["status"] == Status.CANCELED

@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.engine import Sandbox
 from pipeline.runner import BuildJob, Runner
-from tests.support import TEST_IMAGE
+from tests.support import TEST_IMAGE, labelled
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def job(repo, command, build_id=7, image=TEST_IMAGE):
 
 
 def containers_of(docker_client, build_id):
-    return docker_client.containers.list(all=True, filters={"label": f"stoker.build={build_id}"})
+    return labelled(docker_client, f"stoker.build={build_id}")
 
 
 def test_the_command_runs_in_the_checkout_and_its_exit_code_is_returned(runner, local_repo, docker_client):

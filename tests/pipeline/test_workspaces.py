@@ -7,7 +7,7 @@ import pytest
 
 from pipeline import workspaces
 from pipeline.docker_engine import DockerEngine
-from tests.support import TEST_IMAGE, create_project, login, start_server, stop_server, wait_until
+from tests.support import TEST_IMAGE, create_project, labelled, login, start_server, stop_server, wait_until
 
 
 def test_a_sweep_removes_only_folders_no_live_process_holds(tmp_path):
@@ -37,10 +37,10 @@ def test_what_a_process_killed_with_9_left_is_swept_by_the_next(database_url, tm
     building = tmp_path / "data" / "workspaces"
 
     def containers():
-        return docker_client.containers.list(all=True, filters={"label": "stoker.worker"}, sparse=True)
+        return labelled(docker_client, "stoker.worker")
 
     assert wait_until(lambda: any(p.name.startswith("build-1-") for p in building.glob("*")))
-    assert wait_until(lambda: any(str(first.process.pid) in c.attrs["Labels"]["stoker.worker"]
+    assert wait_until(lambda: any(str(first.process.pid) in c["Labels"]["stoker.worker"]
                                   for c in containers()))
     os.kill(first.process.pid, signal.SIGKILL)
     first.process.wait()
@@ -49,7 +49,7 @@ def test_what_a_process_killed_with_9_left_is_swept_by_the_next(database_url, tm
     second = start_server("serve", env, tmp_path)
     try:
         assert wait_until(lambda: not list(building.glob("build-1-*")), timeout=15)
-        assert wait_until(lambda: not any(str(first.process.pid) in c.attrs["Labels"]["stoker.worker"]
+        assert wait_until(lambda: not any(str(first.process.pid) in c["Labels"]["stoker.worker"]
                                           for c in containers()), timeout=15)
         # And later too, not only at start.
         (building / "build-9-left").mkdir()
