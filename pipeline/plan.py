@@ -28,6 +28,8 @@ FAILURE_POLICIES = ("fail", "ignore")
 STATUSES = ("success", "failure")
 EVENTS = ("push", "tag", "pull_request", "manual", "cron")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# In the file's image or a step's, a matrix value by name: "golang:${GO_VERSION}".
+MATRIX_VALUE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DURATION = re.compile(r"(\d+)\s*(s|m|h)?")
 MAX_STEPS, MAX_TIMEOUT = 100, 7 * 24 * 3600
 
@@ -99,6 +101,7 @@ class Plan:
         for combination in self.matrix:
             label = ", ".join(f"{name}={value}" for name, value in combination)
             steps += [replace(step, name=f"{step.name} ({label})", matrix=combination,
+                              image=_with_matrix(step.image or self.image, combination) or step.image,
                               depends_on=tuple(f"{needed} ({label})" for needed in needs[step.name]))
                       for step in self.steps]
         return replace(self, steps=tuple(steps), matrix=())
@@ -200,7 +203,7 @@ def _items(node, what, most, keys, needed, has):
         yield item, fields
 
 
-def _steps(node):
+def _steps(node, matrix=()):
     steps = []
     for item, fields in _items(node, "step", MAX_STEPS, STEP_KEYS, ("name", "commands"),
                                f"a name, commands and perhaps {', '.join(STEP_KEYS[2:])}"):
@@ -213,7 +216,7 @@ def _steps(node):
             name=_scalar_text(fields["name"][1], "a step name")[:100],
             commands=tuple(_scalar_text(c, "each command") for c in commands.value),
             when=_when(fields["when"][1], fields["when"][0]) if "when" in fields else None,
-            image=_image(fields["image"][1]) if "image" in fields else None,
+            image=_image(fields["image"][1], matrix) if "image" in fields else None,
             pull=_choice(fields["pull"][1], "pull", PULL_POLICIES) if "pull" in fields else "if-missing",
             depends_on=_depends_on(fields["depends_on"][1]) if "depends_on" in fields else None,
             failure=_choice(fields["failure"][1], "failure", FAILURE_POLICIES) if "failure" in fields else "fail",
@@ -223,7 +226,7 @@ def _steps(node):
     return tuple(steps)
 
 
-def _services(node):
+def _services(node, image):
     services = []
     for _, fields in _items(node, "service", MAX_SERVICES, SERVICE_KEYS, ("name",), ", ".join(SERVICE_KEYS)):
         name = _scalar_text(fields["name"][1], "a service name")
@@ -231,6 +234,8 @@ def _services(node):
             _fail(fields["name"][1], f"service name {name!r} must be a host name: a-z, 0-9 and '-'")
         if name in (service.name for service in services):
             _fail(fields["name"][1], f"two services are called {name!r}")
+        if "image" not in fields and image and MATRIX_VALUE.search(image):
+            _fail(fields["name"][1], f"service {name!r} needs an image of its own: the file's varies with the matrix")
         services.append(Service(
             name=name,
             image=_image(fields["image"][1]) if "image" in fields else None,
@@ -268,11 +273,30 @@ def _step_fields(node):
     return [{key.value: key for key, _ in item.value} for item in node.value]
 
 
-def _image(node):
+def _image(node, matrix=None):
+    """An image reference. In the file's image or a step's (`matrix` not None), ${NAME} is a matrix
+    value: the reference must then hold for every combination."""
     image = _scalar_text(node, "image")
-    if not IMAGE_REFERENCE.fullmatch(image):
-        _fail(node, f"image {image!r} is not a Docker image reference")
+    for combination in matrix or ((),):
+        names = dict(combination)
+        for name in MATRIX_VALUE.findall(image):
+            if matrix is None:
+                _fail(node, f"a service runs once for every combination: its image cannot use ${{{name}}}")
+            if name not in names:
+                _fail(node, f"image {image!r} uses ${{{name}}}, which "
+                            + ("a matrix combination does not give" if matrix else "only a matrix gives"))
+        made = _with_matrix(image, combination) or image
+        if not IMAGE_REFERENCE.fullmatch(made):
+            _fail(node, f"image {made!r} is not a Docker image reference")
     return image
+
+
+def _with_matrix(image, combination):
+    """The image with the combination's values in place of its ${NAME}s; None if it has none."""
+    if not image or not MATRIX_VALUE.search(image):
+        return None
+    values = dict(combination)
+    return MATRIX_VALUE.sub(lambda found: values[found.group(1)], image)
 
 
 def _choice(node, what, choices):
@@ -340,13 +364,14 @@ def parse(text):
         found[name], keys[name] = value, key
     if "steps" not in found:
         raise PlanError(f"{FILENAME} line 1: steps are missing")
-    image = _image(found["image"]) if "image" in found else None
+    matrix = _matrix(found["matrix"]) if "matrix" in found else ()
+    image = _image(found["image"], matrix) if "image" in found else None
     return Plan(
-        steps=_steps(found["steps"]),
+        steps=_steps(found["steps"], matrix),
         image=image,
         timeout=_timeout(found["timeout"]) if "timeout" in found else None,
         env=_env(found["env"]) if "env" in found else {},
         when=_when(found["when"], keys["when"]) if "when" in found else None,
-        services=_services(found["services"]) if "services" in found else (),
-        matrix=_matrix(found["matrix"]) if "matrix" in found else (),
+        services=_services(found["services"], image) if "services" in found else (),
+        matrix=matrix,
     )

@@ -5,6 +5,7 @@ from datetime import datetime
 import pytest
 
 from app.models import Status
+from tests.support import TEST_IMAGE
 
 
 def steps_of(build):
@@ -142,3 +143,26 @@ def test_a_matrix_takes_included_combinations_and_refuses_more_than_16(build_wit
     assert "go 1.22 extra=\n" in log and "go 1.23 extra=yes\n" in log
     build, _ = build_with("matrix:\n  A: [1, 2, 3, 4, 5]\n  B: [1, 2, 3, 4]\nsteps:\n  - {name: a, commands: x}\n")
     assert build["error"] == ".stoker.yml line 2: the matrix makes 20 combinations; at most 16"
+
+
+@pytest.fixture
+def flavours(docker_client):
+    """stoker-flavour:a and stoker-flavour:b: the test image with /flavour saying which it is."""
+    names = []
+    for flavour in ("a", "b"):
+        container = docker_client.containers.run(TEST_IMAGE, ["sh", "-c", f"echo {flavour} > /flavour"],
+                                                 network_mode="none", detach=True)
+        container.wait(timeout=30)
+        container.commit("stoker-flavour", flavour)
+        container.remove()
+        names.append(f"stoker-flavour:{flavour}")
+    yield names
+    for name in names:
+        docker_client.images.remove(name, force=True)
+
+
+def test_a_matrix_value_in_the_image_runs_each_combination_in_its_own_image(build_with, flavours):
+    build, log = build_with("matrix:\n  FLAVOUR: [a, b]\nimage: 'stoker-flavour:${FLAVOUR}'\n"
+                            "steps:\n  - {name: which, commands: 'echo on $(cat /flavour)', pull: never}\n")
+    assert build["status"] == Status.PASSED, log
+    assert "[which (FLAVOUR=a)] on a\n" in log and "[which (FLAVOUR=b)] on b\n" in log

@@ -64,6 +64,15 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
      "unknown service key 'ports'"),
     ("matrix:\n  PY: []\nsteps:\n  - {name: a, commands: x}\n", 2, "matrix PY must be a list of values"),
     ("matrix:\n  1PY: [a]\nsteps:\n  - {name: a, commands: x}\n", 2, "matrix name '1PY'"),
+    ("image: 'python:${PY}'\nsteps:\n  - {name: a, commands: x}\n", 1, "uses ${PY}, which only a matrix gives"),
+    ("matrix:\n  include:\n    - {PY: '3.12'}\n    - {GO: '1.23'}\nsteps:\n  - {name: a, commands: x, image: 'py:${PY}'}\n",
+     6, "uses ${PY}, which a matrix combination does not give"),
+    ("matrix:\n  PY: ['3.12', '3 && rm']\nimage: 'python:${PY}'\nsteps:\n  - {name: a, commands: x}\n", 3,
+     "image 'python:3 && rm' is not a Docker image reference"),
+    ("matrix:\n  PG: ['16']\nimage: 'pg:${PG}'\nservices:\n  - {name: db}\nsteps:\n  - {name: a, commands: x}\n", 5,
+     "service 'db' needs an image of its own"),
+    ("matrix:\n  PG: ['16']\nservices:\n  - {name: db, image: 'pg:${PG}'}\nsteps:\n  - {name: a, commands: x}\n",
+     4, "a service runs once for every combination: its image cannot use ${PG}"),
 ])
 def test_errors_name_the_line_at_fault(text, line, words):
     with pytest.raises(PlanError) as caught:
@@ -94,3 +103,12 @@ def test_a_matrix_expands_into_one_graph_per_combination():
         "test (PY=3.12)": (), "report (PY=3.12)": ("test (PY=3.12)",),
         "test (PY=3.13, EXTRA=yes)": (), "report (PY=3.13, EXTRA=yes)": ("test (PY=3.13, EXTRA=yes)",)}
     assert plan.steps[4].matrix == (("PY", "3.13"), ("EXTRA", "yes"))
+
+
+def test_a_matrix_value_names_each_combinations_image():
+    plan = parse("matrix:\n  PY: ['3.11', '3.12']\nimage: 'python:${PY}-slim'\nsteps:\n  - {name: test, commands: x}\n"
+                 "  - {name: lint, commands: y, image: 'ruff:${PY}'}\n  - {name: docs, commands: z, image: sphinx}\n")
+    assert [(step.name, step.image) for step in plan.expanded().steps] == [
+        ("test (PY=3.11)", "python:3.11-slim"), ("lint (PY=3.11)", "ruff:3.11"), ("docs (PY=3.11)", "sphinx"),
+        ("test (PY=3.12)", "python:3.12-slim"), ("lint (PY=3.12)", "ruff:3.12"), ("docs (PY=3.12)", "sphinx")]
+    assert parse("matrix:\n  PY: ['3']\nsteps:\n  - {name: a, commands: x}\n").expanded().steps[0].image is None
