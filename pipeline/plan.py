@@ -32,6 +32,8 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MATRIX_VALUE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DURATION = re.compile(r"(\d+)\s*(s|m|h)?")
 MAX_STEPS, MAX_TIMEOUT = 100, 7 * 24 * 3600
+# As the build's steps and their logs keep it, with its matrix combination.
+MAX_STEP_NAME = 100
 
 
 class PlanError(ValueError):
@@ -99,7 +101,7 @@ class Plan:
             return self
         needs, steps = self.needs(), []
         for combination in self.matrix:
-            label = ", ".join(f"{name}={value}" for name, value in combination)
+            label = _label(combination)
             steps += [replace(step, name=f"{step.name} ({label})", matrix=combination,
                               image=_with_matrix(step.image or self.image, combination) or step.image,
                               depends_on=tuple(f"{needed} ({label})" for needed in needs[step.name]))
@@ -213,7 +215,7 @@ def _steps(node, matrix=()):
         if not isinstance(commands, yaml.SequenceNode) or not commands.value:
             _fail(commands, "commands must be a command or a list of commands")
         steps.append(Step(
-            name=_scalar_text(fields["name"][1], "a step name")[:100],
+            name=_scalar_text(fields["name"][1], "a step name")[:MAX_STEP_NAME],
             commands=tuple(_scalar_text(c, "each command") for c in commands.value),
             when=_when(fields["when"][1], fields["when"][0]) if "when" in fields else None,
             image=_image(fields["image"][1], matrix) if "image" in fields else None,
@@ -223,6 +225,11 @@ def _steps(node, matrix=()):
             line=item.start_mark.line + 1,
         ))
     _check_graph(steps, {step.name: fields for step, fields in zip(steps, _step_fields(node))})
+    for step in steps:
+        for combination in matrix:
+            if len(named := f"{step.name} ({_label(combination)})") > MAX_STEP_NAME:
+                raise PlanError(f"{FILENAME} line {step.line}: step {named!r} is {len(named)} characters with its "
+                                f"matrix combination; at most {MAX_STEP_NAME}")
     return tuple(steps)
 
 
@@ -267,6 +274,10 @@ def _matrix(node):
     if len(combinations) > MAX_COMBINATIONS:
         _fail(node, f"the matrix makes {len(combinations)} combinations; at most {MAX_COMBINATIONS}")
     return tuple(combinations)
+
+
+def _label(combination):
+    return ", ".join(f"{name}={value}" for name, value in combination)
 
 
 def _step_fields(node):

@@ -73,6 +73,8 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
      "service 'db' needs an image of its own"),
     ("matrix:\n  PG: ['16']\nservices:\n  - {name: db, image: 'pg:${PG}'}\nsteps:\n  - {name: a, commands: x}\n",
      4, "a service runs once for every combination: its image cannot use ${PG}"),
+    ("matrix:\n  V: [a, '%s']\nsteps:\n  - {name: test, commands: x}\n" % ("b" * 92), 4,
+     "is 101 characters with its matrix combination; at most 100"),
 ])
 def test_errors_name_the_line_at_fault(text, line, words):
     with pytest.raises(PlanError) as caught:
