@@ -1,5 +1,7 @@
 """Reading .stoker.yml: what it may say, and errors that name the line at fault."""
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +116,11 @@ def test_a_matrix_value_names_each_combinations_image():
         ("test (PY=3.11)", "python:3.11-slim"), ("lint (PY=3.11)", "ruff:3.11"), ("docs (PY=3.11)", "sphinx"),
         ("test (PY=3.12)", "python:3.12-slim"), ("lint (PY=3.12)", "ruff:3.12"), ("docs (PY=3.12)", "sphinx")]
     assert parse("matrix:\n  PY: ['3']\nsteps:\n  - {name: a, commands: x}\n").expanded().steps[0].image is None
+
+
+def test_every_pipeline_file_the_readme_shows_reads():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    examples = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    assert len(examples) >= 5
+    for example in examples:
+        parse(example)
