@@ -17,7 +17,7 @@ from .when import When
 FILENAME = ".stoker.yml"
 KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix"}
 MAX_COMBINATIONS = 16
-STEP_KEYS = ("name", "commands", "when", "image", "pull", "depends_on", "failure")
+STEP_KEYS = ("name", "commands", "when", "image", "pull", "environment", "depends_on", "failure")
 WHEN_KEYS = ("event", "branch", "path", "status")
 SERVICE_KEYS = ("name", "image", "commands", "environment")
 # A service's name is the host name steps reach it by.
@@ -55,6 +55,8 @@ class Step:
     line: int = field(default=0, compare=False)
     # The matrix combination it runs for, as (name, value) pairs given to it as variables.
     matrix: tuple = ()
+    # Its own variables, as (name, value) pairs, over the file's env and the matrix's.
+    environment: tuple = ()
 
     @property
     def statuses(self):
@@ -144,16 +146,16 @@ def _timeout(node):
     return seconds
 
 
-def _env(node):
+def _env(node, what="env"):
     if not isinstance(node, yaml.MappingNode):
-        _fail(node, "env must be a mapping of NAME: value")
+        _fail(node, f"{what} must be a mapping of NAME: value")
     env = {}
     for key, value in node.value:
-        name = _scalar_text(key, "an env name")
+        name = _scalar_text(key, f"an {what} name")
         if not ENV_NAME.fullmatch(name):
-            _fail(key, f"env name {name!r} must be letters, digits and _, not starting with a digit")
+            _fail(key, f"{what} name {name!r} must be letters, digits and _, not starting with a digit")
         if not isinstance(value, yaml.ScalarNode):
-            _fail(value, f"env {name} must be a single value")
+            _fail(value, f"{what} {name} must be a single value")
         env[name] = value.value
     return env
 
@@ -220,6 +222,7 @@ def _steps(node, matrix=()):
             when=_when(fields["when"][1], fields["when"][0]) if "when" in fields else None,
             image=_image(fields["image"][1], matrix) if "image" in fields else None,
             pull=_choice(fields["pull"][1], "pull", PULL_POLICIES) if "pull" in fields else "if-missing",
+            environment=tuple(_env(fields["environment"][1], "environment").items()) if "environment" in fields else (),
             depends_on=_depends_on(fields["depends_on"][1]) if "depends_on" in fields else None,
             failure=_choice(fields["failure"][1], "failure", FAILURE_POLICIES) if "failure" in fields else "fail",
             line=item.start_mark.line + 1,
@@ -247,7 +250,7 @@ def _services(node, image):
             name=name,
             image=_image(fields["image"][1]) if "image" in fields else None,
             commands=_texts(fields["commands"][1], "each command") if "commands" in fields else None,
-            environment=_env(fields["environment"][1]) if "environment" in fields else {},
+            environment=_env(fields["environment"][1], "environment") if "environment" in fields else {},
         ))
     return tuple(services)
 

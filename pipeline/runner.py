@@ -283,7 +283,8 @@ class Runner:
             else:
                 lines, shown = None, (lambda raw: (output(raw), own(raw)))
             try:
-                return self._run_step(job, workspace, step.image or image, {**env, **dict(step.matrix)}, step,
+                variables = {**env, **dict(step.matrix), **dict(step.environment)}
+                return self._run_step(job, workspace, step.image or image, variables, step,
                                       position, len(plan.steps), say, shown, images, later=steps_later, **placed)
             finally:
                 if lines is not None:

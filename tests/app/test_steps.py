@@ -16,7 +16,10 @@ steps:
       - echo "$GREETING"
       - echo built > artifact.txt
   - name: check
-    commands: test "$(cat artifact.txt)" = built
+    environment: { GREETING: hello from the step }
+    commands:
+      - test "$(cat artifact.txt)" = built
+      - echo "$GREETING"
 """)
     assert (build["status"], build["exitCode"], build["error"]) == (Status.PASSED, 0, None)
     assert [(s["name"], s["status"], s["exitCode"]) for s in build["steps"]] == [
@@ -24,6 +27,7 @@ steps:
     assert all(s["durationSeconds"] >= 0 and s["startedAt"] and s["finishedAt"] for s in build["steps"])
     assert "==> Following .stoker.yml: 2 step(s) in stoker-busybox:latest" in log
     assert "==> Step 1/2: make\n$ echo \"$GREETING\"\nhello from the plan\n$ echo built > artifact.txt\n" in log
+    assert "$ echo \"$GREETING\"\nhello from the step\n" in log
     assert "==> Step make passed after " in log and "==> Step check passed after " in log
     assert "project command" not in log  # the plan replaces the project's command
 
