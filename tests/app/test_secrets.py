@@ -118,7 +118,7 @@ def test_error_messages_are_masked_too(client, accounts, project, drain, local_r
     rebuilt = client.post(f"/api/build/rebuild/{first}", headers=accounts.headers()).get_json()["build"]["id"]
     drain()
     build = client.get(f"/api/build/{rebuilt}", headers=accounts.headers()).get_json()["build"]
-    assert build["error"] == ".stoker.yml line 3: unknown step key '***'; a step has a name, commands and perhaps when, image, pull, depends_on, failure"
+    assert build["error"] == ".stoker.yml line 3: unknown step key '***'; a step has a name, commands and perhaps when, image, pull, environment, depends_on, failure"
     assert TOKEN not in client.get(f"/api/build/{rebuilt}/logs", headers=accounts.headers()).get_data(as_text=True)
 
 
