@@ -17,7 +17,7 @@ from .when import When
 FILENAME = ".stoker.yml"
 KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix"}
 MAX_COMBINATIONS = 16
-STEP_KEYS = ("name", "commands", "when", "image", "pull", "environment", "depends_on", "failure")
+STEP_KEYS = ("name", "commands", "when", "image", "pull", "environment", "secrets", "depends_on", "failure")
 WHEN_KEYS = ("event", "branch", "path", "status")
 SERVICE_KEYS = ("name", "image", "commands", "environment")
 # A service's name is the host name steps reach it by.
@@ -57,6 +57,8 @@ class Step:
     matrix: tuple = ()
     # Its own variables, as (name, value) pairs, over the file's env and the matrix's.
     environment: tuple = ()
+    # The names of the project's secrets it is given; None: all of them.
+    secrets: tuple | None = None
 
     @property
     def statuses(self):
@@ -223,6 +225,7 @@ def _steps(node, matrix=()):
             image=_image(fields["image"][1], matrix) if "image" in fields else None,
             pull=_choice(fields["pull"][1], "pull", PULL_POLICIES) if "pull" in fields else "if-missing",
             environment=tuple(_env(fields["environment"][1], "environment").items()) if "environment" in fields else (),
+            secrets=_secret_names(fields["secrets"][1]) if "secrets" in fields else None,
             depends_on=_depends_on(fields["depends_on"][1]) if "depends_on" in fields else None,
             failure=_choice(fields["failure"][1], "failure", FAILURE_POLICIES) if "failure" in fields else "fail",
             line=item.start_mark.line + 1,
@@ -318,6 +321,16 @@ def _choice(node, what, choices):
     if value not in choices:
         _fail(node, f"{what} must be one of {', '.join(choices)}")
     return value
+
+
+def _secret_names(node):
+    if isinstance(node, yaml.SequenceNode) and not node.value:
+        return ()
+    names = _texts(node, "secrets")
+    for name, item in zip(names, node.value if isinstance(node, yaml.SequenceNode) else [node]):
+        if not ENV_NAME.fullmatch(name):
+            _fail(item, f"secrets names {name!r}, which is no secret's name: letters, digits and _")
+    return names
 
 
 def _depends_on(node):

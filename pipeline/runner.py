@@ -379,7 +379,10 @@ class Runner:
             outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
             say(outcome.error)
 
-    def _spec(self, job, workspace, image, env, command, network=None, hosts=None, gated=False):
+    def _spec(self, job, workspace, image, env, command, network=None, hosts=None, gated=False, secret_names=None):
+        """The container for a command, given the job's secrets named in `secret_names` (None: all)."""
+        given = job.secrets if secret_names is None else {
+            name: value for name, value in job.secrets.items() if name in secret_names}
         return ContainerSpec(
             image=image,
             # One pipe for both streams: the engine may keep stdout and stderr apart, and
@@ -390,7 +393,7 @@ class Runner:
             workdir=WORKDIR,
             sandbox=self.sandbox,
             labels={**self.labels, "stoker.build": str(job.build_id)},
-            environment={**env, **job.secrets, **job.environment()},
+            environment={**env, **given, **job.environment()},
             network=network or job.network,
             hosts=hosts or {},
         )
@@ -409,7 +412,8 @@ class Runner:
             say(f"Step {position + 1}/{count}: {step.name}")
             command = step.script()
         started, clock = utcnow(), time.monotonic()
-        spec = self._spec(job, workspace, image, env, command, network, hosts, gated=ahead is not None)
+        spec = self._spec(job, workspace, image, env, command, network, hosts, gated=ahead is not None,
+                          secret_names=step.secrets)
         try:
             ended = self.engine.run(spec, output, ahead=ahead, later=later)
         except ImageMissing:

@@ -111,6 +111,21 @@ def test_a_secret_printed_encoded_is_masked_in_each_form(client, accounts, proje
     assert "cEBzcyB3" not in log and "p%40ss" not in log and 'w/\\"q' not in log
 
 
+def test_a_step_naming_its_secrets_gets_those_alone(client, accounts, project, drain, local_repo):
+    says = "commands: 'echo token=${#TOKEN} key=${#API_KEY}'"
+    local_repo.commit({".stoker.yml": f"steps:\n  - {{name: deploy, secrets: TOKEN, {says}}}\n"
+                                      f"  - {{name: test, secrets: [], {says}}}\n  - {{name: all, {says}}}\n"},
+                      message="Plan")
+    project_id, first = project()
+    put(client, accounts, project_id, "TOKEN", TOKEN)
+    put(client, accounts, project_id, "API_KEY", "another-value")
+    rebuilt = client.post(f"/api/build/rebuild/{first}", headers=accounts.headers()).get_json()["build"]["id"]
+    drain()
+    for step, heard in (("deploy", "token=21 key=0"), ("test", "token=0 key=0"), ("all", "token=21 key=13")):
+        log = client.get(f"/api/build/{rebuilt}/logs?step={step}", headers=accounts.headers()).get_data(as_text=True)
+        assert log.endswith(f"\n{heard}\n"), (step, log)
+
+
 def test_error_messages_are_masked_too(client, accounts, project, drain, local_repo):
     local_repo.commit({".stoker.yml": f"steps:\n  - name: a\n    {TOKEN}: x\n"}, message="Plan")
     project_id, first = project()
@@ -118,7 +133,7 @@ def test_error_messages_are_masked_too(client, accounts, project, drain, local_r
     rebuilt = client.post(f"/api/build/rebuild/{first}", headers=accounts.headers()).get_json()["build"]["id"]
     drain()
     build = client.get(f"/api/build/{rebuilt}", headers=accounts.headers()).get_json()["build"]
-    assert build["error"] == ".stoker.yml line 3: unknown step key '***'; a step has a name, commands and perhaps when, image, pull, environment, depends_on, failure"
+    assert build["error"] == ".stoker.yml line 3: unknown step key '***'; a step has a name, commands and perhaps when, image, pull, environment, secrets, depends_on, failure"
     assert TOKEN not in client.get(f"/api/build/{rebuilt}/logs", headers=accounts.headers()).get_data(as_text=True)
 
 

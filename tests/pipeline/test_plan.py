@@ -46,6 +46,8 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
     ("steps:\n  - name: a\n    commands: [x]\n    environment: [A=1]\n", 4,
      "environment must be a mapping of NAME: value"),
     ("steps:\n  - name: a\n    commands: [x]\n    environment: {A-B: 1}\n", 4, "environment name 'A-B' must be"),
+    ("steps:\n  - name: a\n    commands: [x]\n    secrets: [OK, $BAD]\n", 4,
+     "secrets names '$BAD', which is no secret's name"),
     ("timeout: forever\nsteps:\n  - {name: a, commands: x}\n", 1, "timeout must be"),
     ("timeout: 0s\nsteps:\n  - {name: a, commands: x}\n", 1, "timeout must be between"),
     ("steps:\n  - {name: a, commands: x}\nrunner: y\n", 3, "unknown key 'runner'"),
