@@ -120,6 +120,8 @@ class Project(BaseModel):
     auto_cancel = BooleanField(default=False)
     # At most this many of the project's builds run at once; None for no limit of its own.
     concurrency = IntegerField(null=True)
+    # Only its newest this many finished builds are kept (see app/retention.py); None for all.
+    keep_builds = IntegerField(null=True)
     # Where commit statuses go: "owner/repo" on GitHub, and a token sealed like a secret.
     github_repo = CharField(max_length=200, null=True)
     github_token_sealed = TextField(null=True)
@@ -157,6 +159,7 @@ class Project(BaseModel):
             "timeoutSeconds": self.timeout_seconds,
             "autoCancel": self.auto_cancel,
             "concurrency": self.concurrency,
+            "keepBuilds": self.keep_builds,
             "githubRepo": self.github_repo,
             "reportsToGithub": bool(self.github_repo and self.github_token_sealed),
             "public": self.public,

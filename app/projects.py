@@ -15,6 +15,7 @@ from . import github_status, mirrors, vault
 from .errors import ApiError, flag, json_body, page_args, whole_number
 from .jobs import BUILD
 from .lifecycle import cancel_unfinished, changes, queue_build
+from .retention import MAX_KEEP_BUILDS
 from .rows import delete_row, put_row
 from .models import Build, Event, ForkPolicy, Member, Project, ProjectSecret, Role, db, utcnow
 
@@ -85,6 +86,10 @@ def _setting_fields(data, *, creating):
         concurrency = data.get("concurrency")
         fields["concurrency"] = None if concurrency is None else whole_number(
             data, "concurrency", 1, 1000, ", or null for no limit")
+    if given("keepBuilds"):
+        keep = data.get("keepBuilds")
+        fields["keep_builds"] = None if keep is None else whole_number(
+            data, "keepBuilds", 1, MAX_KEEP_BUILDS, ", or null to keep every build")
     if given("timeoutSeconds"):
         fields["timeout_seconds"] = whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600)
     if given("branch"):
@@ -232,8 +237,8 @@ def project_json(project):
 
 
 SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
-            "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "public", "githubRepo",
-            "githubToken", "network")
+            "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "keepBuilds", "public",
+            "githubRepo", "githubToken", "network")
 
 
 @bp.patch("/projects/<project_id>")

@@ -210,19 +210,20 @@ def test_every_setting_is_changed_by_patch_and_a_bad_one_changes_nothing(client,
     project, headers = alice
     changed = settings(client, project, headers, name="renamed", branches=["main", "release/*"], tags=True,
                        pullRequests=False, forkPullRequests="build", buildCommand="make test", image="alpine:3.20",
-                       timeoutSeconds=60, autoCancel=True, concurrency=2, public=True)
+                       timeoutSeconds=60, autoCancel=True, concurrency=2, keepBuilds=50, public=True)
     assert {key: changed[key] for key in ("name", "branches", "tags", "pullRequests", "forkPullRequests",
                                           "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency",
-                                          "public")} == {
+                                          "keepBuilds", "public")} == {
         "name": "renamed", "branches": ["main", "release/*"], "tags": True, "pullRequests": False,
         "forkPullRequests": "build", "buildCommand": "make test", "image": "alpine:3.20", "timeoutSeconds": 60,
-        "autoCancel": True, "concurrency": 2, "public": True}
+        "autoCancel": True, "concurrency": 2, "keepBuilds": 50, "public": True}
     before = Project.get_by_id(project["id"]).__data__
     url = f"/api/project/projects/{project['id']}"
     for body, field in [({"name": "x", "branches": []}, "branches"), ({"branches": ["a b"]}, "branches"),
                         ({"branches": "main"}, "branches"), ({"forkPullRequests": "yes"}, "forkPullRequests"),
                         ({"tags": "true"}, "tags"), ({"timeoutSeconds": 0}, "timeoutSeconds"),
-                        ({"branch": "a..b"}, "branch"), ({"concurrency": 0}, "concurrency")]:
+                        ({"branch": "a..b"}, "branch"), ({"concurrency": 0}, "concurrency"),
+                        ({"keepBuilds": 0}, "keepBuilds"), ({"keepBuilds": "5"}, "keepBuilds")]:
         answer = client.patch(url, json=body, headers=headers)
         assert answer.status_code == 400 and field in answer.get_json()["message"], (body, answer.get_json())
     for body, field in [({"githubToken": "t0ken"}, "githubRepo"), ({"githubRepo": "not a repo"}, "githubRepo"),

@@ -155,6 +155,8 @@ function settingsForm(project, main) {
     timeoutSeconds: h("input", { id: "set-timeoutSeconds", type: "number", min: 1, value: project.timeoutSeconds }),
     concurrency: h("input", { id: "set-concurrency", type: "number", min: 1, value: project.concurrency ?? "",
                               placeholder: "no limit" }),
+    keepBuilds: h("input", { id: "set-keepBuilds", type: "number", min: 1, value: project.keepBuilds ?? "",
+                             placeholder: "every build" }),
     forkPullRequests: h("select", { id: "set-forkPullRequests" },
       ...[["approve", "wait for approval"], ["build", "build at once (still without secrets)"], ["ignore", "ignore"]]
         .map(([value, label]) => h("option", { value, selected: project.forkPullRequests === value }, label))),
@@ -177,6 +179,7 @@ function settingsForm(project, main) {
         buildCommand: inputs.buildCommand.value, image: inputs.image.value.trim(),
         timeoutSeconds: Number(inputs.timeoutSeconds.value),
         concurrency: inputs.concurrency.value ? Number(inputs.concurrency.value) : null,
+        keepBuilds: inputs.keepBuilds.value ? Number(inputs.keepBuilds.value) : null,
         forkPullRequests: inputs.forkPullRequests.value, tags: inputs.tags.checked,
         pullRequests: inputs.pullRequests.checked, autoCancel: inputs.autoCancel.checked,
       };
@@ -200,6 +203,7 @@ function settingsForm(project, main) {
       field("set-buildCommand", "Build command", inputs.buildCommand), field("set-image", "Image", inputs.image),
       field("set-timeoutSeconds", "Timeout (seconds)", inputs.timeoutSeconds),
       field("set-concurrency", "Builds at once", inputs.concurrency),
+      field("set-keepBuilds", "Finished builds kept (the newest; older ones are deleted)", inputs.keepBuilds),
       field("set-forkPullRequests", "Pull requests from forks", inputs.forkPullRequests),
       check("set-tags", "Build tags", inputs.tags), check("set-pullRequests", "Build pull requests", inputs.pullRequests),
       check("set-autoCancel", "A new push cancels older builds of its branch", inputs.autoCancel),
