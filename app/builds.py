@@ -1,4 +1,4 @@
-"""Builds: read one, queue it again, cancel it, or approve or decline a blocked one."""
+"""Builds: read one, queue it again, cancel it, approve or decline a blocked one, or delete one."""
 from flask import Blueprint, Response, jsonify, request
 
 from .access import audit, build_for
@@ -8,7 +8,7 @@ from .jobs import BUILD
 from . import lifecycle
 from .lifecycle import queue_build
 from .logs import read_log
-from .models import BuildStep, Role, Status
+from .models import Build, BuildStep, Role, Status, db
 
 bp = Blueprint("builds", __name__, url_prefix="/api/build")
 bp.before_request(require_login)
@@ -65,6 +65,18 @@ def cancel(build_id):
         raise ApiError(409, "Build has already finished")
     audit(running.project, "build.cancel", running.id)
     return jsonify(message="Build canceled", build=build.to_json())
+
+
+@bp.delete("/<build_id>")
+def delete_build(build_id):
+    """Delete a finished build with its log, steps and statuses (a log that shows what it should
+    not, say); a build it was rebuilt as stays, without its parent."""
+    build = build_for(build_id, Role.ADMIN)
+    with db.atomic():
+        if not Build.delete().where((Build.id == build.id) & Build.status.in_(Status.FINISHED)).execute():
+            raise ApiError(409, "Only a finished build can be deleted; cancel it first")
+        audit(build.project, "build.delete", build.id)
+    return jsonify(message="Build deleted")
 
 
 @bp.get("/<build_id>/logs")

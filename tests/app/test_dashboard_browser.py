@@ -127,8 +127,19 @@ def test_the_log_of_a_running_build_tails_live_and_cancel_and_rebuild_work(live_
     rebuilt = int(page.url.rsplit("/", 1)[1])
     assert rebuilt > build_id
     expect(page.locator("pre.log")).to_contain_text("first line")
+    expect(page.get_by_role("button", name="Delete")).to_have_count(0)  # not while it runs
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("h1 .status")).to_have_text(Status.CANCELED)
+
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Delete").click()
+    expect(page).to_have_url(f"{live_server.url}/projects/1")
+    assert asked == [f"Delete build #{rebuilt} and its log for good?"]
+    expect(page.locator(f'a[href="/builds/{build_id}"]').first).to_be_visible()
+    expect(page.locator(f'a[href="/builds/{rebuilt}"]')).to_have_count(0)
+    assert requests.get(f"{live_server.url}/api/build/{rebuilt}", timeout=10,
+                        headers={"Authorization": f"Bearer {token}"}).status_code == 404
     assert page.evaluate("window.neverReloaded") is True
 
 

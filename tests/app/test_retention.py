@@ -1,4 +1,4 @@
-"""keepBuilds: a project keeps its newest finished builds, and older ones go with everything of theirs."""
+"""Builds that go: past a project's keepBuilds, or deleted by an admin, each with everything of its own."""
 from datetime import timedelta
 
 import pytest
@@ -56,3 +56,29 @@ def test_builds_not_yet_finished_are_neither_deleted_nor_counted(client, account
     assert [b.id for b in Build.select().order_by(Build.id)] == [second, third]
     assert retention.prune(made["project"]["id"]) == 0
     assert Build.get_by_id(second).status == Status.RUNNING
+
+
+@pytest.mark.both_databases
+def test_an_admin_deletes_a_finished_build_with_its_log_and_a_rebuild_of_it_stays(
+        client, accounts, local_repo, drain):
+    alice, writer = accounts.headers("alice"), accounts.headers("writer")
+    made = create_project(client, accounts.token("alice"), local_repo, name="tidy")
+    project, first = made["project"]["id"], made["build"]["id"]
+    client.put(f"/api/project/projects/{project}/members/writer", json={"role": "write"}, headers=alice)
+    drain()
+    child = client.post(f"/api/build/rebuild/{first}", headers=alice).get_json()["build"]["id"]
+
+    waiting = client.delete(f"/api/build/{child}", headers=alice)
+    assert (waiting.status_code, waiting.get_json()) == (
+        409, {"message": "Only a finished build can be deleted; cancel it first"})
+    assert client.delete(f"/api/build/{first}", headers=writer).status_code == 403
+    drain()
+    assert client.delete(f"/api/build/{first}", headers=alice).get_json() == {"message": "Build deleted"}
+
+    assert client.get(f"/api/build/{first}", headers=alice).status_code == 404
+    assert client.delete(f"/api/build/{first}", headers=alice).status_code == 404
+    assert not BuildLog.select().where(BuildLog.build == first).exists()
+    rebuilt = client.get(f"/api/build/{child}", headers=alice).get_json()["build"]
+    assert (rebuilt["status"], rebuilt["parentId"]) == (Status.PASSED, None)
+    trail = client.get(f"/api/project/projects/{project}/audit", headers=alice).get_json()["entries"]
+    assert ("alice", "build.delete", str(first)) in [(e["user"], e["action"], e["target"]) for e in trail]

@@ -1,4 +1,4 @@
-// One build: its status, timings and steps, its log as it is written; rebuild, cancel, approve and decline.
+// One build: its status, timings and steps, its log as it is written; rebuild, cancel, approve, decline, delete.
 import { api, fetchLog } from "../api.js";
 import {
   FINISHED, buildDuration, errorText, eventLabel, firstLine, formatDuration, h, progress, shortHash, statusBadge,
@@ -55,6 +55,18 @@ export async function showBuild(main, app, buildId) {
   const approve = h("button", { type: "button", onclick: () => act(`/build/${buildId}/approve`) }, "Approve");
   const decline = h("button", { type: "button", class: "danger", onclick: () => act(`/build/${buildId}/decline`) },
                     "Decline");
+  const remove = h("button", { type: "button", class: "danger", onclick: removeBuild }, "Delete");
+
+  async function removeBuild() {
+    if (!window.confirm(`Delete build #${buildId} and its log for good?`)) return;
+    errorText(problem, null);
+    try {
+      await api("DELETE", `/build/${buildId}`);
+      app.navigate(`/projects/${project.id}`);
+    } catch (failure) {
+      errorText(problem, failure);
+    }
+  }
 
   async function act(path) {
     errorText(problem, null);
@@ -84,7 +96,8 @@ export async function showBuild(main, app, buildId) {
       h("h1", { tabindex: "-1" }, `Build #${build.id} `, statusBadge(build.status)),
       project.role === "read" ? "" :
         h("div", { class: "actions" }, ...(build.status === "blocked" ? [approve, decline] : []), rebuild,
-          FINISHED.includes(build.status) ? null : cancel));
+          FINISHED.includes(build.status) ? null : cancel,
+          FINISHED.includes(build.status) && project.role === "admin" ? remove : null));
     facts.replaceChildren(
       h("dt", {}, "Project"), h("dd", {}, h("a", { href: `/projects/${project.id}` }, project.name)),
       h("dt", {}, "Commit"), h("dd", { class: "commit-message" }, build.commit || "—"),
