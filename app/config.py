@@ -69,11 +69,20 @@ def from_env(environ=None):
         "STOKER_LOGIN_FAILURES_PER_ADDRESS": int(env.get("STOKER_LOGIN_FAILURES_PER_ADDRESS", "50")),
         "STOKER_CONNECTIONS_PER_ADDRESS": int(env.get("STOKER_CONNECTIONS_PER_ADDRESS", "128")),
         "STOKER_IDLE_SECONDS": float(env.get("STOKER_IDLE_SECONDS", "60")),
+        "STOKER_METRICS_TOKEN": _long_enough(env, "STOKER_METRICS_TOKEN", 16),
         "STOKER_HOST": host,
         "PORT": port,
         # GitHub caps webhook payloads at 25 MB; nothing Stoker accepts is larger.
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
     }
+
+
+def _long_enough(env, name, least):
+    """A secret the server compares requests against: unset (None), or at least `least` characters."""
+    value = env.get(name) or None
+    if value is not None and len(value) < least:
+        raise ValueError(f"{name} must be at least {least} characters long")
+    return value
 
 
 def _one_of(env, name, default, allowed):

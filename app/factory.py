@@ -2,8 +2,8 @@
 from flask import Flask
 from flask_jwt_extended import JWTManager
 
-from . import (admin, auth, builds, config, dashboard, datadir, db, downloads, errors, members, mobile, openapi,
-               projects, realtime, registries, schedules, throttle, wakeups, webhooks)
+from . import (admin, auth, builds, config, dashboard, datadir, db, downloads, errors, members, metrics, mobile,
+               openapi, projects, realtime, registries, schedules, throttle, wakeups, webhooks)
 from .services import Services
 
 
@@ -31,6 +31,6 @@ def create_app(test_config=None, *, serve_clients=True):
     wakeups.init_app(app)
 
     for blueprint in (auth.bp, admin.bp, projects.bp, members.bp, registries.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
-                      mobile.bp, downloads.bp):
+                      mobile.bp, downloads.bp, metrics.bp):
         app.register_blueprint(blueprint)
     return app

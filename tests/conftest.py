@@ -21,8 +21,8 @@ from app.models import db
 from app.worker import Worker
 from pipeline.images import make_busybox_image
 from pipeline.mobile.android.builder import default_android_image
-from tests.support import (CHROMIUM, CHROMIUM_ARGS, POSTGRES_ADMIN_DSN, REDIS_URL, SCREENSHOTS, SECRET, TEST_IMAGE,
-                           Accounts, Listener, LocalRepo, create_project, login, start_server, stop_server,
+from tests.support import (CHROMIUM, CHROMIUM_ARGS, METRICS_TOKEN, POSTGRES_ADMIN_DSN, REDIS_URL, SCREENSHOTS, SECRET,
+                           TEST_IMAGE, Accounts, Listener, LocalRepo, create_project, login, start_server, stop_server,
                            unavailable)
 
 # --- databases -------------------------------------------------------------
@@ -133,6 +133,7 @@ def config(database_url, tmp_path):
         "STOKER_REGISTRATION": "open",
         # Tests pull images from their own registry on loopback, never from the internet.
         "STOKER_PULL_REGISTRIES": ("127.0.0.1",),
+        "STOKER_METRICS_TOKEN": METRICS_TOKEN,
     }
 
 

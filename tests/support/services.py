@@ -11,6 +11,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 TEST_IMAGE = "stoker-busybox:latest"
 WEBHOOK_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github-webhooks"
 SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
+METRICS_TOKEN = "metrics-scraper-token-for-tests"
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, and quiet: this machine refuses every connection but loopback.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
