@@ -8,9 +8,13 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from urllib.parse import urlsplit
+
 from pipeline.mobile.android.builder import default_android_image
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+# How STOKER_SMTP_URL may reach its server, each with its usual port.
+SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 # Where `npm ci` puts the dashboard's browser libraries (package.json beside setup.cfg).
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +74,8 @@ def from_env(environ=None):
         "STOKER_CONNECTIONS_PER_ADDRESS": int(env.get("STOKER_CONNECTIONS_PER_ADDRESS", "128")),
         "STOKER_IDLE_SECONDS": float(env.get("STOKER_IDLE_SECONDS", "60")),
         "STOKER_METRICS_TOKEN": _long_enough(env, "STOKER_METRICS_TOKEN", 16),
+        "STOKER_SMTP_URL": _smtp_url(env.get("STOKER_SMTP_URL") or None),
+        "STOKER_MAIL_FROM": env.get("STOKER_MAIL_FROM", "stoker@localhost"),
         "STOKER_HOST": host,
         "PORT": port,
         # GitHub caps webhook payloads at 25 MB; nothing Stoker accepts is larger.
@@ -83,6 +89,19 @@ def _long_enough(env, name, least):
     if value is not None and len(value) < least:
         raise ValueError(f"{name} must be at least {least} characters long")
     return value
+
+
+def _smtp_url(url):
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        raise ValueError("STOKER_SMTP_URL has a bad port") from None
+    if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+        raise ValueError("STOKER_SMTP_URL must be smtp://, smtp+starttls:// or smtps://[user:password@]host[:port]")
+    return url
 
 
 def _one_of(env, name, default, allowed):

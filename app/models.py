@@ -122,6 +122,8 @@ class Project(BaseModel):
     concurrency = IntegerField(null=True)
     # Only its newest this many finished builds are kept (see app/retention.py); None for all.
     keep_builds = IntegerField(null=True)
+    # Addresses (a JSON list) mailed when its branch's build fails or passes again (app/mail.py).
+    notify_emails = TextField(null=True)
     # Where commit statuses go: "owner/repo" on GitHub, and a token sealed like a secret.
     github_repo = CharField(max_length=200, null=True)
     github_token_sealed = TextField(null=True)
@@ -147,6 +149,10 @@ class Project(BaseModel):
     def branch_patterns(self):
         return json.loads(self.branches) if self.branches else [self.branch]
 
+    @property
+    def notify_addresses(self):
+        return json.loads(self.notify_emails) if self.notify_emails else []
+
     def summary_json(self):
         return {"id": self.id, "name": self.name, "repoUrl": without_credentials(self.repo_url),
                 "branch": self.branch}
@@ -160,6 +166,7 @@ class Project(BaseModel):
             "autoCancel": self.auto_cancel,
             "concurrency": self.concurrency,
             "keepBuilds": self.keep_builds,
+            "notifyEmails": self.notify_addresses,
             "githubRepo": self.github_repo,
             "reportsToGithub": bool(self.github_repo and self.github_token_sealed),
             "public": self.public,

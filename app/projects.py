@@ -11,7 +11,7 @@ from pipeline.plan import MAX_TIMEOUT
 
 from .access import audit, project_for
 from .auth import current_user, require_login
-from . import github_status, mirrors, vault
+from . import github_status, mail, mirrors, vault
 from .errors import ApiError, flag, json_body, page_args, whole_number
 from .jobs import BUILD
 from .lifecycle import cancel_unfinished, changes, queue_build
@@ -103,6 +103,12 @@ def _setting_fields(data, *, creating):
     if "branches" in data:
         try:
             fields["branches"] = json.dumps(check_patterns(data["branches"], "branches"))
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    if "notifyEmails" in data:
+        try:
+            addresses = mail.check_addresses(data["notifyEmails"], "notifyEmails")
+            fields["notify_emails"] = json.dumps(addresses) if addresses else None
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
     return fields
@@ -237,8 +243,8 @@ def project_json(project):
 
 
 SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
-            "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "keepBuilds", "public",
-            "githubRepo", "githubToken", "network")
+            "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "keepBuilds", "notifyEmails",
+            "public", "githubRepo", "githubToken", "network")
 
 
 @bp.patch("/projects/<project_id>")

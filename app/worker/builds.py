@@ -6,7 +6,7 @@ from peewee import DatabaseError, IntegrityError
 
 from pipeline.runner import BuildJob, Outcome
 
-from .. import retention
+from .. import mail, retention
 from ..jobs import BUILD
 from ..lifecycle import move
 from ..logs import LogWriter, append_note
@@ -51,10 +51,11 @@ def run_build(worker, build):
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
     mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values())])
-    # The build's containers, all ended, and its workspace are removed once its result is out; so
-    # are the project's builds past what it keeps.
+    # Once its result is out: its containers, all ended, and its workspace are removed, the
+    # project's builds past what it keeps go, and its people hear of a failure.
     with worker.tidying() as later:
         later.callback(retention.prune, build.project_id)
+        later.callback(mail.tell, worker.app, build.id)
         _run_and_record(worker, build, job, mask, later)
 
 

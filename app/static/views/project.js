@@ -157,6 +157,8 @@ function settingsForm(project, main) {
                               placeholder: "no limit" }),
     keepBuilds: h("input", { id: "set-keepBuilds", type: "number", min: 1, value: project.keepBuilds ?? "",
                              placeholder: "every build" }),
+    notifyEmails: h("input", { id: "set-notifyEmails", value: project.notifyEmails.join(", "),
+                               placeholder: "nobody" }),
     forkPullRequests: h("select", { id: "set-forkPullRequests" },
       ...[["approve", "wait for approval"], ["build", "build at once (still without secrets)"], ["ignore", "ignore"]]
         .map(([value, label]) => h("option", { value, selected: project.forkPullRequests === value }, label))),
@@ -180,6 +182,7 @@ function settingsForm(project, main) {
         timeoutSeconds: Number(inputs.timeoutSeconds.value),
         concurrency: inputs.concurrency.value ? Number(inputs.concurrency.value) : null,
         keepBuilds: inputs.keepBuilds.value ? Number(inputs.keepBuilds.value) : null,
+        notifyEmails: inputs.notifyEmails.value.split(",").map((a) => a.trim()).filter(Boolean),
         forkPullRequests: inputs.forkPullRequests.value, tags: inputs.tags.checked,
         pullRequests: inputs.pullRequests.checked, autoCancel: inputs.autoCancel.checked,
       };
@@ -204,6 +207,8 @@ function settingsForm(project, main) {
       field("set-timeoutSeconds", "Timeout (seconds)", inputs.timeoutSeconds),
       field("set-concurrency", "Builds at once", inputs.concurrency),
       field("set-keepBuilds", "Finished builds kept (the newest; older ones are deleted)", inputs.keepBuilds),
+      field("set-notifyEmails", "Mail when the default branch fails or is fixed (addresses, comma-separated)",
+            inputs.notifyEmails),
       field("set-forkPullRequests", "Pull requests from forks", inputs.forkPullRequests),
       check("set-tags", "Build tags", inputs.tags), check("set-pullRequests", "Build pull requests", inputs.pullRequests),
       check("set-autoCancel", "A new push cancels older builds of its branch", inputs.autoCancel),
