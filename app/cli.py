@@ -16,7 +16,7 @@ import socketio
 from pipeline.engine import BuildError
 from pipeline.mobile.android.builder import DEFAULT_MIRROR
 
-from . import config, create_app, datadir, db, github_status, mirrors, realtime, runtime, schedules, wakeups
+from . import caches, config, create_app, datadir, db, github_status, mirrors, realtime, runtime, schedules, wakeups
 from .gate import GatedListener
 from .services import services
 from .worker import LOOK_AFTER_LOST_BUILDS, Worker, worker_name
@@ -31,7 +31,7 @@ MAX_CONNECTIONS = 4096
 STOP_GRACE_SECONDS = 15
 # Every background task a process may run; each says which processes need it (see runtime.Periodic).
 BACKGROUND = (LOOK_AFTER_LOST_BUILDS, github_status.DELIVERY, wakeups.RELAY, realtime.CLOSE_STALE_SOCKETS,
-              db.CHECKPOINT, schedules.FIRE_SCHEDULES, mirrors.REMOVE_UNUSED_MIRRORS)
+              db.CHECKPOINT, schedules.FIRE_SCHEDULES, mirrors.REMOVE_UNUSED_MIRRORS, caches.REMOVE_UNUSED_CACHES)
 
 
 def run_until_signalled(app, serve_forever=None):

@@ -60,6 +60,7 @@ def from_env(environ=None):
         "STOKER_ALLOW_PRIVATE_REPO_HOSTS":
             env.get("STOKER_ALLOW_PRIVATE_REPO_HOSTS", "0").lower() in TRUE_WORDS,
         "STOKER_LOG_MAX_BYTES": int(float(env.get("STOKER_LOG_MAX_MB", "20")) * 1024 * 1024),
+        "STOKER_CACHE_MAX_BYTES": int(float(env.get("STOKER_CACHE_MAX_MB", "1024")) * 1024 * 1024),
         "STOKER_GITHUB_API_URL": env.get("STOKER_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
         "STOKER_GIT_TIMEOUT": float(env.get("STOKER_GIT_TIMEOUT", "60")),
         "STOKER_NODE_MODULES": env.get("STOKER_NODE_MODULES", str(CHECKOUT / "node_modules")),

@@ -11,7 +11,7 @@ from pipeline.plan import MAX_TIMEOUT
 
 from .access import audit, project_for
 from .auth import current_user, require_login
-from . import github_status, mail, mirrors, vault
+from . import caches, github_status, mail, mirrors, vault
 from .errors import ApiError, flag, json_body, page_args, whole_number
 from .jobs import BUILD
 from .lifecycle import cancel_unfinished, changes, queue_build
@@ -290,6 +290,7 @@ def delete_project(project_id):
         project.delete_instance()
         audit(None, "project.delete", f"{project.name} (#{project.id})")
     mirrors.remove_unused_mirrors(current_app)
+    caches.remove_unused_caches(current_app)
     return jsonify(message="Project deleted")
 
 

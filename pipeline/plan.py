@@ -10,12 +10,13 @@ from itertools import product
 
 import yaml
 
+from . import caches
 from .engine import IMAGE_REFERENCE
 from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
 from .when import When
 
 FILENAME = ".stoker.yml"
-KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix"}
+KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache"}
 MAX_COMBINATIONS = 16
 STEP_KEYS = ("name", "commands", "when", "image", "pull", "environment", "secrets", "depends_on", "failure")
 WHEN_KEYS = ("event", "branch", "path", "status")
@@ -97,6 +98,8 @@ class Plan:
     services: tuple = ()
     # Each combination of the matrix, as (name, value) pairs; () for none.
     matrix: tuple = ()
+    # Paths of the workspace kept from one build for the next (see pipeline/caches.py).
+    cache: tuple = ()
 
     def expanded(self):
         """The plan with its steps once per matrix combination, each named for it ("test (PY=3.12)")
@@ -282,6 +285,19 @@ def _matrix(node):
     return tuple(combinations)
 
 
+def _cache(node):
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    if not items or len(items) > caches.MAX_PATHS:
+        _fail(node, f"cache must be a path or a list of at most {caches.MAX_PATHS} paths")
+    paths = []
+    for item in items:
+        try:
+            paths.append(caches.check_path(_scalar_text(item, "a cache path")))
+        except ValueError as exc:
+            _fail(item, str(exc))
+    return tuple(dict.fromkeys(paths))
+
+
 def _label(combination):
     return ", ".join(f"{name}={value}" for name, value in combination)
 
@@ -401,4 +417,5 @@ def parse(text):
         when=_when(found["when"], keys["when"]) if "when" in found else None,
         services=_services(found["services"], image) if "services" in found else (),
         matrix=matrix,
+        cache=_cache(found["cache"]) if "cache" in found else (),
     )

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from ipaddress import ip_network
 from pathlib import Path
 
-from . import workspaces
+from . import caches, workspaces
 from .engine import BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
 from .git import NO_ACCESS, Access, GitError, GitMirror, ObjectReader, mirror_path, without_credentials
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
@@ -63,6 +63,8 @@ class BuildJob:
     registries: dict = field(default_factory=dict, repr=False)
     # The project's own network for its containers, in place of the sandbox's; None: the sandbox's.
     network: str | None = None
+    # What it may do with the project's caches here (see pipeline/caches.py); None: nothing.
+    cache: caches.CacheAccess | None = None
 
     def context(self, mirror):
         """What `when:` conditions are held against for this build."""
@@ -305,6 +307,8 @@ class Runner:
             report_step(replace(result, matrix=dict(step.matrix)) if step.matrix else result,
                         ended.state if ended.state != IGNORED else FAILED)
 
+        if plan.cache:
+            self._restore_cache(job, workspace, plan.cache, say)
         # The build's own network can go only once no container is on it: with services, each step's
         # container goes as the step ends.
         steps_later = cleanup if not plan.services else None
@@ -323,6 +327,23 @@ class Runner:
                              else f"stopped before step {first.name!r}")
         if outcome.exit_code is None:
             outcome.exit_code = 0
+        if plan.cache and outcome.exit_code == 0 and job.cache is not None and job.cache.write:
+            try:
+                size = caches.save(job.cache, workspace, plan.cache)
+                say(f"Saved the cache of {job.cache.branch} ({size / 2**20:.1f} MB)")
+            except (caches.CacheError, OSError) as exc:
+                say(f"Cache not saved: {exc}")
+
+    def _restore_cache(self, job, workspace, paths, say):
+        if job.cache is None:
+            say("No cache: a fork's pull request neither reads nor writes one")
+            return
+        try:
+            restored = caches.restore(job.cache, workspace, paths)
+        except caches.CacheError as exc:
+            say(f"Cache not restored: {exc}")
+            return
+        say(f"Restored the cache of {restored}" if restored else "No cache yet")
 
     @contextmanager
     def _services(self, job, workspace, image, env, services, say, output, images):

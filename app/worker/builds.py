@@ -6,7 +6,7 @@ from peewee import DatabaseError, IntegrityError
 
 from pipeline.runner import BuildJob, Outcome
 
-from .. import mail, retention
+from .. import caches, mail, retention
 from ..jobs import BUILD
 from ..lifecycle import move
 from ..logs import LogWriter, append_note
@@ -48,6 +48,7 @@ def run_build(worker, build):
             access=access,
             registries=registries,
             network=build.project.network,
+            cache=caches.access_for(build, build.project, worker.app.config),
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
     mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values())])

@@ -48,6 +48,9 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
     ("steps:\n  - name: a\n    commands: [x]\n    environment: {A-B: 1}\n", 4, "environment name 'A-B' must be"),
     ("steps:\n  - name: a\n    commands: [x]\n    secrets: [OK, $BAD]\n", 4,
      "secrets names '$BAD', which is no secret's name"),
+    ("cache: /etc\nsteps:\n  - {name: a, commands: x}\n", 1, "cache path '/etc' must be a path inside the workspace"),
+    ("steps:\n  - {name: a, commands: x}\ncache:\n  - deps\n  - ../up\n", 5, "cache path '../up'"),
+    ("cache: []\nsteps:\n  - {name: a, commands: x}\n", 1, "cache must be a path or a list"),
     ("timeout: forever\nsteps:\n  - {name: a, commands: x}\n", 1, "timeout must be"),
     ("timeout: 0s\nsteps:\n  - {name: a, commands: x}\n", 1, "timeout must be between"),
     ("steps:\n  - {name: a, commands: x}\nrunner: y\n", 3, "unknown key 'runner'"),
@@ -129,3 +132,9 @@ def test_every_pipeline_file_the_readme_shows_reads():
     assert len(examples) >= 5
     for example in examples:
         parse(example)
+
+
+def test_cache_paths_read_normalised_and_once_each():
+    plan = parse("cache: [node_modules, ./node_modules/, .cache/pip]\nsteps:\n  - {name: a, commands: x}\n")
+    assert plan.cache == ("node_modules", ".cache/pip")
+    assert parse("cache: deps\nsteps:\n  - {name: a, commands: x}\n").cache == ("deps",)
