@@ -7,7 +7,6 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 from pipeline.mobile.android.builder import default_android_image

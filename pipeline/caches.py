@@ -73,6 +73,7 @@ def save(access, workspace, paths):
     its size in bytes. Raises CacheError, leaving the archive before it as it was."""
     workspace = Path(os.path.realpath(workspace))
     access.folder.mkdir(parents=True, exist_ok=True)
+    archive = archive_of(access.folder, access.branch)
     fd, part = tempfile.mkstemp(dir=access.folder, suffix=".part")
     total = 0
 
@@ -97,11 +98,11 @@ def save(access, workspace, paths):
                     raise CacheError(f"cache path {relative} passes through a link")
                 if full.is_symlink() or full.exists():
                     tar.add(full, arcname=relative, recursive=True, filter=keep)
-        os.replace(part, archive_of(access.folder, access.branch))
+        os.replace(part, archive)
     except BaseException:
         Path(part).unlink(missing_ok=True)
         raise
-    return archive_of(access.folder, access.branch).stat().st_size
+    return archive.stat().st_size
 
 
 def _under(name, paths):

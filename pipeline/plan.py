@@ -340,9 +340,7 @@ def _choice(node, what, choices):
 
 
 def _secret_names(node):
-    if isinstance(node, yaml.SequenceNode) and not node.value:
-        return ()
-    names = _texts(node, "secrets")
+    names = _names(node, "secrets")
     for name, item in zip(names, node.value if isinstance(node, yaml.SequenceNode) else [node]):
         if not ENV_NAME.fullmatch(name):
             _fail(item, f"secrets names {name!r}, which is no secret's name: letters, digits and _")
@@ -350,9 +348,14 @@ def _secret_names(node):
 
 
 def _depends_on(node):
+    return _names(node, "depends_on")
+
+
+def _names(node, what):
+    """A text or a list of texts, as a tuple; `[]` for none."""
     if isinstance(node, yaml.SequenceNode) and not node.value:
         return ()
-    return _texts(node, "depends_on")
+    return _texts(node, what)
 
 
 def _check_graph(steps, keys):

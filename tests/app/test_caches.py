@@ -4,7 +4,7 @@ from pathlib import Path
 
 from app.models import Status
 from tests.app.test_events import pull_request, send
-from tests.support import create_project
+from tests.support import create_project, run_now
 
 PLAN = """\
 cache: [deps]
@@ -28,10 +28,8 @@ def test_a_branch_keeps_its_cache_between_passing_builds_and_no_stranger_touches
         return client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
 
     def run(**variables):
-        made = client.post(f"/api/project/projects/{project['id']}/builds", json={"variables": variables},
-                           headers=headers).get_json()["build"]["id"]
-        drain()
-        return made, client.get(f"/api/build/{made}", headers=headers).get_json()["build"]["status"], log(made)
+        build = run_now(client, headers, project["id"], drain, variables=variables)
+        return build["id"], build["status"], log(build["id"])
 
     drain()
     assert "==> No cache yet\n" in log(first) and "\ncold\n" in log(first)

@@ -7,7 +7,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app.models import Project, Status
-from tests.support import create_project, free_port
+from tests.support import create_project, free_port, run_now
 
 TEAM = ["team@example.com", "lead@example.com"]
 
@@ -41,11 +41,7 @@ def project(client, accounts, local_repo):
 
 
 def build(client, accounts, project, drain, branch=None):
-    made = client.post(f"/api/project/projects/{project['id']}/builds", json={"branch": branch} if branch else {},
-                       headers=accounts.headers())
-    assert made.status_code == 201, made.get_json()
-    drain()
-    return client.get(f"/api/build/{made.get_json()['build']['id']}", headers=accounts.headers()).get_json()["build"]
+    return run_now(client, accounts.headers(), project["id"], drain, **({"branch": branch} if branch else {}))
 
 
 def test_the_team_hears_when_its_branch_fails_and_when_it_is_fixed_and_of_nothing_else(

@@ -1,6 +1,6 @@
 """What the tests share besides fixtures (those are in tests/conftest.py): real services,
 running servers, the API as a client sees it, git repositories, GitHub's side, and waiting."""
-from .api import ISO_MILLIS_Z, PASSWORD, Accounts, api, create_project, login
+from .api import ISO_MILLIS_Z, PASSWORD, Accounts, api, create_project, login, run_now
 from .containers import labelled
 from .events import Listener
 from .github import delivery, github_payload, push_payload, signature
@@ -14,4 +14,4 @@ from .waiting import wait_until
 __all__ = ["Accounts", "CHROMIUM", "CHROMIUM_ARGS", "IN_CI", "ISO_MILLIS_Z", "LiveServer", "Listener", "LocalHttp",
            "LocalRepo", "METRICS_TOKEN", "PASSWORD", "POSTGRES_ADMIN_DSN", "REDIS_URL", "SCREENSHOTS", "SECRET", "Site", "TEST_IMAGE",
            "WEBHOOK_FIXTURES", "api", "create_project", "delivery", "free_port", "github_payload", "labelled", "login",
-           "push_payload", "raw_get", "signature", "start_server", "stop_server", "unavailable", "wait_until"]
+           "push_payload", "raw_get", "run_now", "signature", "start_server", "stop_server", "unavailable", "wait_until"]

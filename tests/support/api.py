@@ -67,3 +67,12 @@ def create_project(where, token, repo, command="sh ci.sh", name="demo", **fields
         status, answer = response.status_code, response.json()
     assert status == 201, answer
     return answer
+
+
+def run_now(client, headers, project_id, drain, **body):
+    """Start a manual run of the project (`body`: its branch, variables), run every queued build
+    in this process, and return the run as the API then shows it."""
+    made = client.post(f"/api/project/projects/{project_id}/builds", json=body, headers=headers)
+    assert made.status_code == 201, made.get_json()
+    drain()
+    return client.get(f"/api/build/{made.get_json()['build']['id']}", headers=headers).get_json()["build"]
