@@ -13,7 +13,8 @@ import time
 
 import socketio
 
-from pipeline.engine import BuildError
+from pipeline.engine import BuildError, registry_of
+from pipeline.images import DEFAULT_IMAGE, NoBusybox, cannot_make, find_busybox, is_own, make_busybox_image
 from pipeline.mobile.android.builder import DEFAULT_MIRROR
 
 from . import caches, config, create_app, datadir, db, github_status, mirrors, realtime, runtime, schedules, wakeups
@@ -48,7 +49,7 @@ def run_until_signalled(app, serve_forever=None):
     if workers:
         # Builds write their workspaces here: see app/datadir.py.
         datadir.mount_nosuid(app.config["STOKER_DATA_DIR"])
-        runtime.spawn(say_if_the_android_image_is_missing, app)
+        runtime.spawn(say_which_images, app)
     threads = [runtime.spawn(worker.run_forever) for worker in workers]
     threads += runtime.supervise(app, BACKGROUND, stopping, roles=roles)
     server = runtime.spawn(serve_forever) if serve_forever else None
@@ -73,15 +74,32 @@ def run_until_signalled(app, serve_forever=None):
         server.kill()
 
 
-def say_if_the_android_image_is_missing(app):
-    """Warn at start, not first at a user's failed app build, when this engine lacks the builder image."""
-    name = app.config["STOKER_ANDROID_IMAGE"]
+def say_which_images(app):
+    """Say at start, a line for each of Stoker's images, whether this engine has it, and if not
+    whether it will be made on first need or cannot be (and why): not first at a user's failed build."""
+    engine, config = services(app).engine, app.config
+    build_image, android_image = config["STOKER_BUILD_IMAGE"], config["STOKER_ANDROID_IMAGE"]
     try:
-        if not services(app).engine.has_image(name):
-            log.warning("the Android builder image %s is missing: Android app builds will fail until "
-                        "'stoker make-android-image' makes it", name)
+        present = {name: engine.has_image(name) for name in (build_image, android_image)}
     except BuildError as exc:
-        log.warning("cannot check for the Android builder image %s: %s", name, exc)
+        log.warning("cannot tell which of Stoker's images the engine has: %s", exc)
+        return
+    if present[build_image]:
+        log.info("build image %s: present", build_image)
+    elif not is_own(build_image):
+        log.info("build image %s: missing; pulled from %s on the first build that needs it",
+                 build_image, registry_of(build_image))
+    else:
+        try:
+            log.info("build image %s: missing; made from %s on the first build that needs it",
+                     build_image, find_busybox(config["STOKER_BUSYBOX"]))
+        except NoBusybox as exc:
+            log.warning("build image %s: %s", build_image, cannot_make(build_image, exc))
+    if present[android_image]:
+        log.info("Android builder image %s: present", android_image)
+    else:
+        log.warning("Android builder image %s: missing; Android app builds fail until "
+                    "'stoker make-android-image' makes it (as root, from a Debian mirror)", android_image)
 
 
 def ends_its_own_input(wsgi_app):
@@ -122,9 +140,11 @@ def worker(args):
 def make_image(args):
     import docker
 
-    from pipeline.images import make_busybox_image
-
-    image = make_busybox_image(docker.from_env(), args.name)
+    try:
+        image = make_busybox_image(docker.from_env(), args.name, config.from_env()["STOKER_BUSYBOX"])
+    except NoBusybox as exc:
+        raise SystemExit(f"stoker make-image: {exc}; install one with 'apt-get install busybox-static', "
+                         f"or name one with STOKER_BUSYBOX")
     print(f"made {args.name} ({image.short_id})")
 
 
@@ -142,8 +162,9 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the web server with an embedded worker").set_defaults(run=serve)
     commands.add_parser("worker", help="run a worker alone").set_defaults(run=worker)
-    image = commands.add_parser("make-image", help="import a busybox build image from this host")
-    image.add_argument("--name", default="stoker-busybox:latest")
+    image = commands.add_parser("make-image", help="make the default build image from this host's busybox "
+                                                   "(ahead of time: the first build that needs it makes it too)")
+    image.add_argument("--name", default=DEFAULT_IMAGE)
     image.set_defaults(run=make_image)
     android = commands.add_parser("make-android-image",
                                   help="debootstrap the Android builder image (root; a few minutes)")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pipeline.images import DEFAULT_IMAGE
 from pipeline.mobile.android.builder import default_android_image
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -31,7 +32,9 @@ def from_env(environ=None):
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=float(env.get("STOKER_TOKEN_HOURS", "12"))),
         "REDIS_URL": env.get("REDIS_URL") or None,
-        "STOKER_BUILD_IMAGE": env.get("STOKER_BUILD_IMAGE", "stoker-busybox:latest"),
+        "STOKER_BUILD_IMAGE": env.get("STOKER_BUILD_IMAGE", DEFAULT_IMAGE),
+        # The static busybox Stoker's own build image is made from; empty: the first one found.
+        "STOKER_BUSYBOX": env.get("STOKER_BUSYBOX") or None,
         "STOKER_BUILD_NETWORK": env.get("STOKER_BUILD_NETWORK", "none"),
         # The networks a project may choose for its builds; the default one is always among them.
         "STOKER_BUILD_NETWORKS": tuple(dict.fromkeys(

@@ -109,6 +109,11 @@ class DockerEngine(ContainerEngine):
                     said.add(line)
                     on_line(line)
 
+    def import_image(self, image, rootfs):
+        repository, tag = parse_repository_tag(image)
+        with _as_build_error():
+            self.client().api.import_image_from_data(rootfs, repository=repository, tag=tag or "latest")
+
     def create_network(self, name, subnet, labels):
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
         try:

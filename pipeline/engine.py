@@ -130,6 +130,10 @@ class ContainerEngine(ABC):
         each line of progress goes to `on_line`. BuildError with the registry's reason on failure."""
 
     @abstractmethod
+    def import_image(self, image, rootfs):
+        """Make `image` (repository:tag) from `rootfs`, a tar of a root filesystem, as bytes."""
+
+    @abstractmethod
     def create_network(self, name, subnet, labels):
         """Create a network of `subnet` (an IPv4 network) that only its containers reach: no route
         out, none to the host or to other networks. NetworkTaken if the subnet is in use."""

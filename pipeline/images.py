@@ -1,22 +1,53 @@
-"""Makes a small build image from the host's static busybox, for machines with no registry."""
+"""Stoker's own build image, made from the host's static busybox for machines with no registry.
+
+`stoker make-image` makes it ahead of time; without that, a worker makes it for
+the first build that needs it (OwnImages), once, however many processes sharing
+a data dir need it at the same moment.
+"""
+import fcntl
 import io
+import os
 import shutil
 import subprocess
 import tarfile
+import time
+from pathlib import Path
 
+from .engine import BuildError
+
+REPOSITORY = "stoker-busybox"
+DEFAULT_IMAGE = f"{REPOSITORY}:latest"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+# Under the data dir: held by the process making an image, so that the others wait for it.
+LOCK_FILE = "images.lock"
+# How long a build waits for another process to finish making the image (it takes about a second).
+LOCK_WAIT_SECONDS = 120
 
 
-def find_busybox():
-    """Return the path of a statically linked busybox on this host, or raise FileNotFoundError."""
-    for path in BUSYBOX_CANDIDATES:
-        if shutil.which(path):
-            ldd = subprocess.run(["ldd", path], capture_output=True, text=True)
-            if "not a dynamic executable" in ldd.stdout + ldd.stderr:
-                return path
-    raise FileNotFoundError(
-        "no static busybox on this machine; install it with 'apt-get install busybox-static'"
-    )
+class NoBusybox(Exception):
+    """There is no static busybox to make the image from."""
+
+
+def is_own(image):
+    """Whether `image` is a tag of Stoker's own build image: made here, never pulled."""
+    name, _, tag = image.partition(":")
+    return name == REPOSITORY and "@" not in tag
+
+
+def find_busybox(path=None):
+    """The static busybox to make the image from: `path` if given, else the first static one on
+    PATH or among BUSYBOX_CANDIDATES. NoBusybox when there is none."""
+    candidates = [path] if path else [shutil.which("busybox"), *BUSYBOX_CANDIDATES]
+    for candidate in filter(None, candidates):
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and _static(candidate):
+            return candidate
+    where = f"at {path}" if path else "on this host"
+    raise NoBusybox(f"no static busybox {where}")
+
+
+def _static(path):
+    ldd = subprocess.run(["ldd", path], capture_output=True, text=True)
+    return "not a dynamic executable" in ldd.stdout + ldd.stderr
 
 
 def busybox_rootfs(busybox):
@@ -41,10 +72,72 @@ def busybox_rootfs(busybox):
     return buf.getvalue()
 
 
-def make_busybox_image(client, name):
+def make_busybox_image(client, name, busybox=None):
     """Import a busybox image as `name` (repository:tag) into the engine behind `client`."""
     repository, _, tag = name.partition(":")
     client.api.import_image_from_data(
-        busybox_rootfs(find_busybox()), repository=repository, tag=tag or "latest"
+        busybox_rootfs(find_busybox(busybox)), repository=repository, tag=tag or "latest"
     )
     return client.images.get(name)
+
+
+def cannot_make(image, reason):
+    """The one line a build fails with when `image` is missing and cannot be made: what to do."""
+    return (f"image {image!r} is not on the Docker engine and cannot be made here: {reason}; "
+            f"install one ('apt-get install busybox-static') and run 'stoker make-image', "
+            f"or set STOKER_BUILD_IMAGE to an image the engine can pull")
+
+
+class OwnImages:
+    """Makes Stoker's own build image on `engine` when a build needs it and it is missing, from
+    `busybox` (None: looked for); processes sharing `lock_dir` make it once between them."""
+
+    def __init__(self, engine, lock_dir, busybox=None):
+        self.engine, self.lock_dir, self.busybox = engine, Path(lock_dir), busybox
+
+    def make(self, image, say):
+        """Make `image` unless another process made it meanwhile; BuildError saying the fix if it
+        cannot be made."""
+        with self._locked(lambda: say(f"Waiting for another worker to finish making {image}")):
+            if self.engine.has_image(image):
+                say(f"{image} was made by another worker")
+                return
+            try:
+                busybox = find_busybox(self.busybox)
+            except NoBusybox as exc:
+                raise BuildError(cannot_make(image, exc)) from None
+            say(f"Making {image} from this host's {busybox}, once for this engine "
+                f"('stoker make-image' does it ahead of time)")
+            self.engine.import_image(image, busybox_rootfs(busybox))
+
+    def _locked(self, waiting):
+        return _FileLock(self.lock_dir / LOCK_FILE, waiting)
+
+
+class _FileLock:
+    """flock on a file: the kernel drops it when its process dies. Polled, not blocked on, so that
+    a green thread waiting for it never stalls the others."""
+
+    def __init__(self, path, waiting):
+        self.path, self.waiting, self.fd = path, waiting, None
+
+    def __enter__(self):
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        said = False
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(self.fd)
+                    raise BuildError(f"another worker has held {self.path} for {LOCK_WAIT_SECONDS} s") from None
+                if not said:
+                    self.waiting()
+                    said = True
+                time.sleep(0.05)
+
+    def __exit__(self, *exc):
+        os.close(self.fd)

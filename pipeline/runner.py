@@ -17,6 +17,7 @@ from . import caches, workspaces
 from .engine import BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
 from .git import NO_ACCESS, Access, GitError, GitMirror, ObjectReader, mirror_path, without_credentials
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
+from .images import OwnImages, is_own
 from .plan import FILENAME, PlanError, Step, parse
 from .when import Context
 
@@ -134,7 +135,8 @@ class Runner:
     """Runs build jobs with one data dir, container engine and sandbox."""
 
     def __init__(self, data_dir, *, sandbox, allow_local_repos, git_timeout, labels=None,
-                 allow_private_hosts=False, engine=None, pull_registries=(), service_subnets=SERVICE_SUBNETS):
+                 allow_private_hosts=False, engine=None, pull_registries=(), service_subnets=SERVICE_SUBNETS,
+                 busybox=None):
         # This host's Docker engine, unless told otherwise.
         if engine is None:
             from .docker_engine import DockerEngine
@@ -157,6 +159,8 @@ class Runner:
         self._repos_with_plans = set()
         # The registries images may be pulled from (host or host:port); empty: any.
         self.pull_registries = tuple(pull_registries)
+        # Stoker's own build image, made here when a build needs it (from `busybox`, or one looked for).
+        self.own_images = OwnImages(self.engine, data_dir, busybox)
         # Where a build's own network (for its services) takes its /24 from.
         self.service_subnets = [slice_ for network in service_subnets
                                 for slice_ in (ip_network(network).subnets(new_prefix=24)
@@ -204,7 +208,7 @@ class Runner:
             output(f"==> {line}\n".encode())
 
         outcome = Outcome()
-        images = Images(self.engine, self.pull_registries, job.registries, say)
+        images = Images(self.engine, self.pull_registries, job.registries, say, self.own_images)
         with ExitStack() as own:
             cleanup = own if later is None else later
             workspace = cleanup.enter_context(workspaces.workspace(self.workspaces, f"build-{job.build_id}-"))
@@ -510,10 +514,11 @@ def _pump(chunks, lines):
 
 class Images:
     """The images one build runs, each made present once: pulled as its step's policy says, from a
-    registry this server pulls from, with the project's credentials for that registry."""
+    registry this server pulls from, with the project's credentials for that registry; Stoker's own
+    image made by `own` instead, whatever the policy."""
 
-    def __init__(self, engine, allowed, credentials, say):
-        self.engine, self.allowed, self.credentials, self.say = engine, allowed, credentials, say
+    def __init__(self, engine, allowed, credentials, say, own):
+        self.engine, self.allowed, self.credentials, self.say, self.own = engine, allowed, credentials, say, own
         self.ready = set()
         self.lock = threading.Lock()
 
@@ -524,6 +529,10 @@ class Images:
                 self.ready.add(image)
 
     def _ensure(self, image, policy):
+        if is_own(image):
+            if not self.engine.has_image(image):
+                self.own.make(image, self.say)
+            return
         if policy == "never":
             return
         present = self.engine.has_image(image)

@@ -9,8 +9,8 @@ import pytest
 
 from app.models import Build, Status
 from app.worker import STOPPED
-from tests.support import (api, create_project, delivery, free_port, labelled, login, push_payload, start_server,
-                           stop_server, wait_until)
+from tests.support import (TEST_IMAGE, api, create_project, delivery, free_port, labelled, login, push_payload,
+                           start_server, stop_server, wait_until)
 
 
 def passed_while_running(build_id, worker):
@@ -116,19 +116,18 @@ def test_a_stopped_server_kills_its_builds_and_records_why(app, live_server, loc
     assert left == []
 
 
-def test_a_worker_says_at_start_when_the_android_builder_image_is_missing(database_url, tmp_path, docker_client,
-                                                                          android_image):
-    logs = {}
-    for image, awaited in (("stoker-android-builder:not-made", "is missing"), (android_image, "builds at a time")):
+def test_a_worker_says_at_start_which_of_stokers_images_the_engine_has(database_url, tmp_path, docker_client,
+                                                                       android_image):
+    lines = {}
+    for image, state in (("stoker-android-builder:not-made", "missing"), (android_image, "present")):
         worker = start_server("worker", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "w"),
                                          "STOKER_ANDROID_IMAGE": image}, tmp_path, wait_for_http=False)
         try:
-            wait_until(lambda: awaited in worker.log(), timeout=20, what=worker.log)
-            if image == android_image:
-                time.sleep(2)  # a warning that should not come: give it the time it would take
+            said = f"Android builder image {image}: "
+            lines[image] = wait_until(lambda: [line for line in worker.log().splitlines() if said in line],
+                                      timeout=20, what=worker.log)
+            assert f"build image {TEST_IMAGE}: present" in worker.log()
         finally:
             stop_server(worker)
-        logs[image] = worker.log()
-    assert "stoker-android-builder:not-made is missing" in logs["stoker-android-builder:not-made"]
-    assert "stoker make-android-image" in logs["stoker-android-builder:not-made"]
-    assert "is missing" not in logs[android_image]
+        assert len(lines[image]) == 1 and f"{said}{state}" in lines[image][0], lines[image]
+    assert "stoker make-android-image" in lines["stoker-android-builder:not-made"][0]

@@ -62,6 +62,7 @@ class Worker:
             labels=labels,
             pull_registries=config["STOKER_PULL_REGISTRIES"],
             service_subnets=config["STOKER_SERVICE_SUBNETS"],
+            busybox=config["STOKER_BUSYBOX"],
         )
         self.mobile_builder = MobileBuilder(
             config["STOKER_DATA_DIR"],
