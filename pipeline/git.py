@@ -230,6 +230,13 @@ class Access:
     def secrets(self):
         return [value for value in (self.token, self.ssh_key) if value]
 
+    def fingerprint(self):
+        """Names the credential (never shows it): a mirror fetched with one is used with it alone."""
+        digest = hashlib.sha256()
+        for value in (self.token, self.ssh_key):
+            digest.update((value or "").encode() + b"\0")
+        return digest.hexdigest()[:16]
+
 
 NO_ACCESS = Access()
 
@@ -316,19 +323,29 @@ def check_pull_ref(ref):
     return ref
 
 
-def mirror_path(root, url):
-    """Where the mirror of the remote at `url` lives under `root`."""
-    return Path(root) / f"{hashlib.sha256(url.encode()).hexdigest()[:24]}.git"
+def mirror_path(root, url, access=NO_ACCESS):
+    """Where the mirror of the remote at `url`, as fetched with `access`, lives under `root`.
+
+    One mirror per remote and credential: what one project's token or key fetched is never there
+    for a project that reaches the remote with another one, or with none, to read without fetching.
+    """
+    return Path(root) / f"{_url_key(url)}-{access.fingerprint()}.git"
+
+
+def _url_key(url):
+    return hashlib.sha256(url.encode()).hexdigest()[:24]
 
 
 def remove_mirrors_except(root, urls, *, older_than):
-    """Remove the mirrors under `root` of remotes not in `urls`, untouched since `older_than` (a
-    time.time(): a mirror made after the caller read `urls` may be a new project's) and not in use;
-    return how many went."""
-    kept = {mirror_path(root, url) for url in urls}
+    """Remove the mirrors under `root` of remotes not in `urls` (whatever credential fetched them),
+    untouched since `older_than` (a time.time(): a mirror made after the caller read `urls` may be a
+    new project's) and not in use; return how many went. Mirrors of the form before credentials had
+    their own go too."""
+    kept = {_url_key(url) for url in urls}
     removed = 0
     for path in Path(root).glob("*.git"):
-        if path in kept or path.stat().st_mtime >= older_than:
+        url_key, credential, _ = path.name.partition("-")
+        if (credential and url_key in kept) or path.stat().st_mtime >= older_than:
             continue
         try:
             with FileLock(str(path) + ".lock", timeout=0):
@@ -400,7 +417,7 @@ class GitMirror:
 
     def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False, access=NO_ACCESS,
                  reader=None):
-        self.path = mirror_path(root, url)
+        self.path = mirror_path(root, url, access)
         self.remote, self.url = url, _split_credentials(url)[0]
         self.access = access
         self.allow_local = allow_local

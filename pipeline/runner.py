@@ -167,7 +167,7 @@ class Runner:
                                                if ip_network(network).prefixlen < 24 else [ip_network(network)])]
 
     def mirror(self, url, access=NO_ACCESS):
-        path = mirror_path(self.mirrors, url)
+        path = mirror_path(self.mirrors, url, access)
         with self._mirrors_lock:
             reader = self._readers.pop(path, None) or ObjectReader(path)
             # The most recently used last; the least recently used goes when there are too many.

@@ -181,6 +181,15 @@ def local_repo(tmp_path):
     return repo
 
 
+@pytest.fixture
+def served(local_repo, tmp_path):
+    """The local repository as a bare one under a folder a server serves; returns (root, head)."""
+    head = local_repo.commit({"ci.sh": "echo private build ran\n"}, message="Private")
+    root = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--bare", str(local_repo.path), str(root / "demo.git")], check=True)
+    return root, head
+
+
 # --- a really running server -----------------------------------------------
 
 @pytest.fixture

@@ -2,10 +2,13 @@
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
 from pipeline.git import (
+    NO_ACCESS,
+    Access,
     GitError,
     GitMirror,
     ObjectReader,
@@ -14,6 +17,7 @@ from pipeline.git import (
     check_repo_url,
     ls_remote_branch,
     mirror_path,
+    remove_mirrors_except,
 )
 
 
@@ -234,3 +238,16 @@ def test_a_fetch_leaves_packing_to_maintain_which_packs_once_there_is_enough_to_
     mirror.maintain()
     assert len(packs()) == 1
     assert mirror.has(local_repo.repo.head.commit.hexsha)
+
+
+def test_a_remote_has_one_mirror_per_credential_and_the_sweep_keeps_every_one_of_a_kept_remote(tmp_path):
+    root = tmp_path / "mirrors"
+    keyed, tokened = Access(ssh_key="key one"), Access(token="token one")
+    paths = {mirror_path(root, url, access) for url in ("/a", "/b") for access in (NO_ACCESS, keyed, tokened)}
+    assert len(paths) == 6 and all("token one" not in p.name and "key" not in p.name for p in paths)
+    assert mirror_path(root, "/a", Access(token="token one")) == mirror_path(root, "/a", tokened)
+    older_form = root / f"{mirror_path(root, '/a').name.partition('-')[0]}.git"
+    for path in (*paths, older_form):
+        path.mkdir(parents=True)
+    assert remove_mirrors_except(root, ["/a"], older_than=time.time() + 1) == 4
+    assert set(root.glob("*.git")) == {mirror_path(root, "/a", access) for access in (NO_ACCESS, keyed, tokened)}

@@ -1,7 +1,6 @@
 """Private repositories without credentials in URLs: a repoToken for https:// remotes, a deploy key
 for ssh ones, each kept sealed and out of every answer, log line and command line."""
 import os
-import subprocess
 import tempfile
 import threading
 import time
@@ -20,15 +19,6 @@ TOKEN = "glpat-Pr1vateRepoT0ken-4f9a8c71"
 def config(config):
     # The servers below are on 127.0.0.1, as a company's own git server is on its network.
     return {**config, "STOKER_ALLOW_PRIVATE_REPO_HOSTS": True}
-
-
-@pytest.fixture
-def served(local_repo, tmp_path):
-    """The local repository as a bare one under a folder a server serves; returns (root, head)."""
-    head = local_repo.commit({"ci.sh": "echo private build ran\n"}, message="Private")
-    root = tmp_path / "served"
-    subprocess.run(["git", "clone", "-q", "--bare", str(local_repo.path), str(root / "demo.git")], check=True)
-    return root, head
 
 
 class CommandLines:
