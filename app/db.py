@@ -161,6 +161,8 @@ def create_schema():
     One process at a time: several processes starting together on an empty
     database would otherwise each create the same tables, and all but one fail.
     """
+    if isinstance(db.obj, PatientSqliteDatabase):
+        count_ids_onward()
     with db.connection_context(), db.atomic():
         take_turns("schema")
         # Columns before indexes: an index on a column an older table lacks cannot be made yet.
@@ -180,6 +182,40 @@ def create_schema():
         # Password hashes and webhook secrets: for Stoker's user alone, whatever the umask was.
         for suffix in ("", "-wal", "-shm"):
             make_file_private(db.obj.database + suffix)
+
+
+# How peewee made every table's first column.
+ID_COLUMN = '("id" INTEGER NOT NULL PRIMARY KEY'
+
+
+def count_ids_onward():
+    """Remake each SQLite table made before ids were AUTOINCREMENT, rows and all, so that no id is
+    ever given twice from now on.
+
+    SQLite cannot add AUTOINCREMENT to a table: the table is made anew under another name, filled,
+    and takes the old one's place (its indexes are made again after). Foreign keys are off meanwhile,
+    or dropping the old table would delete every row that refers to it.
+    """
+    with db.connection_context():
+        db.execute_sql("PRAGMA foreign_keys = OFF")
+        try:
+            with db.atomic():
+                made = dict(db.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+                for model in MODELS:
+                    table = model._meta.table_name
+                    if table not in made or "AUTOINCREMENT" in made[table]:
+                        continue
+                    columns = made[table][made[table].index("("):]
+                    if not columns.startswith(ID_COLUMN):
+                        raise RuntimeError(f"cannot make the ids of table {table} AUTOINCREMENT: "
+                                           f"its id is not the column Stoker made")
+                    db.execute_sql(f'CREATE TABLE "{table}__anew" '
+                                   + columns.replace(ID_COLUMN, ID_COLUMN + " AUTOINCREMENT", 1))
+                    db.execute_sql(f'INSERT INTO "{table}__anew" SELECT * FROM "{table}"')
+                    db.execute_sql(f'DROP TABLE "{table}"')
+                    db.execute_sql(f'ALTER TABLE "{table}__anew" RENAME TO "{table}"')
+        finally:
+            db.execute_sql("PRAGMA foreign_keys = ON")
 
 
 def init_app(app):

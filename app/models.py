@@ -4,6 +4,8 @@ import json
 from datetime import datetime, timezone
 
 from peewee import (
+    SQL,
+    AutoField,
     BigIntegerField,
     BlobField,
     BooleanField,
@@ -13,6 +15,8 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    NodeList,
+    SqliteDatabase,
     TextField,
 )
 
@@ -75,7 +79,19 @@ def iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+class IdField(AutoField):
+    """An id never given twice: SQLite would hand a deleted newest row's id to the next row (and
+    with it whatever still pointed at the old one) unless its table says AUTOINCREMENT.
+    PostgreSQL's sequences never go back."""
+
+    def ddl(self, ctx):
+        made = super().ddl(ctx)
+        return NodeList((made, SQL("AUTOINCREMENT"))) if isinstance(db.obj, SqliteDatabase) else made
+
+
 class BaseModel(Model):
+    id = IdField()
+
     class Meta:
         database = db
 

@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from app.models import Member, Project, User, db
+from app.models import Build, BuildLog, Member, Project, User, db
 from tests.support import wait_until
 
 pytestmark = pytest.mark.both_databases
@@ -89,3 +89,45 @@ def test_processes_starting_together_on_an_empty_database_all_start(database_url
     finally:
         for server in servers:
             stop_server(server)
+
+
+def test_the_id_of_a_deleted_newest_row_is_never_given_again(config):
+    create_app(config)
+    owner = User.create(username="owner", password_hash="x")
+    project = Project.create(owner=owner, name="p", repo_url="/r", branch="main", build_command="true", image="i",
+                             webhook_secret="s")
+    newest = Build.create(project=project, branch="main", commit_hash="a" * 40)
+    newest.delete_instance()
+    assert Build.create(project=project, branch="main", commit_hash="b" * 40).id == newest.id + 1
+
+
+# PostgreSQL's sequences never gave an id twice.
+@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
+def test_an_sqlite_database_from_before_stops_giving_ids_again_and_keeps_every_row(config):
+    create_app(config)
+    owner = User.create(username="owner", password_hash="x")
+    project = Project.create(owner=owner, name="p", repo_url="/r", branch="main", build_command="true", image="i",
+                             webhook_secret="s")
+    builds = [Build.create(project=project, branch="main", commit_hash=c * 40) for c in "abc"]
+    BuildLog.create(build=builds[0], offset=0, length=3, data="one")
+    # The build table as Stoker made it before: no AUTOINCREMENT.
+    (made,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'build'").fetchone()
+    db.execute_sql("PRAGMA foreign_keys = OFF")
+    db.execute_sql(made.replace(" AUTOINCREMENT", "").replace('"build"', '"build_old"', 1))
+    db.execute_sql('INSERT INTO "build_old" SELECT * FROM "build"')
+    db.execute_sql('DROP TABLE "build"')
+    db.execute_sql('ALTER TABLE "build_old" RENAME TO "build"')
+    db.execute_sql("PRAGMA foreign_keys = ON")
+    builds[2].delete_instance()
+    assert Build.create(project=project, branch="main", commit_hash="d" * 40).id == builds[2].id  # given twice, as before
+    db.close()
+
+    create_app(config)  # a newer Stoker starts on it
+    (made,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'build'").fetchone()
+    assert "AUTOINCREMENT" in made
+    assert [b.commit_hash[0] for b in Build.select().order_by(Build.id)] == ["a", "b", "d"]
+    assert [piece.data for piece in BuildLog.select()] == ["one"]
+    assert "build_status" in {i.name for i in db.get_indexes("build")}
+    Build.get(Build.commit_hash == "d" * 40).delete_instance()
+    assert Build.create(project=project, branch="main", commit_hash="e" * 40).id == builds[2].id + 1
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
