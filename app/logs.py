@@ -11,7 +11,7 @@ import queue
 import threading
 
 from flask import current_app
-from peewee import DatabaseError, IntegrityError, fn
+from peewee import DatabaseError, IntegrityError, PostgresqlDatabase, fn
 
 from .models import Build, BuildLog, Member, StepLog, db
 from .realtime import emit_to_users
@@ -27,6 +27,20 @@ def truncation_notice(cap):
     return f"\n[stoker] the log reached {cap // (1024 * 1024)} MB and is cut here; the build goes on\n"
 
 
+class TakenOver(IntegrityError):
+    """The build is no longer the writer's: its lease names another worker, or it is gone."""
+
+
+def still_held(build_id, owner):
+    """Raise TakenOver unless the build's lease still names `owner`. In a transaction the answer holds
+    until it ends: SQLite's transactions take turns, and PostgreSQL's row is locked against a takeover."""
+    query = Build.select(Build.id).where((Build.id == build_id) & (Build.worker_id == owner))
+    if isinstance(db.obj, PostgresqlDatabase):
+        query = query.for_update("FOR SHARE")
+    if not query.exists():
+        raise TakenOver(f"build {build_id} is not held by {owner}")
+
+
 class LogWriter:
     """Takes a build's raw output from any thread, and saves and emits it in order from one.
 
@@ -35,8 +49,10 @@ class LogWriter:
     bounded too.
     """
 
-    def __init__(self, app, build_id, cap, mask=None, step=None):
+    def __init__(self, app, build_id, cap, mask=None, step=None, owner=None):
         self.app, self.build_id, self.cap = app, build_id, cap
+        # The worker whose lease the build must still be under for a piece to be kept (None: any).
+        self.owner = owner
         self.mask = mask
         # A step's own log is kept apart from the build's, and not emitted: the build's log says it all.
         self.step = step
@@ -93,8 +109,8 @@ class LogWriter:
                 data, closing = self._take_waiting()
                 if data and offset is not None:
                     try:
-                        offset = (append(self.build_id, project_id, offset, data) if self.step is None
-                                  else append_to_step(self.build_id, self.step, offset, data))
+                        offset = (append(self.build_id, project_id, offset, data, self.owner) if self.step is None
+                                  else append_to_step(self.build_id, self.step, offset, data, self.owner))
                     except IntegrityError:
                         # Another worker writes this log now: this one lost the build.
                         log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
@@ -133,18 +149,23 @@ def log_end(build_id, step=None):
     return end or 0
 
 
-def append_to_step(build_id, step, offset, data):
-    with db.connection_context():
+def append_to_step(build_id, step, offset, data, owner=None):
+    with db.connection_context(), db.atomic():
+        if owner is not None:
+            still_held(build_id, owner)
         StepLog.create(build=build_id, step=step, offset=offset, length=len(data), data=data.decode())
     return offset + len(data)
 
 
-def append(build_id, project_id, offset, data):
-    """Save `data` (UTF-8 bytes) at byte `offset` of the log, emit it to the project's members as they
-    are now, and return the new end."""
+def append(build_id, project_id, offset, data, owner=None):
+    """Save `data` (UTF-8 bytes) at byte `offset` of the log (only while `owner`, if given, holds the
+    build), emit it to the project's members as they are now, and return the new end."""
     text = data.decode()
     with db.connection_context():
-        BuildLog.create(build=build_id, offset=offset, length=len(data), data=text)
+        with db.atomic():
+            if owner is not None:
+                still_held(build_id, owner)
+            BuildLog.create(build=build_id, offset=offset, length=len(data), data=text)
         members = Member.user_ids(project_id)
     emit_to_users(current_app, members, "buildLog", {"buildId": build_id, "offset": offset, "data": text})
     return offset + len(data)

@@ -9,7 +9,7 @@ from pipeline.runner import BuildJob, Outcome
 from .. import caches, mail, retention
 from ..jobs import BUILD
 from ..lifecycle import move
-from ..logs import LogWriter, append_note
+from ..logs import LogWriter, append_note, still_held
 from ..models import BuildStep, Status, db
 from ..vault import SecretMask, VaultError, access_of, registries_of, secrets_of
 from .watch import Watch
@@ -99,13 +99,13 @@ def _record(worker, build, status, outcome, error, reason):
 def _run(worker, job, mask, later):
     """Run one job under watch; return its outcome, why it was halted (if it was), and its timeout."""
     config = worker.app.config
-    log_writer = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"], mask)
+    log_writer = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"], mask, owner=worker.name)
     step_writers = {}
 
     def step_output(name, raw):
         if name not in step_writers:
             step_writers[name] = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"],
-                                           mask.fresh(), step=name[:100])
+                                           mask.fresh(), step=name[:100], owner=worker.name)
         step_writers[name].write(raw)
 
     watch = worker.watch = Watch(worker, job, log_writer)
@@ -113,7 +113,7 @@ def _run(worker, job, mask, later):
     try:
         outcome = worker.runner.run(job, log_writer.write, halt=watch.halt,
                                     on_plan=lambda plan: _follow(watch, plan),
-                                    on_step=lambda result, status: _record_step(job, result, status),
+                                    on_step=lambda result, status: _record_step(worker, job, result, status),
                                     on_step_output=step_output, later=later)
     except Exception as exc:
         log.exception("build %s failed inside Stoker", job.build_id)
@@ -140,14 +140,19 @@ def _follow(watch, plan):
         watch.timeout = plan.timeout
 
 
-def _record_step(job, result, status):
-    """Keep how a .stoker.yml step ended (passed, failed or skipped, as the runner says)."""
+def _record_step(worker, job, result, status):
+    """Keep how a .stoker.yml step ended (passed, failed or skipped, as the runner says), while the
+    build is still this worker's."""
     with db.connection_context():
         try:
-            BuildStep.create(build=job.build_id, position=result.position, name=result.name[:100], status=status,
-                             exit_code=result.exit_code, started_at=result.started_at,
-                             finished_at=result.finished_at,
-                             matrix=json.dumps(result.matrix) if result.matrix else None)
+            with db.atomic():
+                still_held(job.build_id, worker.name)
+                BuildStep.create(build=job.build_id, position=result.position, name=result.name[:100],
+                                 status=status, exit_code=result.exit_code, started_at=result.started_at,
+                                 finished_at=result.finished_at,
+                                 matrix=json.dumps(result.matrix) if result.matrix else None)
         except IntegrityError:
-            # The build is gone with its deleted project; its watch halts the rest.
-            log.info("build %s: not recording step %s of a deleted build", job.build_id, result.name)
+            # The build is gone (deleted, or its project), or another worker took it over; its watch
+            # halts the rest.
+            log.info("build %s: not recording step %s of a build no longer this worker's", job.build_id,
+                     result.name)

@@ -5,7 +5,7 @@ import pytest
 
 from app.logs import LogWriter, read_log, truncation_notice
 from app.models import Build, BuildLog, Project, Status, User
-from tests.support import api, create_project
+from tests.support import api, create_project, wait_until
 
 pytestmark = pytest.mark.both_databases
 
@@ -90,6 +90,23 @@ def test_characters_split_across_writes_and_invalid_bytes_come_out_whole(app):
         # Every stored piece is valid UTF-8 on its own, so any piece boundary is a safe offset.
         for piece in BuildLog.select().where(BuildLog.build == build.id):
             assert len(piece.data.encode()) == piece.length
+
+
+def test_a_writer_keeps_nothing_once_its_worker_no_longer_holds_the_build(app):
+    with app.app_context():
+        build = make_build()
+        Build.update(worker_id="first").where(Build.id == build.id).execute()
+        log_writer = LogWriter(app, build.id, cap=1024, owner="first")
+        step_writer = LogWriter(app, build.id, cap=1024, step="test", owner="first")
+        for writer in (log_writer, step_writer):
+            writer.write(b"while it was mine\n")
+        wait_until(lambda: read_log(build.id, 0) and read_log(build.id, 0, "test"))
+
+        Build.update(worker_id="second").where(Build.id == build.id).execute()  # its lease was taken over
+        for writer in (log_writer, step_writer):
+            writer.write(b"after it was taken\n")
+            writer.close()
+        assert read_log(build.id, 0) == read_log(build.id, 0, "test") == b"while it was mine\n"
 
 
 def test_past_the_cap_the_log_is_cut_and_says_so(app):

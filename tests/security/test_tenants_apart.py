@@ -3,7 +3,7 @@ URL, a commit hash, an image's name, a build id."""
 import pytest
 
 from app.models import Status
-from tests.support import delivery, push_payload
+from tests.support import api, create_project, delivery, login, push_payload, wait_until
 from tests.support.gitservers import SshGitServer
 
 PROJECTS = "/api/project/projects"
@@ -50,3 +50,19 @@ def test_a_private_commit_in_the_mirror_is_not_read_by_another_project_with_its_
         assert "private build ran" not in log and "Checked out" not in log, log
     finally:
         server.stop()
+
+
+def test_a_deleted_projects_running_build_writes_nothing_into_the_next_users_build(live_server, local_repo):
+    alice, bob = login(live_server, "alice"), login(live_server, "bob")
+    theirs = create_project(live_server, alice, local_repo, "while true; do echo alice-secret-line; sleep 0.02; done",
+                            name="alices")
+    first = theirs["build"]["id"]
+    wait_until(lambda: "alice-secret-line" in api(live_server, "GET", f"/api/build/{first}/logs", alice).text)
+    assert api(live_server, "DELETE", f"/api/project/projects/{theirs['project']['id']}", alice).status_code == 200
+
+    mine = create_project(live_server, bob, local_repo, "sh ci.sh; sleep 1", name="bobs")["build"]["id"]
+    assert mine != first
+    wait_until(lambda: api(live_server, "GET", f"/api/build/{mine}", bob).json()["build"]["status"]
+               in Status.FINISHED, timeout=30)
+    log = api(live_server, "GET", f"/api/build/{mine}/logs", bob).text
+    assert "building" in log and "alice-secret-line" not in log, log
