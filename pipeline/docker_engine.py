@@ -94,6 +94,14 @@ class DockerEngine(ContainerEngine):
         except DockerException as exc:
             raise BuildError(str(exc)) from None
 
+    def image_id(self, image):
+        try:
+            return self.client().images.get(image).id
+        except ImageNotFound:
+            return None
+        except DockerException as exc:
+            raise BuildError(str(exc)) from None
+
     def pull(self, image, credentials, on_line):
         repository, tag = parse_repository_tag(image)
         auth = {"username": credentials[0], "password": credentials[1]} if credentials else None

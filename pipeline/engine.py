@@ -125,6 +125,10 @@ class ContainerEngine(ABC):
         """Whether the engine has `image` already; BuildError when it cannot say."""
 
     @abstractmethod
+    def image_id(self, image):
+        """The id of what `image` names on the engine now, or None; BuildError when it cannot say."""
+
+    @abstractmethod
     def pull(self, image, credentials, on_line):
         """Pull `image` from its registry, as `credentials` ((username, password) or None) let it;
         each line of progress goes to `on_line`. BuildError with the registry's reason on failure."""

@@ -1,15 +1,22 @@
-"""Stoker's own build image, made from the host's static busybox for machines with no registry.
+"""Which images a build may run: Stoker's own build image, and those pulled with credentials.
 
-`stoker make-image` makes it ahead of time; without that, a worker makes it for
-the first build that needs it (OwnImages), once, however many processes sharing
-a data dir need it at the same moment.
+Stoker's own image is made from the host's static busybox for machines with no
+registry: `stoker make-image` makes it ahead of time; without that, a worker
+makes it for the first build that needs it (OwnImages), once, however many
+processes sharing a data dir need it at the same moment.
+
+An image pulled with a project's registry credentials stays on the engine
+after its build: PulledWithCredentials remembers it, so that no build without
+credentials that pass the registry's check again runs it (see runner.Images).
 """
 import fcntl
 import io
 import os
+import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +29,9 @@ BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 LOCK_FILE = "images.lock"
 # How long a build waits for another process to finish making the image (it takes about a second).
 LOCK_WAIT_SECONDS = 120
+# Under the data dir: a file per image pulled with credentials, named by its id, holding the registry.
+PULLED_WITH_CREDENTIALS = "images-pulled-with-credentials"
+IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class NoBusybox(Exception):
@@ -141,3 +151,37 @@ class _FileLock:
 
     def __exit__(self, *exc):
         os.close(self.fd)
+
+
+class PulledWithCredentials:
+    """The images on this host's engine that a registry gave only for credentials, each with that
+    registry; kept in files under `folder`, so that every process on the host, and the next one
+    after a restart, knows them."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    def registry(self, image_id):
+        """The registry that gave the image only for credentials, or None."""
+        try:
+            return self._file(image_id).read_text() or None
+        except FileNotFoundError:
+            return None
+
+    def record(self, image_id, registry):
+        """Remember how the image was pulled last: with credentials for `registry`, or (None) without
+        any, which shows that the registry gives it to anyone."""
+        path = self._file(image_id)
+        if registry is None:
+            path.unlink(missing_ok=True)
+            return
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, written = tempfile.mkstemp(dir=self.folder, prefix=".")
+        with os.fdopen(fd, "w") as file:
+            file.write(registry)
+        os.replace(written, path)
+
+    def _file(self, image_id):
+        if not IMAGE_ID.fullmatch(image_id):
+            raise ValueError(f"not an image id: {image_id!r}")
+        return self.folder / image_id.partition(":")[2]

@@ -17,7 +17,7 @@ from . import caches, workspaces
 from .engine import BuildError, ContainerSpec, ImageMissing, NetworkTaken, registry_of
 from .git import NO_ACCESS, Access, GitError, GitMirror, ObjectReader, mirror_path, without_credentials
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
-from .images import OwnImages, is_own
+from .images import PULLED_WITH_CREDENTIALS, OwnImages, PulledWithCredentials, is_own
 from .plan import FILENAME, PlanError, Step, parse
 from .when import Context
 
@@ -161,6 +161,7 @@ class Runner:
         self.pull_registries = tuple(pull_registries)
         # Stoker's own build image, made here when a build needs it (from `busybox`, or one looked for).
         self.own_images = OwnImages(self.engine, data_dir, busybox)
+        self.pulled_with_credentials = PulledWithCredentials(Path(data_dir) / PULLED_WITH_CREDENTIALS)
         # Where a build's own network (for its services) takes its /24 from.
         self.service_subnets = [slice_ for network in service_subnets
                                 for slice_ in (ip_network(network).subnets(new_prefix=24)
@@ -208,11 +209,12 @@ class Runner:
             output(f"==> {line}\n".encode())
 
         outcome = Outcome()
-        images = Images(self.engine, self.pull_registries, job.registries, say, self.own_images)
+        images = Images(self.engine, self.pull_registries, job.registries, say, self.own_images,
+                        self.pulled_with_credentials)
         with ExitStack() as own:
             cleanup = own if later is None else later
             workspace = cleanup.enter_context(workspaces.workspace(self.workspaces, f"build-{job.build_id}-"))
-            early = self._early_container(job, workspace, cleanup)
+            early = self._early_container(job, workspace, cleanup, images)
             try:
                 say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
                 mirror = self.mirror(job.repo_url, job.access)
@@ -262,7 +264,7 @@ class Runner:
             self._fetches[mirror.path] += 1
             return self._fetches[mirror.path] % MAINTAIN_EVERY == 1
 
-    def _early_container(self, job, workspace, cleanup):
+    def _early_container(self, job, workspace, cleanup, images):
         """The build command's container, made and started, its command held at its gate, while
         the commit is fetched and checked out: the engine's part of the wait overlaps git's. Made
         only when the repository's last build here had no .stoker.yml, and let past its gate only
@@ -270,7 +272,7 @@ class Runner:
         early = EarlyContainer(self.engine)
         cleanup.callback(early.discard)
         if job.repo_url not in self._repos_with_plans:
-            early.make(self._spec(job, workspace, job.image, {}, job.command, gated=True))
+            early.make(self._spec(job, workspace, job.image, {}, job.command, gated=True), images.ready_to_run)
         return early
 
     def _run_plan(self, job, workspace, image, env, plan, context, say, output, report_step, on_step_output,
@@ -364,10 +366,10 @@ class Runner:
         try:
             for service in services:
                 service_image = service.image or image
-                images.ensure(service_image, "if-missing")
+                service_image_id = images.ensure(service_image, "if-missing")
                 script = service.script()
                 handle = self.engine.prepare(ContainerSpec(
-                    image=service_image, command=("sh", "-c", f"exec 2>&1; {script}") if script else (),
+                    image=service_image_id, command=("sh", "-c", f"exec 2>&1; {script}") if script else (),
                     workspace=workspace, workdir=WORKDIR, sandbox=self.sandbox,
                     labels={**labels, "stoker.service": service.name},
                     environment={**env, **service.environment, **job.environment()},
@@ -428,8 +430,7 @@ class Runner:
         """Run one step (or, with no plan, the build command) in its own container, on the build's own
         network (reaching its services by `hosts`) if it has one; `ahead`: its container, started
         ahead of its turn (see EarlyContainer)."""
-        if ahead is None:
-            images.ensure(image, step.pull)
+        image_id = images.ensure(image, step.pull) if ahead is None else image
         if step.name is None:
             say(f"Running in {image}: {job.command}")
             command = job.command
@@ -437,7 +438,7 @@ class Runner:
             say(f"Step {position + 1}/{count}: {step.name}")
             command = step.script()
         started, clock = utcnow(), time.monotonic()
-        spec = self._spec(job, workspace, image, env, command, network, hosts, gated=ahead is not None,
+        spec = self._spec(job, workspace, image_id, env, command, network, hosts, gated=ahead is not None,
                           secret_names=step.secrets)
         try:
             ended = self.engine.run(spec, output, ahead=ahead, later=later)
@@ -464,14 +465,19 @@ class EarlyContainer:
         self.letting_go = None
         self.lock = threading.Lock()
 
-    def make(self, spec):
-        self.thread = threading.Thread(target=self._make, args=(spec,), daemon=True, name="early-container")
+    def make(self, spec, ready_to_run):
+        """Make it from the image's id, if `ready_to_run` gives one: an image that must be pulled or
+        checked first is the build's own path to pull, or to fail on, in its own words."""
+        self.thread = threading.Thread(target=self._make, args=(spec, ready_to_run), daemon=True,
+                                       name="early-container")
         self.thread.start()
 
-    def _make(self, spec):
+    def _make(self, spec, ready_to_run):
         try:
-            # A missing image (ImageMissing) is the build's own path to pull, or to fail on, in its own words.
-            self.ahead = self.engine.ahead(spec)
+            image_id = ready_to_run(spec.image)
+            if image_id is None:
+                return
+            self.ahead = self.engine.ahead(replace(spec, image=image_id))
         except Exception as exc:
             log.info("no early container (%s): made when its turn comes", exc)
 
@@ -515,33 +521,47 @@ def _pump(chunks, lines):
 class Images:
     """The images one build runs, each made present once: pulled as its step's policy says, from a
     registry this server pulls from, with the project's credentials for that registry; Stoker's own
-    image made by `own` instead, whatever the policy."""
+    image made by `own` instead, whatever the policy. An image a registry gave only for credentials
+    (`pulled`) is pulled again, whatever the policy, before this build runs it: it runs only if the
+    registry gives it to this build too.
 
-    def __init__(self, engine, allowed, credentials, say, own):
-        self.engine, self.allowed, self.credentials, self.say, self.own = engine, allowed, credentials, say, own
-        self.ready = set()
+    `ensure` answers with the image's id, which the build's container is made from: a name could
+    be given to another image (pulled by another build) between the check and the container.
+    """
+
+    def __init__(self, engine, allowed, credentials, say, own, pulled):
+        self.engine, self.allowed, self.credentials, self.say = engine, allowed, credentials, say
+        self.own, self.pulled = own, pulled
+        self.ready = {}
         self.lock = threading.Lock()
 
     def ensure(self, image, policy):
         with self.lock:
             if image not in self.ready:
-                self._ensure(image, policy)
-                self.ready.add(image)
+                self.ready[image] = self._ensure(image, policy)
+            return self.ready[image]
+
+    def ready_to_run(self, image):
+        """The id of `image` if this build may run it with no pull and no check (for a container
+        made ahead of its turn), else None."""
+        if not is_own(image):
+            present = self.engine.image_id(image)
+            return present if present and self.pulled.registry(present) is None else None
+        return self.engine.image_id(image)
 
     def _ensure(self, image, policy):
         if is_own(image):
             if not self.engine.has_image(image):
                 self.own.make(image, self.say)
-            return
-        if policy == "never":
-            return
-        present = self.engine.has_image(image)
-        if present and policy == "if-missing":
-            return
+            return self.engine.image_id(image) or image
+        present = self.engine.image_id(image)
+        guarded = present is not None and self.pulled.registry(present) is not None
+        if not guarded and (policy == "never" or (present and policy == "if-missing")):
+            return present or image
         host = registry_of(image)
         if self.allowed and host not in self.allowed and host.partition(":")[0] not in self.allowed:
-            if present:
-                return
+            if present and not guarded:
+                return present
             raise BuildError(f"image {image!r} is not on the Docker engine, and this server pulls only from "
                              f"{', '.join(self.allowed)}")
         credentials = self.credentials.get(host)
@@ -550,6 +570,11 @@ class Images:
             self.engine.pull(image, credentials, lambda line: self.say(f"{image}: {line}"))
         except BuildError as exc:
             raise BuildError(f"pulling {image} from {host} failed: {exc}") from None
+        pulled = self.engine.image_id(image)
+        if pulled is None:
+            raise BuildError(f"image {image!r} was pulled and is gone from the Docker engine")
+        self.pulled.record(pulled, host if credentials else None)
+        return pulled
 
 
 class LinePrefixer:

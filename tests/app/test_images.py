@@ -3,6 +3,8 @@ credentials for it), with progress in the log and the password nowhere."""
 import pytest
 
 from app.models import Status
+from tests.app.test_events import pull_request, send
+from tests.support import LocalRepo, create_project, run_now
 from tests.support.gitservers import LocalRegistry
 
 PASSWORD = "r3gistry-Passw0rd-91"
@@ -124,3 +126,44 @@ def test_pull_always_pulls_again_and_never_never_does(client, accounts, local_re
         log = client.get(f"/api/build/{run}/logs", headers=headers).get_data(as_text=True)
         assert f"==> Pulling {image} from {server.host} as ci" in log
         assert client.get(f"/api/build/{run}", headers=headers).get_json()["build"]["status"] == Status.PASSED
+
+
+def test_an_image_pulled_with_one_projects_credentials_runs_in_no_build_without_them(
+        client, accounts, local_repo, drain, registry, tmp_path):
+    server, image = registry
+    alice, bob = accounts.headers("alice"), accounts.headers("bob")
+    local_repo.commit({".stoker.yml": PLAN.format(image=image)}, message="Use a private image")
+    mine = create_project(client, accounts.token("alice"), local_repo, name="with-credentials",
+                          forkPullRequests="build")["project"]
+    drain()  # its first build, before it had credentials, failed
+    assert put_registry(client, alice, server.host, "ci", PASSWORD, mine["id"]).status_code == 201
+    assert run_now(client, alice, mine["id"], drain)["status"] == Status.PASSED  # now on the engine
+
+    def refused(headers, build_id):
+        build = client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
+        log = client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
+        assert build["status"] == Status.FAILED and "pulled and ran" not in log and "building" not in log, (build, log)
+        assert build["error"].startswith(f"pulling {image} from {server.host} failed: "), build["error"]
+
+    # Another user's project names it, as a step's image, with pull: never, and as its own image.
+    theirs = create_project(client, accounts.token("bob"), local_repo, name="without")["project"]
+    drain()
+    refused(bob, client.get(f"/api/project/projects/{theirs['id']}/builds", headers=bob).get_json()["builds"][0]["id"])
+    local_repo.commit({".stoker.yml": PLAN.format(image=image).replace("    image:", "    pull: never\n    image:")},
+                      message="Never pull it")
+    refused(bob, run_now(client, bob, theirs["id"], drain)["id"])
+    plain = LocalRepo(tmp_path / "plain")
+    plain.commit({"ci.sh": "echo building\n"}, message="No pipeline file")
+    own_image = create_project(client, accounts.token("bob"), plain, name="as-image", image=image)["build"]["id"]
+    drain()
+    refused(bob, own_image)
+
+    # A fork's pull request to the project that has the credentials gets none of them.
+    payload, _ = pull_request(local_repo, number=7, fork=True)
+    fork = send(client, mine, payload, event="pull_request").get_json()["build"]["id"]
+    drain()
+    refused(alice, fork)
+
+    # The project with credentials still runs it: the registry checked them again.
+    again = run_now(client, alice, mine["id"], drain)
+    assert again["status"] == Status.PASSED, again
