@@ -7,7 +7,7 @@ from .errors import ApiError
 from .jobs import BUILD
 from . import lifecycle
 from .lifecycle import queue_build
-from .logs import read_log
+from .logs import log_end, read_log
 from .models import Build, BuildStep, Role, Status, db
 
 bp = Blueprint("builds", __name__, url_prefix="/api/build")
@@ -89,8 +89,11 @@ def logs(build_id):
     step = request.args.get("step")
     if step is not None and not (0 < len(step) <= 100 and step.isprintable()):
         raise ApiError(400, "step must be a step's name")
-    data = read_log(build.id, int(offset), step)
+    offset = int(offset)
+    data = read_log(build.id, offset, step)
+    # Past the end, the end: a client asking from there learns where the log really is.
+    after = offset + len(data) if data else min(offset, log_end(build.id, step))
     return Response(data, content_type="text/plain; charset=utf-8", headers={
-        "X-Log-Next-Offset": str(int(offset) + len(data)),
+        "X-Log-Next-Offset": str(after),
         "X-Build-Status": build.status,
     })
