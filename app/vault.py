@@ -1,5 +1,6 @@
 """Project secrets: encrypted at rest with a key derived from the server secret, masked in logs."""
 import base64
+import codecs
 import json
 import re
 from urllib.parse import quote, quote_plus
@@ -156,6 +157,10 @@ class SecretMask:
         text, self.carry = self.carry, ""
         return text
 
+    def of_bytes(self):
+        """A fresh mask of the same values for a stream of raw bytes (ByteMask)."""
+        return ByteMask(self.fresh())
+
     def mask(self, text):
         """Mask a whole text at once (an error message, say)."""
         if text is None:
@@ -163,3 +168,20 @@ class SecretMask:
         for value in self.values:
             text = text.replace(value, MASK)
         return text
+
+
+class ByteMask:
+    """A SecretMask over raw output, for a step's stream masked before it is cut into lines and
+    set among other steps' lines, where a value split in two would pass unmasked. Bytes that are
+    not UTF-8 pass through as they came."""
+
+    def __init__(self, mask):
+        self.mask = mask
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+
+    def feed(self, raw):
+        return self.mask.feed(self.decoder.decode(raw)).encode("utf-8", "surrogateescape")
+
+    def flush(self):
+        tail = self.mask.feed(self.decoder.decode(b"", final=True)) + self.mask.flush()
+        return tail.encode("utf-8", "surrogateescape")

@@ -186,7 +186,8 @@ class Runner:
         only = {} if build_id is None else {"stoker.build": str(build_id)}
         self.engine.kill({**self.labels, **only})
 
-    def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None, on_step_output=None, later=None):
+    def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None, on_step_output=None, later=None,
+            masks=None):
         """Run `job` to its end and say how it ended; never raises for a failed build.
 
         Stoker's own account of each stage (lines starting `==>`) and the
@@ -201,12 +202,19 @@ class Runner:
         The build's containers (all ended by then) and its workspace are
         removed before this returns, or, given `later` (a contextlib.ExitStack),
         when `later` closes: the caller may report the outcome first.
+
+        `masks`, if given, makes a fresh mask (feed and flush raw bytes) for each stream that is cut
+        into lines among others' (steps side by side, services), to mask it before it is cut.
         """
         output = on_output or (lambda raw: None)
         report_step = on_step or (lambda result, status: None)
 
         def say(line):
             output(f"==> {line}\n".encode())
+
+        def lines_of(name):
+            """Output for one stream among others': masked first, then cut into lines `[name] ...`."""
+            return LinePrefixer(f"[{name}] ".encode(), output, masks() if masks else None)
 
         outcome = Outcome()
         images = Images(self.engine, self.pull_registries, job.registries, say, self.own_images,
@@ -249,7 +257,7 @@ class Runner:
                     outcome.exit_code = result.exit_code
                     self._out_of_memory(result, outcome, say)
                 else:
-                    self._run_plan(job, workspace, image, env, plan, context, say, output, report_step,
+                    self._run_plan(job, workspace, image, env, plan, context, say, output, lines_of, report_step,
                                    on_step_output, halt, outcome, images, cleanup)
             except (GitError, PlanError, BuildError) as exc:
                 outcome.error = f"checkout failed: {exc}" if isinstance(exc, GitError) else str(exc)
@@ -275,7 +283,7 @@ class Runner:
             early.make(self._spec(job, workspace, job.image, {}, job.command, gated=True), images.ready_to_run)
         return early
 
-    def _run_plan(self, job, workspace, image, env, plan, context, say, output, report_step, on_step_output,
+    def _run_plan(self, job, workspace, image, env, plan, context, say, output, lines_of, report_step, on_step_output,
                   halt, outcome, images, cleanup):
         # A matrix is its steps once per combination, side by side, in one graph.
         plan = plan.expanded()
@@ -286,7 +294,7 @@ class Runner:
         def run_step(position, step):
             own = (lambda raw: step_output(step.name, raw))
             if side_by_side:
-                lines = LinePrefixer(f"[{step.name}] ".encode(), output)
+                lines = lines_of(step.name)
                 shown = (lambda raw: (lines.feed(raw), own(raw)))
             else:
                 lines, shown = None, (lambda raw: (output(raw), own(raw)))
@@ -318,7 +326,7 @@ class Runner:
         # The build's own network can go only once no container is on it: with services, each step's
         # container goes as the step ends.
         steps_later = cleanup if not plan.services else None
-        with self._services(job, workspace, image, env, plan.services, say, output, images) as (network, hosts):
+        with self._services(job, workspace, image, env, plan.services, say, lines_of, images) as (network, hosts):
             placed = {"network": network, "hosts": hosts}
             ended, outcome.exit_code, problem = run_graph(plan.steps, needs, run_step, skip_reason=skip_reason,
                                                            on_end=on_end, halt=halt)
@@ -352,7 +360,7 @@ class Runner:
         say(f"Restored the cache of {restored}" if restored else "No cache yet")
 
     @contextmanager
-    def _services(self, job, workspace, image, env, services, say, output, images):
+    def _services(self, job, workspace, image, env, services, say, lines_of, images):
         """The build's own network with its services running on it, as (network, {name: address})
         for the steps; (None, {}) without services. However the build ends, the services are
         removed, then the network."""
@@ -375,7 +383,7 @@ class Runner:
                     environment={**env, **service.environment, **job.environment()},
                     network=network, address=hosts[service.name], hosts=hosts))
                 started.append(handle)
-                lines = LinePrefixer(f"[{service.name}] ".encode(), output)
+                lines = lines_of(service.name)
                 pump = threading.Thread(target=_pump, args=(self.engine.stream(handle), lines), daemon=True,
                                         name=f"service-{service.name}")
                 pump.start()
@@ -585,11 +593,13 @@ class LinePrefixer:
 
     LONGEST_LINE = 64 * 1024
 
-    def __init__(self, prefix, output):
+    def __init__(self, prefix, output, mask=None):
         self.prefix, self.output, self.partial = prefix, output, b""
+        # Masks the stream before it is cut (feed and flush raw bytes): a value cut in two would pass.
+        self.mask = mask
 
     def feed(self, raw):
-        data = self.partial + raw
+        data = self.partial + (self.mask.feed(raw) if self.mask else raw)
         cut = data.rfind(b"\n") + 1
         self.partial = data[cut:]
         if cut:
@@ -599,6 +609,8 @@ class LinePrefixer:
             self.output(self.prefix + piece + b"\n")
 
     def flush(self):
+        if self.mask:
+            self.partial += self.mask.flush()
         if self.partial:
             self.output(self.prefix + self.partial + b"\n")
             self.partial = b""

@@ -114,7 +114,7 @@ def _run(worker, job, mask, later):
         outcome = worker.runner.run(job, log_writer.write, halt=watch.halt,
                                     on_plan=lambda plan: _follow(watch, plan),
                                     on_step=lambda result, status: _record_step(worker, job, result, status),
-                                    on_step_output=step_output, later=later)
+                                    on_step_output=step_output, later=later, masks=mask.of_bytes)
     except Exception as exc:
         log.exception("build %s failed inside Stoker", job.build_id)
         outcome = Outcome(error=f"internal error: {exc}")

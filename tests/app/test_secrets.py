@@ -126,6 +126,23 @@ def test_a_step_naming_its_secrets_gets_those_alone(client, accounts, project, d
         assert log.endswith(f"\n{heard}\n"), (step, log)
 
 
+def test_a_secret_cut_by_a_long_lines_end_is_masked_beside_another_step(client, accounts, project, drain,
+                                                                         local_repo):
+    # Beside another step, a line not yet ended is cut at 64 KB and prefixed: the value straddles the cut.
+    local_repo.commit({".stoker.yml": "steps:\n"
+                                      "  - {name: long, depends_on: [], commands: 'printf \"%065530d$TOKEN\" 0; sleep 0.5; echo'}\n"
+                                      "  - {name: other, depends_on: [], commands: 'echo other'}\n"}, message="Plan")
+    project_id, first = project()
+    put(client, accounts, project_id, "TOKEN", TOKEN)
+    rebuilt = client.post(f"/api/build/rebuild/{first}", headers=accounts.headers()).get_json()["build"]["id"]
+    drain()
+    assert client.get(f"/api/build/{rebuilt}", headers=accounts.headers()).get_json()["build"]["status"] == Status.PASSED
+    log = client.get(f"/api/build/{rebuilt}/logs", headers=accounts.headers()).get_data(as_text=True)
+    assert "[long] " + "0" * 100 in log and "[other] other\n" in log
+    joined = log.replace("\n[long] ", "")
+    assert TOKEN not in joined and "0***\n" in joined, joined[-200:]
+
+
 def test_error_messages_are_masked_too(client, accounts, project, drain, local_repo):
     local_repo.commit({".stoker.yml": f"steps:\n  - name: a\n    {TOKEN}: x\n"}, message="Plan")
     project_id, first = project()
