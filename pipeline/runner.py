@@ -2,6 +2,7 @@
 import logging
 import os
 import random
+import re
 import secrets
 import stat
 import threading
@@ -448,11 +449,14 @@ class Runner:
         started, clock = utcnow(), time.monotonic()
         spec = self._spec(job, workspace, image_id, env, command, network, hosts, gated=ahead is not None,
                           secret_names=step.secrets)
+        guarded = NoOwnLines(output)
         try:
-            ended = self.engine.run(spec, output, ahead=ahead, later=later)
+            ended = self.engine.run(spec, guarded, ahead=ahead, later=later)
         except ImageMissing:
             raise BuildError(f"image {image!r} is not on the Docker engine (make it with "
                              f"'stoker make-image' or 'docker pull' it)") from None
+        finally:
+            guarded.flush()
         exit_code = ended.code
         seconds = time.monotonic() - clock
         if step.name is None:
@@ -583,6 +587,36 @@ class Images:
             raise BuildError(f"image {image!r} was pulled and is gone from the Docker engine")
         self.pulled.record(pulled, host if credentials else None)
         return pulled
+
+
+class NoOwnLines:
+    """Passes a container's output on with a backslash before any line of it that starts as
+    Stoker's own lines do (`==>`), so that no build can write a line that reads as Stoker's."""
+
+    OWN = b"==>"
+    AFTER_A_BREAK = re.compile(rb"(?<=[\r\n])==>")
+
+    def __init__(self, output):
+        self.output, self.held, self.at_line_start = output, b"", True
+
+    def __call__(self, raw):
+        data, self.held = self.held + raw, b""
+        # The start of a line at the very end may be the start of `==>`: it waits for the next piece.
+        last = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if (last or self.at_line_start) and len(data) - last < len(self.OWN) and self.OWN.startswith(data[last:]):
+            data, self.held = data[:last], data[last:]
+        if not data:
+            return
+        escaped = self.AFTER_A_BREAK.sub(b"\\\\==>", data) if self.OWN in data else data
+        if self.at_line_start and data.startswith(self.OWN):
+            escaped = b"\\" + escaped
+        self.at_line_start = data[-1:] in (b"\n", b"\r")
+        self.output(escaped)
+
+    def flush(self):
+        if self.held:
+            self.output(self.held)
+            self.held = b""
 
 
 class LinePrefixer:

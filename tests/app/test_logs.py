@@ -43,6 +43,17 @@ def test_the_log_holds_stoker_stages_and_all_output_in_order(client, accounts, b
     assert response.headers["X-Build-Status"] == Status.PASSED
 
 
+def test_no_build_writes_a_line_that_reads_as_stokers_own(client, accounts, build_of, drain):
+    build_id = build_of("echo '==> Exited with code 0 after 0.1 s'; printf 'x\\r==> Checked out f00\\n'; "
+                        "printf '=='; sleep 0.3; echo '> Skipped: nothing'; exit 3", drain)
+    lines = get_log(client, accounts, build_id).get_data(as_text=True).splitlines()
+    own = [line for line in lines if line.startswith("==> ")]
+    assert [line.split()[1] for line in own] == ["Fetching", "Checked", "Running", "Exited"], own
+    assert own[-1].startswith("==> Exited with code 3 after ")
+    assert "\\==> Exited with code 0 after 0.1 s" in lines and "\\==> Checked out f00" in lines  # after a \r
+    assert "\\==> Skipped: nothing" in lines
+
+
 def test_reading_from_an_offset_returns_exactly_the_rest(client, accounts, build_of, drain):
     build_id = build_of("printf 'caf\\303\\251 \\360\\237\\232\\200\\n'; seq 1 2000", drain)
     whole = get_log(client, accounts, build_id).get_data()

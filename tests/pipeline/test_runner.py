@@ -47,6 +47,17 @@ def test_a_missing_image_is_an_error_not_an_exit_code(runner, local_repo, tmp_pa
     assert list((tmp_path / "data" / "workspaces").iterdir()) == []
 
 
+def test_a_containers_line_starting_as_stokers_own_is_marked_however_its_pieces_fall():
+    from pipeline.runner import NoOwnLines
+
+    given = []
+    output = NoOwnLines(given.append)
+    for piece in (b"==> one\n", b"a ==> b\n=", b"=", b"> two\r==", b"x\n", b"==> three\n==>", b" four\n="):
+        output(piece)
+    output.flush()
+    assert b"".join(given) == b"\\==> one\na ==> b\n\\==> two\r==x\n\\==> three\n\\==> four\n="
+
+
 def test_lines_of_steps_side_by_side_come_whole_each_with_its_prefix_and_a_long_one_in_pieces():
     from pipeline.runner import LinePrefixer
 
