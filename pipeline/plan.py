@@ -3,6 +3,7 @@
 Every error names the line of the file it is about, so a user can go
 straight to it.
 """
+import math
 import re
 import shlex
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,15 @@ DURATION = re.compile(r"(\d+)\s*(s|m|h)?")
 MAX_STEPS, MAX_TIMEOUT = 100, 7 * 24 * 3600
 # As the build's steps and their logs keep it, with its matrix combination.
 MAX_STEP_NAME = 100
+# As IMAGE_REFERENCE allows.
+MAX_IMAGE = 255
+# What the file may hold, counted before it is composed. A real file has a few hundred values,
+# nested at most five deep (the file, steps, a step, its when, when.status). 20000 values compose
+# into some 6 MB of nodes; the 128000 of a 256 KB list would be 40 MB. libyaml's composer recurses
+# in C once a level, and a file of nothing but [[[[... would crash the process.
+MAX_VALUES, MAX_DEPTH = 20_000, 8
+# libyaml's parser when PyYAML has it: it reads a file ten times as fast as PyYAML's own.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class PlanError(ValueError):
@@ -109,9 +119,11 @@ class Plan:
         needs, steps = self.needs(), []
         for combination in self.matrix:
             label = _label(combination)
-            steps += [replace(step, name=f"{step.name} ({label})", matrix=combination,
+            # Each name made once and shared by the depends_on naming it, not made again for each.
+            named = {step.name: f"{step.name} ({label})" for step in self.steps}
+            steps += [replace(step, name=named[step.name], matrix=combination,
                               image=_with_matrix(step.image or self.image, combination) or step.image,
-                              depends_on=tuple(f"{needed} ({label})" for needed in needs[step.name]))
+                              depends_on=tuple(named[needed] for needed in needs[step.name]))
                       for step in self.steps]
         return replace(self, steps=tuple(steps), matrix=())
 
@@ -262,7 +274,8 @@ def _services(node, image):
 
 
 def _matrix(node):
-    """Every combination a matrix names: the product of its lists, then its `include:` maps."""
+    """Every combination a matrix names: the product of its lists, then its `include:` maps; counted
+    before any is made, since six lists of forty values, a few hundred bytes, make four billion."""
     if not isinstance(node, yaml.MappingNode) or not node.value:
         _fail(node, "matrix must map names to lists of values, or have include: a list of maps")
     axes, included = [], []
@@ -278,11 +291,12 @@ def _matrix(node):
         if not isinstance(value, yaml.SequenceNode) or not value.value:
             _fail(value, f"matrix {name} must be a list of values")
         axes.append([(name, _scalar_text(item, f"a value of matrix {name}")) for item in value.value])
-    combinations = [tuple(chosen) for chosen in product(*axes)] if axes else []
-    combinations += included
-    if len(combinations) > MAX_COMBINATIONS:
-        _fail(node, f"the matrix makes {len(combinations)} combinations; at most {MAX_COMBINATIONS}")
-    return tuple(combinations)
+    count = (math.prod(len(axis) for axis in axes) if axes else 0) + len(included)
+    if count > MAX_COMBINATIONS:
+        _fail(node, f"the matrix makes {count if count < 10**6 else 'over a million'} combinations; "
+                    f"at most {MAX_COMBINATIONS}")
+    combinations = tuple(tuple(chosen) for chosen in product(*axes)) if axes else ()
+    return combinations + tuple(included)
 
 
 def _cache(node):
@@ -311,13 +325,18 @@ def _image(node, matrix=None):
     value: the reference must then hold for every combination."""
     image = _scalar_text(node, "image")
     for combination in matrix or ((),):
-        names = dict(combination)
-        for name in MATRIX_VALUE.findall(image):
+        names, used = dict(combination), MATRIX_VALUE.findall(image)
+        for name in used:
             if matrix is None:
                 _fail(node, f"a service runs once for every combination: its image cannot use ${{{name}}}")
             if name not in names:
                 _fail(node, f"image {image!r} uses ${{{name}}}, which "
                             + ("a matrix combination does not give" if matrix else "only a matrix gives"))
+        # Measured before it is made: a long value in each of many ${NAME}s makes gigabytes.
+        length = len(image) + sum(len(names[name]) - len(f"${{{name}}}") for name in used)
+        if length > MAX_IMAGE:
+            _fail(node, f"image is {length} characters" + (" with its matrix values" if used else "")
+                        + f"; at most {MAX_IMAGE}")
         made = _with_matrix(image, combination) or image
         if not IMAGE_REFERENCE.fullmatch(made):
             _fail(node, f"image {made!r} is not a Docker image reference")
@@ -348,7 +367,9 @@ def _secret_names(node):
 
 
 def _depends_on(node):
-    return _names(node, "depends_on")
+    # Each name once: a list of one name given thousands of times would be checked, and made
+    # again for each matrix combination, thousands of times.
+    return tuple(dict.fromkeys(_names(node, "depends_on")))
 
 
 def _names(node, what):
@@ -389,10 +410,35 @@ def _check_graph(steps, keys):
         visit(name)
 
 
+def _measure(text):
+    """Refuse, from the parser's events and before any node is made, what would make a small file
+    big or deep once read: an anchor or alias (each alias is the anchored value again, however
+    large, and aliases of aliases multiply at each level), more than MAX_VALUES values, or nesting
+    deeper than MAX_DEPTH."""
+    values = depth = 0
+    for event in yaml.parse(text, Loader=LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            _fail(event, "anchors and aliases (&, *) are not supported")
+        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            values += 1
+            if values > MAX_VALUES:
+                _fail(event, f"the file has more than {MAX_VALUES} values; at most {MAX_VALUES}")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                _fail(event, f"lists and mappings nest more than {MAX_DEPTH} deep here; at most {MAX_DEPTH}")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def parse(text):
-    """Return the Plan a .stoker.yml describes, or raise PlanError naming the line at fault."""
+    """Return the Plan a .stoker.yml describes, or raise PlanError naming the line at fault.
+
+    The file is measured before it is expanded: what it holds is counted from the parser's events,
+    a matrix from its lists' lengths and an image from its values', each refused past its bound."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        _measure(text)
+        root = yaml.compose(text, Loader=LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f" line {mark.line + 1}" if mark else ""

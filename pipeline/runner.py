@@ -137,7 +137,7 @@ class Runner:
 
     def __init__(self, data_dir, *, sandbox, allow_local_repos, git_timeout, labels=None,
                  allow_private_hosts=False, engine=None, pull_registries=(), service_subnets=SERVICE_SUBNETS,
-                 busybox=None):
+                 busybox=None, off_the_hub=None):
         # This host's Docker engine, unless told otherwise.
         if engine is None:
             from .docker_engine import DockerEngine
@@ -162,6 +162,9 @@ class Runner:
         self.pull_registries = tuple(pull_registries)
         # Stoker's own build image, made here when a build needs it (from `busybox`, or one looked for).
         self.own_images = OwnImages(self.engine, data_dir, busybox)
+        # Runs work that holds the CPU (reading a hostile pipeline file, say) where it cannot hold
+        # the process's other green threads: function, *args -> its result.
+        self.off_the_hub = off_the_hub or (lambda function, *args: function(*args))
         self.pulled_with_credentials = PulledWithCredentials(Path(data_dir) / PULLED_WITH_CREDENTIALS)
         # Where a build's own network (for its services) takes its /24 from.
         self.service_subnets = [slice_ for network in service_subnets
@@ -233,7 +236,7 @@ class Runner:
                 mirror.export(job.commit_hash, workspace)
                 say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
                     if outcome.commit_message else f"Checked out {job.commit_hash[:12]}")
-                plan = read_plan(workspace)
+                plan = self.off_the_hub(read_plan, workspace)
                 self._repos_with_plans.discard(job.repo_url)
                 if plan is not None:
                     self._repos_with_plans.add(job.repo_url)

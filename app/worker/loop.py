@@ -14,6 +14,7 @@ from pipeline.engine import Sandbox
 from pipeline.mobile.build import MobileBuilder
 from pipeline.runner import Runner
 
+from .. import runtime
 from ..jobs import KINDS
 from ..lifecycle import claim_next
 from ..models import db
@@ -63,6 +64,7 @@ class Worker:
             pull_registries=config["STOKER_PULL_REGISTRIES"],
             service_subnets=config["STOKER_SERVICE_SUBNETS"],
             busybox=config["STOKER_BUSYBOX"],
+            off_the_hub=runtime.off_the_hub,
         )
         self.mobile_builder = MobileBuilder(
             config["STOKER_DATA_DIR"],
