@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from pipeline.engine import IMAGE_REFERENCE
 from pipeline.git import NO_ACCESS, Access, GitError, UnsafeRemote, check_branch, check_repo_url, is_ssh, ls_remote_branch, without_credentials
 from pipeline.globs import check_patterns
-from pipeline.plan import MAX_TIMEOUT
+from pipeline.plan import MAX_TIMEOUT, run_variable_refused
 
 from .access import audit, project_for
 from .auth import current_user, require_login
@@ -315,7 +315,9 @@ def make_deploy_key(project_id):
 MAX_VARIABLES, MAX_VARIABLE_BYTES = 50, 4096
 
 
-def check_variables(data):
+def check_variables(data, project=None):
+    """A run's variables, none of them one a run may not set, nor (given the project) a secret's name:
+    a variable must never stand in for a secret."""
     variables = data.get("variables", {})
     if not isinstance(variables, dict) or len(variables) > MAX_VARIABLES:
         raise ApiError(400, f"variables must be an object of at most {MAX_VARIABLES} names and values")
@@ -328,6 +330,13 @@ def check_variables(data):
         if not isinstance(value, str) or len(value.encode("utf-8", "surrogatepass")) > MAX_VARIABLE_BYTES \
                 or "\x00" in value:
             raise ApiError(400, f"variables must be strings of at most {MAX_VARIABLE_BYTES} bytes without NUL")
+        if why := run_variable_refused(name):
+            raise ApiError(400, f"variables may not set {name}: {why}")
+    if project is not None and variables:
+        secret = (ProjectSecret.select(ProjectSecret.name)
+                  .where((ProjectSecret.project == project) & ProjectSecret.name.in_(list(variables))).scalar())
+        if secret is not None:
+            raise ApiError(400, f"variables may not set {secret}: it is one of the project's secrets")
     return variables
 
 
@@ -337,11 +346,11 @@ def run_build(project_id):
     project = project_for(project_id, Role.WRITE)
     data = json_body()
     branch = branch_field(data, project.branch)
-    variables = check_variables(data)
+    variables = check_variables(data, project)
     head = _project_head(project, branch)
     build = queue_build(project, commit_hash=head, branch=branch, event=Event.MANUAL, ref=f"refs/heads/{branch}",
                         variables=json.dumps(variables) if variables else None, triggered_by=current_user.id)
-    audit(project, "build.run", build.id)
+    audit(project, "build.run", f"{build.id} with variables {', '.join(sorted(variables))}" if variables else build.id)
     return jsonify(message="Build queued", build=build.to_json()), 201
 
 

@@ -47,6 +47,20 @@ MAX_VALUES, MAX_DEPTH = 20_000, 8
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# What a run's variables may not set: what decides which programs run and how (the shell's, the
+# loader's), and what Stoker itself tells the build.
+REFUSED_VARIABLES = {"PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "CDPATH", "PS4", "PROMPT_COMMAND", "CI"}
+REFUSED_PREFIXES = ("LD_", "DYLD_", "STOKER_", "CI_")
+
+
+def run_variable_refused(name):
+    """Why a run may not set the variable `name`, or None."""
+    if name in REFUSED_VARIABLES or name.startswith(REFUSED_PREFIXES):
+        return f"it decides what runs, or it is Stoker's to set ({', '.join(sorted(REFUSED_VARIABLES))}, " \
+               f"and names starting {', '.join(REFUSED_PREFIXES)})"
+    return None
+
+
 class PlanError(ValueError):
     """What is wrong with a .stoker.yml, starting with the line it is on."""
 

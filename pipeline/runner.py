@@ -19,7 +19,7 @@ from .engine import BuildError, ContainerSpec, ImageMissing, NetworkTaken, regis
 from .git import NO_ACCESS, Access, GitError, GitMirror, ObjectReader, mirror_path, without_credentials
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
 from .images import PULLED_WITH_CREDENTIALS, OwnImages, PulledWithCredentials, is_own
-from .plan import FILENAME, PlanError, Step, parse
+from .plan import FILENAME, PlanError, Step, parse, run_variable_refused
 from .when import Context
 
 MAX_PLAN_BYTES = 256 * 1024
@@ -52,7 +52,8 @@ class BuildJob:
     # What started it, and the ref its commit is fetched by (refs/heads/..., refs/tags/..., refs/pull/<n>/head).
     event: str = "push"
     ref: str | None = None
-    # A manual or scheduled run's own variables, given to the build as they are.
+    # A manual or scheduled run's own variables, given to the build under its secrets and Stoker's
+    # own, and without those no run may set (see run_variable_refused).
     variables: dict = field(default_factory=dict)
     # For `when: path`: what a push's branch pointed at before it, a pull request's base branch,
     # and the project's default branch (a new branch's changes are those since it left it).
@@ -88,12 +89,15 @@ class BuildJob:
             return Context(self.event, branch)
         return Context(self.event, branch, lambda: mirror.changed_files(base, self.commit_hash, since_fork))
 
+    def run_variables(self):
+        """The run's variables that it may set."""
+        return {name: value for name, value in self.variables.items() if not run_variable_refused(name)}
+
     def environment(self):
         """What every container of the build is told about it, besides the plan's env and the secrets."""
         ref = self.ref or f"refs/heads/{self.branch}"
         pull = ref.split("/")[2] if ref.startswith("refs/pull/") else ""
         return {
-            **self.variables,
             "CI": "true",
             "STOKER": "true",
             "STOKER_BUILD_ID": str(self.build_id),
@@ -384,7 +388,7 @@ class Runner:
                     image=service_image_id, command=("sh", "-c", f"exec 2>&1; {script}") if script else (),
                     workspace=workspace, workdir=WORKDIR, sandbox=self.sandbox,
                     labels={**labels, "stoker.service": service.name},
-                    environment={**env, **service.environment, **job.environment()},
+                    environment={**env, **service.environment, **job.run_variables(), **job.environment()},
                     network=network, address=hosts[service.name], hosts=hosts))
                 started.append(handle)
                 lines = lines_of(service.name)
@@ -432,7 +436,7 @@ class Runner:
             workdir=WORKDIR,
             sandbox=self.sandbox,
             labels={**self.labels, "stoker.build": str(job.build_id)},
-            environment={**env, **given, **job.environment()},
+            environment={**env, **job.run_variables(), **given, **job.environment()},
             network=network or job.network,
             hosts=hosts or {},
         )

@@ -1,6 +1,7 @@
 """Every event a project builds on: branches its patterns take in, tags, pull requests (a fork's
 waits for approval and never meets a secret), closing, and manual runs with variables."""
 import copy
+import json
 
 import pytest
 
@@ -200,10 +201,26 @@ def test_a_manual_run_builds_a_branch_head_with_its_variables(client, alice, loc
                                 ({"variables": {"OK": 5}}, 400, "variables"),
                                 ({"variables": {"OK": "x" * 5000}}, 400, "variables"),
                                 ({"variables": {"STOKER_EVENT": "push"}}, 400, "variables"),
+                                ({"variables": {"DEPLOY_KEY": "mine"}}, 400, "DEPLOY_KEY: it is one of the project's secrets"),
+                                ({"variables": {"PATH": "/tmp/x"}}, 400, "may not set PATH"),
+                                ({"variables": {"LD_PRELOAD": "/tmp/x.so"}}, 400, "may not set LD_PRELOAD"),
                                 ({"branch": "--upload-pack=x"}, 400, "branch")]:
         answer = client.post(url, json=body, headers=headers)
         assert answer.status_code == status and words in answer.get_json()["message"], (body, answer.get_json())
     assert Build.select().where(Build.project == project["id"]).count() == 2
+    audit = client.get(f"/api/project/projects/{project['id']}/audit", headers=headers).get_json()
+    assert any(e["action"] == "build.run" and e["target"] == f"{build['id']} with variables NIGHTLY"
+               for e in audit["entries"]), audit
+
+    # A run's variables stored before a secret of the same name was made: the secret wins, and what
+    # decides which programs run is never set.
+    later = client.post(url, json={}, headers=headers).get_json()["build"]["id"]
+    Build.update(variables=json.dumps({"DEPLOY_KEY": "forged", "PATH": "/nowhere", "LD_PRELOAD": "/x.so",
+                                       "NIGHTLY": "kept"})).where(Build.id == later).execute()
+    drain()
+    log = log_of(client, headers, later)
+    assert "DEPLOY_KEY=***" in log and "NIGHTLY=kept" in log and "forged" not in log, log
+    assert "/nowhere" not in log and "LD_PRELOAD" not in log, log
 
 
 def test_every_setting_is_changed_by_patch_and_a_bad_one_changes_nothing(client, alice, local_repo):
