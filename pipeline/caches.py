@@ -75,19 +75,19 @@ def save(access, workspace, paths):
     access.folder.mkdir(parents=True, exist_ok=True)
     archive = archive_of(access.folder, access.branch)
     fd, part = tempfile.mkstemp(dir=access.folder, suffix=".part")
-    total = 0
+    too_big = CacheError(f"the cache would be larger than {access.max_bytes // 2**20} MB; it is not kept")
 
     def keep(member):
-        nonlocal total
         if member.issym():
             target = PurePosixPath(os.path.normpath(PurePosixPath(member.name).parent / member.linkname))
             if PurePosixPath(member.linkname).is_absolute() or ".." in target.parts:
                 return None  # a link leading out of the workspace stays behind
         elif not (member.isfile() or member.isdir() or member.islnk()):
             return None  # devices and pipes are no cache
-        total += member.size
-        if total > access.max_bytes:
-            raise CacheError(f"the cache would be larger than {access.max_bytes // 2**20} MB; it is not kept")
+        # The archive as written so far, headers and all: many empty files with long names are small
+        # files and a big archive.
+        if raw.tell() + member.size > access.max_bytes:
+            raise too_big
         return member
 
     try:
@@ -98,6 +98,8 @@ def save(access, workspace, paths):
                     raise CacheError(f"cache path {relative} passes through a link")
                 if full.is_symlink() or full.exists():
                     tar.add(full, arcname=relative, recursive=True, filter=keep)
+        if Path(part).stat().st_size > access.max_bytes:
+            raise too_big
         os.replace(part, archive)
     except BaseException:
         Path(part).unlink(missing_ok=True)

@@ -91,3 +91,16 @@ def test_a_cache_path_must_stay_inside_the_workspace(path):
 def test_cache_paths_are_kept_normalised():
     assert check_path("./node_modules/") == "node_modules"
     assert check_path(".cache/pip") == ".cache/pip"
+
+
+def test_the_limit_counts_the_archive_as_written_not_the_files_bytes(tmp_path):
+    ws = workspace(tmp_path)
+    (ws / "deps").mkdir()
+    # No byte of content, and an archive many times the limit: each name has a header of its own.
+    for n in range(2000):
+        (ws / "deps" / (f"{n:05d}-" + "n" * 200)).touch()
+    with pytest.raises(CacheError, match="larger than 1 MB"):
+        save(access(tmp_path), ws, ("deps",))
+    assert list((tmp_path / "caches").iterdir()) == []
+    kept = save(access(tmp_path, max_bytes=16 * 2**20), ws, ("deps",))
+    assert kept > 2**20
