@@ -311,6 +311,30 @@ def make_deploy_key(project_id):
                    deployKey={"publicKey": public}), 201
 
 
+@bp.post("/projects/<project_id>/webhook-secret")
+def rotate_webhook_secret(project_id):
+    """A new webhook secret, shown this once: deliveries signed with the old one are refused from now
+    on, so it goes into the forge's webhook settings next."""
+    project = project_for(project_id, Role.ADMIN)
+    secret = secrets.token_hex(32)
+    with db.atomic():
+        Project.update(webhook_secret=secret).where(Project.id == project.id).execute()
+        audit(project, "webhook_secret.rotate")
+    return jsonify(message="Webhook secret replaced; put it in the repository's webhook settings",
+                   webhookSecret=secret), 201
+
+
+@bp.delete("/projects/<project_id>/host-key")
+def forget_host_key(project_id):
+    """Forget the ssh host key pinned on first contact (the server's key was changed on purpose, say):
+    the next contact pins the key it meets then."""
+    project = project_for(project_id, Role.ADMIN)
+    with db.atomic():
+        Project.update(ssh_known_hosts=None).where(Project.id == project.id).execute()
+        audit(project, "host_key.reset")
+    return jsonify(message="Pinned host key forgotten; the next contact pins the key it meets")
+
+
 # A manual run's variables: at most this many, each value at most this long.
 MAX_VARIABLES, MAX_VARIABLE_BYTES = 50, 4096
 

@@ -210,3 +210,18 @@ def test_the_running_server_reads_chunked_deliveries_and_caps_them_too(live_serv
     signed = {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature(created["webhookSecret"], big)}
     response = requests.post(hook_url, data=chunks, headers=signed, timeout=20)
     assert response.status_code == 413
+
+
+def test_a_rotated_webhook_secret_refuses_deliveries_signed_with_the_old_one(client, accounts, project, local_repo):
+    proj = project()
+    sha = local_repo.commit({"f.txt": "x\n"}, message="After the rotation")
+    rotated = client.post(f"/api/project/projects/{proj['id']}/webhook-secret", headers=accounts.headers())
+    assert rotated.status_code == 201
+    secret = rotated.get_json()["webhookSecret"]
+    assert len(secret) == 64 and secret != proj["webhookSecret"]
+    assert send(client, proj, push_payload(sha)).status_code == 401
+    assert Build.select().where(Build.commit_hash == sha).count() == 0
+    assert send(client, proj, push_payload(sha), secret=secret).status_code == 202
+    audit = client.get(f"/api/project/projects/{proj['id']}/audit", headers=accounts.headers()).get_json()
+    assert "webhook_secret.rotate" in [entry["action"] for entry in audit["entries"]]
+    assert secret not in json.dumps(audit)

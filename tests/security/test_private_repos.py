@@ -147,6 +147,17 @@ def test_a_deploy_key_clones_over_ssh_and_the_host_key_is_pinned_on_first_contac
         assert impostor.status_code == 422
         assert "Host key verification failed" in impostor.get_json()["message"]
 
+        # The server's key was changed on purpose: an admin forgets the pinned one, and the next
+        # contact pins the new one.
+        forgotten = client.delete(f"/api/project/projects/{project['id']}/host-key", headers=headers)
+        assert forgotten.status_code == 200 and Project.get_by_id(project["id"]).ssh_known_hosts is None
+        again = client.post(f"/api/project/projects/{project['id']}/builds", json={}, headers=headers)
+        assert again.status_code == 201, again.get_json()
+        assert drain() == 1
+        assert Project.get_by_id(project["id"]).ssh_known_hosts
+        audit = client.get(f"/api/project/projects/{project['id']}/audit", headers=headers).get_json()["entries"]
+        assert "host_key.reset" in [entry["action"] for entry in audit]
+
         # A new key pair replaces the old one; the server no longer takes the old key's place.
         renewed = client.post(f"/api/project/projects/{project['id']}/deploy-key", headers=headers)
         assert renewed.status_code == 201 and renewed.get_json()["deployKey"]["publicKey"] != public

@@ -14,6 +14,7 @@ NEEDS = {
     "projects.run_build": "write", "builds.rebuild": "write", "builds.cancel": "write",
     "builds.approve": "write", "builds.decline": "write",
     "projects.update_project": "admin", "projects.delete_project": "admin", "projects.make_deploy_key": "admin",
+    "projects.rotate_webhook_secret": "admin", "projects.forget_host_key": "admin",
     "builds.delete_build": "admin",
     "projects.list_secrets": "admin",
     "projects.put_secret": "admin", "projects.delete_secret": "admin", "members.put_member": "admin",
