@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import ExitStack
 
 import socketio
 
@@ -45,11 +46,16 @@ def run_until_signalled(app, serve_forever=None):
     stopping = threading.Event()
     workers = [Worker(app, worker_name(i), stopping)
                for i in range(app.config["STOKER_WORKER_CONCURRENCY"])]
+    with ExitStack() as held:
+        if workers:
+            # Builds write their workspaces here: see app/datadir.py.
+            held.enter_context(datadir.kept_nosuid(app.config["STOKER_DATA_DIR"]))
+            runtime.spawn(say_which_images, app)
+        _run_until_signalled(app, workers, stopping, serve_forever)
+
+
+def _run_until_signalled(app, workers, stopping, serve_forever):
     roles = (("workers",) if workers else ()) + (("clients",) if serve_forever else ())
-    if workers:
-        # Builds write their workspaces here: see app/datadir.py.
-        datadir.mount_nosuid(app.config["STOKER_DATA_DIR"])
-        runtime.spawn(say_which_images, app)
     threads = [runtime.spawn(worker.run_forever) for worker in workers]
     threads += runtime.supervise(app, BACKGROUND, stopping, roles=roles)
     server = runtime.spawn(serve_forever) if serve_forever else None

@@ -294,8 +294,8 @@ def open_page(browser, request):
 
 @pytest.fixture(scope="session", autouse=True)
 def _unmount_data_dirs(tmp_path_factory):
-    """Stoker leaves its nosuid mount of a data dir in place when it stops (see app/datadir.py);
-    the tests' data dirs are unmounted once the session ends."""
+    """The last Stoker process using a data dir takes its nosuid mount away (see app/datadir.py), but
+    one killed outright cannot: the tests' data dirs are unmounted once the session ends."""
     yield
     base = str(tmp_path_factory.getbasetemp())
     points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]

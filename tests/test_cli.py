@@ -1,9 +1,12 @@
 """The `stoker` command's processes, each run for real."""
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +134,27 @@ def test_a_worker_says_at_start_which_of_stokers_images_the_engine_has(database_
             stop_server(worker)
         assert len(lines[image]) == 1 and f"{said}{state}" in lines[image][0], lines[image]
     assert "stoker make-android-image" in lines["stoker-android-builder:not-made"][0]
+
+
+def mounted_at(path):
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if line.split()[4] == str(path)]
+
+
+def test_the_nosuid_mount_of_a_shared_data_dir_goes_with_the_last_process_using_it(database_url, tmp_path,
+                                                                                    docker_client):
+    if os.geteuid() != 0:
+        pytest.skip("only root mounts the data dir nosuid")
+    data = tmp_path / "shared-data"
+    shared = {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(data)}
+    web = start_server("serve", shared, tmp_path)
+    worker = start_server("worker", shared, tmp_path, wait_for_http=False)
+    try:
+        wait_until(lambda: "builds at a time" in worker.log(), what=worker.log)
+        assert len(mounted_at(data)) == 1 and os.statvfs(data).f_flag & os.ST_NOSUID
+        stop_server(web)
+        assert len(mounted_at(data)) == 1, "the worker still uses it"
+    finally:
+        stop_server(web)
+        stop_server(worker)
+    assert mounted_at(data) == []
+    shutil.rmtree(data)  # "Device or resource busy" while a mount was left behind
