@@ -104,6 +104,10 @@ def _smtp_url(url):
         raise ValueError("STOKER_SMTP_URL has a bad port") from None
     if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
         raise ValueError("STOKER_SMTP_URL must be smtp://, smtp+starttls:// or smtps://[user:password@]host[:port]")
+    if (parts.username or parts.password) and parts.scheme == "smtp":
+        # Plain smtp:// would send them in clear for anyone on the way to read.
+        raise ValueError("STOKER_SMTP_URL has a user name or password: it must be smtp+starttls:// or smtps://, "
+                         "so that they are sent encrypted")
     return url
 
 

@@ -20,7 +20,8 @@ ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za
 # A branch's own builds: a pull request or a tag has other people to tell.
 EVENTS = (Event.PUSH, Event.MANUAL, Event.CRON)
 TIMEOUT_SECONDS = 10
-CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# What _line makes of each character that is not printable, before a run of them is one space.
+UNPRINTABLE_RUN = re.compile("\x00+")
 
 
 def check_addresses(value, key):
@@ -74,7 +75,7 @@ def _message(build, what, config):
     message["To"] = ", ".join(project.notify_addresses)
     said = (build.commit_message or "").splitlines()
     lines = [f"Build #{build.id} of {_line(project.name)} {'failed' if what == 'failed' else 'passed again'}.", "",
-             f"Branch:    {build.branch}",
+             f"Branch:    {_line(build.branch)}",
              f"Commit:    {build.commit_hash[:12]} {_line(said[0]) if said else ''}".rstrip(),
              f"Author:    {_line(build.commit_author or '-')}"]
     if build.exit_code is not None:
@@ -87,8 +88,10 @@ def _message(build, what, config):
 
 
 def _line(text):
-    """One line of at most 200 characters, whatever a commit or a name holds."""
-    return CONTROL.sub(" ", text)[:200]
+    """One line of at most 200 characters, whatever a commit or a name holds: each run of characters
+    that are not printable (every line break str.splitlines knows, U+2028 and U+0085 too, which the
+    email package refuses in a header) is one space."""
+    return UNPRINTABLE_RUN.sub(" ", "".join(c if c.isprintable() else "\x00" for c in text))[:200]
 
 
 def _send(url, message):
@@ -103,5 +106,8 @@ def _send(url, message):
         if parts.scheme == "smtp+starttls":
             server.starttls(context=context)
         if parts.username:
+            # As config refuses plain smtp:// with them, whatever set the URL: never sent in clear.
+            if parts.scheme == "smtp":
+                raise smtplib.SMTPException("credentials are sent over smtp+starttls:// or smtps:// only")
             server.login(unquote(parts.username), unquote(parts.password or ""))
         server.send_message(message)
