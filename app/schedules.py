@@ -9,7 +9,7 @@ import json
 import logging
 import re
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from flask import Blueprint, jsonify
 
 from pipeline.git import GitError
@@ -40,10 +40,17 @@ def next_time(cron, after):
 
 
 def check_cron(value):
+    """The cron line, its fields one space apart, if it names a time that comes; else a 400."""
     if (not isinstance(value, str) or len(value) > MAX_CRON_LENGTH or len(value.split()) != 5
             or not value.isprintable() or not croniter.is_valid(value)):
         raise ApiError(400, "cron must be five fields (minute hour day month weekday), such as '0 3 * * *'")
-    return " ".join(value.split())
+    cron = " ".join(value.split())
+    try:
+        next_time(cron, utcnow())
+    except CroniterError:
+        # croniter reads "0 0 31 2 *" but finds no February 31st to run it on.
+        raise ApiError(400, f"cron '{cron}' names no time that ever comes, such as the 31st of February") from None
+    return cron
 
 
 def schedule_name(name):

@@ -35,7 +35,8 @@ def test_a_schedule_is_set_listed_replaced_and_deleted(client, project):
 
     for name, body, words in [("x", {"cron": "* * * *"}, "cron"), ("x", {"cron": "61 * * * *"}, "cron"),
                               ("x", {"cron": "@daily"}, "cron"), ("x", {"cron": "* * * * * *"}, "cron"),
-                              ("x", {}, "cron"), ("x", {"cron": "0 3 * * *", "branch": "a..b"}, "branch"),
+                              ("x", {}, "cron"), ("x", {"cron": "0 0 31 2 *"}, "cron"), ("x", {"cron": "0 0 31 4 *"}, "cron"),
+                              ("x", {"cron": "0 3 * * *", "branch": "a..b"}, "branch"),
                               ("x", {"cron": "0 3 * * *", "variables": {"STOKER_X": "1"}}, "variables"),
                               ("-x", {"cron": "0 3 * * *"}, "name")]:
         answer = client.put(f"{url}/{name}", json=body, headers=headers)
