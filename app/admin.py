@@ -8,7 +8,7 @@ from . import realtime
 from .auth import current_user, invitation_hash, require_admin
 from .db import take_turns
 from .errors import ApiError, flag, json_body, path_id, whole_number
-from .models import Invitation, User, db, iso, utcnow
+from .models import ApiToken, Invitation, User, db, iso, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 bp.before_request(require_admin)
@@ -36,7 +36,8 @@ def list_users():
 
 @bp.patch("/users/<user_id>")
 def update_user(user_id):
-    """Make a user an admin or not, enabled or disabled; the last enabled admin stays one (409)."""
+    """Make a user an admin or not, enabled or disabled (which revokes their API tokens and unused
+    invitations); the last enabled admin stays one (409)."""
     user_id = path_id(user_id, "userId", "User")
     data = json_body()
     unknown = sorted(set(data) - {"admin", "disabled"})
@@ -55,6 +56,10 @@ def update_user(user_id):
         if changes:
             User.update(**changes).where(User.id == user.id).execute()
             user = User.get_by_id(user.id)
+        if changes.get("disabled"):
+            # For good: enabling the account again brings back none of its API tokens or invitations.
+            ApiToken.delete().where(ApiToken.user == user.id).execute()
+            Invitation.delete().where((Invitation.created_by == user.id) & Invitation.used_at.is_null()).execute()
     if user.disabled:
         realtime.close_sockets_of_user(current_app, user.id)
     return jsonify(message="User updated", user=user.admin_json())

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
 from flask_jwt_extended import current_user as _jwt_user
 from werkzeug.local import LocalProxy
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import realtime, runtime
@@ -48,6 +48,7 @@ def _credentials(data):
 
 
 BY_INVITATION = "Registration is by invitation"
+TAKEN = "Username is already taken"
 
 
 def invitation_hash(code):
@@ -56,9 +57,11 @@ def invitation_hash(code):
 
 
 def _usable_invitation(code):
-    """The unused, unexpired invitation with this code, as a query; raise 403 unless there is one."""
-    query = Invitation.select().where((Invitation.code_hash == invitation_hash(code))
-                                      & Invitation.used_at.is_null() & (Invitation.expires_at > utcnow()))
+    """The unused, unexpired invitation with this code from an admin not since disabled, as a
+    query; raise 403 unless there is one."""
+    query = (Invitation.select().join(User, on=(Invitation.created_by == User.id))
+             .where((Invitation.code_hash == invitation_hash(code)) & Invitation.used_at.is_null()
+                    & (Invitation.expires_at > utcnow()) & ~User.disabled))
     if not query.exists():
         raise ApiError(403, BY_INVITATION)
     return query
@@ -84,6 +87,9 @@ def register():
         with db.atomic():
             take_turns("accounts")
             first = not User.select().exists()
+            # Names are unique in any case: "Alice" is taken once "alice" is.
+            if User.select().where(fn.LOWER(User.username) == username.lower()).exists():
+                raise ApiError(409, TAKEN)
             user = User.create(username=username, password_hash=password_hash, admin=first)
             # Someone else may have become the first meanwhile: then this one needs an invitation too.
             if closed and not first:
@@ -92,29 +98,35 @@ def register():
                 if not used:
                     raise ApiError(403, BY_INVITATION)
     except IntegrityError:
-        raise ApiError(409, "Username is already taken") from None
+        raise ApiError(409, TAKEN) from None
     return jsonify(message="User registered", user=user.to_json()), 201
 
 
 @bp.post("/login")
 def login():
+    """A login token for the account registered under this name, in any case; each attempt counts
+    against the name and the address until its password turns out right."""
     data = json_body()
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise ApiError(400, "username and password are required")
-    # Only a name an account could have is counted: others would fill the counters with junk.
-    counted_as = username if USERNAME.fullmatch(username) else None
+    # 1. Count the attempt before the slow check, in one step with the look at the count: however
+    #    many arrive at once, no more than the limit are tried. Only a name an account could have is
+    #    counted (others would fill the counters with junk), in lower case as names are unique.
+    counted_as = username.lower() if USERNAME.fullmatch(username) else None
     throttle, address = services(current_app).login_throttle, request.remote_addr or "unknown"
-    wait = throttle.retry_after(counted_as, address)
+    tickets, wait = throttle.take(counted_as, address)
     if wait:
         raise ApiError(429, f"Too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)})
-    user = User.get_or_none(User.username == username) if counted_as else None
+    # 2. Check the password; a wrong one stays counted.
+    user = account_named(username) if counted_as else None
     stored = user.password_hash if user else _dummy_hash()
     # Past the longest password an account can have, nothing more is hashed.
     password = password[:PASSWORD_LENGTHS.stop]
     if not runtime.off_the_hub(check_password_hash, stored, password) or user is None:
-        throttle.failed(counted_as, address)
         raise ApiError(401, "Invalid username or password")
+    throttle.forgive(tickets)
+    # 3. The right password of a disabled account still opens nothing.
     if user.disabled:
         raise ApiError(403, "This account is disabled")
     if not stored.startswith(PASSWORD_METHOD + "$"):
@@ -122,6 +134,17 @@ def login():
         fresh = runtime.off_the_hub(hash_password, password)
         User.update(password_hash=fresh).where(User.id == user.id).execute()
     return jsonify(message="Logged in", accessToken=create_access_token(identity=str(user.id)))
+
+
+def account_named(username):
+    """The account registered under `username` in any case: its own spelling first, else the one
+    account that differs from it in case alone (a database made before names were unique in any
+    case may hold several, and then only their own spellings log in)."""
+    exact = User.get_or_none(User.username == username)
+    if exact is not None:
+        return exact
+    alike = list(User.select().where(fn.LOWER(User.username) == username.lower()).limit(2))
+    return alike[0] if len(alike) == 1 else None
 
 
 @bp.get("/me")

@@ -18,6 +18,7 @@ from peewee import (
     NodeList,
     SqliteDatabase,
     TextField,
+    fn,
 )
 
 from pipeline.git import without_credentials
@@ -110,6 +111,11 @@ class User(BaseModel):
 
     def admin_json(self):
         return {**self.to_json(), "disabled": self.disabled}
+
+
+# Logins and registrations look names up in any case. Not unique: a database made before names
+# were unique in any case may hold some that differ in case alone (registration keeps new ones out).
+User.add_index(User.index(fn.LOWER(User.username), name="user_username_lower"))
 
 
 class Invitation(BaseModel):

@@ -89,3 +89,24 @@ def test_a_live_connection_made_with_a_token_ends_when_it_is_revoked(live_server
     assert listener.connected
     assert api(live_server, "DELETE", f"/api/auth/tokens/{made['token']['id']}", login_token).status_code == 200
     wait_until(lambda: not listener.connected, timeout=3, interval=0.05)
+
+
+def test_disabling_a_user_revokes_their_api_tokens_for_good(live_server):
+    admin, bob = login(live_server, "alice"), login(live_server, "bob")  # alice, the first, is an admin
+    bob_id = api(live_server, "GET", "/api/auth/me", bob).json()["user"]["id"]
+    value = api(live_server, "POST", "/api/auth/tokens", bob, json={"name": "ci", "scope": "write"}).json()["token"]["value"]
+    listener = socketio.Client(reconnection=False)
+    listener.connect(live_server.url, auth={"token": value}, transports=["websocket"], wait_timeout=5)
+
+    def refused_everywhere():
+        assert api(live_server, "GET", "/api/project/projects", value).status_code == 401
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            socketio.Client(reconnection=False).connect(live_server.url, auth={"token": value},
+                                                        transports=["websocket"], wait_timeout=5)
+
+    assert api(live_server, "PATCH", f"/api/admin/users/{bob_id}", admin, json={"disabled": True}).status_code == 200
+    wait_until(lambda: not listener.connected, timeout=3, interval=0.05)
+    refused_everywhere()
+    assert api(live_server, "PATCH", f"/api/admin/users/{bob_id}", admin, json={"disabled": False}).status_code == 200
+    refused_everywhere()
+    assert api(live_server, "GET", "/api/auth/tokens", login(live_server, "bob", fresh=True)).json()["tokens"] == []
