@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
-from peewee import SQL
+from peewee import SQL, fn
 
 from .jobs import BUILD, KINDS
 from .logs import append_note
@@ -132,13 +132,18 @@ def claim_next(kind, worker_id, lease_seconds):
 
 
 def _queued(kind):
-    """The kind's queued jobs, oldest first, as (id, group, limit)."""
+    """The kind's queued jobs as (id, group, limit), oldest first; of a kind in groups, those of
+    the groups with the fewest jobs running first: a project with fifty builds queued holds back
+    no other project's one."""
     model = kind.model
     if kind.group is None:
         return (model.select(model.id, SQL("NULL"), SQL("NULL"))
                 .where(model.status == kind.statuses.QUEUED).order_by(model.id))
+    running = model.alias()
+    busy = (running.select(fn.COUNT(running.id))
+            .where((getattr(running, kind.group.name) == kind.group) & (running.status == kind.running)))
     return (model.select(model.id, kind.group, kind.limit).join(kind.group.rel_model)
-            .where(model.status == kind.statuses.QUEUED).order_by(model.id))
+            .where(model.status == kind.statuses.QUEUED).order_by(busy, model.id))
 
 
 def _claim_skipping_locked(kind, lease):
@@ -198,10 +203,12 @@ def cancel(kind, job_id, reason=None):
     return None
 
 
-def cancel_unfinished(project_id, ref, reason, *, before=None):
+def cancel_unfinished(project_id, ref, reason, *, before=None, waiting_only=False):
     """Cancel the project's builds of `ref` (a branch, tag or pull request; None: of every ref) that
-    have not finished, older than build `before` if given; return the canceled builds."""
-    condition = (Build.project == project_id) & Build.status.in_([*Status.WAITING, Status.RUNNING])
+    have not finished (with `waiting_only`, not started), older than build `before` if given; return
+    the canceled builds."""
+    statuses = [*Status.WAITING] if waiting_only else [*Status.WAITING, Status.RUNNING]
+    condition = (Build.project == project_id) & Build.status.in_(statuses)
     if ref is not None:
         same_ref = Build.ref == ref
         if ref.startswith("refs/heads/"):
@@ -215,11 +222,11 @@ def cancel_unfinished(project_id, ref, reason, *, before=None):
     return [build for build in canceled if build is not None]
 
 
-def cancel_superseded(build):
+def cancel_superseded(build, waiting_only=False):
     """Cancel the older builds of the same project and ref (branch, tag or pull request) that have
-    not finished."""
+    not finished (with `waiting_only`, not started)."""
     cancel_unfinished(build.project_id, build.full_ref,
-                      reason=f"superseded by build {build.id}", before=build.id)
+                      reason=f"superseded by build {build.id}", before=build.id, waiting_only=waiting_only)
 
 
 def renew_lease(kind, job_id, worker_id, lease_seconds):

@@ -176,6 +176,10 @@ def github(project_id):
         return jsonify(message="Build already queued for this delivery", build=build.to_json())
     if project.auto_cancel:
         cancel_superseded(build)
+    elif build.event == Event.PULL_REQUEST:
+        # A pull request's new commit makes its older ones moot: those still waiting never start, so
+        # a stream of pushes to one pull request cannot fill the queue ahead of other projects.
+        cancel_superseded(build, waiting_only=True)
     return jsonify(message="Build queued", build=build.to_json()), 202
 
 

@@ -282,6 +282,24 @@ def test_with_auto_cancel_a_new_commit_on_a_pull_request_cancels_only_that_pull_
     assert [Build.get_by_id(b["id"]).status for b in (other, pushed, newer)] == [Status.QUEUED] * 3
 
 
+def test_without_auto_cancel_a_pull_requests_new_commit_still_supersedes_its_builds_not_yet_started(
+        client, alice, local_repo):
+    project, headers = alice
+    first = send(client, project, pull_request(local_repo, number=33)[0], event="pull_request").get_json()["build"]
+    running = send(client, project, pull_request(local_repo, number=33, action="synchronize")[0],
+                   event="pull_request").get_json()["build"]
+    Build.update(status=Status.RUNNING).where(Build.id == running["id"]).execute()
+    pushed = send(client, project, push_payload(local_repo.repo.head.commit.hexsha)).get_json()["build"]
+    again = send(client, project, push_payload(local_repo.repo.head.commit.hexsha)).get_json()["build"]
+    newest = send(client, project, pull_request(local_repo, number=33, action="synchronize")[0],
+                  event="pull_request").get_json()["build"]
+    assert (Build.get_by_id(first["id"]).status, Build.get_by_id(first["id"]).error) == (
+        Status.CANCELED, f"superseded by build {running['id']}")
+    # One already running goes on; a branch's pushes are left alone without autoCancel.
+    assert [Build.get_by_id(b["id"]).status for b in (running, pushed, again, newest)] == [
+        Status.RUNNING, Status.QUEUED, Status.QUEUED, Status.QUEUED]
+
+
 @pytest.mark.parametrize("where, value", [("head", "--upload-pack=x"), ("base", "a..b"), ("head", 7),
                                           ("base", "x" * 300)])
 def test_a_pull_request_naming_a_branch_git_would_refuse_is_a_400_and_builds_nothing(client, alice, local_repo,

@@ -120,3 +120,15 @@ def test_an_app_build_whose_worker_is_lost_is_queued_again_once_then_fails(app):
         lost = MobileBuild.get_by_id(build.id)
         assert (lost.status, lost.error, lost.attempts) == (MobileStatus.FAILED, LOST, 1)
         assert lost.completed_at is not None
+
+
+def test_a_project_with_many_builds_queued_holds_back_no_other_projects_one(app):
+    with app.app_context():
+        owner = User.create(username="owner", password_hash="x")
+        busy, quiet = (Project.create(owner=owner, name=name, repo_url="/r", branch="main", build_command="true",
+                                      image="i", webhook_secret="s") for name in ("busy", "quiet"))
+        many = [queue_build(busy, commit_hash="a" * 40, branch="main").id for _ in range(50)]
+        one = queue_build(quiet, commit_hash="b" * 40, branch="main").id
+        claimed = [claim_next(BUILD, f"w{n}", lease_seconds=60).id for n in range(3)]
+        # Each free worker takes from the project with the fewest builds running, oldest first.
+        assert claimed == [many[0], one, many[1]]
