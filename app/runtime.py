@@ -64,6 +64,11 @@ def spawn(function, *args):
     return eventlet.spawn(function, *args)
 
 
+def each_at_once(function, items, at_most):
+    """`function(item)` for every item, up to `at_most` at once on green threads; their results, in order."""
+    return list(eventlet.GreenPool(at_most).imap(function, items))
+
+
 def sleep(seconds):
     eventlet.sleep(seconds)
 

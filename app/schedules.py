@@ -22,6 +22,7 @@ from .lifecycle import changes
 from .models import Event, Role, Schedule, db, utcnow
 from .projects import branch_field, check_variables, head_of
 from .rows import delete_row, put_row
+from . import runtime
 from .runtime import Periodic
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ bp.before_request(require_login)
 SCHEDULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_CRON_LENGTH = 100
 MAX_SCHEDULES = 50
+# How many due schedules a process resolves the branch heads of at once.
+RESOLVED_AT_ONCE = 16
 
 
 def next_time(cron, after):
@@ -96,15 +99,20 @@ def delete_schedule(project_id, name):
 
 def fire_due(app):
     """Make the build of every schedule that is due; return how many this process made."""
-    made = 0
     with app.app_context(), db.connection_context():
         now = utcnow()
-        for schedule in list(Schedule.select().where(Schedule.next_run_at <= now)):
-            made += _fire(app, schedule, now)
-    return made
+        due = list(Schedule.select().where(Schedule.next_run_at <= now))
+    # Side by side: one project's remote that takes its time (or all of STOKER_GIT_TIMEOUT) holds
+    # back no other project's schedule.
+    return sum(runtime.each_at_once(lambda schedule: _fire(app, schedule, now), due, RESOLVED_AT_ONCE))
 
 
 def _fire(app, schedule, now):
+    with app.app_context(), db.connection_context():
+        return _fire_in_context(app, schedule, now)
+
+
+def _fire_in_context(app, schedule, now):
     project = schedule.project
     try:
         head = head_of(app.config, project, schedule.branch)

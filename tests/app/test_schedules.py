@@ -1,10 +1,11 @@
 """Schedules: named cron lines, each due time one build (event cron), however many processes run."""
+import socket
 import time
 from datetime import timedelta
 
 import pytest
 
-from app.models import Build, Schedule, Status, utcnow
+from app.models import Build, Project, Schedule, Status, utcnow
 from app.schedules import fire_due
 from tests.support import create_project, start_server, stop_server, wait_until
 
@@ -83,3 +84,34 @@ def test_a_due_time_makes_exactly_one_build_across_two_processes(client, project
     finally:
         for worker in workers:
             stop_server(worker)
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
+def test_a_schedule_whose_remote_never_answers_holds_back_no_other_projects_schedule(
+        client, accounts, project, local_repo, database_url, tmp_path, live_database):
+    stuck, headers = project
+    quiet = create_project(client, accounts.token(), local_repo, "echo quiet", name="quiet")["project"]["id"]
+    for project_id in (stuck, quiet):  # the stuck one first: it is looked at first
+        assert client.put(f"/api/project/projects/{project_id}/schedules/nightly", json={"cron": "0 0 1 1 *"},
+                          headers=headers).status_code == 201
+    tarpit = socket.socket()
+    tarpit.bind(("127.0.0.1", 0))
+    tarpit.listen(8)  # takes connections, and never says a word
+    try:
+        with live_database():
+            Project.update(repo_url=f"https://127.0.0.1:{tarpit.getsockname()[1]}/stuck.git").where(
+                Project.id == stuck).execute()
+            Schedule.update(next_run_at=utcnow() - timedelta(minutes=1)).execute()
+        worker = start_server("worker", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "w"),
+                                         "STOKER_ALLOW_PRIVATE_REPO_HOSTS": "1", "STOKER_GIT_TIMEOUT": "120"},
+                              tmp_path, wait_for_http=False)
+        try:
+            with live_database():
+                built = wait_until(lambda: Build.get_or_none((Build.event == "cron") & (Build.project == quiet)),
+                                   timeout=15, what=worker.log)
+                assert built.schedule == "nightly"
+                assert not Build.select().where((Build.event == "cron") & (Build.project == stuck)).exists()
+        finally:
+            stop_server(worker)
+    finally:
+        tarpit.close()
