@@ -11,7 +11,7 @@ import queue
 import threading
 
 from flask import current_app
-from peewee import DatabaseError, IntegrityError, PostgresqlDatabase, fn
+from peewee import DatabaseError, IntegrityError, Value, fn
 
 from .models import Build, BuildLog, Member, StepLog, db
 from .realtime import emit_to_users
@@ -31,13 +31,16 @@ class TakenOver(IntegrityError):
     """The build is no longer the writer's: its lease names another worker, or it is gone."""
 
 
-def still_held(build_id, owner):
-    """Raise TakenOver unless the build's lease still names `owner`. In a transaction the answer holds
-    until it ends: SQLite's transactions take turns, and PostgreSQL's row is locked against a takeover."""
-    query = Build.select(Build.id).where((Build.id == build_id) & (Build.worker_id == owner))
-    if isinstance(db.obj, PostgresqlDatabase):
-        query = query.for_update("FOR SHARE")
-    if not query.exists():
+def insert_if_held(model, owner, build_id, **row):
+    """Insert `row` for the build if `owner` is None or the build's lease still names it, else raise
+    TakenOver: one statement, so no write comes between the look and the insert."""
+    if owner is None:
+        model.create(build=build_id, **row)
+        return
+    fields = [model.build, *(getattr(model, name) for name in row)]
+    held = Build.select(Value(build_id), *(Value(value) for value in row.values())).where(
+        (Build.id == build_id) & (Build.worker_id == owner))
+    if db.execute(model.insert_from(held, fields)).rowcount != 1:
         raise TakenOver(f"build {build_id} is not held by {owner}")
 
 
@@ -150,10 +153,8 @@ def log_end(build_id, step=None):
 
 
 def append_to_step(build_id, step, offset, data, owner=None):
-    with db.connection_context(), db.atomic():
-        if owner is not None:
-            still_held(build_id, owner)
-        StepLog.create(build=build_id, step=step, offset=offset, length=len(data), data=data.decode())
+    with db.connection_context():
+        insert_if_held(StepLog, owner, build_id, step=step, offset=offset, length=len(data), data=data.decode())
     return offset + len(data)
 
 
@@ -162,10 +163,7 @@ def append(build_id, project_id, offset, data, owner=None):
     build), emit it to the project's members as they are now, and return the new end."""
     text = data.decode()
     with db.connection_context():
-        with db.atomic():
-            if owner is not None:
-                still_held(build_id, owner)
-            BuildLog.create(build=build_id, offset=offset, length=len(data), data=text)
+        insert_if_held(BuildLog, owner, build_id, offset=offset, length=len(data), data=text)
         members = Member.user_ids(project_id)
     emit_to_users(current_app, members, "buildLog", {"buildId": build_id, "offset": offset, "data": text})
     return offset + len(data)

@@ -9,7 +9,7 @@ from pipeline.runner import BuildJob, Outcome
 from .. import caches, mail, retention
 from ..jobs import BUILD
 from ..lifecycle import move
-from ..logs import LogWriter, append_note, still_held
+from ..logs import LogWriter, append_note, insert_if_held
 from ..models import BuildStep, Status, db
 from ..vault import SecretMask, VaultError, access_of, registries_of, secrets_of
 from .watch import Watch
@@ -145,12 +145,9 @@ def _record_step(worker, job, result, status):
     build is still this worker's."""
     with db.connection_context():
         try:
-            with db.atomic():
-                still_held(job.build_id, worker.name)
-                BuildStep.create(build=job.build_id, position=result.position, name=result.name[:100],
-                                 status=status, exit_code=result.exit_code, started_at=result.started_at,
-                                 finished_at=result.finished_at,
-                                 matrix=json.dumps(result.matrix) if result.matrix else None)
+            insert_if_held(BuildStep, worker.name, job.build_id, position=result.position, name=result.name[:100],
+                           status=status, exit_code=result.exit_code, started_at=result.started_at,
+                           finished_at=result.finished_at, matrix=json.dumps(result.matrix) if result.matrix else None)
         except IntegrityError:
             # The build is gone (deleted, or its project), or another worker took it over; its watch
             # halts the rest.
