@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
-from peewee import SQL, fn
+from peewee import JOIN, SQL, fn
 
 from .jobs import BUILD, KINDS
 from .logs import append_note
@@ -139,11 +139,14 @@ def _queued(kind):
     if kind.group is None:
         return (model.select(model.id, SQL("NULL"), SQL("NULL"))
                 .where(model.status == kind.statuses.QUEUED).order_by(model.id))
+    # Each group's running jobs counted once, not once for every job queued.
     running = model.alias()
-    busy = (running.select(fn.COUNT(running.id))
-            .where((getattr(running, kind.group.name) == kind.group) & (running.status == kind.running)))
+    group = getattr(running, kind.group.name)
+    busy = (running.select(group.alias("group_id"), fn.COUNT(running.id).alias("jobs"))
+            .where(running.status == kind.running).group_by(group).alias("busy"))
     return (model.select(model.id, kind.group, kind.limit).join(kind.group.rel_model)
-            .where(model.status == kind.statuses.QUEUED).order_by(busy, model.id))
+            .join(busy, JOIN.LEFT_OUTER, on=(busy.c.group_id == kind.group))
+            .where(model.status == kind.statuses.QUEUED).order_by(fn.COALESCE(busy.c.jobs, 0), model.id))
 
 
 def _claim_skipping_locked(kind, lease):

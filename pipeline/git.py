@@ -184,11 +184,17 @@ def check_commit_hash(value):
 
 
 def git_env(allow_local):
+    """What every git process runs with: the project's own credentials (see `credentials`) and
+    nothing of this host's user, whose ssh keys, agent, ssh config, git config and credential
+    helpers could reach what no project was given."""
     protocols = "https:ssh" + (":file" if allow_local else "")
     return {
         "GIT_ALLOW_PROTOCOL": protocols,
         "GIT_TERMINAL_PROMPT": "0",
-        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none "
+                           "-o IdentityFile=none -o StrictHostKeyChecking=accept-new",
     }
 
 

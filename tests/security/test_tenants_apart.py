@@ -1,5 +1,7 @@
 """One tenant cannot reach another's code, images or output with what it can learn: a repository's
 URL, a commit hash, an image's name, a build id."""
+import subprocess
+
 import pytest
 
 from app.models import Status
@@ -66,3 +68,25 @@ def test_a_deleted_projects_running_build_writes_nothing_into_the_next_users_bui
                in Status.FINISHED, timeout=30)
     log = api(live_server, "GET", f"/api/build/{mine}/logs", bob).text
     assert "building" in log and "alice-secret-line" not in log, log
+
+
+def test_git_reaches_a_remote_with_the_projects_credentials_alone_never_the_hosts(
+        client, accounts, served, tmp_path, monkeypatch):
+    root, _ = served
+    key = tmp_path / "hosts-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    server = SshGitServer(tmp_path / "sshd", key.with_suffix(".pub").read_text().strip())
+    # This host's user has an ssh agent holding a key the git server takes.
+    agent = tmp_path / "agent.sock"
+    started = subprocess.run(["ssh-agent", "-a", str(agent)], capture_output=True, text=True, check=True)
+    agent_pid = started.stdout.split("SSH_AGENT_PID=")[1].split(";")[0]
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(agent))
+    try:
+        subprocess.run(["ssh-add", "-q", str(key)], check=True, capture_output=True)
+        made = client.post(PROJECTS, headers=accounts.headers(), json={
+            "name": "borrowed", "repoUrl": server.url(str(root / "demo.git")), "buildCommand": "sh ci.sh"})
+        assert made.status_code == 422, made.get_json()
+        assert "Permission denied" in made.get_json()["message"]
+    finally:
+        subprocess.run(["kill", agent_pid])
+        server.stop()
