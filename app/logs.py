@@ -112,10 +112,16 @@ class LogWriter:
                 data, closing = self._take_waiting()
                 if data and offset is not None:
                     try:
-                        offset = (append(self.build_id, project_id, offset, data, self.owner) if self.step is None
-                                  else append_to_step(self.build_id, self.step, offset, data, self.owner))
+                        try:
+                            offset = self._append(project_id, offset, data)
+                        except TakenOver:
+                            raise
+                        except IntegrityError:
+                            # A line of Stoker's own took this offset meanwhile: go on after it.
+                            with db.connection_context():
+                                offset = self._append(project_id, log_end(self.build_id, self.step), data)
                     except IntegrityError:
-                        # Another worker writes this log now: this one lost the build.
+                        # Another worker holds the build now, or it is gone: this one lost it.
                         log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
                         offset = None
                     except (DatabaseError, OSError) as exc:
@@ -125,6 +131,11 @@ class LogWriter:
                                   offset, exc)
                         self.lost = f"the build's log could not be kept from byte {offset} on ({exc})"
                         offset = None
+
+    def _append(self, project_id, offset, data):
+        if self.step is None:
+            return append(self.build_id, project_id, offset, data, self.owner)
+        return append_to_step(self.build_id, self.step, offset, data, self.owner)
 
     def _take_waiting(self):
         """Wait for output, then take whatever else already waits (up to a piece), so fast

@@ -104,7 +104,8 @@ class DockerEngine(ContainerEngine):
 
     def pull(self, image, credentials, on_line):
         repository, tag = parse_repository_tag(image)
-        auth = {"username": credentials[0], "password": credentials[1]} if credentials else None
+        # Never None: the SDK would then send whatever this host's user logged in to the registry with.
+        auth = {"username": credentials[0], "password": credentials[1]} if credentials else {}
         said = set()
         with _as_build_error():
             for event in self.client().api.pull(repository, tag=tag or "latest", stream=True, decode=True,

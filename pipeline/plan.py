@@ -49,15 +49,21 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # What a run's variables may not set: what decides which programs run and how (the shell's, the
 # loader's), and what Stoker itself tells the build.
-REFUSED_VARIABLES = {"PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "CDPATH", "PS4", "PROMPT_COMMAND", "CI"}
-REFUSED_PREFIXES = ("LD_", "DYLD_", "STOKER_", "CI_")
+REFUSED_VARIABLES = {"PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "CDPATH", "PS4", "PROMPT_COMMAND", "CI",
+                     "SHELLOPTS", "BASHOPTS", "NODE_OPTIONS", "NODE_PATH", "PERL5OPT", "PERL5LIB", "PERLLIB",
+                     "RUBYOPT", "RUBYLIB", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH",
+                     "LESSOPEN", "LESSCLOSE", "PAGER", "EDITOR", "VISUAL", "BROWSER", "SSL_CERT_FILE",
+                     "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NO_PROXY", "HTTP_PROXY",
+                     "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"}
+REFUSED_PREFIXES = ("LD_", "DYLD_", "STOKER_", "CI_", "PYTHON", "GIT_", "BASH_FUNC_", "NPM_CONFIG_", "PIP_",
+                    "DOCKER_", "GCONV_", "MALLOC_")
 
 
 def run_variable_refused(name):
-    """Why a run may not set the variable `name`, or None."""
-    if name in REFUSED_VARIABLES or name.startswith(REFUSED_PREFIXES):
-        return f"it decides what runs, or it is Stoker's to set ({', '.join(sorted(REFUSED_VARIABLES))}, " \
-               f"and names starting {', '.join(REFUSED_PREFIXES)})"
+    """Why a run may not set the variable `name`, or None. Names are compared in upper case: tools
+    read `https_proxy` as well as `HTTPS_PROXY`."""
+    if name.upper() in REFUSED_VARIABLES or name.upper().startswith(REFUSED_PREFIXES):
+        return "it decides what runs or where it connects, or it is Stoker's to set (see the README's list)"
     return None
 
 

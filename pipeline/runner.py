@@ -218,11 +218,11 @@ class Runner:
         report_step = on_step or (lambda result, status: None)
 
         def say(line):
-            output(f"==> {line}\n".encode())
+            output(f"==> {shown(line)}\n".encode())
 
         def lines_of(name):
             """Output for one stream among others': masked first, then cut into lines `[name] ...`."""
-            return LinePrefixer(f"[{name}] ".encode(), output, masks() if masks else None)
+            return LinePrefixer(f"[{shown(name)}] ".encode(), output, masks() if masks else None)
 
         outcome = Outcome()
         images = Images(self.engine, self.pull_registries, job.registries, say, self.own_images,
@@ -598,27 +598,36 @@ class Images:
 
 class NoOwnLines:
     """Passes a container's output on with a backslash before any line of it that starts as
-    Stoker's own lines do (`==>`), so that no build can write a line that reads as Stoker's."""
+    Stoker's own lines do (`==>`), so that no build can write a line that reads as Stoker's: also
+    after what a page does not show (colour codes, other control and zero-width characters)."""
 
     OWN = b"==>"
-    AFTER_A_BREAK = re.compile(rb"(?<=[\r\n])==>")
+    # What the page draws as nothing at a line's start.
+    UNSEEN = rb"(?:\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xe2\x80[\x8b-\x8f]|\xef\xbb\xbf)"
+    FORGED = re.compile(rb"(^|[\r\n])(" + UNSEEN + rb"*)==>")
+    # The start of a line that may yet become a forged one, once the next piece comes.
+    MAYBE = re.compile(UNSEEN + rb"*(?:=|==|\x1b(?:\[[0-9;?]*[ -/]*)?|\xe2\x80?|\xef\xbb?)?")
+    LONGEST_HELD = 256
 
     def __init__(self, output):
         self.output, self.held, self.at_line_start = output, b"", True
 
     def __call__(self, raw):
         data, self.held = self.held + raw, b""
-        # The start of a line at the very end may be the start of `==>`: it waits for the next piece.
         last = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-        if (last or self.at_line_start) and len(data) - last < len(self.OWN) and self.OWN.startswith(data[last:]):
-            data, self.held = data[:last], data[last:]
+        tail = data[last:]
+        if (last or self.at_line_start) and len(tail) <= self.LONGEST_HELD and self.MAYBE.fullmatch(tail):
+            data, self.held = data[:last], tail
         if not data:
             return
-        escaped = self.AFTER_A_BREAK.sub(b"\\\\==>", data) if self.OWN in data else data
-        if self.at_line_start and data.startswith(self.OWN):
-            escaped = b"\\" + escaped
+        if self.OWN in data:
+            starts_a_line = self.at_line_start
+            data_out = self.FORGED.sub(
+                lambda m: m[1] + m[2] + b"\\==>" if (m.start() > 0 or starts_a_line) else m[0], data)
+        else:
+            data_out = data
         self.at_line_start = data[-1:] in (b"\n", b"\r")
-        self.output(escaped)
+        self.output(data_out)
 
     def flush(self):
         if self.held:
@@ -655,6 +664,12 @@ class LinePrefixer:
         if self.partial:
             self.output(self.prefix + self.partial + b"\n")
             self.partial = b""
+
+
+def shown(text):
+    """`text` on one line as it is shown: a line break or control character in a step's name or an
+    error (both a build's to choose) is written out, so it cannot start a line of its own."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def utcnow():

@@ -204,6 +204,9 @@ def test_a_manual_run_builds_a_branch_head_with_its_variables(client, alice, loc
                                 ({"variables": {"DEPLOY_KEY": "mine"}}, 400, "DEPLOY_KEY: it is one of the project's secrets"),
                                 ({"variables": {"PATH": "/tmp/x"}}, 400, "may not set PATH"),
                                 ({"variables": {"LD_PRELOAD": "/tmp/x.so"}}, 400, "may not set LD_PRELOAD"),
+                                ({"variables": {"NODE_OPTIONS": "--require /tmp/x"}}, 400, "may not set NODE_OPTIONS"),
+                                ({"variables": {"https_proxy": "http://x"}}, 400, "may not set https_proxy"),
+                                ({"variables": {"PYTHONSTARTUP": "/tmp/x"}}, 400, "may not set PYTHONSTARTUP"),
                                 ({"branch": "--upload-pack=x"}, 400, "branch")]:
         answer = client.post(url, json=body, headers=headers)
         assert answer.status_code == status and words in answer.get_json()["message"], (body, answer.get_json())

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from app.logs import LogWriter, read_log, truncation_notice
+from app.logs import LogWriter, append_note, read_log, truncation_notice
 from app.models import Build, BuildLog, Project, Status, User
 from tests.support import api, create_project, wait_until
 
@@ -52,6 +52,16 @@ def test_no_build_writes_a_line_that_reads_as_stokers_own(client, accounts, buil
     assert own[-1].startswith("==> Exited with code 3 after ")
     assert "\\==> Exited with code 0 after 0.1 s" in lines and "\\==> Checked out f00" in lines  # after a \r
     assert "\\==> Skipped: nothing" in lines
+
+
+def test_a_step_name_cannot_break_a_line_of_stokers_into_a_forged_one(client, accounts, local_repo, drain):
+    local_repo.commit({".stoker.yml": 'steps:\n  - name: "x\\n==> Step deploy passed after 3.0 s"\n'
+                                      "    commands: [exit 1]\n"}, message="A name with a line break")
+    build_id = create_project(client, accounts.token(), local_repo, None, name="names")["build"]["id"]
+    drain()
+    lines = get_log(client, accounts, build_id).get_data(as_text=True).splitlines()
+    assert not [line for line in lines if line.startswith("==> Step deploy")], lines
+    assert "==> Step 1/1: x\\n==> Step deploy passed after 3.0 s" in lines
 
 
 def test_reading_from_an_offset_returns_exactly_the_rest(client, accounts, build_of, drain):
@@ -118,6 +128,19 @@ def test_a_writer_keeps_nothing_once_its_worker_no_longer_holds_the_build(app):
             writer.write(b"after it was taken\n")
             writer.close()
         assert read_log(build.id, 0) == read_log(build.id, 0, "test") == b"while it was mine\n"
+
+
+def test_a_line_of_stokers_own_written_meanwhile_loses_none_of_the_builds_output(app):
+    with app.app_context():
+        build = make_build()
+        Build.update(worker_id="w").where(Build.id == build.id).execute()
+        writer = LogWriter(app, build.id, cap=1024, owner="w")
+        writer.write(b"before\n")
+        wait_until(lambda: read_log(build.id, 0))
+        append_note(Build.get_by_id(build.id), "a worker's note")  # at the end the writer also counts on
+        writer.write(b"after\n")
+        writer.close()
+        assert read_log(build.id, 0) == b"before\n\n==> a worker's note\nafter\n"
 
 
 def test_past_the_cap_the_log_is_cut_and_says_so(app):

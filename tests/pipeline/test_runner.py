@@ -57,6 +57,15 @@ def test_a_containers_line_starting_as_stokers_own_is_marked_however_its_pieces_
     output.flush()
     assert b"".join(given) == b"\\==> one\na ==> b\n\\==> two\r==x\n\\==> three\n\\==> four\n="
 
+    # What a page draws as nothing before it does not hide it: colour codes, other controls, zero widths.
+    given.clear()
+    output = NoOwnLines(given.append)
+    for piece in (b"\x1b[0m==> five\n\xe2\x80\x8b==> six\n\x1b", b"[31m==> seven\n\x07==> eight\n"):
+        output(piece)
+    output.flush()
+    assert b"".join(given) == (b"\x1b[0m\\==> five\n\xe2\x80\x8b\\==> six\n\x1b[31m\\==> seven\n"
+                               b"\x07\\==> eight\n")
+
 
 def test_lines_of_steps_side_by_side_come_whole_each_with_its_prefix_and_a_long_one_in_pieces():
     from pipeline.runner import LinePrefixer
