@@ -19,7 +19,7 @@ from .auth import require_login
 from .errors import ApiError, json_body
 from .jobs import BUILD
 from .lifecycle import changes
-from .models import Event, Role, Schedule, db, utcnow
+from .models import Event, Project, Role, Schedule, db, utcnow
 from .projects import branch_field, check_variables, head_of
 from .rows import delete_row, put_row
 from . import runtime
@@ -77,7 +77,7 @@ def put_schedule(project_id, name):
     data = json_body()
     cron = check_cron(data.get("cron"))
     branch = branch_field(data, project.branch)
-    variables = check_variables(data)
+    variables = check_variables(data, project)
     fields = {"cron": cron, "branch": branch, "variables": json.dumps(variables) if variables else None,
               "next_run_at": next_time(cron, utcnow())}
 
@@ -101,32 +101,46 @@ def fire_due(app):
     """Make the build of every schedule that is due; return how many this process made."""
     with app.app_context(), db.connection_context():
         now = utcnow()
-        due = list(Schedule.select().where(Schedule.next_run_at <= now))
-    # Side by side: one project's remote that takes its time (or all of STOKER_GIT_TIMEOUT) holds
-    # back no other project's schedule.
-    return sum(runtime.each_at_once(lambda schedule: _fire(app, schedule, now), due, RESOLVED_AT_ONCE))
+        due = list(Schedule.select(Schedule, Project).join(Project).where(Schedule.next_run_at <= now))
+    by_project = {}
+    for schedule in due:
+        by_project.setdefault(schedule.project_id, []).append(schedule)
+    # Projects side by side, each one's schedules in turn: a remote that takes its time (or all of
+    # STOKER_GIT_TIMEOUT) holds back no other project's schedule, and one project takes one place.
+    return sum(runtime.each_at_once(lambda schedules: _fire_project(app, schedules, now), list(by_project.values()),
+                                    RESOLVED_AT_ONCE))
 
 
-def _fire(app, schedule, now):
-    with app.app_context(), db.connection_context():
-        return _fire_in_context(app, schedule, now)
+def _fire_project(app, schedules, now):
+    """Fire one project's due schedules, each branch's head found once, with no database connection
+    held while git asks the remote."""
+    heads, made = {}, 0
+    with app.app_context():
+        for schedule in schedules:
+            if schedule.branch not in heads:
+                heads[schedule.branch] = _head(app, schedule)
+            with db.connection_context():
+                made += _fire(schedule, heads[schedule.branch], now)
+    return made
 
 
-def _fire_in_context(app, schedule, now):
-    project = schedule.project
+def _head(app, schedule):
     try:
-        head = head_of(app.config, project, schedule.branch)
+        return head_of(app.config, schedule.project, schedule.branch)
     except GitError as exc:
-        head = None
-        log.warning("schedule %s of project %s cannot build branch %s: %s", schedule.name, project.id,
+        log.warning("schedule %s of project %s cannot build branch %s: %s", schedule.name, schedule.project_id,
                     schedule.branch, exc)
+        return None
+
+
+def _fire(schedule, head, now):
     with changes() as batch:
         # Taken by this process alone: another that read the same due time changes nothing here.
         taken = Schedule.update(next_run_at=next_time(schedule.cron, now), last_run_at=now).where(
             (Schedule.id == schedule.id) & (Schedule.next_run_at == schedule.next_run_at)).execute()
         if not taken or head is None:
             return 0
-        batch.queue(BUILD, project=project, commit_hash=head, branch=schedule.branch, event=Event.CRON,
+        batch.queue(BUILD, project=schedule.project_id, commit_hash=head, branch=schedule.branch, event=Event.CRON,
                     ref=f"refs/heads/{schedule.branch}", variables=schedule.variables, schedule=schedule.name)
     return 1
 
