@@ -1,4 +1,6 @@
-"""Stoker's web side: the API, the GitHub webhook and the Socket.IO events, and the workers.
+"""Stoker's web side and its workers, by room: api/ (HTTP), records/ (the records and what
+moves them), forges/ (GitHub), live/ (Socket.IO, wake-ups), background/ (periodic work), worker/
+(running jobs), and the process itself here: factory, cli, config, runtime, datadir, gate, services.
 
 Nothing is imported here at the top: `app.runtime` must be importable, to
 patch the standard library for eventlet, before Flask, peewee and the docker

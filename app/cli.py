@@ -18,8 +18,11 @@ from pipeline.engine import BuildError, registry_of
 from pipeline.images import DEFAULT_IMAGE, NoBusybox, cannot_make, find_busybox, is_own, make_busybox_image
 from pipeline.mobile.android.builder import DEFAULT_MIRROR
 
-from . import caches, config, create_app, datadir, db, github_status, mirrors, realtime, runtime, schedules, wakeups
+from . import config, create_app, datadir, runtime
+from .background import caches, mirrors, schedules, statuses
 from .gate import GatedListener
+from .live import realtime, wakeups
+from .records import db
 from .services import services
 from .worker import LOOK_AFTER_LOST_BUILDS, Worker, worker_name
 
@@ -32,7 +35,7 @@ MAX_CONNECTIONS = 4096
 # for their workers to record how the builds ended.
 STOP_GRACE_SECONDS = 15
 # Every background task a process may run; each says which processes need it (see runtime.Periodic).
-BACKGROUND = (LOOK_AFTER_LOST_BUILDS, github_status.DELIVERY, wakeups.RELAY, realtime.CLOSE_STALE_SOCKETS,
+BACKGROUND = (LOOK_AFTER_LOST_BUILDS, statuses.DELIVERY, wakeups.RELAY, realtime.CLOSE_STALE_SOCKETS,
               db.CHECKPOINT, schedules.FIRE_SCHEDULES, mirrors.REMOVE_UNUSED_MIRRORS, caches.REMOVE_UNUSED_CACHES)
 
 

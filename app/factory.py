@@ -2,8 +2,28 @@
 from flask import Flask
 from flask_jwt_extended import JWTManager
 
-from . import (admin, auth, builds, config, dashboard, datadir, db, downloads, errors, members, metrics, mobile,
-               openapi, projects, realtime, registries, schedules, throttle, wakeups, webhooks)
+from . import config, datadir
+from .api import (
+    admin,
+    app_builds,
+    auth,
+    builds,
+    callers,
+    dashboard,
+    downloads,
+    errors,
+    members,
+    metrics,
+    openapi,
+    projects,
+    registries,
+    schedules,
+    secrets,
+    throttle,
+    webhooks,
+)
+from .live import realtime, wakeups
+from .records import db
 from .services import Services
 
 
@@ -23,14 +43,14 @@ def create_app(test_config=None, *, serve_clients=True):
     db.init_app(app)
     jwt = JWTManager(app)
     errors.init_jwt(jwt)
-    jwt.user_lookup_loader(auth.load_user)
-    jwt.token_in_blocklist_loader(auth.is_revoked)
-    app.extensions["stoker"] = Services()
+    jwt.user_lookup_loader(callers.load_user)
+    jwt.token_in_blocklist_loader(callers.is_revoked)
+    app.extensions["stoker"] = Services(announce=realtime.emit_to_users, wake_workers=wakeups.wake_workers)
     throttle.init_app(app)
     realtime.init_app(app, serve_clients=serve_clients)
     wakeups.init_app(app)
 
-    for blueprint in (auth.bp, admin.bp, projects.bp, members.bp, registries.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
-                      mobile.bp, downloads.bp, metrics.bp):
+    for blueprint in (auth.bp, admin.bp, projects.bp, secrets.bp, members.bp, registries.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
+                      app_builds.bp, downloads.bp, metrics.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,5 +1,6 @@
 """What one process shares between its requests, workers and background tasks, held in one place."""
 from dataclasses import dataclass, field
+from typing import Callable
 
 from pipeline.doorbell import Doorbell
 
@@ -21,6 +22,11 @@ class Services:
     login_throttle: object = None
     # One Docker engine watch per process, shared by its workers.
     engine: object = None
+    # How the records tell the live side of a change, wired by app/factory.py (the records import
+    # nothing above them): announce(app, user_ids, event, data), and wake_workers(app) when a job
+    # is queued.
+    announce: Callable = lambda app, user_ids, event, data: None
+    wake_workers: Callable = lambda app: None
 
 
 def services(app):

@@ -432,8 +432,8 @@ def memory(work, args):
 def project_list(work, args, small=100, large=100_000, runs=15):
     """8: GET /api/project/projects (the dashboard's first call) for an account whose project has
     100 builds and one whose project has 100,000, interleaved, with the answer's size."""
-    from app.db import open_database
-    from app.models import Build, Project, User, db
+    from app.records.db import open_database
+    from app.records.models import Build, Project, User, db
 
     small_repo(work)
     stoker = Stoker(work, workers=0, database_url=args.database_url)

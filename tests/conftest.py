@@ -16,14 +16,29 @@ import pytest
 import redis
 
 from app import create_app
-from app.db import open_database
-from app.models import db
+from app.records.db import open_database
+from app.records.models import db
 from app.worker import Worker
 from pipeline.images import make_busybox_image
 from pipeline.mobile.android.builder import default_android_image
-from tests.support import (CHROMIUM, CHROMIUM_ARGS, METRICS_TOKEN, POSTGRES_ADMIN_DSN, REDIS_URL, SCREENSHOTS, SECRET,
-                           TEST_IMAGE, Accounts, Listener, LocalRepo, create_project, login, start_server, stop_server,
-                           unavailable)
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    METRICS_TOKEN,
+    POSTGRES_ADMIN_DSN,
+    REDIS_URL,
+    SCREENSHOTS,
+    SECRET,
+    TEST_IMAGE,
+    Accounts,
+    Listener,
+    LocalRepo,
+    create_project,
+    login,
+    start_server,
+    stop_server,
+    unavailable,
+)
 
 # --- databases -------------------------------------------------------------
 
@@ -230,7 +245,7 @@ def listeners():
 def watched_build(live_server, listeners, local_repo):
     """Alice, listening on the live server, builds `command` in a new project; returns
     (token, her events, the build's id) once the build has reached `until`."""
-    from app.models import Status
+    from app.records.models import Status
 
     def start(command, until=Status.RUNNING, name="demo", **fields):
         token = login(live_server, "alice")

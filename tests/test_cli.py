@@ -10,10 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from app.models import Build, Status
+from app.records.models import Build, Status
 from app.worker import STOPPED
-from tests.support import (TEST_IMAGE, api, create_project, delivery, free_port, labelled, login, push_payload,
-                           start_server, stop_server, wait_until)
+from tests.support import (
+    TEST_IMAGE,
+    api,
+    create_project,
+    delivery,
+    free_port,
+    labelled,
+    login,
+    push_payload,
+    start_server,
+    stop_server,
+    wait_until,
+)
 
 
 def passed_while_running(build_id, worker):

@@ -1,5 +1,5 @@
-"""The code's shape: dependencies point one way, from the records side to the execution side,
-and eventlet is one module's business."""
+"""The code's shape: dependencies point one way, from the records side to the execution side, the
+rooms of app/ import only the rooms below them, and eventlet is one module's business."""
 import ast
 from pathlib import Path
 
@@ -48,9 +48,56 @@ def test_eventlet_is_imported_by_the_runtime_module_alone():
     assert importers == ["app/runtime.py"]
 
 
+# The rooms of app/ (see the README's Layout) and what each may import of app/: the rooms below it.
+# The process (app/__init__.py, factory.py, cli.py) puts them together and may import any.
+BASE = ("app.config", "app.runtime", "app.datadir", "app.gate", "app.services")
+MAY_IMPORT = {
+    **{room: () for room in BASE},
+    "app.records": ("app.records", *BASE),
+    "app.live": ("app.live", "app.records", *BASE),
+    "app.forges": ("app.forges", "app.records", *BASE),
+    "app.background": ("app.background", "app.forges", "app.records", *BASE),
+    "app.api": ("app.api", "app.background", "app.live", "app.forges", "app.records", *BASE),
+    "app.worker": ("app.worker", "app.background", "app.live", "app.forges", "app.records", *BASE),
+}
+PROCESS = ("app", "app.factory", "app.cli")
+
+
+def module_name(path):
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def room_of(module):
+    return next((room for room in MAY_IMPORT if module == room or module.startswith(room + ".")), None)
+
+
+def test_each_room_of_app_imports_only_the_rooms_below_it():
+    offenders, rooms = [], set()
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        module = module_name(path)
+        if module in PROCESS:
+            continue
+        room = room_of(module)
+        assert room is not None, f"{module} is in no room of MAY_IMPORT"
+        rooms.add(room)
+        offenders += [f"{module} imports {name}" for name in imported_modules(path)
+                      if name.startswith("app.") and room_of(name) not in MAY_IMPORT[room]]
+    assert rooms == set(MAY_IMPORT) and offenders == []
+
+
+def test_no_blueprint_imports_another():
+    blueprints = {module_name(path) for path in (ROOT / "app" / "api").glob("*.py")
+                  if "Blueprint(" in path.read_text()}
+    offenders = [f"{module_name(path)} imports {name}" for path in (ROOT / "app" / "api").glob("*.py")
+                 if module_name(path) in blueprints
+                 for name in imported_modules(path) if name in blueprints and name != module_name(path)]
+    assert len(blueprints) > 10 and offenders == []
+
+
 def test_the_web_side_does_not_load_what_runs_builds_until_a_worker_asks():
-    """The kinds of job name their executors; only a worker imports them (see app/jobs.py)."""
-    jobs = ROOT / "app" / "jobs.py"
+    """The kinds of job name their executors; only a worker imports them (see app/records/jobs.py)."""
+    jobs = ROOT / "app" / "records" / "jobs.py"
     assert not [name for name in imported_modules(jobs) if name.startswith(("app.worker", "pipeline"))]
 
 

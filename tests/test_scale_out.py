@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.models import Build, BuildLog, Status
+from app.records.models import Build, BuildLog, Status
 from tests.support import api, create_project, delivery, login, push_payload, start_server, stop_server, wait_until
 
 PUSHES = 40

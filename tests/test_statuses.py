@@ -4,8 +4,8 @@ import json
 import re
 from pathlib import Path
 
-from app.models import MobileStatus, Status
-from app.openapi import spec
+from app.api.openapi import spec
+from app.records.models import MobileStatus, Status
 
 STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
 

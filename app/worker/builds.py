@@ -6,12 +6,12 @@ from peewee import DatabaseError, IntegrityError
 
 from pipeline.runner import BuildJob, Outcome
 
-from .. import caches, mail, retention
-from ..jobs import BUILD
-from ..lifecycle import move
-from ..logs import LogWriter, append_note, insert_if_held
-from ..models import BuildStep, Status, db
-from ..vault import SecretMask, VaultError, access_of, registries_of, secrets_of
+from ..background import caches, mail, retention
+from ..records.jobs import BUILD
+from ..records.lifecycle import move
+from ..records.logs import LogWriter, append_note, insert_if_held
+from ..records.models import BuildStep, Status, db
+from ..records.vault import SecretMask, VaultError, access_of, registries_of, secrets_of
 from .watch import Watch
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from pipeline.mobile.build import MobileBuilder
 from pipeline.runner import Runner
 
 from .. import runtime
-from ..jobs import KINDS
-from ..lifecycle import claim_next
-from ..models import db
+from ..records.jobs import KINDS
+from ..records.lifecycle import claim_next
+from ..records.models import db
 from ..services import services
 
 log = logging.getLogger(__name__)

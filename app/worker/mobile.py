@@ -6,10 +6,10 @@ import logging
 
 from pipeline.mobile.build import MobileBuildFailed, MobileJob
 
-from ..jobs import MOBILE_BUILD
-from ..lifecycle import changes, move
-from ..models import MobileArtifact, MobileStatus, db
-from ..vault import VaultError
+from ..records.jobs import MOBILE_BUILD
+from ..records.lifecycle import changes, move
+from ..records.models import MobileArtifact, MobileStatus, db
+from ..records.vault import VaultError
 from .signing import signing_key
 
 log = logging.getLogger(__name__)

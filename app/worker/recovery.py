@@ -6,8 +6,8 @@ import socket
 from pipeline import workspaces
 from pipeline.engine import BuildError
 
-from ..lifecycle import recover_lost
-from ..models import db
+from ..records.lifecycle import recover_lost
+from ..records.models import db
 from ..runtime import Periodic
 from ..services import services
 

@@ -2,9 +2,9 @@
 import threading
 import time
 
-from ..jobs import BUILD
-from ..lifecycle import renew_lease
-from ..models import Build, Status, db
+from ..records.jobs import BUILD
+from ..records.lifecycle import renew_lease
+from ..records.models import Build, Status, db
 
 # How often a running build's record is checked for a cancel, and its clock for a timeout.
 WATCH_SECONDS = 0.5

@@ -9,10 +9,10 @@ import pytest
 import redis
 
 from app import create_app
-from app.auth import hash_password
-from app.db import create_schema
-from app.models import Invitation, User, db, utcnow
-from app.throttle import WINDOW_SECONDS
+from app.api.callers import hash_password
+from app.api.throttle import WINDOW_SECONDS
+from app.records.db import create_schema
+from app.records.models import Invitation, User, db, utcnow
 from tests.support import api, start_server, stop_server
 
 PASSWORD = "password123"

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from flask_jwt_extended import create_access_token
 
-from app.models import User
+from app.records.models import User
 
 
 def test_register_returns_the_new_user_and_stores_a_salted_slow_hash(client):

@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from app.cli import say_which_images
-from app.models import Status
+from app.records.models import Status
 from pipeline.images import LOCK_FILE, NoBusybox, cannot_make, find_busybox, is_own
 from tests.support import api, create_project, login, start_server, stop_server, wait_until
 

@@ -1,7 +1,7 @@
 """Reading and re-queuing builds, and how a build's end is recorded."""
 import pytest
 
-from app.models import Build, Status
+from app.records.models import Build, Status
 from tests.support import ISO_MILLIS_Z, create_project
 
 # The seed's fields, and what the events issue added to them.

@@ -2,7 +2,7 @@
 a pull request and a tag leave nothing; a fork's pull request neither reads nor writes."""
 from pathlib import Path
 
-from app.models import Status
+from app.records.models import Status
 from tests.app.test_events import pull_request, send
 from tests.support import create_project, run_now
 
@@ -64,8 +64,8 @@ def test_a_sweep_removes_unused_archives_and_the_caches_of_projects_that_are_gon
     import os
     import time
 
-    from app.caches import folder_of, remove_unused_caches
-    from app.models import Project
+    from app.background.caches import folder_of, remove_unused_caches
+    from app.records.models import Project
 
     project = Project.get_by_id(create_project(client, accounts.token(), local_repo)["project"]["id"])
     folder = folder_of(project, app.config["STOKER_DATA_DIR"])

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from app.models import Build, Status
+from app.records.models import Build, Status
 from tests.support import api, create_project, delivery, labelled, push_payload, wait_until
 
 # Claims, leases and the queue: each database's own locking is under test.

@@ -4,8 +4,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from app.lifecycle import queue_build
-from app.models import Project, Status
+from app.records.lifecycle import queue_build
+from app.records.models import Project, Status
 
 SVG = "{http://www.w3.org/2000/svg}"
 

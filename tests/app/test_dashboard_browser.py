@@ -2,7 +2,7 @@
 import pytest
 import requests
 
-from app.models import Status
+from app.records.models import Status
 from tests.support import api, create_project, delivery, login, push_payload, start_server, stop_server
 
 pytest.importorskip("playwright")

@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from app.models import Build, BuildLog, Member, Project, User, db
+from app.records.models import Build, BuildLog, Member, Project, User, db
 from tests.support import wait_until
 
 pytestmark = pytest.mark.both_databases

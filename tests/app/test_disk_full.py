@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from app import create_app
-from app.models import Build, BuildLog, Status, db
+from app.records.models import Build, BuildLog, Status, db
 from tests.support import create_project
 
 FILL_UP = ("i=0; while [ $i -lt 200 ]; do echo \"before $i\"; i=$((i+1)); done; "

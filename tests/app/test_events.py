@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from app.models import Build, GithubStatus, Project, Status
+from app.records.models import Build, GithubStatus, Project, Status
 from tests.support import api, create_project, delivery, github_payload, login, push_payload
 
 # Prints what a build was told, and every secret-looking variable it can see.

@@ -6,8 +6,9 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from app import create_app
-from app.github_status import MAX_ATTEMPTS, deliver_due, repo_from_url
-from app.models import Build, GithubStatus, Status, utcnow
+from app.background.statuses import MAX_ATTEMPTS, deliver_due
+from app.forges.github import repo_from_url
+from app.records.models import Build, GithubStatus, Status, utcnow
 from tests.support import Accounts, LocalHttp, create_project, free_port, login, start_server, stop_server, wait_until
 
 pytestmark = pytest.mark.both_databases

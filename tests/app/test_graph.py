@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from app.models import Status
+from app.records.models import Status
 from tests.support import TEST_IMAGE
 
 

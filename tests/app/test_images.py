@@ -2,7 +2,7 @@
 credentials for it), with progress in the log and the password nowhere."""
 import pytest
 
-from app.models import Status
+from app.records.models import Status
 from tests.app.test_events import pull_request, send
 from tests.support import LocalRepo, create_project, run_now
 from tests.support.gitservers import LocalRegistry

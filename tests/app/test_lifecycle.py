@@ -5,10 +5,10 @@ import psycopg2
 import pytest
 from peewee import IntegrityError
 
-from app.jobs import BUILD
-from app.lifecycle import changes, claim_next, move, queue_build
-from app.models import Build, GithubStatus, Project, Status, User, db
-from app.vault import seal
+from app.records.jobs import BUILD
+from app.records.lifecycle import changes, claim_next, move, queue_build
+from app.records.models import Build, GithubStatus, Project, Status, User, db
+from app.records.vault import seal
 
 # Claims, leases and the queue: each database's own locking is under test.
 pytestmark = pytest.mark.both_databases

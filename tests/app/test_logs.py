@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from app.logs import LogWriter, append_note, read_log, truncation_notice
-from app.models import Build, BuildLog, Project, Status, User
+from app.records.logs import LogWriter, append_note, read_log, truncation_notice
+from app.records.models import Build, BuildLog, Project, Status, User
 from tests.support import api, create_project, wait_until
 
 pytestmark = pytest.mark.both_databases

@@ -7,7 +7,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from app.models import Project, Status
+from app.records.models import Project, Status
 from tests.support import create_project, free_port, run_now
 
 TEAM = ["team@example.com", "lead@example.com"]
@@ -79,7 +79,7 @@ def test_a_mail_server_that_cannot_be_reached_changes_nothing_else(config, clien
     client.application.config["STOKER_SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
     local_repo.commit({"ci.sh": "exit 3\n"}, message="Break the build")
     drain()
-    with caplog.at_level(logging.WARNING, logger="app.mail"):
+    with caplog.at_level(logging.WARNING, logger="app.background.mail"):
         failed = build(client, accounts, project, drain)
     assert (failed["status"], failed["exitCode"]) == (Status.FAILED, 3)
     assert f"build {failed['id']}: mail to team@example.com, lead@example.com not sent" in caplog.text
@@ -133,7 +133,7 @@ def test_credentials_never_cross_plain_smtp_however_the_url_was_set(client, acco
         client.application.config["STOKER_SMTP_URL"] = f"smtp://ci:secret@127.0.0.1:{server.port}"
         drain()
         local_repo.commit({"ci.sh": "exit 3\n"}, message="Break the build")
-        with caplog.at_level(logging.WARNING, logger="app.mail"):
+        with caplog.at_level(logging.WARNING, logger="app.background.mail"):
             assert build(client, accounts, project, drain)["status"] == Status.FAILED
     finally:
         server.stop()

@@ -5,8 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from app.models import (AuditEntry, Build, BuildLog, BuildStep, GithubStatus, Member, Project, ProjectSecret,
-                        Schedule, Status)
+from app.records.models import (
+    AuditEntry,
+    Build,
+    BuildLog,
+    BuildStep,
+    GithubStatus,
+    Member,
+    Project,
+    ProjectSecret,
+    Schedule,
+    Status,
+)
 from tests.support import Listener, api, create_project, delivery, labelled, login, push_payload, wait_until
 
 
@@ -129,8 +139,8 @@ def project_rows(project_id):
 @pytest.mark.both_databases
 def test_deleting_a_project_stops_its_build_and_leaves_no_row_mirror_or_container(
         live_server, local_repo, database_url, tmp_path, docker_client):
-    from app.db import open_database
-    from app.models import db
+    from app.records.db import open_database
+    from app.records.models import db
 
     alice = login(live_server, "alice")
     local_repo.commit({".stoker.yml": "steps:\n  - name: first\n    commands: [echo one]\n"

@@ -4,7 +4,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from app.config import from_env
-from app.models import Status
+from app.records.models import Status
 from tests.support import METRICS_TOKEN, create_project
 
 

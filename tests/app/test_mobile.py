@@ -18,7 +18,7 @@ from androguard.core.dex import DEX
 from loguru import logger
 from pbxproj import XcodeProject
 
-from app.models import MobileStatus
+from app.records.models import MobileStatus
 from pipeline.mobile.android.sources import SHELL_ACTIVITY, START_URL_KEY
 from pipeline.mobile.webapp import is_sound_png
 from tests.support import Site, api, free_port, login, start_server, stop_server

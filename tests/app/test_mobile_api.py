@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from app import downloads
-from app.models import MobileArtifact, MobileBuild, MobileBundle, MobileStatus, utcnow
+from app.records import links
+from app.records.models import MobileArtifact, MobileBuild, MobileBundle, MobileStatus, utcnow
 
 GOOD = {"url": "https://example.com/app", "name": "Demo", "bundleId": "com.example.demo", "version": "1.0.0",
         "platform": "android"}
@@ -179,7 +179,7 @@ def test_the_download_link_needs_no_token_but_a_good_unexpired_signature(app, cl
         assert set(response.get_json()) == {"message"}
 
     with app.app_context():
-        expired = downloads.url_for_build(app, finished_build, now=time.time() - 3601)
+        expired = links.url_for_build(app, finished_build, now=time.time() - 3601)
     response = client.get(expired.removeprefix(app.config["STOKER_PUBLIC_URL"]))
     assert response.status_code == 403 and "expired" in response.get_json()["message"]
 

@@ -1,8 +1,8 @@
 """Creating and listing projects: the branch head is resolved and a first build is queued."""
 import pytest
 
-from app.projects import SETTINGS
-from app.models import Build, Project, Status
+from app.api.projects import SETTINGS
+from app.records.models import Build, Project, Status
 from tests.support import ISO_MILLIS_Z
 
 

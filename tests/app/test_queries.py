@@ -3,10 +3,10 @@ its rows through an index."""
 import logging
 import re
 
-from app import lifecycle
-from app.jobs import BUILD, MOBILE_BUILD
-from app.models import Build, db
-from app.projects import LISTED_BUILDS
+from app.api.projects import LISTED_BUILDS
+from app.records import lifecycle
+from app.records.jobs import BUILD, MOBILE_BUILD
+from app.records.models import Build, db
 from tests.support import create_project, delivery, push_payload
 
 # Tables that grow with every push; a full scan of one is a request that slows as Stoker ages.

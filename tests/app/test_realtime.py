@@ -4,7 +4,7 @@ import time
 import pytest
 import socketio
 
-from app.models import Status
+from app.records.models import Status
 from tests.support import api, create_project, delivery, login, push_payload
 
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.jobs import BUILD, MOBILE_BUILD
-from app.lifecycle import LOST, claim_next, move, queue, queue_build, recover_lost, renew_lease
-from app.models import MobileBuild, MobileBundle, MobileStatus, Build, Project, Status, User, utcnow
+from app.records.jobs import BUILD, MOBILE_BUILD
+from app.records.lifecycle import LOST, claim_next, move, queue, queue_build, recover_lost, renew_lease
+from app.records.models import Build, MobileBuild, MobileBundle, MobileStatus, Project, Status, User, utcnow
 from tests.support import create_project, labelled, start_server, stop_server, wait_until
 
 # Claims, leases and the queue: each database's own locking is under test.

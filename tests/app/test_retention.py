@@ -3,8 +3,8 @@ from datetime import timedelta
 
 import pytest
 
-from app import retention
-from app.models import Build, BuildLog, BuildStep, Status, StepLog, utcnow
+from app.background import retention
+from app.records.models import Build, BuildLog, BuildStep, Status, StepLog, utcnow
 from tests.support import create_project
 
 PLAN = "steps:\n  - {name: one, commands: 'echo first step'}\n  - {name: two, commands: 'echo second step'}\n"

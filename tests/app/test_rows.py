@@ -2,9 +2,9 @@
 import pytest
 from flask import g
 
-from app.errors import ApiError
-from app.models import AuditEntry, Project, ProjectRegistry, User
-from app.rows import put_row
+from app.api.errors import ApiError
+from app.api.rows import put_row
+from app.records.models import AuditEntry, Project, ProjectRegistry, User
 from tests.support import create_project
 
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.models import Build, Project, Schedule, Status, utcnow
-from app.schedules import fire_due
+from app.background.schedules import fire_due
+from app.records.models import Build, Project, Schedule, Status, utcnow
 from tests.support import create_project, start_server, stop_server, wait_until
 
 pytestmark = pytest.mark.both_databases

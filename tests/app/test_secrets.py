@@ -2,8 +2,8 @@
 import pytest
 
 from app import create_app
-from app.models import Build, ProjectSecret, Status
-from app.vault import fernet
+from app.records.models import Build, ProjectSecret, Status
+from app.records.vault import fernet
 from app.worker import Worker
 from tests.support import SECRET, create_project
 

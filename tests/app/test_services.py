@@ -2,7 +2,7 @@
 else reaches, answered by name, and gone with the build however it ends."""
 import pytest
 
-from app.models import Status
+from app.records.models import Status
 from tests.support import labelled, wait_until
 
 WEB = """\

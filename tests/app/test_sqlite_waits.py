@@ -8,9 +8,9 @@ import threading
 import time
 from dataclasses import replace
 
-from app.db import CHECKPOINT, open_database
+from app.records.db import CHECKPOINT, open_database
+from app.records.models import db
 from app.runtime import keep_running
-from app.models import db
 from tests.support import wait_until
 
 # Run in its own process: it patches the standard library as `stoker` does.
@@ -18,8 +18,8 @@ SCRIPT = textwrap.dedent("""
     import eventlet
     eventlet.monkey_patch()
     import sys, time
-    from app.db import open_database
-    from app.models import User, db
+    from app.records.db import open_database
+    from app.records.models import User, db
 
     db.initialize(open_database(sys.argv[1]))
     with db.connection_context():

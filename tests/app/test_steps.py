@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.models import Build, Status
+from app.records.models import Build, Status
 from tests.support import create_project, delivery, push_payload
 
 

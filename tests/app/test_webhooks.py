@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from app.models import Build, Status
+from app.records.models import Build, Status
 from tests.support import create_project, delivery, github_payload, push_payload, signature
 
 

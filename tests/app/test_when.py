@@ -2,7 +2,7 @@
 names; the changed paths come from git in the mirror."""
 import pytest
 
-from app.models import Build, BuildStep, Status
+from app.records.models import Build, BuildStep, Status
 from pipeline.plan import PlanError, parse
 from tests.app.test_events import log_of, pull_request, send, settings
 from tests.support import create_project, push_payload

@@ -7,8 +7,8 @@ import semver
 from androguard.core.apk import APK
 from loguru import logger
 
-from pipeline.mobile.android.sources import version_code
 from pipeline.mobile.android.signing import new_signing_key
+from pipeline.mobile.android.sources import version_code
 from pipeline.mobile.build import MobileBuilder, MobileBuildFailed, MobileJob
 from pipeline.mobile.webapp import WebAppError, check_app_url, is_sound_png, read_web_app
 from tests.app.test_mobile import png

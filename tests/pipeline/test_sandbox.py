@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.models import Status
+from app.records.models import Status
 from pipeline.engine import Sandbox
 from pipeline.runner import BuildJob, Runner
 from tests.support import TEST_IMAGE, api, create_project, login, start_server, stop_server, wait_until

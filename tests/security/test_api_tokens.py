@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import socketio
 
-from app.models import ApiToken, utcnow
+from app.records.models import ApiToken, utcnow
 from tests.support import api, create_project, login, wait_until
 
 

@@ -4,14 +4,14 @@ import re
 
 import pytest
 
-from app.openapi import spec
+from app.api.openapi import spec
 from tests.support import api, create_project, login, raw_get
 
 # The routes anyone may call: the account doors, GitHub's webhook (signed instead), the
 # OpenAPI document, and the dashboard's pages, files and public badges.
-PUBLIC = {"auth.register", "auth.login", "webhooks.github", "openapi.openapi_json", "downloads.download",
+PUBLIC = {"auth.register", "auth.login", "webhooks.deliver", "openapi.openapi_json", "downloads.download",
           "dashboard.page", "dashboard.vendor", "dashboard.badge", "static"}
-EXAMPLES = {"project_id": "1", "build_id": "1", "name": "API_KEY", "filename": "dashboard.js", "user_id": "1",
+EXAMPLES = {"forge": "github", "project_id": "1", "build_id": "1", "name": "API_KEY", "filename": "dashboard.js", "user_id": "1",
             "token_id": "1", "username": "bob",
             "host": "registry.example.com"}
 

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from app import create_app
-from app.models import Build, Member, Project, Role, db
+from app.records.models import Build, Member, Project, Role, db
 from pipeline.git import without_credentials
 from tests.security.test_git_inputs import processes_started
 

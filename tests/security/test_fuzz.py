@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.openapi import spec
+from app.api.openapi import spec
 from tests.support import LocalRepo, create_project, login, start_server, stop_server
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.models import Project
+from app.records.models import Project
 from pipeline.git import GitError, UnsafeRemote, network_pins
 from tests.support import unavailable
 

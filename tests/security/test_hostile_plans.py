@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.models import Status
+from app.records.models import Status
 from pipeline.plan import MAX_VALUES
 from tests.pipeline.test_plan_bombs import BOMBS
 from tests.support import api, create_project, login, start_server, stop_server, wait_until

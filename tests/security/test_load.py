@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from app.models import Status
+from app.records.models import Status
 from tests.support import api, create_project, delivery, login, push_payload, start_server, stop_server
 
 DELIVERIES, SECONDS = 200, 10

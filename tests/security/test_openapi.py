@@ -3,7 +3,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from app.openapi import spec
+from app.api.openapi import spec
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from app.models import GithubStatus, Status
+from app.records.models import GithubStatus, Status
 from tests.support import api, create_project, login, raw_get
 
 SECRET_VALUE = "s3cr3t-Value-9f2c"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.models import Project, Status
+from app.records.models import Project, Status
 from pipeline.git import Access, credentials
 from tests.support.gitservers import HttpsGitServer, SshGitServer, password_is
 

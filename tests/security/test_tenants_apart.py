@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from app.models import Status
+from app.records.models import Status
 from tests.support import api, create_project, delivery, login, push_payload, wait_until
 from tests.support.gitservers import SshGitServer
 

@@ -10,7 +10,7 @@ import jwt
 import pytest
 import socketio
 
-from app.models import RevokedToken, User, utcnow
+from app.records.models import RevokedToken, User, utcnow
 from tests.support import SECRET, api, login, wait_until
 
 # The HS512 case signs with the test secret, shorter than HS512 would want; it is refused anyway.
@@ -113,7 +113,7 @@ def test_logging_out_closes_the_live_connections_of_that_token(live_server):
 
 def test_a_token_revoked_elsewhere_or_a_deleted_user_ends_connections(live_server, live_database):
     """What another web process does (or an admin in the database) reaches this one's sockets."""
-    from app.realtime import TOKEN_CHECK_SECONDS
+    from app.live.realtime import TOKEN_CHECK_SECONDS
 
     revoked_token, deleted_user_token = login(live_server, "alice"), login(live_server, "bob")
     revoked = connect(live_server, auth={"token": revoked_token})
@@ -130,7 +130,7 @@ def test_a_token_revoked_elsewhere_or_a_deleted_user_ends_connections(live_serve
 
 
 def test_a_connection_ends_when_its_token_expires(live_server):
-    from app.realtime import TOKEN_CHECK_SECONDS
+    from app.live.realtime import TOKEN_CHECK_SECONDS
 
     login(live_server, "alice")
     client = connect(live_server, auth={"token": signed(claims(exp=int(time.time()) + 2))})

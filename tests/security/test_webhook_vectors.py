@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from app.models import Build, Project
-from app.webhooks import signature_matches
+from app.api.webhooks import signature_matches
+from app.records.models import Build, Project
 from tests.support import create_project, push_payload, signature
 
 # From GitHub's "Validating webhook deliveries" documentation.

@@ -7,8 +7,19 @@ from .github import delivery, github_payload, push_payload, signature
 from .http import LocalHttp, Site, raw_get
 from .repos import LocalRepo
 from .servers import LiveServer, free_port, start_server, stop_server
-from .services import (CHROMIUM, CHROMIUM_ARGS, IN_CI, METRICS_TOKEN, POSTGRES_ADMIN_DSN, REDIS_URL, SCREENSHOTS,
-                       SECRET, TEST_IMAGE, WEBHOOK_FIXTURES, unavailable)
+from .services import (
+                       CHROMIUM,
+                       CHROMIUM_ARGS,
+                       IN_CI,
+                       METRICS_TOKEN,
+                       POSTGRES_ADMIN_DSN,
+                       REDIS_URL,
+                       SCREENSHOTS,
+                       SECRET,
+                       TEST_IMAGE,
+                       WEBHOOK_FIXTURES,
+                       unavailable,
+)
 from .waiting import wait_until
 
 __all__ = ["Accounts", "CHROMIUM", "CHROMIUM_ARGS", "IN_CI", "ISO_MILLIS_Z", "LiveServer", "Listener", "LocalHttp",

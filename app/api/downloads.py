@@ -1,0 +1,32 @@
+"""App builds' downloads, by the signed links of app/records/links.py: no bearer token, since they
+are opened on a phone."""
+import time
+
+from flask import Blueprint, Response, current_app, request
+
+from ..records import links
+from ..records.models import MobileArtifact, MobileBuild, MobileStatus
+from .errors import ApiError
+
+bp = Blueprint("downloads", __name__, url_prefix="/api/v1/downloads")
+
+
+@bp.get("/<build_id>")
+def download(build_id):
+    expires, signature = request.args.get("expires", ""), request.args.get("signature", "")
+    if not (expires.isascii() and expires.isdecimal() and len(expires) <= 12):
+        raise ApiError(403, "This download link is not valid")
+    if not links.signed(current_app, build_id, expires, signature):
+        raise ApiError(403, "This download link is not valid")
+    if int(expires) < time.time():
+        raise ApiError(403, "This download link has expired; fetch the build again for a new one")
+    artifact = (MobileArtifact.select().join(MobileBuild)
+                .where((MobileBuild.uid == build_id) & (MobileBuild.status == MobileStatus.SUCCESS)).first())
+    if artifact is None:
+        raise ApiError(404, "Build not found")
+    return Response(bytes(artifact.data), content_type=artifact.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{artifact.file_name}"',
+        "ETag": f'"{artifact.sha256}"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=0",
+    })

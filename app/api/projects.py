@@ -1,0 +1,342 @@
+"""Projects: a repository and branch to build, with its own webhook secret."""
+import json
+import secrets
+
+from flask import Blueprint, current_app, jsonify
+
+from pipeline.engine import IMAGE_REFERENCE
+from pipeline.git import NO_ACCESS, Access, GitError, UnsafeRemote, check_repo_url, is_ssh, without_credentials
+from pipeline.globs import check_patterns
+from pipeline.plan import MAX_TIMEOUT
+
+from ..background import caches, mail, mirrors
+from ..background.retention import MAX_KEEP_BUILDS
+from ..forges import github
+from ..records import remotes, vault
+from ..records.jobs import BUILD
+from ..records.lifecycle import cancel_unfinished, changes, queue_build
+from ..records.models import Build, Event, ForkPolicy, Member, Project, Role, db
+from .access import audit, project_for
+from .callers import current_user, require_login
+from .errors import ApiError
+from .fields import branch_field, check_variables
+from .parsing import flag, json_body, page_args, whole_number
+
+bp = Blueprint("projects", __name__, url_prefix="/api/project")
+bp.before_request(require_login)
+
+DEFAULT_BUILD_COMMAND = "make"
+MAX_COMMAND_LENGTH = 16_384
+
+
+def _text(data, key, *, default=None, max_length):
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, f"{key} must be a non-empty string")
+    if len(value) > max_length:
+        raise ApiError(400, f"{key} must be at most {max_length} characters")
+    if "\x00" in value:
+        raise ApiError(400, f"{key} must not contain NUL characters")
+    return value
+
+
+def _github_fields(data):
+    """Where commit statuses go: a repo (from repoUrl when on GitHub) and a token, or nowhere."""
+    token = data.get("githubToken")
+    repo = data.get("githubRepo")
+    if repo is None and isinstance(data.get("repoUrl"), str):
+        repo = github.repo_from_url(data["repoUrl"])
+    if repo is not None and (not isinstance(repo, str) or not github.GITHUB_REPO.fullmatch(repo)):
+        raise ApiError(400, "githubRepo must be 'owner/repo'")
+    if token is None:
+        return {"github_repo": repo}
+    if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
+        raise ApiError(400, "githubToken must be a token of 1 to 500 printable characters")
+    if repo is None:
+        raise ApiError(400, "githubRepo ('owner/repo') is needed to report to GitHub from this repoUrl")
+    return {"github_repo": repo,
+            "github_token_sealed": vault.seal(current_app.config["SECRET_KEY"], token)}
+
+
+def _setting_fields(data, *, creating):
+    """Check the settings present in `data` (on creation, with defaults for those absent) and
+    return them as model fields; a 400 names the first field at fault."""
+    config = current_app.config
+    fields = {}
+
+    def given(key):
+        return creating or key in data
+
+    if given("name"):
+        fields["name"] = _text(data, "name", max_length=100).strip()
+    if given("buildCommand"):
+        fields["build_command"] = _text(data, "buildCommand", default=DEFAULT_BUILD_COMMAND,
+                                        max_length=MAX_COMMAND_LENGTH)
+    if given("image"):
+        fields["image"] = _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255)
+        if not IMAGE_REFERENCE.fullmatch(fields["image"]):
+            raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
+    for key, column, default in (("autoCancel", "auto_cancel", False), ("public", "public", False),
+                                 ("tags", "tags", False), ("pullRequests", "pull_requests", True)):
+        if given(key):
+            fields[column] = flag(data, key, default)
+    if given("forkPullRequests"):
+        policy = data.get("forkPullRequests", ForkPolicy.APPROVE)
+        if policy not in ForkPolicy.ALL:
+            raise ApiError(400, f"forkPullRequests must be one of {', '.join(ForkPolicy.ALL)}")
+        fields["fork_pull_requests"] = policy
+    if given("concurrency"):
+        concurrency = data.get("concurrency")
+        fields["concurrency"] = None if concurrency is None else whole_number(
+            data, "concurrency", 1, 1000, ", or null for no limit")
+    if given("keepBuilds"):
+        keep = data.get("keepBuilds")
+        fields["keep_builds"] = None if keep is None else whole_number(
+            data, "keepBuilds", 1, MAX_KEEP_BUILDS, ", or null to keep every build")
+    if given("timeoutSeconds"):
+        fields["timeout_seconds"] = whole_number(data, "timeoutSeconds", 1, MAX_TIMEOUT, default=3600)
+    if given("branch"):
+        fields["branch"] = branch_field(data, "main")
+    if "network" in data:
+        network = data["network"]
+        if network is not None and network not in config["STOKER_BUILD_NETWORKS"]:
+            raise ApiError(400, f"network must be one of {', '.join(config['STOKER_BUILD_NETWORKS'])} "
+                                "(STOKER_BUILD_NETWORKS), or null for the server's default")
+        fields["network"] = network
+    if "branches" in data:
+        try:
+            fields["branches"] = json.dumps(check_patterns(data["branches"], "branches"))
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    if "notifyEmails" in data:
+        try:
+            addresses = mail.check_addresses(data["notifyEmails"], "notifyEmails")
+            fields["notify_emails"] = json.dumps(addresses) if addresses else None
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    return fields
+
+
+def _project_fields(data):
+    """Check a create request's fields, each with a message naming what is wrong."""
+    fields = _setting_fields(data, creating=True)
+    fields.update(_github_fields(data))
+    fields.update(_repo_fields(data))
+    return fields
+
+
+def _repo_fields(data):
+    """repoUrl and repoToken, where present in `data`, as model fields."""
+    config = current_app.config
+    fields = {}
+    if "repoUrl" in data or "repoToken" not in data:
+        try:
+            fields["repo_url"] = check_repo_url(data.get("repoUrl"), config["STOKER_ALLOW_LOCAL_REPOS"],
+                                                config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    if "repoToken" in data:
+        token = data["repoToken"]
+        if token is not None and (not isinstance(token, str) or not 1 <= len(token) <= 1000
+                                  or not token.isprintable() or " " in token):
+            raise ApiError(400, "repoToken must be a token of 1 to 1000 printable characters without spaces, "
+                                "or null to remove it")
+        fields["repo_token_sealed"] = token and vault.seal(config["SECRET_KEY"], token)
+    return fields
+
+
+def _project_head(project, branch):
+    """As _branch_head, reached with the project's token or deploy key."""
+    return _branch_head(project.repo_url, branch, vault.access_of(project, current_app.config["SECRET_KEY"]))
+
+
+def _branch_head(repo_url, branch, access=NO_ACCESS):
+    """The head commit of `branch`: 400 for a remote Stoker may not reach, 422 when there is no such
+    branch (a project that can never build is refused)."""
+    try:
+        return remotes.remote_head(current_app.config, repo_url, branch, access)
+    except UnsafeRemote as exc:
+        raise ApiError(400, str(exc)) from None
+    except GitError as exc:
+        raise ApiError(422, f"Cannot build {without_credentials(repo_url)} branch {branch}: {exc}") from None
+
+
+@bp.post("/projects")
+def create_project():
+    """A new project, its creator its admin, and its first build at the branch head. With
+    `deployKey`, its key pair is made instead, and it builds once GitHub has the public half."""
+    # 1. Check every field before any git process starts.
+    data = json_body()
+    fields = _project_fields(data)
+    with_key = flag(data, "deployKey", False)
+    if with_key:
+        if not is_ssh(fields["repo_url"]):
+            raise ApiError(400, "deployKey needs an ssh repoUrl (git@host:owner/repo or ssh://...)")
+        private, public = vault.make_deploy_key(f"stoker-{fields['name']}")
+        fields.update(deploy_key_sealed=vault.seal(current_app.config["SECRET_KEY"], private),
+                      deploy_key_public=public)
+        head = None
+    else:
+        # 2. The branch must exist now: a project that can never build is refused.
+        token = data.get("repoToken")
+        head = _branch_head(fields["repo_url"], fields["branch"], Access(token=token) if token else NO_ACCESS)
+    # 3. Project and first build are written together or not at all.
+    with changes() as batch:
+        project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
+        Member.create(project=project, user=current_user.id, role=Role.ADMIN)
+        audit(project, "project.create", project.name)
+        build = head and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
+                                     ref=f"refs/heads/{project.branch}")
+    body = project.to_json(current_app.config["STOKER_PUBLIC_URL"])
+    body["webhookSecret"] = project.webhook_secret
+    body["role"] = Role.ADMIN
+    return jsonify(message="Project created", project=body, build=build and build.to_json()), 201
+
+
+# The projects list carries each project's newest builds only; the paged route has the rest.
+LISTED_BUILDS = 20
+
+
+@bp.get("/projects")
+def list_projects():
+    """The projects the caller is a member of, each with their role and its newest LISTED_BUILDS
+    builds, however many it has."""
+    public_url = current_app.config["STOKER_PUBLIC_URL"]
+    listed = []
+    mine = (Project.select(Project, Member.role).join(Member)
+            .where(Member.user == current_user.id).order_by(Project.id).objects())
+    for project in mine:
+        newest = project.builds.order_by(Build.id.desc()).limit(LISTED_BUILDS)
+        history = [build.to_json() for build in newest]
+        listed.append({**project.to_json(public_url), "role": project.role, "builds": history,
+                       "latestBuild": history[0] if history else None})
+    return jsonify(message="Projects fetched", projects=listed)
+
+
+@bp.get("/projects/<project_id>")
+def get_project(project_id):
+    project = project_for(project_id)
+    return jsonify(message="Project fetched", project=project_json(project))
+
+
+def project_json(project):
+    """A project as its member sees it: with their role in it."""
+    return {**project.to_json(current_app.config["STOKER_PUBLIC_URL"]), "role": project.role}
+
+
+SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
+            "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "keepBuilds", "notifyEmails",
+            "public", "githubRepo", "githubToken", "network")
+
+
+@bp.patch("/projects/<project_id>")
+def update_project(project_id):
+    """Change any of the project's settings; nothing changes unless every one given is good."""
+    project = project_for(project_id, Role.ADMIN)
+    data = json_body()
+    unknown = sorted(set(data) - set(SETTINGS))
+    if unknown:
+        raise ApiError(400, f"{', '.join(unknown)[:200]} cannot be changed; the settings are {', '.join(SETTINGS)}")
+    fields = _setting_fields(data, creating=False)
+    if "repoUrl" in data or "repoToken" in data:
+        fields.update(_repo_fields(data))
+    if "githubRepo" in data or "githubToken" in data:
+        fields.update(_github_fields({"repoUrl": data.get("repoUrl", project.repo_url),
+                                      "githubRepo": project.github_repo, **data}))
+        if "githubToken" in data and data["githubToken"] is None:
+            fields["github_token_sealed"] = None
+    if fields.get("branch", project.branch) != project.branch or {"repo_url", "repo_token_sealed"} & set(fields):
+        # Whatever changed, the project must still reach its branch with what it will have.
+        changed = Project(**{**project.__data__, **fields})
+        _project_head(changed, changed.branch)
+    if fields:
+        with db.atomic():
+            Project.update(**fields).where(Project.id == project.id).execute()
+            for key in SETTINGS:
+                if key in data:
+                    audit(project, "setting.change", key)
+        project = Project.get_by_id(project.id)
+        project.role = Role.ADMIN
+    return jsonify(message="Project updated", project=project_json(project))
+
+
+@bp.delete("/projects/<project_id>")
+def delete_project(project_id):
+    """Stop the project's unfinished builds (their workers kill the containers within a second),
+    then remove it and everything of it; mirrors go on each worker host (see app/background/mirrors.py)."""
+    project = project_for(project_id, Role.ADMIN)
+    cancel_unfinished(project.id, None, reason="the project was deleted")
+    with db.atomic():
+        # The database's cascades take its builds, logs, steps, secrets, schedules and members; a
+        # build queued meanwhile goes too, and a worker that took one sees it gone and halts.
+        project.delete_instance()
+        audit(None, "project.delete", f"{project.name} (#{project.id})")
+    mirrors.remove_unused_mirrors(current_app)
+    caches.remove_unused_caches(current_app)
+    return jsonify(message="Project deleted")
+
+
+@bp.post("/projects/<project_id>/deploy-key")
+def make_deploy_key(project_id):
+    """A new Ed25519 key pair for the project's ssh remote, replacing any before it; the public half
+    is the answer, to paste into the repository's deploy keys. The host key pinned stays."""
+    project = project_for(project_id, Role.ADMIN)
+    if not is_ssh(project.repo_url):
+        raise ApiError(400, "A deploy key is for an ssh repoUrl (git@host:owner/repo or ssh://...); "
+                            "give an https:// one a repoToken")
+    private, public = vault.make_deploy_key(f"stoker-{project.name}")
+    with db.atomic():
+        Project.update(deploy_key_sealed=vault.seal(current_app.config["SECRET_KEY"], private),
+                       deploy_key_public=public).where(Project.id == project.id).execute()
+        audit(project, "deploy_key.create", public.split()[1][-12:])
+    return jsonify(message="Deploy key made; add its public key to the repository's deploy keys",
+                   deployKey={"publicKey": public}), 201
+
+
+@bp.post("/projects/<project_id>/webhook-secret")
+def rotate_webhook_secret(project_id):
+    """A new webhook secret, shown this once: deliveries signed with the old one are refused from now
+    on, so it goes into the forge's webhook settings next."""
+    project = project_for(project_id, Role.ADMIN)
+    secret = secrets.token_hex(32)
+    with db.atomic():
+        Project.update(webhook_secret=secret).where(Project.id == project.id).execute()
+        audit(project, "webhook_secret.rotate")
+    return jsonify(message="Webhook secret replaced; put it in the repository's webhook settings",
+                   webhookSecret=secret), 201
+
+
+@bp.delete("/projects/<project_id>/host-key")
+def forget_host_key(project_id):
+    """Forget the ssh host key pinned on first contact (the server's key was changed on purpose, say):
+    the next contact pins the key it meets then."""
+    project = project_for(project_id, Role.ADMIN)
+    with db.atomic():
+        Project.update(ssh_known_hosts=None).where(Project.id == project.id).execute()
+        audit(project, "host_key.reset")
+    return jsonify(message="Pinned host key forgotten; the next contact pins the key it meets")
+
+
+@bp.post("/projects/<project_id>/builds")
+def run_build(project_id):
+    """Build the head of a branch now (default: the project's), with variables of the caller's."""
+    project = project_for(project_id, Role.WRITE)
+    data = json_body()
+    branch = branch_field(data, project.branch)
+    variables = check_variables(data, project)
+    head = _project_head(project, branch)
+    build = queue_build(project, commit_hash=head, branch=branch, event=Event.MANUAL, ref=f"refs/heads/{branch}",
+                        variables=json.dumps(variables) if variables else None, triggered_by=current_user.id)
+    audit(project, "build.run", f"{build.id} with variables {', '.join(sorted(variables))}" if variables else build.id)
+    return jsonify(message="Build queued", build=build.to_json()), 201
+
+
+@bp.get("/projects/<project_id>/builds")
+def list_builds(project_id):
+    """One page of the project's builds, newest first."""
+    project = project_for(project_id)
+    limit, offset = page_args()
+    builds = project.builds.order_by(Build.id.desc())
+    page = [build.to_json() for build in builds.limit(limit).offset(offset)]
+    return jsonify(message="Builds fetched", builds=page, total=builds.count(),
+                   limit=limit, offset=offset)

@@ -1,0 +1,61 @@
+"""Delivering the commit status outbox (app/records/outbox.py) to each project's forge.
+
+Nothing here can fail a build: a status the forge does not take is retried with
+backoff, then given up and logged. Only a build's newest owed status is sent,
+so a retried `pending` never lands on top of a `success`.
+"""
+import logging
+from datetime import timedelta
+
+import requests
+
+from ..forges import github
+from ..records.models import Build, GithubStatus, db, utcnow
+from ..records.vault import VaultError
+from ..runtime import Periodic
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+def deliver_due(app):
+    """Send the newest due status of each build that owes one; return how many the forges took."""
+    now = utcnow()
+    newest = {}
+    for row in (GithubStatus.select().where((GithubStatus.done == False)  # noqa: E712
+                                            & (GithubStatus.next_try_at <= now)).order_by(GithubStatus.id)):
+        newest[row.build_id] = row
+    delivered = 0
+    for row in newest.values():
+        GithubStatus.update(done=True).where((GithubStatus.build == row.build_id) & (GithubStatus.id < row.id)
+                                             & (GithubStatus.done == False)).execute()  # noqa: E712
+        try:
+            _send(app, row)
+        except (requests.RequestException, VaultError) as exc:
+            row.attempts += 1
+            if row.attempts >= MAX_ATTEMPTS:
+                row.done = True
+                log.error("gave up telling the forge build %s is %s: %s", row.build_id, row.state, exc)
+            else:
+                row.next_try_at = now + timedelta(seconds=min(60, 2 ** row.attempts))
+                log.warning("the forge did not take build %s's status (%s); retrying", row.build_id, exc)
+            row.save()
+            continue
+        row.done = True
+        row.save()
+        delivered += 1
+    return delivered
+
+
+def _send(app, row):
+    build = Build.get_by_id(row.build_id)
+    github.send_status(app, build.project, build, row.state, row.description)
+
+
+def _deliver_in_context(app):
+    with app.app_context(), db.connection_context():
+        deliver_due(app)
+
+
+DELIVERY = Periodic("delivering commit statuses", _deliver_in_context, every=1.0, role="workers")

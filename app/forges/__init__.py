@@ -1,0 +1,17 @@
+"""Forges, where projects' code lives: one module per forge (github.py), each with one small
+interface, so that another forge is a new module beside it.
+
+A forge module gives:
+- `verify(secret, headers, body)`: whether the delivery is signed with the project's secret, and
+  `REFUSED`, what to answer when it is not;
+- `delivery_id(headers)`: its id for the delivery, so that one sent again builds once;
+- `read(headers, payload)`: the delivery as a neutral record (events.py), or a string saying why
+  it is nothing to build (`payload()` parses its body, for events that need it); BadDelivery for
+  a delivery that is not what the forge sends;
+- `send_status(app, project, build, status, description)`: a commit status back.
+
+A forge reads the records; it never imports the API, the live events or the worker.
+"""
+from . import github
+
+FORGES = {"github": github}

@@ -1,0 +1,84 @@
+"""Accounts: users, the invitations that let one more register, API tokens and revoked login tokens."""
+import hashlib
+
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, fn
+
+from .base import BaseModel, iso, utcnow
+
+
+class User(BaseModel):
+    username = CharField(max_length=40, unique=True)
+    password_hash = CharField(max_length=255)
+    # Admins invite others and manage accounts; the first account is one.
+    admin = BooleanField(default=False)
+    # A disabled account cannot log in, and its tokens stop working at once.
+    disabled = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+
+    def to_json(self):
+        return {"id": self.id, "username": self.username, "admin": self.admin}
+
+    def admin_json(self):
+        return {**self.to_json(), "disabled": self.disabled}
+
+
+# Logins and registrations look names up in any case. Not unique: a database made before names
+# were unique in any case may hold some that differ in case alone (registration keeps new ones out).
+User.add_index(User.index(fn.LOWER(User.username), name="user_username_lower"))
+
+
+class Invitation(BaseModel):
+    """A one-time code an admin hands out to let one more person register; only its hash is kept."""
+
+    code_hash = CharField(max_length=64, unique=True)
+    created_by = ForeignKeyField(User, backref="invitations", on_delete="CASCADE")
+    expires_at = DateTimeField()
+    used_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    used_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class ApiToken(BaseModel):
+    """A long-lived token for scripts, `stk_` and random bytes; only its sha256 is kept."""
+
+    user = ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    # "read": GET alone; "write": whatever the user may do, but manage API tokens.
+    scope = CharField(max_length=8)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(null=True)
+    last_used_at = DateTimeField(null=True)
+
+    PREFIX = "stk_"
+
+    @staticmethod
+    def hash_of(value):
+        return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @classmethod
+    def of_value(cls, value):
+        """The unexpired token whose value this is, its enabled user joined, or None."""
+        if not isinstance(value, str) or not value.startswith(cls.PREFIX) or len(value) > 200:
+            return None
+        row = (cls.select(cls, User).join(User)
+               .where((cls.token_hash == cls.hash_of(value)) & ~User.disabled).first())
+        if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+            return None
+        return row
+
+    def to_json(self):
+        return {"id": self.id, "name": self.name, "scope": self.scope, "createdAt": iso(self.created_at),
+                "expiresAt": iso(self.expires_at), "lastUsedAt": iso(self.last_used_at)}
+
+
+class RevokedToken(BaseModel):
+    """An access token signed out before it expired: refused everywhere until it would have expired."""
+
+    jti = CharField(max_length=64, unique=True)
+    expires_at = DateTimeField(index=True)
+
+    @classmethod
+    def covers(cls, jti):
+        """True if the token with this `jti` was revoked."""
+        return cls.select().where(cls.jti == str(jti)).exists()

@@ -1,0 +1,55 @@
+"""What every record shares: the database (chosen at start), ids never given twice, times in UTC."""
+from datetime import datetime, timezone
+
+from peewee import (
+    SQL,
+    AutoField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    IntegerField,
+    Model,
+    NodeList,
+    SqliteDatabase,
+)
+
+db = DatabaseProxy()
+
+
+def utcnow():
+    """Naive UTC now: every timestamp is stored in UTC without an offset."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(moment):
+    """Format a stored UTC time as ISO 8601 with milliseconds and a Z, or None."""
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class IdField(AutoField):
+    """An id never given twice: SQLite would hand a deleted newest row's id to the next row (and
+    with it whatever still pointed at the old one) unless its table says AUTOINCREMENT.
+    PostgreSQL's sequences never go back."""
+
+    def ddl(self, ctx):
+        made = super().ddl(ctx)
+        return NodeList((made, SQL("AUTOINCREMENT"))) if isinstance(db.obj, SqliteDatabase) else made
+
+
+class BaseModel(Model):
+    id = IdField()
+
+    class Meta:
+        database = db
+
+
+class LeasedJob(BaseModel):
+    """What every kind of job a worker takes carries (see app/jobs.py): the worker that holds it
+    and until when, and how often a lost worker's run of it was queued again. No table of its own."""
+
+    worker_id = CharField(max_length=128, null=True)
+    # The running worker renews this; past it, the job is taken back (see lifecycle.recover_lost).
+    lease_expires_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)

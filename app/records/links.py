@@ -1,0 +1,33 @@
+"""Signed download links for app builds: opened on a phone, so they carry no bearer token.
+
+A link names the build and when it stops working, and is signed with a key
+derived from the server secret; changing either part, or waiting past it,
+makes the link a 403 (see app/api/downloads.py).
+"""
+import time
+
+from itsdangerous import Signer
+
+from .models import MobileStatus
+
+
+def _signer(app):
+    return Signer(app.config["SECRET_KEY"], salt="stoker app build download")
+
+
+def _signed_part(uid, expires):
+    return f"{uid}:{expires}".encode()
+
+
+def url_for_build(app, build, now=None):
+    """The build's download link, valid for STOKER_DOWNLOAD_URL_SECONDS; None unless it succeeded."""
+    if build.status != MobileStatus.SUCCESS:
+        return None
+    expires = int((now or time.time()) + app.config["STOKER_DOWNLOAD_URL_SECONDS"])
+    signature = _signer(app).get_signature(_signed_part(build.uid, expires)).decode()
+    return f"{app.config['STOKER_PUBLIC_URL']}/api/v1/downloads/{build.uid}?expires={expires}&signature={signature}"
+
+
+def signed(app, uid, expires, signature):
+    """Whether `signature` is this server's over the build `uid` and `expires` (a string)."""
+    return _signer(app).verify_signature(_signed_part(uid, expires), signature.encode())
