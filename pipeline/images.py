@@ -32,6 +32,8 @@ LOCK_WAIT_SECONDS = 120
 # Under the data dir: a file per image pulled with credentials, named by its id, holding the registry.
 PULLED_WITH_CREDENTIALS = "images-pulled-with-credentials"
 IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+# How long a build waits for another's pull (a big image can take minutes) before it gives up.
+PULL_WAIT_SECONDS = 1800
 
 
 class NoBusybox(Exception):
@@ -125,25 +127,27 @@ class OwnImages:
 
 
 class _FileLock:
-    """flock on a file: the kernel drops it when its process dies. Polled, not blocked on, so that
-    a green thread waiting for it never stalls the others."""
+    """flock on a file (`shared`: one of many readers), which the kernel drops when its process
+    dies. Polled, not blocked on, so that a green thread waiting for it never stalls the others."""
 
-    def __init__(self, path, waiting):
+    def __init__(self, path, waiting=lambda: None, shared=False, patience=LOCK_WAIT_SECONDS):
         self.path, self.waiting, self.fd = path, waiting, None
+        self.mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        self.patience = patience
 
     def __enter__(self):
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        deadline = time.monotonic() + self.patience
         said = False
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self.fd, self.mode | fcntl.LOCK_NB)
                 return self
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     os.close(self.fd)
-                    raise BuildError(f"another worker has held {self.path} for {LOCK_WAIT_SECONDS} s") from None
+                    raise BuildError(f"another worker has held {self.path} for {self.patience:g} s") from None
                 if not said:
                     self.waiting()
                     said = True
@@ -160,6 +164,15 @@ class PulledWithCredentials:
 
     def __init__(self, folder):
         self.folder = Path(folder)
+
+    def pulling(self):
+        """Held while an image is pulled and recorded: no build on this host looks at an image's
+        id between the pull that gave it and the record of how it came."""
+        return _FileLock(self.folder / ".lock", patience=PULL_WAIT_SECONDS)
+
+    def looking(self):
+        """Held while a build looks at an image's id and how it came; many at once."""
+        return _FileLock(self.folder / ".lock", shared=True, patience=PULL_WAIT_SECONDS)
 
     def registry(self, image_id):
         """The registry that gave the image only for credentials, or None."""

@@ -563,18 +563,20 @@ class Images:
     def ready_to_run(self, image):
         """The id of `image` if this build may run it with no pull and no check (for a container
         made ahead of its turn), else None."""
-        if not is_own(image):
+        if is_own(image):
+            return self.engine.image_id(image)
+        with self.pulled.looking():
             present = self.engine.image_id(image)
             return present if present and self.pulled.registry(present) is None else None
-        return self.engine.image_id(image)
 
     def _ensure(self, image, policy):
         if is_own(image):
             if not self.engine.has_image(image):
                 self.own.make(image, self.say)
             return self.engine.image_id(image) or image
-        present = self.engine.image_id(image)
-        guarded = present is not None and self.pulled.registry(present) is not None
+        with self.pulled.looking():
+            present = self.engine.image_id(image)
+            guarded = present is not None and self.pulled.registry(present) is not None
         if not guarded and (policy == "never" or (present and policy == "if-missing")):
             return present or image
         host = registry_of(image)
@@ -585,14 +587,15 @@ class Images:
                              f"{', '.join(self.allowed)}")
         credentials = self.credentials.get(host)
         self.say(f"Pulling {image} from {host}" + (f" as {credentials[0]}" if credentials else ""))
-        try:
-            self.engine.pull(image, credentials, lambda line: self.say(f"{image}: {line}"))
-        except BuildError as exc:
-            raise BuildError(f"pulling {image} from {host} failed: {exc}") from None
-        pulled = self.engine.image_id(image)
-        if pulled is None:
-            raise BuildError(f"image {image!r} was pulled and is gone from the Docker engine")
-        self.pulled.record(pulled, host if credentials else None)
+        with self.pulled.pulling():
+            try:
+                self.engine.pull(image, credentials, lambda line: self.say(f"{image}: {line}"))
+            except BuildError as exc:
+                raise BuildError(f"pulling {image} from {host} failed: {exc}") from None
+            pulled = self.engine.image_id(image)
+            if pulled is None:
+                raise BuildError(f"image {image!r} was pulled and is gone from the Docker engine")
+            self.pulled.record(pulled, host if credentials else None)
         return pulled
 
 

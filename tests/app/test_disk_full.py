@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from app.records.models import Build, BuildLog, Status, db
-from tests.support import create_project
+from tests.support import create_project, unavailable
 
 FILL_UP = ("i=0; while [ $i -lt 200 ]; do echo \"before $i\"; i=$((i+1)); done; "
            "dd if=/dev/zero of=fill bs=1M count=200 2>/dev/null || true; "
@@ -20,7 +20,7 @@ def small_disk(tmp_path):
     where = tmp_path / "small"
     where.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(where)]).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
+        unavailable("cannot mount a tmpfs here (needs root)")
     yield where
     subprocess.run(["umount", "-l", str(where)])
 

@@ -1,5 +1,6 @@
 """Project secrets: names only through the API, encrypted at rest, given to builds, never in a log."""
 import pytest
+from cryptography.fernet import InvalidToken
 
 from app import create_app
 from app.records.models import Build, ProjectSecret, Status
@@ -47,7 +48,7 @@ def test_values_are_stored_encrypted_with_a_key_derived_from_the_server_secret(c
     sealed = ProjectSecret.get(ProjectSecret.name == "TOKEN").sealed
     assert TOKEN not in sealed
     assert fernet(SECRET).decrypt(sealed.encode()).decode() == TOKEN
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidToken):
         fernet("another server secret").decrypt(sealed.encode())
 
 
