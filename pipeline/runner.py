@@ -166,8 +166,9 @@ class Runner:
         self.pull_registries = tuple(pull_registries)
         # Stoker's own build image, made here when a build needs it (from `busybox`, or one looked for).
         self.own_images = OwnImages(self.engine, data_dir, busybox)
-        # Runs work that holds the CPU (reading a hostile pipeline file, say) where it cannot hold
-        # the process's other green threads: function, *args -> its result.
+        # Runs work that holds the CPU or the disk without yielding (reading a hostile pipeline file,
+        # a cache archive of up to STOKER_CACHE_MAX_MB) where it cannot hold the process's other
+        # green threads: function, *args -> its result.
         self.off_the_hub = off_the_hub or (lambda function, *args: function(*args))
         self.pulled_with_credentials = PulledWithCredentials(Path(data_dir) / PULLED_WITH_CREDENTIALS)
         # Where a build's own network (for its services) takes its /24 from.
@@ -351,7 +352,7 @@ class Runner:
             outcome.exit_code = 0
         if plan.cache and outcome.exit_code == 0 and job.cache is not None and job.cache.write:
             try:
-                size = caches.save(job.cache, workspace, plan.cache)
+                size = self.off_the_hub(caches.save, job.cache, workspace, plan.cache)
                 say(f"Saved the cache of {job.cache.branch} ({size / 2**20:.1f} MB)")
             except (caches.CacheError, OSError) as exc:
                 say(f"Cache not saved: {exc}")
@@ -361,7 +362,7 @@ class Runner:
             say("No cache: a fork's pull request neither reads nor writes one")
             return
         try:
-            restored = caches.restore(job.cache, workspace, paths)
+            restored = self.off_the_hub(caches.restore, job.cache, workspace, paths)
         except caches.CacheError as exc:
             say(f"Cache not restored: {exc}")
             return

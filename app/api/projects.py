@@ -9,6 +9,7 @@ from pipeline.git import NO_ACCESS, Access, GitError, UnsafeRemote, check_repo_u
 from pipeline.globs import check_patterns
 from pipeline.plan import MAX_TIMEOUT
 
+from .. import runtime
 from ..background import caches, mail, mirrors
 from ..background.retention import MAX_KEEP_BUILDS
 from ..forges import github
@@ -172,7 +173,7 @@ def create_project():
     if with_key:
         if not is_ssh(fields["repo_url"]):
             raise ApiError(400, "deployKey needs an ssh repoUrl (git@host:owner/repo or ssh://...)")
-        private, public = vault.make_deploy_key(f"stoker-{fields['name']}")
+        private, public = runtime.off_the_hub(vault.make_deploy_key, f"stoker-{fields['name']}")
         fields.update(deploy_key_sealed=vault.seal(current_app.config["SECRET_KEY"], private),
                       deploy_key_public=public)
         head = None
@@ -284,7 +285,7 @@ def make_deploy_key(project_id):
     if not is_ssh(project.repo_url):
         raise ApiError(400, "A deploy key is for an ssh repoUrl (git@host:owner/repo or ssh://...); "
                             "give an https:// one a repoToken")
-    private, public = vault.make_deploy_key(f"stoker-{project.name}")
+    private, public = runtime.off_the_hub(vault.make_deploy_key, f"stoker-{project.name}")
     with db.atomic():
         Project.update(deploy_key_sealed=vault.seal(current_app.config["SECRET_KEY"], private),
                        deploy_key_public=public).where(Project.id == project.id).execute()

@@ -1,10 +1,11 @@
 """`cache:` in .stoker.yml: a branch's passing build leaves its paths for the next; a failed build,
 a pull request and a tag leave nothing; a fork's pull request neither reads nor writes."""
+import time
 from pathlib import Path
 
 from app.records.models import Status
 from tests.app.test_events import pull_request, send
-from tests.support import create_project, run_now
+from tests.support import api, create_project, login, run_now
 
 PLAN = """\
 cache: [deps]
@@ -81,3 +82,36 @@ def test_a_sweep_removes_unused_archives_and_the_caches_of_projects_that_are_gon
     assert remove_unused_caches(app) == 3
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
     assert sorted(p.name for p in folder.iterdir()) == ["used.tar", "y.part"]
+
+
+BIG = """\
+cache: [big]
+steps:
+  - name: fill
+    commands: ["test -f big/blob || (mkdir -p big && dd if=/dev/zero of=big/blob bs=1M count=200 2>/dev/null)"]
+"""
+
+
+def test_a_request_is_answered_promptly_while_a_200_mb_cache_is_saved_and_restored(live_server, local_repo):
+    local_repo.commit({".stoker.yml": BIG}, message="A big cache")
+    token = login(live_server, "alice")
+    first = create_project(live_server, token, local_repo, None, name="big")["build"]["id"]
+    reads = []
+
+    def build_ends(build_id):
+        while True:
+            started = time.monotonic()
+            build = api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]
+            reads.append(time.monotonic() - started)
+            if build["status"] in Status.FINISHED:
+                return build
+            assert len(reads) < 3000, "the build did not end"
+            time.sleep(0.01)
+
+    assert build_ends(first)["status"] == Status.PASSED
+    again = api(live_server, "POST", f"/api/build/rebuild/{first}", token).json()["build"]["id"]
+    assert build_ends(again)["status"] == Status.PASSED
+    logs = [api(live_server, "GET", f"/api/build/{b}/logs", token).text for b in (first, again)]
+    assert "==> Saved the cache of main (200.0 MB)" in logs[0] and "==> Restored the cache of main" in logs[1]
+    # The archive is written and read on a thread of its own: the server goes on answering meanwhile.
+    assert max(reads) < 0.25, sorted(reads)[-5:]

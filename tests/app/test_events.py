@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from app.forges import github
 from app.records.models import Build, GithubStatus, Project, Status
 from tests.support import api, create_project, delivery, github_payload, login, push_payload
 
@@ -177,7 +178,8 @@ def test_a_blocked_build_reports_waiting_for_approval_to_github(app, client, acc
     payload, sha = pull_request(local_repo, number=11, fork=True)
     build = send(client, created["project"], payload, event="pull_request").get_json()["build"]
     owed = GithubStatus.select().where(GithubStatus.build == build["id"]).get()
-    assert (owed.state, owed.description) == ("pending", "Waiting for approval")
+    # Owed in Stoker's words, sent in GitHub's.
+    assert (owed.state, owed.description, github.STATES[owed.state]) == ("blocked", "Waiting for approval", "pending")
     assert Build.get_by_id(build["id"]).commit_hash == sha
 
 
