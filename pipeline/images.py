@@ -110,7 +110,7 @@ class OwnImages:
     def make(self, image, say):
         """Make `image` unless another process made it meanwhile; BuildError saying the fix if it
         cannot be made."""
-        with self._locked(lambda: say(f"Waiting for another worker to finish making {image}")):
+        with _FileLock(self.lock_dir / LOCK_FILE, lambda: say(f"Waiting for another worker to finish making {image}")):
             if self.engine.has_image(image):
                 say(f"{image} was made by another worker")
                 return
@@ -121,9 +121,6 @@ class OwnImages:
             say(f"Making {image} from this host's {busybox}, once for this engine "
                 f"('stoker make-image' does it ahead of time)")
             self.engine.import_image(image, busybox_rootfs(busybox))
-
-    def _locked(self, waiting):
-        return _FileLock(self.lock_dir / LOCK_FILE, waiting)
 
 
 class _FileLock:

@@ -572,9 +572,11 @@ class Images:
 
     def _ensure(self, image, policy):
         if is_own(image):
-            if not self.engine.has_image(image):
+            present = self.engine.image_id(image)
+            if present is None:
                 self.own.make(image, self.say)
-            return self.engine.image_id(image) or image
+                present = self.engine.image_id(image)
+            return present or image
         with self.pulled.looking():
             present = self.engine.image_id(image)
             guarded = present is not None and self.pulled.registry(present) is not None
