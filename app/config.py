@@ -6,9 +6,11 @@ lists exactly what `from_env` reads.
 import os
 import secrets
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pipeline.backend import BACKENDS
 from pipeline.images import DEFAULT_IMAGE
 from pipeline.mobile.android.builder import default_android_image
 
@@ -32,10 +34,16 @@ def from_env(environ=None):
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=float(env.get("STOKER_TOKEN_HOURS", "12"))),
         "REDIS_URL": env.get("REDIS_URL") or None,
+        # Where builds run: a name in pipeline.backend.BACKENDS.
+        "STOKER_BACKEND": _one_of(env, "STOKER_BACKEND", "docker", tuple(BACKENDS)),
         "STOKER_BUILD_IMAGE": env.get("STOKER_BUILD_IMAGE", DEFAULT_IMAGE),
         # The static busybox Stoker's own build image is made from; empty: the first one found.
         "STOKER_BUSYBOX": env.get("STOKER_BUSYBOX") or None,
         "STOKER_BUILD_NETWORK": env.get("STOKER_BUILD_NETWORK", "none"),
+        # Builds on the default network get one of their own with a way out (see the README's *A way out*).
+        "STOKER_BUILD_EGRESS": env.get("STOKER_BUILD_EGRESS", "1").lower() in TRUE_WORDS,
+        # Networks (CIDRs) a build with a way out must not reach, besides the server's own.
+        "STOKER_BUILD_DENY": _networks(env, "STOKER_BUILD_DENY"),
         # The networks a project may choose for its builds; the default one is always among them.
         "STOKER_BUILD_NETWORKS": tuple(dict.fromkeys(
             [env.get("STOKER_BUILD_NETWORK", "none"),
@@ -109,6 +117,18 @@ def _smtp_url(url):
         raise ValueError("STOKER_SMTP_URL has a user name or password: it must be smtp+starttls:// or smtps://, "
                          "so that they are sent encrypted")
     return url
+
+
+def _networks(env, name):
+    """A comma-separated list of IPv4 networks (CIDRs or addresses), each checked."""
+    networks = tuple(net.strip() for net in env.get(name, "").split(",") if net.strip())
+    for network in networks:
+        try:
+            if ip_network(network, strict=False).version != 4:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{name}: {network!r} is not an IPv4 network such as 10.0.0.0/8") from None
+    return networks
 
 
 def _one_of(env, name, default, allowed):

@@ -10,9 +10,12 @@ so a file runs in order, stopping at the first failure, as it always has.
 import threading
 from dataclasses import dataclass
 
-from .engine import BuildError
+from .backend import BuildError
+from .words import After, StepStatus
 
-PASSED, FAILED, IGNORED, SKIPPED = "passed", "failed", "ignored", "skipped"
+PASSED, FAILED, SKIPPED = StepStatus.PASSED, StepStatus.FAILED, StepStatus.SKIPPED
+# A step that failed and ignores it: reported as failed, but the steps after it see no failure.
+IGNORED = "ignored"
 
 
 @dataclass
@@ -74,7 +77,7 @@ def run_graph(steps, needs, run_step, *, skip_reason, on_end, halt=None):
                     position = names[step.name]
                     after_failure = any(failing[n] for n in needs[step.name])
                     reason = skip_reason(step)
-                    if reason is None and ("failure" if after_failure else "success") not in step.statuses:
+                    if reason is None and (After.FAILURE if after_failure else After.SUCCESS) not in step.statuses:
                         reason = (f"it runs {' or '.join(step.statuses)}, and a step before it failed"
                                   if after_failure else "it runs only after a failure, and none came before it")
                     if reason is not None:

@@ -7,7 +7,7 @@ processes sharing a data dir need it at the same moment.
 
 An image pulled with a project's registry credentials stays on the engine
 after its build: PulledWithCredentials remembers it, so that no build without
-credentials that pass the registry's check again runs it (see runner.Images).
+credentials that pass the registry's check again runs it (see pulls.Images).
 """
 import fcntl
 import io
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .engine import BuildError
+from .backend import BuildError
 
 REPOSITORY = "stoker-busybox"
 DEFAULT_IMAGE = f"{REPOSITORY}:latest"
@@ -34,6 +34,17 @@ PULLED_WITH_CREDENTIALS = "images-pulled-with-credentials"
 IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 # How long a build waits for another's pull (a big image can take minutes) before it gives up.
 PULL_WAIT_SECONDS = 1800
+# An image reference as backends take them: [registry/]name[:tag][@digest].
+IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
+
+
+def registry_of(image):
+    """The registry an image reference pulls from: its first part when that names a host (has a
+    dot or a port, or is localhost), else Docker Hub."""
+    first, slash, _ = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
 
 
 class NoBusybox(Exception):
@@ -101,17 +112,17 @@ def cannot_make(image, reason):
 
 
 class OwnImages:
-    """Makes Stoker's own build image on `engine` when a build needs it and it is missing, from
+    """Makes Stoker's own build image on `backend` when a build needs it and it is missing, from
     `busybox` (None: looked for); processes sharing `lock_dir` make it once between them."""
 
-    def __init__(self, engine, lock_dir, busybox=None):
-        self.engine, self.lock_dir, self.busybox = engine, Path(lock_dir), busybox
+    def __init__(self, backend, lock_dir, busybox=None):
+        self.backend, self.lock_dir, self.busybox = backend, Path(lock_dir), busybox
 
     def make(self, image, say):
         """Make `image` unless another process made it meanwhile; BuildError saying the fix if it
         cannot be made."""
         with _FileLock(self.lock_dir / LOCK_FILE, lambda: say(f"Waiting for another worker to finish making {image}")):
-            if self.engine.has_image(image):
+            if self.backend.has_image(image):
                 say(f"{image} was made by another worker")
                 return
             try:
@@ -120,7 +131,7 @@ class OwnImages:
                 raise BuildError(cannot_make(image, exc)) from None
             say(f"Making {image} from this host's {busybox}, once for this engine "
                 f"('stoker make-image' does it ahead of time)")
-            self.engine.import_image(image, busybox_rootfs(busybox))
+            self.backend.import_image(image, busybox_rootfs(busybox))
 
 
 class _FileLock:

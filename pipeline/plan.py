@@ -12,9 +12,10 @@ from itertools import product
 import yaml
 
 from . import caches
-from .engine import IMAGE_REFERENCE
 from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
+from .images import IMAGE_REFERENCE
 from .when import When
+from .words import After, Event
 
 FILENAME = ".stoker.yml"
 KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache"}
@@ -27,8 +28,6 @@ SERVICE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 MAX_SERVICES = 10
 PULL_POLICIES = ("if-missing", "always", "never")
 FAILURE_POLICIES = ("fail", "ignore")
-STATUSES = ("success", "failure")
-EVENTS = ("push", "tag", "pull_request", "manual", "cron")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # In the file's image or a step's, a matrix value by name: "golang:${GO_VERSION}".
 MATRIX_VALUE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -94,7 +93,7 @@ class Step:
     @property
     def statuses(self):
         """What must have happened before it for it to run: success, failure or either."""
-        return self.when.status if self.when is not None and self.when.status else ("success",)
+        return self.when.status if self.when is not None and self.when.status else (After.SUCCESS,)
 
     def script(self):
         """A POSIX shell script that prints each command, runs it, and stops at the first failure."""
@@ -217,10 +216,10 @@ def _when(node, key):
         found[name] = _texts(value, f"when.{name}")
         if len(found[name]) > MAX_PATTERNS or any(len(text) > MAX_PATTERN_LENGTH for text in found[name]):
             _fail(value, f"when.{name} takes at most {MAX_PATTERNS} texts of {MAX_PATTERN_LENGTH} characters")
-        if name == "event" and not set(found[name]) <= set(EVENTS):
-            _fail(value, f"when.event must name events among {', '.join(EVENTS)}")
-        if name == "status" and not set(found[name]) <= set(STATUSES):
-            _fail(value, "when.status must be success, failure, or both")
+        if name == "event" and not set(found[name]) <= set(Event.ALL):
+            _fail(value, f"when.event must name events among {', '.join(Event.ALL)}")
+        if name == "status" and not set(found[name]) <= set(After.ALL):
+            _fail(value, f"when.status must be {' or '.join(After.ALL)}, or both")
     return When(line=key.start_mark.line + 1, **found)
 
 

@@ -21,7 +21,7 @@ NEW = "new-"
 MIN_AGE_SECONDS = 60
 # Under the data dir: where builds and app builds make their folders.
 BUILDS = "workspaces"
-MOBILE_BUILDS = "app-builds"
+APP_BUILDS = "app-builds"
 
 
 @contextmanager
@@ -44,7 +44,7 @@ def workspace(root, prefix):
 
 def sweep_data_dir(data_dir):
     """Sweep the folders of builds and app builds under the data dir; return what was removed."""
-    return [name for folder in (BUILDS, MOBILE_BUILDS) for name in sweep(Path(data_dir) / folder)]
+    return [name for folder in (BUILDS, APP_BUILDS) for name in sweep(Path(data_dir) / folder)]
 
 
 def sweep(root, min_age=MIN_AGE_SECONDS):

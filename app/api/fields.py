@@ -1,5 +1,5 @@
 """Fields more than one resource takes: a branch, and a run's variables."""
-from pipeline.git import check_branch
+from pipeline.git.inputs import check_branch
 from pipeline.plan import run_variable_refused
 
 from ..records import vault

@@ -4,9 +4,11 @@ import secrets
 
 from flask import Blueprint, current_app, jsonify
 
-from pipeline.engine import IMAGE_REFERENCE
-from pipeline.git import NO_ACCESS, Access, GitError, UnsafeRemote, check_repo_url, is_ssh, without_credentials
+from pipeline.git import GitError
+from pipeline.git.command import NO_ACCESS, Access
+from pipeline.git.inputs import UnsafeRemote, check_repo_url, is_ssh, without_credentials
 from pipeline.globs import check_patterns
+from pipeline.images import IMAGE_REFERENCE
 from pipeline.plan import MAX_TIMEOUT
 
 from .. import runtime

@@ -2,7 +2,7 @@
 import time
 from pathlib import Path
 
-from pipeline.git import remove_mirrors_except
+from pipeline.git.mirror import remove_mirrors_except
 
 from ..records.models import Project, db
 from ..runtime import Periodic

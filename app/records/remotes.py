@@ -1,5 +1,5 @@
 """What a project's remote says now: the head of a branch, reached as this server's settings let git."""
-from pipeline.git import NO_ACCESS, ls_remote_branch
+from pipeline.git.command import NO_ACCESS, ls_remote_branch
 
 from . import vault
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import workspaces
-from ..engine import BuildError, ContainerSpec, ImageMissing, Sandbox, TimedOut
+from ..backend import BuildError, BuildSpec, ImageMissing, Sandbox, StepSpec, TimedOut
 from .android.sources import AndroidSources
 from .ios.project import XcodeProject
 from .webapp import WebAppError, read_web_app
@@ -24,12 +24,12 @@ TOOL_SANDBOX = Sandbox(network="none", caps=(), pids=256, memory="1g", cpus=None
                        read_only=True)
 
 
-class MobileBuildFailed(Exception):
+class AppBuildFailed(Exception):
     """The app could not be built; the message says why, for the user."""
 
 
 @dataclass(frozen=True)
-class MobileJob:
+class AppBuildJob:
     uid: str
     platform: str
     name: str
@@ -49,26 +49,25 @@ class Artifact:
     data: bytes = field(repr=False)
 
 
-class MobileBuilder:
-    def __init__(self, data_dir, *, image, allow_private_urls, timeout, labels=None, engine=None):
-        # This host's Docker engine, unless told otherwise.
-        if engine is None:
-            from ..docker_engine import DockerEngine
-
-            engine = DockerEngine()
-        self.engine = engine
-        self.work_root = Path(data_dir) / workspaces.MOBILE_BUILDS
+class AppBuilder:
+    def __init__(self, data_dir, *, backend, image, allow_private_urls, timeout, labels=None):
+        # Where the builder runs (see pipeline/backend).
+        self.backend = backend
+        self.work_root = Path(data_dir) / workspaces.APP_BUILDS
         self.image = image
         self.allow_private_urls = allow_private_urls
         self.timeout = timeout
         self.labels = dict(labels or {})
 
-    def build(self, job):
-        """Return the job's Artifact, or raise MobileBuildFailed."""
+    def build(self, job, halt=None):
+        """Return the job's Artifact, or raise AppBuildFailed; once `halt` is set, nothing more is
+        started (see kill_containers for what already runs)."""
         try:
             web = read_web_app(job.url, self.allow_private_urls)
         except WebAppError as exc:
-            raise MobileBuildFailed(str(exc)) from None
+            raise AppBuildFailed(str(exc)) from None
+        if halt is not None and halt.is_set():
+            raise AppBuildFailed("stopped before packaging")
         if job.platform == "ios":
             app = XcodeProject(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
                          permissions=job.permissions)
@@ -78,8 +77,9 @@ class MobileBuilder:
         return Artifact(f"{job.bundle_id}-{job.version}.apk", "application/vnd.android.package-archive",
                         self._package(job, app))
 
-    def kill_containers(self):
-        self.engine.kill(self.labels)
+    def kill_containers(self, uid=None):
+        """Kill the containers of app build `uid` (None: of every app build this builder runs)."""
+        self.backend.kill({**self.labels, "stoker.app-build": uid} if uid else self.labels)
 
     def _package(self, job, app):
         with workspaces.workspace(self.work_root, f"{job.uid}-") as folder:
@@ -95,20 +95,26 @@ class MobileBuilder:
             apk = folder / "app.apk"
             if exit_code != 0 or not apk.is_file():
                 tail = "\n".join(output.decode(errors="replace").strip().splitlines()[-OUTPUT_LINES:])
-                raise MobileBuildFailed(f"packaging the APK failed (exit code {exit_code}):\n{tail}")
+                raise AppBuildFailed(f"packaging the APK failed (exit code {exit_code}):\n{tail}")
             return apk.read_bytes()
 
     def _run_builder(self, folder, labels):
-        spec = ContainerSpec(image=self.image, command=("/opt/stoker/build-apk",), workspace=folder, workdir="/work",
-                             sandbox=TOOL_SANDBOX, labels=labels, kind="tool")
+        spec = BuildSpec(name="app-build", workspace=folder, workdir="/work", sandbox=TOOL_SANDBOX, labels=labels,
+                         kind="tool")
         output = bytearray()
         try:
-            return self.engine.run(spec, output.extend, timeout=self.timeout).code, bytes(output)
+            build = self.backend.setup_build(spec)
+            try:
+                ended = self.backend.run_step(build, StepSpec(image=self.image, command=("/opt/stoker/build-apk",)),
+                                              output.extend, timeout=self.timeout)
+            finally:
+                self.backend.destroy_build(build)
+            return ended.code, bytes(output)
         except ImageMissing:
-            raise MobileBuildFailed(
+            raise AppBuildFailed(
                 f"the Android builder image {self.image} is not on this worker's Docker engine; "
                 "make it with 'stoker make-android-image'") from None
         except TimedOut:
-            raise MobileBuildFailed(f"packaging the APK took longer than {self.timeout:g} s") from None
+            raise AppBuildFailed(f"packaging the APK took longer than {self.timeout:g} s") from None
         except BuildError as exc:
-            raise MobileBuildFailed(f"the builder container could not run: {exc}") from None
+            raise AppBuildFailed(f"the builder container could not run: {exc}") from None

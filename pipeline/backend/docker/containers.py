@@ -1,31 +1,19 @@
-"""The container engine builds run on: one small interface, its lifecycle spelled out.
+"""Containers, the unit the Docker backend runs a step in: what one is, and the primitives an engine offers.
 
 A container is prepared (created, not started), its output streamed from
 before it starts, started, waited for, and removed whatever happened; any
 container carrying given labels can be killed from another thread at any
-time. `ContainerEngine.run` is that lifecycle, written once. Docker
-(pipeline/docker_engine.py) implements it; another engine (Kubernetes, a
-remote agent) is one new module implementing the abstract methods.
+time. A gated container is started ahead of its turn, its command held until
+its gate opens; its exit is said on its output's last line (see ExitLine).
+DockerEngine (engine.py) implements the primitives on the docker SDK.
 """
 import re
 import secrets
-import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-# An image reference as engines take them: [registry/]name[:tag][@digest].
-IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
-
-
-def registry_of(image):
-    """The registry an image reference pulls from: its first part when that names a host (has a
-    dot or a port, or is localhost), else Docker Hub."""
-    first, slash, _ = image.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io"
-
+from .. import BuildError, Sandbox
 
 # A gated container (ContainerSpec.gated, command ("sh", "-c", script)) runs `script` inside this:
 # it waits on its standard input for the word `go` (its gate's `open()`), ending, having run nothing,
@@ -40,38 +28,8 @@ code=$?; printf '{report}%d\\n' "$code"; exit "$code"
 """
 
 
-class BuildError(Exception):
-    """A container could not run at all; the message says why, for the user."""
-
-
-class ImageMissing(BuildError):
-    """The engine does not have the image."""
-
-
 class NetworkTaken(BuildError):
     """The subnet asked for overlaps one the engine already has."""
-
-
-class TimedOut(BuildError):
-    """A container ran past its time and was killed."""
-
-
-@dataclass(frozen=True)
-class Sandbox:
-    """What a container may use: every capability dropped but `caps`, and hard limits.
-
-    `user`, `read_only` (with a small writable /tmp) and `cpus=None` (no
-    CPU limit) are for Stoker's own tool containers, which get less than a
-    build does.
-    """
-
-    network: str = "none"
-    caps: tuple = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID")
-    pids: int = 1024
-    memory: str = "2g"
-    cpus: float | None = 2.0
-    user: str | None = None
-    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,7 +57,7 @@ class ContainerSpec:
 
 @dataclass(frozen=True)
 class Ahead:
-    """A gated container started ahead of its turn (ContainerEngine.ahead), for `run`."""
+    """A gated container started ahead of its turn (ContainerEngine.ahead)."""
 
     handle: object
     output: object
@@ -108,21 +66,10 @@ class Ahead:
     report: bytes
 
 
-@dataclass(frozen=True)
-class Exit:
-    code: int
-    # Whether the kernel killed it for going over its memory limit.
-    out_of_memory: bool = False
-
-
 class ContainerEngine(ABC):
     @abstractmethod
     def answering(self):
         """Whether the engine answers now; a worker asks before it claims a job."""
-
-    @abstractmethod
-    def has_image(self, image):
-        """Whether the engine has `image` already; BuildError when it cannot say."""
 
     @abstractmethod
     def image_id(self, image):
@@ -138,9 +85,10 @@ class ContainerEngine(ABC):
         """Make `image` (repository:tag) from `rootfs`, a tar of a root filesystem, as bytes."""
 
     @abstractmethod
-    def create_network(self, name, subnet, labels):
+    def create_network(self, name, subnet, labels, way_out=False):
         """Create a network of `subnet` (an IPv4 network) that only its containers reach: no route
-        out, none to the host or to other networks. NetworkTaken if the subnet is in use."""
+        out, none to the host or to other networks; with `way_out`, routed out through the host.
+        NetworkTaken if the subnet is in use."""
 
     @abstractmethod
     def remove_network(self, name):
@@ -195,8 +143,8 @@ class ContainerEngine(ABC):
 
     def ahead(self, spec):
         """`spec`'s container (gated, its command ("sh", "-c", script)) made, attached and started
-        ahead of its turn, its script waiting at the gate: an Ahead, for `run`. Removed if it
-        cannot be started."""
+        ahead of its turn, its script waiting at the gate: an Ahead. Removed if it cannot be
+        started."""
         shell, flag, script = spec.command
         report = secrets.token_hex(16)
         wrapped = replace(spec, command=(shell, flag, GATED_SCRIPT.format(script=script, report=report)))
@@ -206,63 +154,6 @@ class ContainerEngine(ABC):
         except BaseException:
             self.remove(handle)
             raise
-
-    def run(self, spec, on_output, timeout=None, ahead=None, later=None):
-        """Run `spec` to its end, giving its output to `on_output` as it comes; returns its Exit.
-
-        `ahead` is what `ahead(spec)` gave, when the container was started
-        ahead of time: its gate is opened, and a script that exits 0 has
-        ended as soon as its exit line comes. The container is removed
-        however this ends: at once, or, given `later` (a contextlib.ExitStack),
-        when `later` closes, so a caller can report the exit before that.
-        Past `timeout` seconds it is killed (by its labels, which must single
-        it out) and TimedOut raised.
-        """
-        if ahead is None:
-            handle, output = self.attach(spec)
-            gate, exit_line = None, None
-        else:
-            handle, output, gate, exit_line = ahead.handle, ahead.output, ahead.gate, ExitLine(ahead.report)
-        if later is not None:
-            later.callback(self.remove, handle)
-        timer, expired = None, threading.Event()
-
-        def expire():
-            expired.set()
-            self.kill(spec.labels)
-
-        try:
-            if gate is None:
-                self.start(handle)
-            else:
-                gate.open()
-            if timeout is not None:
-                timer = threading.Timer(timeout, expire)
-                timer.start()
-            for chunk in output:
-                if exit_line is None:
-                    on_output(chunk)
-                    continue
-                shown, code = exit_line.feed(chunk)
-                if shown:
-                    on_output(shown)
-                if code == 0:
-                    return Exit(0)
-                if code is not None:
-                    break  # whether the kernel killed it for its memory, the engine says
-            if exit_line is not None and exit_line.held:
-                on_output(exit_line.held)
-            ended = self.wait(handle)
-            if expired.is_set():
-                raise TimedOut(f"{spec.image} ran longer than {timeout:g} s")
-            return ended
-        finally:
-            if timer is not None:
-                timer.cancel()
-            if gate is not None:
-                gate.close()
-            if later is None:
-                self.remove(handle)
 
 
 class ExitLine:

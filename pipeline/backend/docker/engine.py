@@ -1,4 +1,4 @@
-"""The container engine on Docker, through the docker SDK: see pipeline/engine.py for the lifecycle."""
+"""This host's Docker engine, through the docker SDK: the container primitives of containers.py."""
 import logging
 import threading
 import time
@@ -11,7 +11,8 @@ from docker.utils import parse_repository_tag
 from docker.utils.socket import frames_iter
 from requests.exceptions import RequestException
 
-from .engine import BuildError, ContainerEngine, Exit, ImageMissing, NetworkTaken
+from .. import BuildError, Exit, ImageMissing
+from .containers import ContainerEngine, NetworkTaken
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +86,6 @@ class DockerEngine(ContainerEngine):
             self.answers, self.checked = answers, time.monotonic()
             return answers
 
-    def has_image(self, image):
-        try:
-            self.client().images.get(image)
-            return True
-        except ImageNotFound:
-            return False
-        except DockerException as exc:
-            raise BuildError(str(exc)) from None
-
     def image_id(self, image):
         try:
             return self.client().images.get(image).id
@@ -123,13 +115,15 @@ class DockerEngine(ContainerEngine):
         with _as_build_error():
             self.client().api.import_image_from_data(rootfs, repository=repository, tag=tag or "latest")
 
-    def create_network(self, name, subnet, labels):
+    def create_network(self, name, subnet, labels, way_out=False):
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
+        # Without a way out: internal, and no address for the host's bridge: with the engine's
+        # iptables off, the host would otherwise route between networks and to itself (checked here).
+        # With one, the host is its gateway, and its packet filter (firewall.py) what keeps it apart.
+        options = {} if way_out else {"com.docker.network.bridge.inhibit_ipv4": "true"}
         try:
-            # Internal: no route out. No address for the host's bridge: with the engine's iptables off,
-            # the host would otherwise route between networks and to itself (checked here).
-            self.client().networks.create(name, driver="bridge", internal=True, ipam=ipam, labels=labels,
-                                          options={"com.docker.network.bridge.inhibit_ipv4": "true"})
+            self.client().networks.create(name, driver="bridge", internal=not way_out, ipam=ipam, labels=labels,
+                                          options=options)
         except APIError as exc:
             if "overlaps" in str(exc.explanation):
                 raise NetworkTaken(str(exc.explanation)) from None

@@ -1,0 +1,158 @@
+"""Running git: every process with the project's own credentials and nothing of this host's user.
+
+Every git process runs with GIT_ALLOW_PROTOCOL, so that git itself refuses
+transports we never meant to allow (ext::, file:// when local repos are off),
+and no credential is ever on a command line.
+"""
+import base64
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from . import GitError
+from .inputs import is_ssh, network_pins, without_credentials
+
+
+def git_env(allow_local):
+    """What every git process runs with: the project's own credentials (see `credentials`) and
+    nothing of this host's user, whose ssh keys, agent, ssh config, git config and credential
+    helpers could reach what no project was given."""
+    protocols = "https:ssh" + (":file" if allow_local else "")
+    return {
+        "GIT_ALLOW_PROTOCOL": protocols,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none "
+                           "-o IdentityFile=none -o StrictHostKeyChecking=accept-new",
+    }
+
+
+def run_git(args, *, allow_local, timeout, env=None, secrets=()):
+    """Run one git command; its output (without the last newline), or GitError with git's own
+    words on failure (never with any of `secrets` in them). A process, not GitPython: a web
+    process checks remotes without loading it."""
+    try:
+        done = subprocess.run(["git", *args], env={**os.environ, **git_env(allow_local), **(env or {})},
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except Exception as exc:
+        # Under eventlet the green module raises the standard library's TimeoutExpired, another
+        # class than its own; either way run() has killed git.
+        if type(exc).__name__ != "TimeoutExpired":
+            raise
+        raise GitError(f"git took longer than {timeout:g} s") from None
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace")
+        lines = [line.strip() for line in said.splitlines() if line.strip()]
+        reason = without_credentials(_reason(lines) if lines else f"git exited with {done.returncode}")
+        for secret in secrets:
+            reason = reason.replace(secret, "***")
+        raise GitError(reason.strip("' "))
+    out = done.stdout.decode("utf-8", "replace")
+    return out[:-1] if out.endswith("\n") else out
+
+
+@dataclass(frozen=True)
+class Access:
+    """How git proves itself to a private repository: a token for https:// remotes, a deploy key
+    (an OpenSSH private key) for ssh ones, with the server's host key once pinned."""
+
+    token: str | None = None
+    ssh_key: str | None = None
+    known_hosts: str | None = None
+    # Given the host key ssh accepted on first contact, to pin it for every later one.
+    pin: Callable[[str], None] | None = None
+
+    def secrets(self):
+        return [value for value in (self.token, self.ssh_key) if value]
+
+    def fingerprint(self):
+        """Names the credential (never shows it): a mirror fetched with one is used with it alone."""
+        digest = hashlib.sha256()
+        for value in (self.token, self.ssh_key):
+            digest.update((value or "").encode() + b"\0")
+        return digest.hexdigest()[:16]
+
+
+NO_ACCESS = Access()
+
+
+@contextmanager
+def credentials(url, access):
+    """Git environment carrying `access` for `url`, so that no credential is ever in a command
+    line: a token as an HTTP header in git's environment, a deploy key in a file of a folder only
+    this user can read, removed when git is done."""
+    url, env = split_credentials(url)
+    env = dict(env or {})
+    if access.token and url.startswith("https://") and not env:
+        basic = base64.b64encode(f"x-access-token:{access.token}".encode()).decode()
+        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader",
+                   GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}")
+    if not (access.ssh_key and is_ssh(url)):
+        yield env
+        return
+    folder = Path(tempfile.mkdtemp(prefix="stoker-ssh-"))
+    try:
+        key, hosts = folder / "key", folder / "known_hosts"
+        with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(access.ssh_key.strip() + "\n")
+        hosts.write_text(access.known_hosts.strip() + "\n" if access.known_hosts else "")
+        checking = "yes" if access.known_hosts else "accept-new"
+        env["GIT_SSH_COMMAND"] = (
+            f"ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i {shlex.quote(str(key))} "
+            f"-o UserKnownHostsFile={shlex.quote(str(hosts))} -o GlobalKnownHostsFile=/dev/null "
+            f"-o StrictHostKeyChecking={checking}")
+        yield env
+        learned = hosts.read_text().strip()
+        if learned and not access.known_hosts and access.pin is not None:
+            access.pin(learned)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reason(lines):
+    """The line of git's stderr that says why: its last, but for a remote it could not read, what
+    ssh said before git's own advice (a host key that changed, a key the server refused)."""
+    for index, line in enumerate(lines):
+        if "Could not read from remote repository" in line:
+            said = [earlier for earlier in lines[:index] if not earlier.startswith(("Warning:", "@"))]
+            return f"{said[-1]} ({line.removeprefix('fatal: ')})" if said else line
+    return lines[-1]
+
+
+def ls_remote_branch(url, branch, *, allow_local, timeout, allow_private_hosts=False, access=NO_ACCESS):
+    """Return the commit hash at the tip of `branch` in the remote repository."""
+    pins = network_pins(url, allow_private_hosts)
+    with credentials(url, access) as env:
+        out = run_git([*pins, "ls-remote", "--heads", "--", split_credentials(url)[0], f"refs/heads/{branch}"],
+                      allow_local=allow_local, timeout=timeout, env=env, secrets=access.secrets())
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    raise GitError(f"branch {branch!r} does not exist in the repository")
+
+
+def split_credentials(url):
+    """The URL without its user information, and git environment that sends it as a header instead.
+
+    Such URLs are refused now, but projects made before may have one: git's
+    command line is visible to every local user, its environment is not.
+    """
+    parts = urlsplit(url) if url.startswith("https://") else None
+    if parts is None or "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    basic = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=host)), {
+        "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
