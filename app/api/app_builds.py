@@ -11,9 +11,9 @@ from pipeline.mobile.android.sources import ANDROID_PERMISSIONS, version_code
 from pipeline.mobile.webapp import check_app_url
 
 from ..records import links
-from ..records.jobs import MOBILE_BUILD
-from ..records.lifecycle import changes
-from ..records.models import MobileBuild, MobileBundle, MobileStatus, db
+from ..records.jobs import APP_BUILD
+from ..records.lifecycle import cancel, changes
+from ..records.models import AppBuild, AppBuildStatus, AppBundle, db
 from .callers import current_user, require_login
 from .errors import ApiError
 from .parsing import json_body, page_args
@@ -97,7 +97,7 @@ def create():
     with changes() as batch:
         bundle = _claim_bundle(fields["bundle_id"], fields["platform"])
         _check_version_is_higher(bundle, fields["version"])
-        build = batch.queue(MOBILE_BUILD, uid=str(uuid.uuid4()), owner=current_user.id, bundle_record=bundle,
+        build = batch.queue(APP_BUILD, uid=str(uuid.uuid4()), owner=current_user.id, bundle_record=bundle,
                                 **{**fields, "permissions": json.dumps(fields["permissions"])})
     return jsonify(_json(build)), 201
 
@@ -109,8 +109,8 @@ def _claim_bundle(bundle_id, platform):
     builds of one bundle id are queued one after the other and each sees the
     version of the one before (SQLite's write transactions already take turns).
     """
-    MobileBundle.insert(owner=current_user.id, bundle_id=bundle_id, platform=platform).on_conflict_ignore().execute()
-    query = MobileBundle.select().where((MobileBundle.bundle_id == bundle_id) & (MobileBundle.platform == platform))
+    AppBundle.insert(owner=current_user.id, bundle_id=bundle_id, platform=platform).on_conflict_ignore().execute()
+    query = AppBundle.select().where((AppBundle.bundle_id == bundle_id) & (AppBundle.platform == platform))
     bundle = (query.for_update() if db.for_update else query).get()
     if bundle.owner_id != current_user.id:
         raise ApiError(409, f"bundleId {bundle_id} belongs to another account on {platform}")
@@ -120,10 +120,10 @@ def _claim_bundle(bundle_id, platform):
 def _check_version_is_higher(bundle, version):
     """409 unless `version` is above every version of the bundle that did not fail.
 
-    A failed build made no app, so its version may be built again.
+    A failed or canceled build made no app, so its version may be built again.
     """
-    versions = [v for (v,) in MobileBuild.select(MobileBuild.version)
-                .where((MobileBuild.bundle_record == bundle) & (MobileBuild.status != MobileStatus.FAILED)).tuples()]
+    versions = [v for (v,) in AppBuild.select(AppBuild.version)
+                .where((AppBuild.bundle_record == bundle) & AppBuild.status.not_in(AppBuildStatus.UNMADE)).tuples()]
     if not versions:
         return
     highest = max(versions, key=semver.Version.parse)
@@ -135,14 +135,29 @@ def _check_version_is_higher(bundle, version):
 @bp.get("")
 def list_builds():
     limit, offset = page_args()
-    mine = MobileBuild.select().where(MobileBuild.owner == current_user.id)
-    page = mine.order_by(MobileBuild.created_at.desc(), MobileBuild.id.desc()).limit(limit).offset(offset)
+    mine = AppBuild.select().where(AppBuild.owner == current_user.id)
+    page = mine.order_by(AppBuild.created_at.desc(), AppBuild.id.desc()).limit(limit).offset(offset)
     return jsonify(data=[_json(build) for build in page], total=mine.count(), limit=limit, offset=offset)
+
+
+def _own_build(build_id):
+    """The caller's app build of that id; 404 for another account's as for none."""
+    build = AppBuild.get_or_none((AppBuild.uid == build_id) & (AppBuild.owner == current_user.id))
+    if build is None:
+        raise ApiError(404, "Build not found")
+    return build
 
 
 @bp.get("/<build_id>")
 def get_build(build_id):
-    build = MobileBuild.get_or_none((MobileBuild.uid == build_id) & (MobileBuild.owner == current_user.id))
+    return jsonify(_json(_own_build(build_id)))
+
+
+@bp.post("/<build_id>/cancel")
+def cancel_build(build_id):
+    """Cancel a queued or building app build: a queued one never starts, a building one's worker
+    stops it within a second and keeps nothing it made."""
+    build = cancel(APP_BUILD, _own_build(build_id).id, reason=f"canceled by {current_user.username}")
     if build is None:
-        raise ApiError(404, "Build not found")
+        raise ApiError(409, "Build has already finished")
     return jsonify(_json(build))

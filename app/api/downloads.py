@@ -5,7 +5,7 @@ import time
 from flask import Blueprint, Response, current_app, request
 
 from ..records import links
-from ..records.models import MobileArtifact, MobileBuild, MobileStatus
+from ..records.models import AppArtifact, AppBuild, AppBuildStatus
 from .errors import ApiError
 
 bp = Blueprint("downloads", __name__, url_prefix="/api/v1/downloads")
@@ -20,8 +20,8 @@ def download(build_id):
         raise ApiError(403, "This download link is not valid")
     if int(expires) < time.time():
         raise ApiError(403, "This download link has expired; fetch the build again for a new one")
-    artifact = (MobileArtifact.select().join(MobileBuild)
-                .where((MobileBuild.uid == build_id) & (MobileBuild.status == MobileStatus.SUCCESS)).first())
+    artifact = (AppArtifact.select().join(AppBuild)
+                .where((AppBuild.uid == build_id) & (AppBuild.status == AppBuildStatus.SUCCESS)).first())
     if artifact is None:
         raise ApiError(404, "Build not found")
     return Response(bytes(artifact.data), content_type=artifact.content_type, headers={

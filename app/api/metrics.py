@@ -7,7 +7,7 @@ import hmac
 from flask import Blueprint, Response, current_app, request
 from peewee import fn
 
-from ..records.models import Build, MobileBuild, MobileStatus, Project, Status, User, db, utcnow
+from ..records.models import AppBuild, AppBuildStatus, Build, Project, Status, User, db, utcnow
 from .errors import ApiError
 
 bp = Blueprint("metrics", __name__)
@@ -23,8 +23,8 @@ class Records:
             builds = dict(Build.select(Build.status, fn.COUNT(Build.id)).group_by(Build.status).tuples())
             oldest = Build.select(Build.started_at).where(Build.status == Status.QUEUED) \
                 .order_by(Build.started_at).first()
-            app_builds = dict(MobileBuild.select(MobileBuild.status, fn.COUNT(MobileBuild.id))
-                              .group_by(MobileBuild.status).tuples())
+            app_builds = dict(AppBuild.select(AppBuild.status, fn.COUNT(AppBuild.id))
+                              .group_by(AppBuild.status).tuples())
             projects = Project.select().count()
             users = User.select().where(~User.disabled).count()
 
@@ -38,7 +38,7 @@ class Records:
         yield GaugeMetricFamily("stoker_build_queue_oldest_seconds",
                                 "How long the oldest queued CI build has waited (0: none waits)",
                                 value=(utcnow() - oldest.started_at).total_seconds() if oldest else 0)
-        yield by_status("stoker_app_builds", "App builds kept, by status", MobileStatus.ALL, app_builds)
+        yield by_status("stoker_app_builds", "App builds kept, by status", AppBuildStatus.ALL, app_builds)
         yield GaugeMetricFamily("stoker_projects", "Projects", value=projects)
         yield GaugeMetricFamily("stoker_users", "Accounts not disabled", value=users)
 

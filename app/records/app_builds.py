@@ -5,13 +5,13 @@ from peewee import BlobField, CharField, DateTimeField, ForeignKeyField, TextFie
 
 from .accounts import User
 from .base import BaseModel, LeasedJob, iso, utcnow
-from .words import MobileStatus
+from .words import AppBuildStatus
 
 
-class MobileBundle(BaseModel):
+class AppBundle(BaseModel):
     """A bundle id on one platform: the one account it belongs to, and its signing key once made."""
 
-    owner = ForeignKeyField(User, backref="mobile_bundles", on_delete="CASCADE")
+    owner = ForeignKeyField(User, backref="app_bundles", on_delete="CASCADE")
     bundle_id = CharField(max_length=255)
     platform = CharField(max_length=16)
     # The private key (PKCS#8, base64) sealed like a project secret, and its certificate (DER).
@@ -20,18 +20,16 @@ class MobileBundle(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
-        # The name it had before the feature was called mobile builds: existing databases keep their rows.
-        table_name = "appbundle"
         indexes = ((("bundle_id", "platform"), True),)
 
 
-class MobileBuild(LeasedJob):
+class AppBuild(LeasedJob):
     """A web app's URL to be made into a native app; `uid` is the id the API shows."""
 
     uid = CharField(max_length=36, unique=True)
-    owner = ForeignKeyField(User, backref="mobile_builds", on_delete="CASCADE")
+    owner = ForeignKeyField(User, backref="app_builds", on_delete="CASCADE")
     # The bundle whose signing key it is signed with; `bundle_id` is the bundle id itself.
-    bundle_record = ForeignKeyField(MobileBundle, column_name="app_bundle_id", object_id_name="bundle_record_id",
+    bundle_record = ForeignKeyField(AppBundle, column_name="app_bundle_id", object_id_name="bundle_record_id",
                                     backref="builds", on_delete="CASCADE")
     platform = CharField(max_length=16)
     name = CharField(max_length=255)
@@ -40,14 +38,12 @@ class MobileBuild(LeasedJob):
     url = TextField()
     # A JSON list of the API's permission words.
     permissions = TextField(default="[]")
-    status = CharField(max_length=16, default=MobileStatus.QUEUED, index=True)
+    status = CharField(max_length=16, default=AppBuildStatus.QUEUED, index=True)
     error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
     completed_at = DateTimeField(null=True)
 
     class Meta:
-        # The name it had before the feature was called mobile builds: existing databases keep their rows.
-        table_name = "appbuild"
         indexes = ((("owner", "id"), False),)
 
     @property
@@ -67,24 +63,20 @@ class MobileBuild(LeasedJob):
             "permissions": json.loads(self.permissions),
             "createdAt": iso(self.created_at),
         }
-        if self.status in MobileStatus.FINISHED:
+        if self.status in AppBuildStatus.FINISHED:
             data["completedAt"] = iso(self.completed_at)
-        if self.status == MobileStatus.SUCCESS and download_url:
+        if self.status == AppBuildStatus.SUCCESS and download_url:
             data["downloadUrl"] = download_url
-        if self.status == MobileStatus.FAILED:
+        if self.status in AppBuildStatus.UNMADE:
             data["error"] = self.error
         return data
 
 
-class MobileArtifact(BaseModel):
+class AppArtifact(BaseModel):
     """What a successful app build made, kept in the database so any web process can serve it."""
 
-    build = ForeignKeyField(MobileBuild, backref="artifacts", on_delete="CASCADE", unique=True)
+    build = ForeignKeyField(AppBuild, backref="artifacts", on_delete="CASCADE", unique=True)
     file_name = CharField(max_length=255)
     content_type = CharField(max_length=100)
     sha256 = CharField(max_length=64)
     data = BlobField()
-
-    class Meta:
-        # The name it had before the feature was called mobile builds: existing databases keep their rows.
-        table_name = "appartifact"

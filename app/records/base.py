@@ -1,6 +1,4 @@
 """What every record shares: the database (chosen at start), ids never given twice, times in UTC."""
-from datetime import datetime, timezone
-
 from peewee import (
     SQL,
     AutoField,
@@ -13,12 +11,10 @@ from peewee import (
     SqliteDatabase,
 )
 
+# Every stored time is by the clock builds' steps are stamped by too; the records take it from here.
+from pipeline.clock import utcnow as utcnow
+
 db = DatabaseProxy()
-
-
-def utcnow():
-    """Naive UTC now: every timestamp is stored in UTC without an offset."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def iso(moment):

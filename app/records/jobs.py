@@ -1,10 +1,11 @@
 """The kinds of job workers take, one entry each.
 
 A kind brings its model (a LeasedJob), its statuses, the event its owner
-hears, what a status change owes elsewhere (its forge's commit statuses), and the
-executor a worker runs it with. The lifecycle (app/lifecycle.py) queues,
-claims, moves, renews, cancels and recovers every kind the same way; adding
-a kind is one entry in KINDS.
+hears, and what a status change owes elsewhere (its forge's commit statuses).
+The lifecycle (records/lifecycle.py) queues, claims, moves, renews, cancels and
+recovers every kind the same way. How a worker runs a kind is the worker's
+business (app/worker/kinds.py, one entry each there too, checked against KINDS),
+so a web process never loads what runs builds.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -13,7 +14,7 @@ from flask import current_app
 from peewee import Field
 
 from . import links, outbox
-from .models import Build, Member, MobileBuild, MobileStatus, Project, Status
+from .models import AppBuild, AppBuildStatus, Build, Member, Project, Status
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,9 +30,6 @@ class JobKind:
     event: str
     recipients: Callable
     payload: Callable
-    # "module:function", called as function(worker, job) once a worker has claimed a job; imported
-    # only by the workers, so that a web process never loads what runs builds.
-    executor: str
     # How long a claim lasts before it must be renewed, from the app's config.
     lease_seconds: Callable
     # Set to the claim's time when a worker claims the job, and to the end's when it finishes.
@@ -54,21 +52,20 @@ def _owe_statuses(build):
 BUILD = JobKind(
     name="build", model=Build, statuses=Status, running=Status.RUNNING, canceled=Status.CANCELED,
     event="buildStatusUpdate", recipients=lambda build: Member.user_ids(build.project_id), payload=lambda build: build.to_json(),
-    executor="app.worker.builds:run_build",
     lease_seconds=lambda config: config["STOKER_LEASE_SECONDS"],
     started_field="run_started_at", finished_field="finished_at",
     owe=_owe_statuses, group=Build.project, limit=Project.concurrency, has_log=True,
 )
 
-MOBILE_BUILD = JobKind(
-    name="mobile build", model=MobileBuild, statuses=MobileStatus, running=MobileStatus.BUILDING, canceled=None,
+APP_BUILD = JobKind(
+    name="app build", model=AppBuild, statuses=AppBuildStatus, running=AppBuildStatus.BUILDING,
+    canceled=AppBuildStatus.CANCELED,
     event="appBuildStatusUpdate", recipients=lambda build: [build.owner_id],
     payload=lambda build: build.to_json(links.url_for_build(current_app, build)),
-    executor="app.worker.mobile:run_mobile_build",
-    # A mobile build is short and bounded (its fetches and its builder container time out), so its
+    # A app build is short and bounded (its fetches and its builder container time out), so its
     # lease covers the whole of it and is never renewed.
     lease_seconds=lambda config: config["STOKER_APP_BUILD_TIMEOUT"] + config["STOKER_LEASE_SECONDS"],
     started_field=None, finished_field="completed_at",
 )
 
-KINDS = (BUILD, MOBILE_BUILD)
+KINDS = (BUILD, APP_BUILD)

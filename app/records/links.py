@@ -8,7 +8,7 @@ import time
 
 from itsdangerous import Signer
 
-from .models import MobileStatus
+from .models import AppBuildStatus
 
 
 def _signer(app):
@@ -21,7 +21,7 @@ def _signed_part(uid, expires):
 
 def url_for_build(app, build, now=None):
     """The build's download link, valid for STOKER_DOWNLOAD_URL_SECONDS; None unless it succeeded."""
-    if build.status != MobileStatus.SUCCESS:
+    if build.status != AppBuildStatus.SUCCESS:
         return None
     expires = int((now or time.time()) + app.config["STOKER_DOWNLOAD_URL_SECONDS"])
     signature = _signer(app).get_signature(_signed_part(build.uid, expires)).decode()

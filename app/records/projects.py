@@ -4,7 +4,7 @@ import json
 
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from pipeline.git import without_credentials
+from pipeline.git.inputs import without_credentials
 
 from .accounts import User
 from .base import BaseModel, iso, utcnow

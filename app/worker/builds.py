@@ -4,8 +4,10 @@ import logging
 
 from peewee import DatabaseError, IntegrityError
 
-from pipeline.runner import BuildJob, Outcome
+from pipeline.backend import Sandbox
+from pipeline.runner import BuildJob, Outcome, Runner
 
+from .. import runtime
 from ..background import caches, mail, retention
 from ..records.jobs import BUILD
 from ..records.lifecycle import move
@@ -19,8 +21,36 @@ log = logging.getLogger(__name__)
 STOPPED = "Stoker was stopped while this build ran"
 
 
-def run_build(worker, build):
-    """Run a build `worker` has claimed, under watch, and record how it ended."""
+def make_runner(app, engine, labels):
+    """The Runner a worker runs builds with, set up from the app's config."""
+    config = app.config
+    return Runner(
+        config["STOKER_DATA_DIR"],
+        backend=engine,
+        sandbox=Sandbox(network=config["STOKER_BUILD_NETWORK"], caps=config["STOKER_BUILD_CAPS"],
+                        pids=config["STOKER_BUILD_PIDS"], memory=config["STOKER_BUILD_MEMORY"],
+                        cpus=config["STOKER_BUILD_CPUS"]),
+        allow_local_repos=config["STOKER_ALLOW_LOCAL_REPOS"],
+        allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
+        git_timeout=config["STOKER_GIT_TIMEOUT"],
+        labels=labels,
+        pull_registries=config["STOKER_PULL_REGISTRIES"],
+        busybox=config["STOKER_BUSYBOX"],
+        off_the_hub=runtime.off_the_hub,
+    )
+
+
+def has_way_out(build, config):
+    """Whether the build gets a network of its own with a way out: the server gives them
+    (STOKER_BUILD_EGRESS), the build is on the default network (its project names none, and the
+    admin's default is none), and it is not a fork's pull request that nobody let run."""
+    unapproved_fork = build.fork and build.triggered_by_id is None
+    return (config["STOKER_BUILD_EGRESS"] and build.project.network is None
+            and config["STOKER_BUILD_NETWORK"] == "none" and not unapproved_fork)
+
+
+def run_build(worker, runner, build):
+    """Run a build `worker` has claimed, with `runner`, under watch, and record how it ended."""
     with db.connection_context():
         try:
             secrets = secrets_of(build, worker.app.config["SECRET_KEY"])
@@ -48,6 +78,7 @@ def run_build(worker, build):
             access=access,
             registries=registries,
             network=build.project.network,
+            egress=has_way_out(build, worker.app.config),
             cache=caches.access_for(build, build.project, worker.app.config),
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
@@ -57,11 +88,11 @@ def run_build(worker, build):
     with worker.tidying() as later:
         later.callback(retention.prune, build.project_id)
         later.callback(mail.tell, worker.app, build.id)
-        _run_and_record(worker, build, job, mask, later)
+        _run_and_record(worker, runner, build, job, mask, later)
 
 
-def _run_and_record(worker, build, job, mask, later):
-    outcome, reason, timeout = _run(worker, job, mask, later)
+def _run_and_record(worker, runner, build, job, mask, later):
+    outcome, reason, timeout = _run(worker, runner, job, mask, later)
     error = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
     if outcome.skipped and reason is None:
         status = Status.SKIPPED
@@ -96,7 +127,7 @@ def _record(worker, build, status, outcome, error, reason):
             append_note(build, outcome.error)
 
 
-def _run(worker, job, mask, later):
+def _run(worker, runner, job, mask, later):
     """Run one job under watch; return its outcome, why it was halted (if it was), and its timeout."""
     config = worker.app.config
     log_writer = LogWriter(worker.app, job.build_id, config["STOKER_LOG_MAX_BYTES"], mask, owner=worker.name)
@@ -108,10 +139,12 @@ def _run(worker, job, mask, later):
                                            mask.fresh(), step=name[:100], owner=worker.name)
         step_writers[name].write(raw)
 
-    watch = worker.watch = Watch(worker, job, log_writer)
+    watch = worker.watch = Watch(worker, BUILD, job.build_id, job.timeout,
+                                 kill=lambda: runner.kill_containers(job.build_id),
+                                 say=lambda line: log_writer.write(f"\n==> {line}\n".encode()))
     watch.start()
     try:
-        outcome = worker.runner.run(job, log_writer.write, halt=watch.halt,
+        outcome = runner.run(job, log_writer.write, halt=watch.halt,
                                     on_plan=lambda plan: _follow(watch, plan),
                                     on_step=lambda result, status: _record_step(worker, job, result, status),
                                     on_step_output=step_output, later=later, masks=mask.of_bytes)

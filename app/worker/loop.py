@@ -3,33 +3,22 @@
 Everything it hands to pipeline/ is plain values and plain callbacks; pipeline/
 never imports this side.
 """
-import importlib
 import logging
 import os
 import socket
 import threading
 from contextlib import ExitStack, contextmanager
 
-from pipeline.engine import Sandbox
-from pipeline.mobile.build import MobileBuilder
-from pipeline.runner import Runner
-
-from .. import runtime
-from ..records.jobs import KINDS
 from ..records.lifecycle import claim_next
 from ..records.models import db
 from ..services import services
+from .kinds import EXECUTORS
 
 log = logging.getLogger(__name__)
 
 
 def worker_name(index):
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
-
-
-def executor_of(kind):
-    module, _, function = kind.executor.partition(":")
-    return getattr(importlib.import_module(module), function)
 
 
 class Worker:
@@ -39,42 +28,21 @@ class Worker:
         self.app = app
         self.name = name
         self.stopping = stopping or threading.Event()
-        # The watch on the build this worker runs, while it runs one (see builds.py).
+        # The watch on the job this worker runs, while it runs one (see watch.py).
         self.watch = None
         # Removing what the last job left, while it does (see tidying).
         self.tidier = None
         self.doorbell = services(app).doorbell
         if services(app).engine is None:
-            from pipeline.docker_engine import DockerEngine
+            from pipeline.backend import named
 
-            services(app).engine = DockerEngine()
+            services(app).engine = named(app.config["STOKER_BACKEND"],
+                                         service_subnets=app.config["STOKER_SERVICE_SUBNETS"])
         self.engine = services(app).engine
-        config = app.config
         labels = {"stoker.worker": name}
-        self.runner = Runner(
-            config["STOKER_DATA_DIR"],
-            engine=self.engine,
-            sandbox=Sandbox(network=config["STOKER_BUILD_NETWORK"], caps=config["STOKER_BUILD_CAPS"],
-                            pids=config["STOKER_BUILD_PIDS"], memory=config["STOKER_BUILD_MEMORY"],
-                            cpus=config["STOKER_BUILD_CPUS"]),
-            allow_local_repos=config["STOKER_ALLOW_LOCAL_REPOS"],
-            allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
-            git_timeout=config["STOKER_GIT_TIMEOUT"],
-            labels=labels,
-            pull_registries=config["STOKER_PULL_REGISTRIES"],
-            service_subnets=config["STOKER_SERVICE_SUBNETS"],
-            busybox=config["STOKER_BUSYBOX"],
-            off_the_hub=runtime.off_the_hub,
-        )
-        self.mobile_builder = MobileBuilder(
-            config["STOKER_DATA_DIR"],
-            engine=self.engine,
-            image=config["STOKER_ANDROID_IMAGE"],
-            allow_private_urls=config["STOKER_ALLOW_PRIVATE_APP_URLS"],
-            timeout=config["STOKER_APP_BUILD_TIMEOUT"],
-            labels=labels,
-        )
-        self.executors = [(kind, executor_of(kind)) for kind in KINDS]
+        # Each kind's tool, made once: (kind, its run function, the tool).
+        self.executors = [(executor.kind, executor.run, executor.make_tool(app, self.engine, labels))
+                          for executor in EXECUTORS]
         # The kinds share the workers; each worker starts its look with the next kind each time.
         self.first_kind = 0
 
@@ -129,14 +97,14 @@ class Worker:
             return False
         turn = self.executors[self.first_kind:] + self.executors[:self.first_kind]
         self.first_kind = (self.first_kind + 1) % len(self.executors)
-        return any(self.run_next(kind, execute) for kind, execute in turn)
+        return any(self.run_next(kind, execute, tool) for kind, execute, tool in turn)
 
-    def run_next(self, kind, execute):
+    def run_next(self, kind, execute, tool):
         """Claim the oldest queued job of `kind` and run it; False when there was none."""
         with self.app.app_context():
             with db.connection_context():
                 job = claim_next(kind, self.name, kind.lease_seconds(self.app.config))
             if job is None:
                 return False
-            execute(self, job)
+            execute(self, tool, job)
             return True

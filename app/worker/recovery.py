@@ -4,7 +4,7 @@ import os
 import socket
 
 from pipeline import workspaces
-from pipeline.engine import BuildError
+from pipeline.backend import BuildError
 
 from ..records.lifecycle import recover_lost
 from ..records.models import db

@@ -3,7 +3,7 @@ import base64
 
 from pipeline.mobile.android.signing import new_signing_key
 
-from ..records.models import MobileBundle
+from ..records.models import AppBundle
 from ..records.vault import seal, unseal
 
 
@@ -13,11 +13,11 @@ def signing_key(bundle_row_id, server_secret):
     Two workers making the first key at once both write only where none is
     yet, and both then read back the one that won.
     """
-    bundle = MobileBundle.get_by_id(bundle_row_id)
+    bundle = AppBundle.get_by_id(bundle_row_id)
     if bundle.key_sealed is None:
         key, certificate = new_signing_key(bundle.bundle_id)
-        MobileBundle.update(key_sealed=seal(server_secret, base64.b64encode(key).decode()), certificate=certificate
-                         ).where((MobileBundle.id == bundle.id) & MobileBundle.key_sealed.is_null()).execute()
-        bundle = MobileBundle.get_by_id(bundle_row_id)
+        AppBundle.update(key_sealed=seal(server_secret, base64.b64encode(key).decode()), certificate=certificate
+                         ).where((AppBundle.id == bundle.id) & AppBundle.key_sealed.is_null()).execute()
+        bundle = AppBundle.get_by_id(bundle_row_id)
     key = base64.b64decode(unseal(server_secret, bundle.key_sealed, what=f"the signing key of {bundle.bundle_id}"))
     return key, bytes(bundle.certificate)

@@ -1,54 +1,60 @@
-"""The watch on a running build: its lease kept, and the build halted when it must stop."""
+"""The watch on a running job of any kind: its lease kept, and the job halted when it must stop."""
 import threading
 import time
 
-from ..records.jobs import BUILD
 from ..records.lifecycle import renew_lease
-from ..records.models import Build, Status, db
+from ..records.models import db
 
-# How often a running build's record is checked for a cancel, and its clock for a timeout.
+# How often a running job's record is checked for a cancel, and its clock for a timeout.
 WATCH_SECONDS = 0.5
 
 
 class Watch(threading.Thread):
-    """Keeps a running build's lease, and halts the build when it is canceled, runs too long,
-    or turns out to be another worker's."""
+    """Keeps a running job's lease, and halts the job when it is canceled, runs too long, is
+    deleted, or turns out to be another worker's.
 
-    def __init__(self, worker, job, log_writer):
-        super().__init__(name=f"watch-{job.build_id}", daemon=True)
-        self.worker, self.job, self.log_writer = worker, job, log_writer
+    Halting sets `halt` (for a runner that looks at it), calls `say` once with the reason's
+    line (for a job with a log), and calls `kill` on every tick from then on: a container
+    started just after a kill is caught too.
+    """
+
+    def __init__(self, worker, kind, job_id, timeout, kill, say=None):
+        super().__init__(name=f"watch-{kind.name.replace(' ', '-')}-{job_id}", daemon=True)
+        self.worker, self.kind, self.job_id = worker, kind, job_id
+        self.kill, self.say = kill, say
         self.halt = threading.Event()
         self.done = threading.Event()
         self.reason = None
         self.started = time.monotonic()
-        self.timeout = job.timeout
+        self.timeout = timeout
 
-    def stop_build(self, reason, line):
+    def stop_job(self, reason, line):
         if self.reason is None:
             self.reason = reason
-            self.log_writer.write(f"\n==> {line}\n".encode())
+            if self.say is not None:
+                self.say(line)
         self.halt.set()
 
     def run(self):
-        lease = self.worker.app.config["STOKER_LEASE_SECONDS"]
+        kind, model = self.kind, self.kind.model
+        lease = kind.lease_seconds(self.worker.app.config)
         renewed = time.monotonic()
         with self.worker.app.app_context():
             while not self.done.wait(WATCH_SECONDS):
                 if self.reason is None:
                     with db.connection_context():
-                        status, owner = (Build.select(Build.status, Build.worker_id)
-                                         .where(Build.id == self.job.build_id).tuples().first()) or (None, None)
-                        if time.monotonic() - renewed > lease / 3 and status == Status.RUNNING:
-                            if renew_lease(BUILD, self.job.build_id, self.worker.name, lease):
+                        status, owner = (model.select(model.status, model.worker_id)
+                                         .where(model.id == self.job_id).tuples().first()) or (None, None)
+                        if time.monotonic() - renewed > lease / 3 and status == kind.running:
+                            if renew_lease(kind, self.job_id, self.worker.name, lease):
                                 renewed = time.monotonic()
                     if status is None:
-                        self.stop_build("deleted", "The project was deleted; stopping here")
-                    elif owner != self.worker.name or status not in (Status.RUNNING, Status.CANCELED):
-                        self.stop_build("lost", "This worker lost its lease on the build; stopping here")
-                    elif status == Status.CANCELED:
-                        self.stop_build("canceled", "Canceled")
+                        self.stop_job("deleted", "The project was deleted; stopping here")
+                    elif owner != self.worker.name or status not in (kind.running, kind.canceled):
+                        self.stop_job("lost", "This worker lost its lease on the build; stopping here")
+                    elif status == kind.canceled:
+                        self.stop_job("canceled", "Canceled")
                     elif time.monotonic() - self.started > self.timeout:
-                        self.stop_build("timeout", f"Timed out after {self.timeout:g} s; stopping the build")
+                        self.stop_job("timeout", f"Timed out after {self.timeout:g} s; stopping the build")
                 if self.halt.is_set():
-                    # Again on every tick: a container started just after a kill is caught too.
-                    self.worker.runner.kill_containers(self.job.build_id)
+                    self.kill()

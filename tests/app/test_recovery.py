@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.records.jobs import BUILD, MOBILE_BUILD
+from app.records.jobs import APP_BUILD, BUILD
 from app.records.lifecycle import LOST, claim_next, move, queue, queue_build, recover_lost, renew_lease
-from app.records.models import Build, MobileBuild, MobileBundle, MobileStatus, Project, Status, User, utcnow
+from app.records.models import AppBuild, AppBuildStatus, AppBundle, Build, Project, Status, User, utcnow
 from tests.support import create_project, labelled, start_server, stop_server, wait_until
 
 # Claims, leases and the queue: each database's own locking is under test.
@@ -102,23 +102,23 @@ def test_a_process_killed_mid_build_is_noticed_and_its_build_runs_again(
 def test_an_app_build_whose_worker_is_lost_is_queued_again_once_then_fails(app):
     with app.app_context():
         owner = User.create(username="maker", password_hash="x")
-        bundle = MobileBundle.create(owner=owner, bundle_id="com.example.lost", platform="android")
-        build = queue(MOBILE_BUILD, uid="lost-app", owner=owner, bundle_record=bundle, platform="android", name="Lost",
+        bundle = AppBundle.create(owner=owner, bundle_id="com.example.lost", platform="android")
+        build = queue(APP_BUILD, uid="lost-app", owner=owner, bundle_record=bundle, platform="android", name="Lost",
                                 bundle_id="com.example.lost", version="1.0.0", url="https://example.com/")
-        assert claim_next(MOBILE_BUILD, "w1", lease_seconds=60).id == build.id
-        assert claim_next(MOBILE_BUILD, "w2", lease_seconds=60) is None
-        MobileBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(MobileBuild.id == build.id).execute()
+        assert claim_next(APP_BUILD, "w1", lease_seconds=60).id == build.id
+        assert claim_next(APP_BUILD, "w2", lease_seconds=60) is None
+        AppBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(AppBuild.id == build.id).execute()
         recover_lost()
-        requeued = MobileBuild.get_by_id(build.id)
-        assert (requeued.status, requeued.worker_id, requeued.attempts) == (MobileStatus.QUEUED, None, 1)
+        requeued = AppBuild.get_by_id(build.id)
+        assert (requeued.status, requeued.worker_id, requeued.attempts) == (AppBuildStatus.QUEUED, None, 1)
 
-        assert claim_next(MOBILE_BUILD, "w2", lease_seconds=60).id == build.id
+        assert claim_next(APP_BUILD, "w2", lease_seconds=60).id == build.id
         # w1 comes back: its report changes nothing.
-        assert move(MOBILE_BUILD, build.id, MobileStatus.SUCCESS, expect=MobileStatus.BUILDING, owner="w1") is None
-        MobileBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(MobileBuild.id == build.id).execute()
+        assert move(APP_BUILD, build.id, AppBuildStatus.SUCCESS, expect=AppBuildStatus.BUILDING, owner="w1") is None
+        AppBuild.update(lease_expires_at=utcnow() - timedelta(seconds=1)).where(AppBuild.id == build.id).execute()
         recover_lost()
-        lost = MobileBuild.get_by_id(build.id)
-        assert (lost.status, lost.error, lost.attempts) == (MobileStatus.FAILED, LOST, 1)
+        lost = AppBuild.get_by_id(build.id)
+        assert (lost.status, lost.error, lost.attempts) == (AppBuildStatus.FAILED, LOST, 1)
         assert lost.completed_at is not None
 
 

@@ -7,12 +7,12 @@ import semver
 from androguard.core.apk import APK
 from loguru import logger
 
+from pipeline.backend import named
 from pipeline.mobile.android.signing import new_signing_key
 from pipeline.mobile.android.sources import version_code
-from pipeline.mobile.build import MobileBuilder, MobileBuildFailed, MobileJob
+from pipeline.mobile.build import AppBuilder, AppBuildFailed, AppBuildJob
 from pipeline.mobile.webapp import WebAppError, check_app_url, is_sound_png, read_web_app
-from tests.app.test_mobile import png
-from tests.support import Site
+from tests.support import Site, png
 
 logger.remove()
 
@@ -44,8 +44,8 @@ def signing():
 ])
 def test_any_label_comes_through_aapt_exactly(name, site, docker_client, android_image, tmp_path, signing):
     site.page("/", b"<p>hi</p>")
-    builder = MobileBuilder(tmp_path, image=android_image, allow_private_urls=True, timeout=120)
-    job = MobileJob(uid="label", platform="android", name=name, bundle_id="com.example.labels", version="1.0.0",
+    builder = AppBuilder(tmp_path, backend=named("docker"), image=android_image, allow_private_urls=True, timeout=120)
+    job = AppBuildJob(uid="label", platform="android", name=name, bundle_id="com.example.labels", version="1.0.0",
                  url=site.url + "/", signing_key=signing[0], certificate=signing[1])
     artifact = builder.build(job)
     assert APK(artifact.data, raw=True).get_app_name() == name
@@ -55,10 +55,11 @@ def test_any_label_comes_through_aapt_exactly(name, site, docker_client, android
 
 def test_a_missing_builder_image_fails_the_build_naming_the_command(site, docker_client, tmp_path, signing):
     site.page("/", b"<p>hi</p>")
-    builder = MobileBuilder(tmp_path, image="stoker-android-builder:missing", allow_private_urls=True, timeout=60)
-    job = MobileJob(uid="x", platform="android", name="X", bundle_id="com.example.x", version="1.0.0",
+    builder = AppBuilder(tmp_path, backend=named("docker"), image="stoker-android-builder:missing",
+                         allow_private_urls=True, timeout=60)
+    job = AppBuildJob(uid="x", platform="android", name="X", bundle_id="com.example.x", version="1.0.0",
                  url=site.url + "/", signing_key=signing[0], certificate=signing[1])
-    with pytest.raises(MobileBuildFailed, match="stoker make-android-image"):
+    with pytest.raises(AppBuildFailed, match="stoker make-android-image"):
         builder.build(job)
 
 

@@ -1,0 +1,276 @@
+"""API v1 app builds, end to end: a page served on 127.0.0.1 becomes a signed APK (or an Xcode
+project) built by a live server's worker in the real builder image, downloaded through its
+signed link and read back with androguard and apksigner."""
+import io
+import plistlib
+import queue
+import struct
+import time
+import zipfile
+
+import pytest
+import requests
+import socketio
+from androguard.core.apk import APK
+from androguard.core.dex import DEX
+from loguru import logger
+from pbxproj import XcodeProject
+
+from app.records.models import AppBuildStatus
+from pipeline.mobile.android.sources import SHELL_ACTIVITY, START_URL_KEY
+from pipeline.mobile.webapp import is_sound_png
+from tests.support import HOSTILE_NAME, api, free_port, login, serve_web_app, start_server, stop_server
+
+# androguard logs every step of its parse at DEBUG through loguru.
+logger.remove()
+
+
+@pytest.fixture
+def web_app():
+    served = serve_web_app()
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def app_server(database_url, tmp_path, docker_client, android_image):
+    server = start_server("serve", {
+        "DATABASE_URL": database_url,
+        "STOKER_DATA_DIR": str(tmp_path / "live-data"),
+        "STOKER_ALLOW_PRIVATE_APP_URLS": "1",
+    }, tmp_path)
+    yield server
+    stop_server(server)
+
+
+class AppEvents:
+    """A real Socket.IO client collecting appBuildStatusUpdate."""
+
+    def __init__(self, server, token):
+        self.events = queue.Queue()
+        # Every appBuildStatusUpdate payload, in arrival order, whoever collected it since.
+        self.heard = []
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("appBuildStatusUpdate", self._heard)
+        self.client.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+
+    def _heard(self, payload):
+        self.heard.append(payload)
+        self.events.put(payload)
+
+    def statuses_of(self, build_id, timeout=90):
+        """Every status of one build until it finishes, in arrival order, and its last event."""
+        seen, deadline = [], time.monotonic() + timeout
+        while not seen or seen[-1]["status"] not in AppBuildStatus.FINISHED:
+            event = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
+            if event["id"] == build_id:
+                seen.append(event)
+        return [event["status"] for event in seen], seen[-1]
+
+
+@pytest.fixture
+def app_events():
+    made = []
+
+    def listen(server, token):
+        made.append(AppEvents(server, token))
+        return made[-1]
+
+    yield listen
+    for events in made:
+        events.client.disconnect()
+
+
+def request_app(server, token, **fields):
+    body = {"url": fields.pop("url"), "name": "Demo", "bundleId": "com.example.demo", "version": "1.0.0",
+            "platform": "android", **fields}
+    return api(server, "POST", "/api/v1/builds", token, json=body)
+
+
+def built(server, token, events, **fields):
+    """Request an app, follow it to the end over Socket.IO; return (statuses, build, artifact bytes)."""
+    response = request_app(server, token, **fields)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "queued" and "downloadUrl" not in created and "completedAt" not in created
+    statuses, last = events.statuses_of(created["id"])
+    build = api(server, "GET", f"/api/v1/builds/{created['id']}", token).json()
+    assert build["status"] == last["status"], build
+    if build["status"] != "success":
+        return statuses, build, None
+    # No bearer token: the link alone is enough, as on a phone.
+    download = requests.get(build["downloadUrl"], timeout=10)
+    assert download.status_code == 200, download.text
+    return statuses, build, download.content
+
+
+def apksigner_verify(docker_client, image, apk_bytes, tmp_path):
+    """`apksigner verify --print-certs` in the builder image; returns its output (fails on a bad APK)."""
+    folder = tmp_path / f"verify-{time.monotonic_ns()}"
+    folder.mkdir()
+    (folder / "app.apk").write_bytes(apk_bytes)
+    output = docker_client.containers.run(
+        image, ["java", "-jar", "/usr/share/java/apksigner.jar", "verify", "--verbose", "--print-certs",
+                "/work/app.apk"],
+        volumes={str(folder): {"bind": "/work", "mode": "ro"}}, network_mode="none", remove=True)
+    return output.decode()
+
+
+def test_a_web_page_becomes_a_signed_apk_downloaded_by_its_link(app_server, web_app, app_events,
+                                                                docker_client, android_image, tmp_path):
+    token = login(app_server, "alice")
+    events = app_events(app_server, token)
+    statuses, build, apk_bytes = built(app_server, token, events, url=web_app.url + "/?from=app&x=1",
+                                       name=HOSTILE_NAME, bundleId="com.example.my_app", version="1.2.3",
+                                       permissions=["gps", "camera", "notifications"])
+    assert statuses == ["queued", "building", "success"]
+    assert build["artifact"] == "apk" and build["permissions"] == ["camera", "gps", "notifications"]
+    assert build["completedAt"] >= build["createdAt"] and "error" not in build
+
+    apk = APK(apk_bytes, raw=True)
+    assert apk.get_package() == "com.example.my_app"
+    assert apk.get_androidversion_name() == "1.2.3"
+    assert apk.get_androidversion_code() == "10020039"
+    assert apk.get_app_name() == HOSTILE_NAME
+    assert set(apk.get_permissions()) == {
+        "android.permission.INTERNET", "android.permission.CAMERA", "android.permission.ACCESS_FINE_LOCATION",
+        "android.permission.ACCESS_COARSE_LOCATION", "android.permission.POST_NOTIFICATIONS"}
+    assert apk.get_main_activity() == SHELL_ACTIVITY
+    manifest = apk.get_android_manifest_xml()
+    meta = {m.get("{http://schemas.android.com/apk/res/android}name"):
+            m.get("{http://schemas.android.com/apk/res/android}value") for m in manifest.iter("meta-data")}
+    assert meta[START_URL_KEY] == web_app.url + "/?from=app&x=1"
+    classes = {c.get_name() for c in DEX(apk.get_dex()).get_classes()}
+    assert "L" + SHELL_ACTIVITY.replace(".", "/") + ";" in classes
+    # The manifest's 192 px icon (aapt recompresses it), not its broken 512 px one, is the app's icon.
+    icon = apk.get_file("res/mipmap/icon.png")
+    assert is_sound_png(icon) and struct.unpack(">II", icon[16:24]) == (192, 192)
+    assert apk.is_signed_v1() and apk.is_signed_v2()
+
+    verified = apksigner_verify(docker_client, android_image, apk_bytes, tmp_path)
+    assert "Verified using v2 scheme (APK Signature Scheme v2): true" in verified
+    assert "CN=com.example.my_app" in verified
+
+
+def test_two_versions_of_a_bundle_share_a_certificate_and_other_bundles_do_not(
+        app_server, web_app, app_events):
+    token = login(app_server, "alice")
+    events = app_events(app_server, token)
+    apks = {}
+    for bundle_id, version in (("com.example.first", "1.0.0"), ("com.example.first", "1.1.0"),
+                               ("com.example.second", "1.0.0")):
+        statuses, build, apk_bytes = built(app_server, token, events, url=web_app.url, bundleId=bundle_id,
+                                           version=version)
+        assert statuses[-1] == "success", build
+        apks[bundle_id, version] = APK(apk_bytes, raw=True)
+    certificate = {key: apk.get_certificates()[0].sha256 for key, apk in apks.items()}
+    assert certificate["com.example.first", "1.0.0"] == certificate["com.example.first", "1.1.0"]
+    assert certificate["com.example.first", "1.0.0"] != certificate["com.example.second", "1.0.0"]
+    assert int(apks["com.example.first", "1.1.0"].get_androidversion_code()) > int(
+        apks["com.example.first", "1.0.0"].get_androidversion_code())
+
+
+def test_an_ios_build_is_an_xcode_project_archive(app_server, web_app, app_events, tmp_path):
+    token = login(app_server, "alice")
+    events = app_events(app_server, token)
+    statuses, build, archive = built(app_server, token, events, url=web_app.url, platform="ios",
+                                     name=HOSTILE_NAME, version="2.0.0-beta.1", permissions=["camera", "gps"])
+    assert statuses == ["queued", "building", "success"]
+    assert build["artifact"] == "xcode-project" and build["platform"] == "ios"
+    files = zipfile.ZipFile(io.BytesIO(archive))
+    assert not any(name.endswith(".ipa") for name in files.namelist())
+    info = plistlib.loads(files.read("WebApp/WebApp/Info.plist"))
+    assert info["CFBundleIdentifier"] == "com.example.demo"
+    assert info["CFBundleDisplayName"] == HOSTILE_NAME
+    assert info["CFBundleShortVersionString"] == "2.0.0-beta.1" and info["CFBundleVersion"] == "2.0.0"
+    assert info["StokerStartURL"] == web_app.url
+    assert set(info) >= {"NSCameraUsageDescription", "NSLocationWhenInUseUsageDescription"}
+    assert "NSMicrophoneUsageDescription" not in info
+    (tmp_path / "project.pbxproj").write_bytes(files.read("WebApp/WebApp.xcodeproj/project.pbxproj"))
+    project = XcodeProject.load(str(tmp_path / "project.pbxproj"))
+    target = project.get_target_by_name("WebApp")
+    assert target.productType == "com.apple.product-type.application"
+    for configuration in project.objects.get_configurations_on_targets("WebApp"):
+        settings = configuration.buildSettings
+        assert settings["PRODUCT_BUNDLE_IDENTIFIER"] == "com.example.demo"
+        assert settings["MARKETING_VERSION"] == "2.0.0-beta.1"
+        assert settings["INFOPLIST_FILE"] == "WebApp/Info.plist"
+    assert "WKWebView" in files.read("WebApp/WebApp/WebApp.swift").decode()
+
+
+def test_an_unreachable_url_fails_saying_so(app_server, web_app, app_events):
+    token = login(app_server, "alice")
+    events = app_events(app_server, token)
+    statuses, build, _ = built(app_server, token, events, url=f"http://127.0.0.1:{free_port()}/app")
+    assert statuses == ["queued", "building", "failed"]
+    assert "could not be reached" in build["error"] and "connection refused" in build["error"]
+    assert "downloadUrl" not in build and build["completedAt"]
+
+    statuses, build, _ = built(app_server, token, events, url=web_app.url + "/gone", version="1.0.1")
+    assert statuses[-1] == "failed" and "answered HTTP 404" in build["error"]
+    # A failed build made no app: its version may be built again.
+    statuses, build, _ = built(app_server, token, events, url=web_app.url, version="1.0.1")
+    assert statuses[-1] == "success"
+
+
+def test_another_account_sees_nothing_of_alices_app_builds(app_server, web_app, app_events):
+    alice, bob = login(app_server, "alice"), login(app_server, "bob")
+    bobs_events = app_events(app_server, bob)
+    _, build, _ = built(app_server, alice, app_events(app_server, alice), url=web_app.url)
+    assert api(app_server, "GET", f"/api/v1/builds/{build['id']}", bob).status_code == 404
+    assert api(app_server, "GET", "/api/v1/builds", bob).json() == {"data": [], "total": 0, "limit": 20,
+                                                                      "offset": 0}
+    taken = request_app(app_server, bob, url=web_app.url, version="9.0.0")
+    assert taken.status_code == 409 and "belongs to another account" in taken.json()["message"]
+    # The same bundle id on the other platform is a different app: Bob's own, and once he has heard
+    # it end, he has heard whatever was sent him before; none of it was Alice's.
+    statuses, own, _ = built(app_server, bob, bobs_events, url=web_app.url, platform="ios")
+    assert statuses[-1] == "success" and {event["id"] for event in bobs_events.heard} == {own["id"]}
+
+
+@pytest.fixture
+def slow_builder_image(docker_client, android_image, tmp_path):
+    """The builder image with a packaging step that takes two minutes: an app build to cancel."""
+    context = tmp_path / "slow-builder"
+    context.mkdir()
+    (context / "build-apk").write_text("#!/bin/sh\nexec sleep 120\n")
+    (context / "build-apk").chmod(0o755)
+    (context / "Dockerfile").write_text(f"FROM {android_image}\nCOPY build-apk /opt/stoker/build-apk\n")
+    image, _ = docker_client.images.build(path=str(context), tag="stoker-test-slow-builder:latest",
+                                          network_mode="none", rm=True)
+    return image.tags[0]
+
+
+def test_an_app_build_is_canceled_while_it_packages(database_url, tmp_path, docker_client, web_app, app_events,
+                                                    slow_builder_image):
+    server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "live-data"),
+                                    "STOKER_ALLOW_PRIVATE_APP_URLS": "1",
+                                    "STOKER_ANDROID_IMAGE": slow_builder_image}, tmp_path)
+    try:
+        alice, bob = login(server, "alice"), login(server, "bob")
+        events = app_events(server, alice)
+        build_id = request_app(server, alice, url=web_app.url).json()["id"]
+        label = f"stoker.app-build={build_id}"
+        deadline = time.monotonic() + 60
+        while not docker_client.containers.list(filters={"label": label}):
+            assert time.monotonic() < deadline, "the builder container never started"
+            time.sleep(0.1)
+
+        assert api(server, "POST", f"/api/v1/builds/{build_id}/cancel", bob).status_code == 404
+        canceled = api(server, "POST", f"/api/v1/builds/{build_id}/cancel", alice)
+        assert canceled.status_code == 200, canceled.text
+        assert canceled.json()["status"] == "canceled" and canceled.json()["error"] == "canceled by alice"
+        statuses, last = events.statuses_of(build_id, timeout=10)
+        assert statuses == ["queued", "building", "canceled"] and "downloadUrl" not in last
+        # Its packaging container is killed within a few seconds, not left to sleep its two minutes.
+        deadline = time.monotonic() + 10
+        while docker_client.containers.list(all=True, filters={"label": label}):
+            assert time.monotonic() < deadline, "the canceled build's container is still there"
+            time.sleep(0.2)
+        shown = api(server, "GET", f"/api/v1/builds/{build_id}", alice).json()
+        assert shown["status"] == "canceled" and shown["completedAt"] and "downloadUrl" not in shown
+        assert api(server, "POST", f"/api/v1/builds/{build_id}/cancel", alice).status_code == 409
+        # A canceled build made no app: its version may be built again.
+        assert request_app(server, alice, url=web_app.url).status_code == 201
+    finally:
+        stop_server(server)
