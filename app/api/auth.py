@@ -11,6 +11,7 @@ from .. import runtime
 from ..live import realtime
 from ..records.db import take_turns
 from ..records.models import ApiToken, AuditEntry, Invitation, RevokedToken, User, db, utcnow
+from ..records.words import Scope
 from ..services import services
 from .callers import (
     API_TOKEN_PREFIX,
@@ -154,9 +155,6 @@ def logout():
     return jsonify(message="Logged out")
 
 
-SCOPES = ("read", "write")
-
-
 @bp.post("/tokens")
 def create_token():
     require_login_token()
@@ -164,8 +162,8 @@ def create_token():
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():
         raise ApiError(400, "name must be 1 to 100 printable characters")
-    if data.get("scope") not in SCOPES:
-        raise ApiError(400, "scope must be read or write")
+    if data.get("scope") not in Scope.ALL:
+        raise ApiError(400, f"scope must be {' or '.join(Scope.ALL)}")
     days = data.get("expiresInDays")
     expires = None if days is None else utcnow() + timedelta(days=whole_number(data, "expiresInDays", 1, 3650))
     value = API_TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -12,6 +12,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.security import generate_password_hash
 
 from ..records.models import ApiToken, RevokedToken, User, utcnow
+from ..records.words import Scope
 from .errors import ApiError
 
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,40}")
@@ -65,7 +66,7 @@ def require_login():
         row = ApiToken.of_value(value)
         if row is None:
             raise ApiError(401, "Invalid or expired API token")
-        if row.scope == "read" and request.method not in READS:
+        if row.scope == Scope.READ and request.method not in READS:
             raise ApiError(403, "This API token may only read")
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:

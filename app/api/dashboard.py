@@ -1,10 +1,12 @@
-"""The dashboard: the page people watch builds on, the libraries it loads, and status badges."""
+"""The dashboard: the page people watch builds on (with the words it uses), the libraries it loads, and
+status badges."""
 from pathlib import Path
 
 import anybadge
 from flask import Blueprint, Response, current_app, render_template, send_file
 
 from ..records.models import Build, Event, Project, Status
+from ..records.words import by_kind
 from .errors import ApiError
 from .parsing import path_id
 
@@ -50,7 +52,8 @@ def _harden(response):
 
 
 # One page for every address the dashboard shows; the script draws what the address names,
-# so links to builds (GitHub's "Details", for one) open straight on them.
+# so links to builds (GitHub's "Details", for one) open straight on them. The page carries the
+# statuses, events and roles as app/records/words.py spells them, so the script spells none itself.
 @bp.get("/")
 @bp.get("/projects/new")
 @bp.get("/projects/<int:project_id>")
@@ -59,7 +62,7 @@ def _harden(response):
 @bp.get("/tokens")
 @bp.get("/admin")
 def page(**_ids):
-    return render_template("dashboard.html")
+    return render_template("dashboard.html", words=by_kind())
 
 
 @bp.get("/vendor/<name>")

@@ -1,4 +1,5 @@
 // Building the page from data. Text always goes in as text: nothing from the server becomes markup.
+import { AppBuildStatus, Event, Status } from "./words.js";
 
 /** An element with attributes, `on<event>` listeners and children (strings become text nodes). */
 export function h(tag, props = {}, ...children) {
@@ -13,14 +14,13 @@ export function h(tag, props = {}, ...children) {
   return element;
 }
 
-// Statuses as the API spells them; steps can also be skipped, and app builds are building, then a success.
-export const STATUSES = ["queued", "running", "passed", "failed", "canceled", "blocked", "declined", "skipped",
-  "building", "success"];
-export const FINISHED = ["passed", "failed", "canceled", "declined", "skipped"];
+// Every status a badge shows: a build's or a step's, and an app build's.
+export const STATUSES = [...new Set([...Status.ALL, ...AppBuildStatus.ALL])];
+export const FINISHED = Status.FINISHED;
 
 /** How far along a status is: an event that would move a build backwards is stale. */
 export function progress(status) {
-  return FINISHED.includes(status) ? 2 : status === "running" ? 1 : 0;
+  return FINISHED.includes(status) ? 2 : status === Status.RUNNING ? 1 : 0;
 }
 
 export function statusBadge(status) {
@@ -80,9 +80,9 @@ export function buildDuration(build, now = Date.now()) {
 export function eventLabel(build) {
   const pull = build.pullRequest;
   if (pull) return `PR #${pull.number}${pull.title ? ` ${pull.title}` : ""}${pull.fork ? ` (from ${pull.headRepo || "a deleted fork"})` : ""}`;
-  if (build.event === "tag") return `tag ${(build.ref || "").replace("refs/tags/", "")}`;
-  if (build.event === "manual") return build.triggeredBy ? `manual by ${build.triggeredBy}` : "manual";
-  if (build.event === "cron") return build.schedule ? `cron ${build.schedule}` : "cron";
+  if (build.event === Event.TAG) return `tag ${(build.ref || "").replace("refs/tags/", "")}`;
+  if (build.event === Event.MANUAL) return build.triggeredBy ? `manual by ${build.triggeredBy}` : "manual";
+  if (build.event === Event.CRON) return build.schedule ? `cron ${build.schedule}` : "cron";
   return build.branch;
 }
 

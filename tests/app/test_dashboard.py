@@ -1,13 +1,26 @@
-"""The dashboard's server side: its pages, the libraries it loads, and status badges."""
+"""The dashboard's server side: its pages, the words its scripts are given, the libraries it loads, and
+status badges."""
+import json
 import re
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import pytest
 
 from app.records.lifecycle import queue_build
-from app.records.models import Project, Status
+from app.records.models import AppBuildStatus, Event, Project, Role, Status
+from app.records.words import by_kind
 
 SVG = "{http://www.w3.org/2000/svg}"
+STATIC = Path(__file__).resolve().parents[2] / "app" / "static"
+WORDS = re.compile(r'<script type="application/json" id="words">(.*?)</script>', re.S)
+
+
+def served_words(client):
+    """The words the page carries for its scripts, as the browser reads them (a script's text is not HTML)."""
+    found = WORDS.search(client.get("/").get_data(as_text=True))
+    assert found, "the page carries no words"
+    return json.loads(found.group(1))
 
 
 @pytest.mark.parametrize("path", ["/", "/projects/new", "/projects/12", "/builds/7"])
@@ -22,6 +35,24 @@ def test_every_dashboard_address_serves_the_page_locked_to_its_own_scripts(clien
     # Everything the page loads comes from this server.
     for address in re.findall(r'(?:src|href)="([^"]+)"', page):
         assert address.startswith(("/", "#", "data:")), address
+
+
+def test_the_page_gives_its_scripts_every_word_as_the_records_spell_it(client):
+    words = served_words(client)
+    assert words == json.loads(json.dumps(by_kind()))
+    assert words["Status"]["ALL"] == list(Status.ALL) and words["Status"]["FINISHED"] == list(Status.FINISHED)
+    assert words["AppBuildStatus"]["FINISHED"] == list(AppBuildStatus.FINISHED)
+    assert words["Event"]["ALL"] == list(Event.ALL) and words["Event"]["SECRET_DEFAULT"] == list(Event.SECRET_DEFAULT)
+    assert words["Role"]["ALL"] == list(Role.ALL)
+    # The scripts read them from the page and keep no list of their own.
+    for path in STATIC.rglob("*.js"):
+        assert not re.search(rf'"{Status.QUEUED}"|"{Event.PULL_REQUEST}"', path.read_text()), path
+
+
+def test_every_status_a_badge_can_show_has_a_colour():
+    css = (STATIC / "dashboard.css").read_text()
+    for status in {*Status.ALL, *AppBuildStatus.ALL}:
+        assert re.search(rf"\.status-{status}\b[^{{]*{{[^}}]*background", css), status
 
 
 def test_the_browser_libraries_come_from_the_installed_npm_packages(client):

@@ -1,9 +1,26 @@
 """The dashboard in a real browser against a running server: what a person sees and does."""
+import json
+import re
+
 import pytest
 import requests
 
-from app.records.models import Status
-from tests.support import api, create_project, delivery, login, push_payload, start_server, stop_server, unavailable
+from app.records.models import AppBuildStatus, Status
+from app.records.words import by_kind
+from tests.support import (
+    HOSTILE_NAME,
+    LocalRepo,
+    api,
+    create_project,
+    delivery,
+    login,
+    pull_request,
+    push_payload,
+    serve_web_app,
+    start_server,
+    stop_server,
+    unavailable,
+)
 
 try:
     from playwright.sync_api import expect
@@ -145,21 +162,41 @@ def test_the_log_of_a_running_build_tails_live_and_cancel_and_rebuild_work(live_
     assert page.evaluate("window.neverReloaded") is True
 
 
-def test_another_users_browser_sees_none_of_it(live_server, open_page, local_repo, listeners):
+def socketio_event(frame):
+    """A Socket.IO event as the page's websocket received it (`42["name",{...}]`): (name, data), or None."""
+    if isinstance(frame, str) and frame.startswith("42["):
+        return tuple(json.loads(frame[2:]))
+    return None
+
+
+def test_another_users_browser_sees_none_of_it(live_server, open_page, local_repo, listeners, tmp_path):
     alice = login(live_server, "alice")
     made = create_project(live_server, alice, local_repo, "sh ci.sh")
     project_id, build_id = made["project"]["id"], made["build"]["id"]
     listeners(live_server, alice).statuses_of(build_id, until=Status.PASSED)
 
     bob = open_page(live_server)
-    sign_up(bob, "bob")
+    with bob.expect_websocket() as connected:
+        sign_up(bob, "bob")
+    live = connected.value
+    frames = []  # everything Bob's page hears on its live connection
+    live.on("framereceived", lambda frame: frames.append(frame))
     expect(bob.get_by_text("No projects yet")).to_be_visible()
 
     # Alice's next push builds while Bob watches his (empty) list.
     events = listeners(live_server, alice)
     pushed, _ = push(live_server, made["project"]["webhookSecret"], project_id, local_repo, "Alice's secret work")
     events.statuses_of(pushed, until=Status.PASSED)
-    expect(bob.locator(".card.project")).to_have_count(0)
+    # Then a build of Bob's own: once his page has heard of it, it has heard all the server sent it before.
+    bobs_repo = LocalRepo(tmp_path / "bobs")
+    bobs_repo.commit({"ci.sh": "true\n"}, message="Bob's own work")
+    bob_token = bob.evaluate("sessionStorage.getItem('stoker.token')")
+    with live.expect_event("framereceived", predicate=lambda frame: (socketio_event(frame) or ("",))[0]
+                           == "buildStatusUpdate"):
+        own = create_project(live_server, bob_token, bobs_repo, "true", name="own")["build"]["id"]
+    heard = [event for event in map(socketio_event, frames) if event]
+    assert heard and {data.get("buildId", data.get("id")) for _, data in heard} == {own}
+    expect(bob.locator(f'[data-project-id="{project_id}"]')).to_have_count(0)
     assert "Alice's secret work" not in bob.content()
 
     for path, message in [(f"/projects/{project_id}", "This project belongs to another user"),
@@ -268,8 +305,6 @@ def test_an_app_build_asked_for_on_the_page_goes_live_to_its_download(open_page,
                                                                      android_image):
     from androguard.core.apk import APK
 
-    from tests.app.test_mobile import HOSTILE_NAME, serve_web_app
-
     web_app = serve_web_app()
     server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "apps"),
                                     "STOKER_ALLOW_PRIVATE_APP_URLS": "1"}, tmp_path)
@@ -306,8 +341,6 @@ def test_an_app_build_asked_for_on_the_page_goes_live_to_its_download(open_page,
 
 
 def test_a_forks_blocked_pull_request_is_approved_from_its_page_and_runs(live_server, open_page, local_repo):
-    from tests.app.test_events import pull_request
-
     token = login(live_server, "alice")
     project = create_project(live_server, token, local_repo, "echo from the fork")["project"]
     payload, _ = pull_request(local_repo, number=12, fork=True)
@@ -345,6 +378,15 @@ def test_a_build_is_run_with_variables_and_settings_saved_from_the_project_page(
     assert (saved["name"], saved["branches"], saved["tags"], saved["forkPullRequests"]) == (
         "renamed", ["main", "release/*"], True, "ignore")
 
+    page.get_by_text("Schedules", exact=True).click()
+    page.get_by_label("Schedule name").fill("nightly")
+    page.get_by_label("Cron line (UTC, five fields)").fill("0 3 * * *")
+    page.get_by_role("button", name="Add schedule").click()
+    expect(page.locator(".schedules")).to_contain_text("0 3 * * * nightly on main")
+    page.get_by_role("button", name="Delete nightly").click()
+    expect(page.locator(".schedules li")).to_have_count(0)
+    assert api(live_server, "GET", f"/api/project/projects/{project['id']}/schedules", token).json()["schedules"] == []
+
     page.get_by_text("Run a build", exact=True).click()
     page.get_by_label("Variables").fill("TARGET=staging")
     page.get_by_role("button", name="Run", exact=True).click()
@@ -371,6 +413,9 @@ def test_a_team_shares_a_project_from_its_page_and_an_admin_deletes_it(live_serv
     page.get_by_label("pull request", exact=True).check()
     page.get_by_role("button", name="Save secret").click()
     expect(page.locator(".secrets")).to_contain_text("DEPLOY_TOKEN for push, tag, pull_request, manual, cron")
+    page.get_by_role("button", name="Delete DEPLOY_TOKEN").click()
+    expect(page.locator(".secrets")).to_have_text("No secrets")
+    assert api(live_server, "GET", f"/api/project/projects/{project['id']}/secrets", alice).json()["secrets"] == []
     members = api(live_server, "GET", f"/api/project/projects/{project['id']}/members", bob).json()["members"]
     assert [(m["username"], m["role"]) for m in members] == [("alice", "admin"), ("bob", "write")]
 
@@ -464,3 +509,28 @@ def test_each_steps_own_log_opens_from_the_build_page_and_registries_are_kept_fr
     expect(page.locator("main")).not_to_contain_text("never-shown-again")
     page.get_by_role("button", name="Forget registry.example.com:5000").click()
     expect(page.locator(".registries")).to_have_text("No registries")
+
+
+WORDS = re.compile(r'(<script type="application/json" id="words">)(.*?)(</script>)', re.S)
+
+
+def test_the_page_badges_statuses_in_the_words_the_server_gave_it(live_server, open_page):
+    page = open_page(live_server)
+    assert json.loads(page.locator("#words").text_content()) == json.loads(json.dumps(by_kind()))
+    badges = "(words) => import('/static/dom.js').then((dom) => words.map((word) => dom.statusBadge(word).className))"
+    shown = [*Status.ALL, *AppBuildStatus.ALL]
+    assert page.evaluate(badges, shown) == [f"status status-{word}" for word in shown]
+
+    # A status the server adds, the scripts take up as they are served it; one it does not give, they
+    # show as unknown.
+    def with_a_new_status(route):
+        response = route.fetch()
+        head, words, tail = WORDS.search(response.text()).groups()
+        words = json.loads(words)
+        words["Status"]["ALL"].append("paused")
+        route.fulfill(response=response, body=WORDS.sub(lambda _: head + json.dumps(words) + tail, response.text()))
+
+    page.route(f"{live_server.url}/", with_a_new_status)
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate(badges, ["paused", "hibernating"]) == ["status status-paused", "status status-unknown"]

@@ -1,6 +1,8 @@
 // The signed-in user's API tokens, and for Stoker's admins, its users and invitations.
 import { api } from "../api.js";
 import { check, errorText, field, h, problemText, submitting, timeAgo } from "../dom.js";
+import { deletableList } from "../lists.js";
+import { Scope } from "../words.js";
 
 function shownOnce(id, label, value) {
   return h("div", { class: "shown-once" },
@@ -9,25 +11,16 @@ function shownOnce(id, label, value) {
 }
 
 export function showTokens(main) {
-  const list = h("ul", { class: "tokens" });
   const problem = problemText();
   const fresh = h("div", { "aria-live": "polite" });
-
-  async function draw() {
-    const { tokens } = await api("GET", "/auth/tokens");
-    list.replaceChildren(...(tokens.length ? tokens.map((token) => h("li", { "data-token": token.name },
-      h("span", { class: "who" }, token.name), ` ${token.scope}, last used `, timeAgo(token.lastUsedAt),
-      token.expiresAt ? [", expires ", timeAgo(token.expiresAt)] : "", " ",
-      h("button", { type: "button", class: "danger", onclick: async () => {
-        await api("DELETE", `/auth/tokens/${token.id}`).catch((e) => errorText(problem, e));
-        fresh.replaceChildren();
-        draw();
-      } }, `Revoke ${token.name}`))) : [h("li", { class: "muted" }, "No API tokens")]));
-  }
+  const { list, draw, drawn } = deletableList("/auth/tokens", "tokens", problem, {
+    id: (token) => token.id, label: (token) => `Revoke ${token.name}`, empty: "No API tokens",
+    attributes: (token) => ({ "data-token": token.name }), deleted: () => fresh.replaceChildren(),
+    show: (token) => [h("span", { class: "who" }, token.name), ` ${token.scope}, last used `, timeAgo(token.lastUsedAt),
+                      token.expiresAt ? [", expires ", timeAgo(token.expiresAt)] : ""] });
 
   const name = h("input", { id: "token-name", required: true, maxlength: 100, placeholder: "deploy script" });
-  const scope = h("select", { id: "token-scope" }, h("option", { value: "read" }, "read"),
-                  h("option", { value: "write" }, "write"));
+  const scope = h("select", { id: "token-scope" }, ...Scope.ALL.map((value) => h("option", { value }, value)));
   const days = h("input", { id: "token-days", type: "number", min: 1, max: 3650, placeholder: "never" });
   main.append(h("h1", { tabindex: "-1" }, "API tokens"),
     h("p", {}, "For scripts and curl: send one as ", h("code", {}, "Authorization: Bearer stk_…"),
@@ -44,7 +37,7 @@ export function showTokens(main) {
       field("token-name", "Token name", name), field("token-scope", "Scope", scope),
       field("token-days", "Expires after (days)", days), problem,
       h("button", { type: "submit", class: "primary" }, "Make a token")));
-  return draw().catch((e) => errorText(problem, e));
+  return drawn;
 }
 
 export async function showAdmin(main) {

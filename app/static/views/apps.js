@@ -1,9 +1,10 @@
 // App builds: a web app's URL in, a signed APK (or an Xcode project) out, each kept live.
 import { api } from "../api.js";
 import { errorText, h, statusBadge, timeAgo } from "../dom.js";
+import { AppBuildStatus } from "../words.js";
 
 const PERMISSIONS = ["camera", "gps", "microphone", "notifications", "storage", "contacts", "bluetooth", "vibrate"];
-const DONE = ["success", "failed"];
+const DONE = AppBuildStatus.FINISHED;
 
 function field(id, label, input, hint) {
   return h("div", { class: "field" },

@@ -5,6 +5,7 @@ import {
   timeAgo,
 } from "../dom.js";
 import { LogTail } from "../logtail.js";
+import { Role, Status } from "../words.js";
 
 async function loadAnsiUp() {
   try {
@@ -94,10 +95,10 @@ export async function showBuild(main, app, buildId) {
   function draw() {
     header.replaceChildren(
       h("h1", { tabindex: "-1" }, `Build #${build.id} `, statusBadge(build.status)),
-      project.role === "read" ? "" :
-        h("div", { class: "actions" }, ...(build.status === "blocked" ? [approve, decline] : []), rebuild,
+      project.role === Role.READ ? "" :
+        h("div", { class: "actions" }, ...(build.status === Status.BLOCKED ? [approve, decline] : []), rebuild,
           FINISHED.includes(build.status) ? null : cancel,
-          FINISHED.includes(build.status) && project.role === "admin" ? remove : null));
+          FINISHED.includes(build.status) && project.role === Role.ADMIN ? remove : null));
     facts.replaceChildren(
       h("dt", {}, "Project"), h("dd", {}, h("a", { href: `/projects/${project.id}` }, project.name)),
       h("dt", {}, "Commit"), h("dd", { class: "commit-message" }, build.commit || "—"),
@@ -125,7 +126,7 @@ export async function showBuild(main, app, buildId) {
   main.append(header, problem, facts, steps, h("h2", {}, "Log"), log);
   await tail.catchUp();
   const ticking = setInterval(() => {
-    if (build.status === "running") facts.querySelector(".duration").textContent = formatDuration(buildDuration(build));
+    if (build.status === Status.RUNNING) facts.querySelector(".duration").textContent = formatDuration(buildDuration(build));
   }, 1000);
 
   return {

@@ -1,8 +1,10 @@
 // One project: its facts, a Run button, its settings, schedules and secrets, its badge, and its
 // builds newest first, kept live.
 import { api } from "../api.js";
-import { buildDuration, buildSummary, check, errorText, field, formatDuration, h, problemText, progress,
-         submitting } from "../dom.js";
+import { buildDuration, buildSummary, check, field, formatDuration, h, problemText, progress, submitting }
+  from "../dom.js";
+import { deletableList } from "../lists.js";
+import { Event, ForkPolicy, Role } from "../words.js";
 import { auditPanel, deleteProject, deployKeyPanel, membersPanel, registriesPanel } from "./team.js";
 
 const PAGE = 30;
@@ -38,7 +40,7 @@ export async function showProject(main, app, projectId) {
   }
 
   rows.append(...page.builds.map(row));
-  const writes = project.role !== "read", admin = project.role === "admin";
+  const writes = project.role !== Role.READ, admin = project.role === Role.ADMIN;
   // Only what the caller's role lets them use is drawn (the server refuses the rest anyway).
   main.append(...[
     h("div", { class: "heading" }, h("h1", { tabindex: "-1" }, project.name)),
@@ -160,7 +162,8 @@ function settingsForm(project, main) {
     notifyEmails: h("input", { id: "set-notifyEmails", value: project.notifyEmails.join(", "),
                                placeholder: "nobody" }),
     forkPullRequests: h("select", { id: "set-forkPullRequests" },
-      ...[["approve", "wait for approval"], ["build", "build at once (still without secrets)"], ["ignore", "ignore"]]
+      ...[[ForkPolicy.APPROVE, "wait for approval"], [ForkPolicy.BUILD, "build at once (still without secrets)"],
+        [ForkPolicy.IGNORE, "ignore"]]
         .map(([value, label]) => h("option", { value, selected: project.forkPullRequests === value }, label))),
     tags: h("input", { id: "set-tags", type: "checkbox", checked: project.tags }),
     pullRequests: h("input", { id: "set-pullRequests", type: "checkbox", checked: project.pullRequests }),
@@ -219,22 +222,13 @@ function settingsForm(project, main) {
 }
 
 function schedulesPanel(project, admin) {
-  const list = h("ul", { class: "schedules" });
   const name = h("input", { id: "schedule-name", required: true, placeholder: "nightly" });
   const cron = h("input", { id: "schedule-cron", required: true, placeholder: "0 3 * * *" });
-  const problem = h("p", { class: "error", role: "alert", hidden: true });
+  const problem = problemText();
   const base = `/project/projects/${project.id}/schedules`;
-
-  async function draw() {
-    const { schedules } = await api("GET", base);
-    list.replaceChildren(...schedules.map((s) => h("li", {},
-      h("code", {}, s.cron), ` ${s.name} on ${s.branch}, next at ${s.nextRunAt} `,
-      admin ? h("button", { type: "button", class: "danger", onclick: async () => {
-        await api("DELETE", `${base}/${encodeURIComponent(s.name)}`).catch((e) => errorText(problem, e));
-        draw();
-      } }, `Delete ${s.name}`) : null)));
-  }
-  draw().catch((e) => errorText(problem, e));
+  const { list, draw } = deletableList(base, "schedules", problem, {
+    id: (s) => s.name, label: (s) => `Delete ${s.name}`, deletes: admin,
+    show: (s) => [h("code", {}, s.cron), ` ${s.name} on ${s.branch}, next at ${s.nextRunAt}`] });
   return h("details", { class: "panel schedules-panel" }, h("summary", {}, "Schedules"), list, admin ? null : problem,
     !admin ? null : h("form", { onsubmit: (event) => submitting(event, problem, async () => {
       await api("PUT", `${base}/${encodeURIComponent(name.value.trim())}`, { cron: cron.value.trim() });
@@ -245,28 +239,16 @@ function schedulesPanel(project, admin) {
       h("button", { type: "submit" }, "Add schedule")));
 }
 
-const EVENTS = ["push", "tag", "pull_request", "manual", "cron"];
-const SECRET_DEFAULT = ["push", "tag", "manual", "cron"];
-
 function secretsPanel(project) {
-  const list = h("ul", { class: "secrets" });
   const problem = problemText();
   const base = `/project/projects/${project.id}/secrets`;
   const name = h("input", { id: "secret-name", required: true, placeholder: "API_KEY", autocomplete: "off" });
   const value = h("input", { id: "secret-value", type: "password", required: true, minlength: 4, autocomplete: "off" });
-  const events = EVENTS.map((event) => h("input", { id: `secret-event-${event}`, type: "checkbox", value: event,
-                                                      checked: SECRET_DEFAULT.includes(event) }));
-
-  async function draw() {
-    const { secrets } = await api("GET", base);
-    list.replaceChildren(...(secrets.length ? secrets.map((s) => h("li", {},
-      h("code", {}, s.name), ` for ${s.events.join(", ")} `,
-      h("button", { type: "button", class: "danger", onclick: async () => {
-        await api("DELETE", `${base}/${encodeURIComponent(s.name)}`).catch((e) => errorText(problem, e));
-        draw();
-      } }, `Delete ${s.name}`))) : [h("li", { class: "muted" }, "No secrets")]));
-  }
-  draw().catch((e) => errorText(problem, e));
+  const events = Event.ALL.map((event) => h("input", { id: `secret-event-${event}`, type: "checkbox", value: event,
+                                                       checked: Event.SECRET_DEFAULT.includes(event) }));
+  const { list, draw } = deletableList(base, "secrets", problem, {
+    id: (s) => s.name, label: (s) => `Delete ${s.name}`, empty: "No secrets",
+    show: (s) => [h("code", {}, s.name), ` for ${s.events.join(", ")}`] });
   return h("details", { class: "panel secrets-panel" }, h("summary", {}, "Secrets"), list,
     h("form", { onsubmit: (event) => submitting(event, problem, async () => {
       const chosen = events.filter((box) => box.checked).map((box) => box.value);

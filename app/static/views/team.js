@@ -1,16 +1,16 @@
 // A project's people and its keys: members and roles, the deploy key, the audit trail, and deleting it.
 import { api } from "../api.js";
 import { errorText, field, h, problemText, submitting, timeAgo } from "../dom.js";
-
-const ROLES = ["read", "write", "admin"];
+import { deletableList } from "../lists.js";
+import { Role } from "../words.js";
 
 function roleSelect(id, selected) {
-  return h("select", { id }, ...ROLES.map((role) => h("option", { value: role, selected: role === selected }, role)));
+  return h("select", { id }, ...Role.ALL.map((role) => h("option", { value: role, selected: role === selected }, role)));
 }
 
 /** Everyone in the project; an admin adds people, changes their roles and removes them. */
 export function membersPanel(project, app) {
-  const admin = project.role === "admin";
+  const admin = project.role === Role.ADMIN;
   const base = `/project/projects/${project.id}/members`;
   const list = h("ul", { class: "members" });
   const problem = problemText();
@@ -47,7 +47,7 @@ export function membersPanel(project, app) {
   draw().catch((e) => errorText(problem, e));
 
   const username = h("input", { id: "member-username", required: true, autocomplete: "off" });
-  const role = roleSelect("member-role", "read");
+  const role = roleSelect("member-role", Role.READ);
   return h("details", { class: "panel members-panel" }, h("summary", {}, "Members"), list,
     !admin ? problem : h("form", { onsubmit: (event) => submitting(event, problem, async () => {
       await api("PUT", `${base}/${encodeURIComponent(username.value.trim())}`, { role: role.value });
@@ -120,22 +120,13 @@ export function deleteProject(project, app) {
 /** Credentials for the registries its builds pull images from, by host; passwords never shown. */
 export function registriesPanel(project) {
   const base = `/project/projects/${project.id}/registries`;
-  const list = h("ul", { class: "registries" });
   const problem = problemText();
   const host = h("input", { id: "registry-host", required: true, placeholder: "registry.example.com:5000" });
   const username = h("input", { id: "registry-username", required: true, autocomplete: "off" });
   const password = h("input", { id: "registry-password", type: "password", required: true, autocomplete: "off" });
-
-  async function draw() {
-    const { registries } = await api("GET", base);
-    list.replaceChildren(...(registries.length ? registries.map((r) => h("li", { "data-registry": r.host },
-      h("code", {}, r.host), ` as ${r.username} `,
-      h("button", { type: "button", class: "danger", onclick: async () => {
-        await api("DELETE", `${base}/${encodeURIComponent(r.host)}`).catch((e) => errorText(problem, e));
-        draw();
-      } }, `Forget ${r.host}`))) : [h("li", { class: "muted" }, "No registries")]));
-  }
-  draw().catch((e) => errorText(problem, e));
+  const { list, draw } = deletableList(base, "registries", problem, {
+    id: (r) => r.host, label: (r) => `Forget ${r.host}`, empty: "No registries",
+    attributes: (r) => ({ "data-registry": r.host }), show: (r) => [h("code", {}, r.host), ` as ${r.username}`] });
   return h("details", { class: "panel registries-panel" }, h("summary", {}, "Registries"), list,
     h("form", { onsubmit: (event) => submitting(event, problem, async () => {
       await api("PUT", `${base}/${encodeURIComponent(host.value.trim())}`,
