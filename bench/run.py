@@ -5,15 +5,12 @@ the number of runs, and writes the same to bench/results/latest.json. Not a test
     python bench/run.py --only push_to_running,memory
 
 Each benchmark starts its own `stoker serve` (SQLite unless --database-url) on a free
-loopback port with a fresh data dir, and the busybox build image (`stoker make-image`).
+loopback port with a fresh data dir, and the busybox build image (`stoker make-image`), with
+the tests' own helpers (tests/support): servers, ports, signed pushes and event listeners.
 """
 import argparse
-import hashlib
-import hmac
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,14 +25,13 @@ from pathlib import Path
 
 import git
 import requests
-import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from pipeline.git import GitMirror  # noqa: E402
+from pipeline.git.mirror import GitMirror  # noqa: E402
+from tests.support import Listener, delivery, login, push_payload, start_server, stop_server  # noqa: E402
 
 IMAGE = "stoker-busybox:latest"
-PASSWORD = "bench password"
 
 
 # --- figures -----------------------------------------------------------------
@@ -58,67 +54,51 @@ def timed(function, *args, **kwargs):
 
 # --- a running Stoker --------------------------------------------------------
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Arrivals(Listener):
+    """The tests' Socket.IO listener, noting when each status of each build arrived."""
 
+    def __init__(self, server, token):
+        self.arrivals, self.changed = {}, threading.Condition()
+        super().__init__(server, token)
 
-class Stoker:
-    """`stoker <command>` on loopback, with an account and a project on a local repository."""
-
-    def __init__(self, work, command="serve", workers=1, database_url=None, **env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data_dir = work / f"data-{self.port}"
-        environment = {**os.environ, "PORT": str(self.port), "STOKER_DATA_DIR": str(self.data_dir),
-                       "STOKER_REGISTRATION": "open",
-                       "STOKER_ALLOW_LOCAL_REPOS": "1", "STOKER_BUILD_NETWORK": "none",
-                       "STOKER_WORKER_CONCURRENCY": str(workers), **env}
-        if database_url:
-            environment["DATABASE_URL"] = fresh_database(database_url, f"stoker_bench_{self.port}")
-        self.database_url = environment.get("DATABASE_URL")
-        self.log_path = work / f"{command}-{self.port}.log"
-        self.process = subprocess.Popen([sys.executable, "-m", "stoker", command], env=environment, cwd=ROOT,
-                                        stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
-        self.session = requests.Session()
-        if command == "serve":
-            self._wait_until_up()
-
-    def _wait_until_up(self):
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                self.session.get(self.url + "/api/openapi.json", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("stoker serve did not come up")
-
-    def sign_in(self, username="bench"):
-        self.session.post(self.url + "/api/auth/register", json={"username": username, "password": PASSWORD})
-        token = self.session.post(self.url + "/api/auth/login",
-                                  json={"username": username, "password": PASSWORD}).json()["accessToken"]
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.events = socketio.Client(reconnection=False)
-        self.seen = {}
-        self.arrivals = {}
-        self.changed = threading.Condition()
-        self.events.on("buildStatusUpdate", self._on_status)
-        self.events.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
-        return token
-
-    def _on_status(self, build):
+    def _heard(self, payload):
         with self.changed:
-            self.arrivals[(build["id"], build["status"])] = (time.perf_counter(), time.time(), build)
-            self.seen[build["id"]] = build["status"]
+            self.arrivals[(payload["id"], payload["status"])] = (time.perf_counter(), time.time(), payload)
             self.changed.notify_all()
+        super()._heard(payload)
 
     def wait_for(self, build_id, status, timeout=60):
+        """(perf_counter, wall time, payload) of the build's `status` event, once it has arrived."""
         with self.changed:
             if not self.changed.wait_for(lambda: (build_id, status) in self.arrivals, timeout):
                 raise TimeoutError(f"build {build_id} never reached {status}")
             return self.arrivals[(build_id, status)]
+
+
+class Stoker:
+    """`stoker <command>` on loopback (started as the tests start it), with an account and a project
+    on a local repository."""
+
+    def __init__(self, work, command="serve", workers=1, database_url=None, **env):
+        name = uuid.uuid4().hex[:8]
+        self.data_dir = work / f"data-{name}"
+        environment = {"STOKER_DATA_DIR": str(self.data_dir), "STOKER_WORKER_CONCURRENCY": str(workers), **env}
+        if database_url:
+            environment["DATABASE_URL"] = fresh_database(database_url, f"stoker_bench_{name}")
+        self.database_url = environment.get("DATABASE_URL")
+        self.server = start_server(command, environment, work, wait_for_http=command == "serve")
+        self.url, self.process, self.log_path = self.server.url, self.server.process, self.server.log_path
+        self.session = requests.Session()
+        self.events = None
+
+    def sign_in(self, username="bench"):
+        token = login(self.server, username)
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.events = Arrivals(self.server, token)
+        return token
+
+    def wait_for(self, build_id, status, timeout=60):
+        return self.events.wait_for(build_id, status, timeout)
 
     def create_project(self, repo_path, command="true"):
         made = self.session.post(self.url + "/api/project/projects", headers=self.headers, json={
@@ -128,26 +108,19 @@ class Stoker:
         return made
 
     def push(self, commit):
-        body = json.dumps({"ref": "refs/heads/main", "after": commit, "deleted": False,
-                           "head_commit": {"id": commit, "message": "bench", "author": {"name": "Bench"}}}).encode()
-        signature = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        body, headers = delivery(self.secret, push_payload(commit, message="bench", author="Bench"))
         sent = time.perf_counter()
-        response = self.session.post(f"{self.url}/api/webhooks/github/{self.project_id}", data=body, headers={
-            "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": signature}, timeout=10)
+        response = self.session.post(f"{self.url}/api/webhooks/github/{self.project_id}", data=body, headers=headers,
+                                     timeout=10)
         return sent, (time.perf_counter() - sent) * 1000, response
 
     def rss_mb(self):
         return rss_mb(Path(f"/proc/{self.process.pid}/status").read_text())
 
     def stop(self):
-        if getattr(self, "events", None) is not None and self.events.connected:
-            self.events.disconnect()
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        if self.events is not None and self.events.client.connected:
+            self.events.close()
+        stop_server(self.server)
 
 
 def rss_mb(proc_status, field="VmRSS:"):
@@ -444,7 +417,7 @@ def project_list(work, args, small=100, large=100_000, runs=15):
             stoker.session.post(stoker.url + "/api/project/projects", headers=stoker.headers, json={
                 "name": name, "repoUrl": str(work / "repo"), "buildCommand": "true"})
             accounts[name] = (stoker.headers, builds)
-            stoker.events.disconnect()
+            stoker.events.close()
         url = stoker.database_url or f"sqlite:///{stoker.data_dir / 'stoker.db'}"
         db.initialize(open_database(url))
         with db.connection_context():

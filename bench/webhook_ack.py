@@ -3,31 +3,22 @@
 Starts `stoker serve` on loopback with a fresh data dir, sends a bounded number
 of signed pushes one after another (builds run meanwhile on the embedded
 workers), and prints the acknowledgement times. Not a test: it prints figures.
+Servers, ports, repositories and signed pushes are the tests' own (tests/support).
 
     python bench/webhook_ack.py [--pushes 60] [--database-url postgresql://...]
 """
 import argparse
-import hashlib
-import hmac
-import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import git
 import requests
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import LocalRepo, create_project, delivery, login, push_payload, start_server, stop_server  # noqa: E402
 
 
 def percentile(values, fraction):
@@ -43,42 +34,24 @@ def main():
     pushes = max(1, min(args.pushes, 500))
 
     work = Path(tempfile.mkdtemp(prefix="stoker-bench-"))
-    repo = git.Repo.init(work / "repo", initial_branch="main")
-    (work / "repo" / "ci.sh").write_text("true\n")
-    repo.index.add(["ci.sh"])
-    sha = repo.index.commit("bench").hexsha
+    repo = LocalRepo(work / "repo")
+    sha = repo.commit({"ci.sh": "true\n"}, message="bench")
 
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "STOKER_DATA_DIR": str(work / "data"),
-           "STOKER_ALLOW_LOCAL_REPOS": "1", "STOKER_BUILD_NETWORK": "none"}
+    env = {"STOKER_DATA_DIR": str(work / "data")}
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
-    server = subprocess.Popen([sys.executable, "-m", "stoker", "serve"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server = start_server("serve", env, work)
+    url = server.url
     session = requests.Session()
     try:
-        for _ in range(100):
-            try:
-                session.get(url + "/api/build/1", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        credentials = {"username": f"bench{uuid.uuid4().hex[:6]}", "password": "benchmark-pass"}
-        session.post(url + "/api/auth/register", json=credentials, timeout=10)
-        token = session.post(url + "/api/auth/login", json=credentials, timeout=10).json()["accessToken"]
+        token = login(server, f"bench{uuid.uuid4().hex[:6]}")  # a database given may have been used before
         auth = {"Authorization": f"Bearer {token}"}
-        created = session.post(url + "/api/project/projects", headers=auth, timeout=30, json={
-            "name": "bench", "repoUrl": str(work / "repo"), "buildCommand": "sh ci.sh"}).json()
+        created = create_project(server, token, repo, "sh ci.sh", name="bench")
         project, secret = created["project"]["id"], created["project"]["webhookSecret"]
 
         acks, build_ids = [], set()
         for _ in range(pushes):
-            body = json.dumps({"ref": "refs/heads/main", "after": sha, "deleted": False,
-                               "head_commit": {"id": sha, "message": "bench", "author": {"name": "B"}}}).encode()
-            headers = {"Content-Type": "application/json", "X-GitHub-Event": "push",
-                       "X-GitHub-Delivery": str(uuid.uuid4()),
-                       "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+            body, headers = delivery(secret, push_payload(sha, message="bench", author="B"))
             started = time.perf_counter()
             response = session.post(f"{url}/api/webhooks/github/{project}", data=body, headers=headers, timeout=10)
             acks.append((time.perf_counter() - started) * 1000)
@@ -100,8 +73,7 @@ def main():
         print(f"ack max           {max(acks):.1f} ms")
         print(f"builds created    {len(build_ids)} of {pushes}; passed {passed}")
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_server(server)
 
 
 if __name__ == "__main__":

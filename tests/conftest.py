@@ -31,6 +31,7 @@ from tests.support import (
     SECRET,
     TEST_IMAGE,
     Accounts,
+    FakeGithub,
     Listener,
     LocalRepo,
     create_project,
@@ -39,6 +40,28 @@ from tests.support import (
     stop_server,
     unavailable,
 )
+from tests.support.offline import guarded
+
+# --- this machine only -------------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def _connections_tried_off_the_machine():
+    """This process connects nowhere but loopback, unix sockets and the tests' own networks
+    (tests/support/offline.py). The servers, workers, git and browsers tests start are processes
+    of their own, outside this guard: they are kept here by the addresses they are given."""
+    with guarded() as tried:
+        yield tried
+
+
+@pytest.fixture(autouse=True)
+def _no_traffic_off_the_machine(_connections_tried_off_the_machine):
+    """Fail a test that tried to send traffic off the machine, even where the code under test
+    caught the refusal."""
+    tried = _connections_tried_off_the_machine
+    before = len(tried)
+    yield
+    assert tried[before:] == [], "a test sent traffic off this machine"
+
 
 # --- databases -------------------------------------------------------------
 
@@ -143,6 +166,8 @@ def config(database_url, tmp_path):
         "STOKER_ALLOW_LOCAL_REPOS": True,
         "STOKER_BUILD_IMAGE": TEST_IMAGE,
         "STOKER_BUILD_NETWORK": "none",
+        # No way out unless a test gives one (tests/app/test_egress.py): each would cost a network.
+        "STOKER_BUILD_EGRESS": False,
         "STOKER_PUBLIC_URL": "http://stoker.test",
         # Most tests need several accounts; tests/app/test_accounts.py holds registration by invitation.
         "STOKER_REGISTRATION": "open",
@@ -215,6 +240,21 @@ def live_server(database_url, tmp_path, docker_client):
     }, tmp_path)
     yield server
     stop_server(server)
+
+
+@pytest.fixture
+def github():
+    """Start a stand-in for GitHub's status API on loopback: `github(failures=0)` returns a
+    FakeGithub whose `url` is for STOKER_GITHUB_API_URL; all are stopped afterwards."""
+    made = []
+
+    def start(failures=0):
+        made.append(FakeGithub(failures))
+        return made[-1]
+
+    yield start
+    for fake in made:
+        fake.close()
 
 
 @pytest.fixture

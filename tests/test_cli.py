@@ -4,7 +4,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -113,11 +112,10 @@ def test_with_redis_a_browser_on_the_web_process_sees_builds_a_worker_process_ra
 
 def test_a_stopped_server_kills_its_builds_and_records_why(app, live_server, local_repo, docker_client):
     token = login(live_server, "alice")
-    created = create_project(live_server, token, local_repo, "sleep 120", name="long")
+    created = create_project(live_server, token, local_repo, "echo started; sleep 120", name="long")
     build_id = created["build"]["id"]
-    wait_until(lambda: api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]["status"]
-               == Status.RUNNING)
-    time.sleep(0.5)  # let the container start
+    # The command itself has begun: its container is up and running it.
+    wait_until(lambda: "started\n" in api(live_server, "GET", f"/api/build/{build_id}/logs", token).text)
 
     live_server.process.send_signal(signal.SIGTERM)
     assert live_server.process.wait(20) == 0, live_server.log()

@@ -96,9 +96,17 @@ def test_no_blueprint_imports_another():
 
 
 def test_the_web_side_does_not_load_what_runs_builds_until_a_worker_asks():
-    """The kinds of job name their executors; only a worker imports them (see app/records/jobs.py)."""
+    """The kinds of job are records; what runs them is the worker's (app/worker/kinds.py)."""
     jobs = ROOT / "app" / "records" / "jobs.py"
     assert not [name for name in imported_modules(jobs) if name.startswith(("app.worker", "pipeline"))]
+
+
+def test_every_kind_of_job_has_one_executor():
+    from app.records.jobs import KINDS
+    from app.worker.kinds import EXECUTORS
+
+    assert [executor.kind for executor in EXECUTORS] == list(KINDS)
+    assert all(callable(executor.make_tool) and callable(executor.run) for executor in EXECUTORS)
 
 
 def test_every_folder_of_code_is_a_package_that_an_install_carries():
@@ -135,3 +143,73 @@ def test_a_web_process_loads_neither_the_docker_sdk_nor_gitpython(tmp_path, loca
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+# The backend seam (pipeline/backend/__init__.py): the runner and the rest of pipeline/ speak to the
+# Backend interface alone, and the Docker implementation is named by one chooser, `backend.named`.
+DOCKER_BACKEND = "pipeline.backend.docker"
+CHOOSER = Path("pipeline/backend/__init__.py")
+
+
+def seam_offenders(root=ROOT):
+    """Who names Docker across the seam: a module of pipeline/ outside pipeline/backend/ importing
+    the docker SDK or the Docker backend, or any module of Stoker but the chooser (and the backend
+    itself) importing or making the Docker backend."""
+    offenders = []
+    sources = [root / "stoker.py", *sorted((root / "app").rglob("*.py")), *sorted((root / "pipeline").rglob("*.py"))]
+    for path in (path for path in sources if path.exists()):
+        where = path.relative_to(root)
+        if where == CHOOSER or where.is_relative_to("pipeline/backend/docker"):
+            continue
+        tree = ast.parse(path.read_text())
+        # `from pipeline.backend import docker` imports pipeline.backend.docker too.
+        names = [*imported_modules(path, root), *(f"{node.module}.{alias.name}" for node in ast.walk(tree)
+                                                  if isinstance(node, ast.ImportFrom) and node.level == 0
+                                                  for alias in node.names)]
+        offenders += [f"{where} imports {name}" for name in names
+                      if name == DOCKER_BACKEND or name.startswith(DOCKER_BACKEND + ".")]
+        if where.is_relative_to("pipeline") and not where.is_relative_to("pipeline/backend"):
+            offenders += [f"{where} imports {name}" for name in names if name == "docker" or name.startswith("docker.")]
+        offenders += [f"{where} makes {made}" for node in ast.walk(tree) if isinstance(node, ast.Call)
+                      for made in [getattr(node.func, "id", None) or getattr(node.func, "attr", None)]
+                      if made in ("DockerBackend", "DockerEngine")]
+    return offenders
+
+
+def test_the_runner_knows_the_backend_interface_alone_and_one_chooser_names_docker():
+    assert (ROOT / "pipeline" / "runner.py").exists() and (ROOT / CHOOSER).exists()
+    assert seam_offenders() == []
+
+
+def test_the_seam_check_sees_docker_named_across_it(tmp_path):
+    for name, text in {
+        "pipeline/runner.py": "from .backend.docker.engine import DockerEngine\n",
+        "pipeline/pulls.py": "import docker\n",
+        # The chooser, and the backend itself, may.
+        "pipeline/backend/__init__.py": "def _docker():\n    from .docker import DockerBackend\n"
+                                        "    return DockerBackend()\n",
+        "pipeline/backend/docker/__init__.py": "import docker\n",
+        "app/worker/loop.py": "def f():\n    from pipeline.backend import docker\n    return docker.DockerBackend()\n",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert seam_offenders(tmp_path) == ["app/worker/loop.py imports pipeline.backend.docker",
+                                        "app/worker/loop.py makes DockerBackend",
+                                        "pipeline/pulls.py imports docker",
+                                        "pipeline/runner.py imports pipeline.backend.docker.engine"]
+
+
+def test_no_test_module_imports_another():
+    """What tests share is in tests/support/ (or conftest.py): importing a test module runs its
+    module-level code and collects its tests twice."""
+    test_modules = sorted((ROOT / "tests").rglob("test_*.py"))
+    offenders = []
+    for path in test_modules:
+        # `from tests.app import test_events` imports tests.app.test_events too.
+        tree = ast.parse(path.read_text())
+        names = [*imported_modules(path), *(f"{node.module}.{alias.name}" for node in ast.walk(tree)
+                                            if isinstance(node, ast.ImportFrom) and node.module
+                                            for alias in node.names)]
+        offenders += [f"{path.relative_to(ROOT)} imports {name}" for name in names
+                      if name.startswith("tests.") and any(part.startswith("test_") for part in name.split("."))]
+    assert len(test_modules) > 50 and offenders == []

@@ -6,7 +6,7 @@ import re
 
 import requests
 
-from pipeline.git import check_branch, check_commit_hash
+from pipeline.git.inputs import check_branch, check_commit_hash
 
 from ..records.models import Status
 from ..records.vault import unseal

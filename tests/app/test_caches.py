@@ -4,8 +4,7 @@ import time
 from pathlib import Path
 
 from app.records.models import Status
-from tests.app.test_events import pull_request, send
-from tests.support import api, create_project, login, run_now
+from tests.support import api, create_project, login, pull_request, run_now, send
 
 PLAN = """\
 cache: [deps]

@@ -4,6 +4,7 @@ import time
 import pytest
 
 from app.records.models import Build, Status
+from pipeline.workspaces import BUILDS
 from tests.support import api, create_project, delivery, labelled, push_payload, wait_until
 
 # Claims, leases and the queue: each database's own locking is under test.
@@ -94,15 +95,17 @@ def test_without_auto_cancel_every_push_builds(client, accounts, local_repo):
     assert Build.select().where(Build.status == Status.QUEUED).count() == 2
 
 
-def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, watched_build, docker_client):
+def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, watched_build, docker_client, tmp_path):
     token, events, build_id = watched_build("echo started; sleep 120", name="long")
     pid = f":{live_server.process.pid}:"
+    workspace = tmp_path / "live-data" / BUILDS  # the live_server fixture's data dir
 
     def containers():
         return [c for c in labelled(docker_client, f"stoker.build={build_id}")
                 if pid in c["Labels"].get("stoker.worker", "")]
 
     wait_until(containers, timeout=10, interval=0.05)
+    assert list(workspace.glob(f"build-{build_id}-*"))
 
     canceled_at = time.monotonic()
     response = api(live_server, "POST", f"/api/build/{build_id}/cancel", token)
@@ -112,7 +115,9 @@ def test_a_running_build_is_killed_within_2_s_of_its_cancel(live_server, watched
         time.sleep(0.05)
 
     assert events.statuses_of(build_id, until=Status.CANCELED)[-1] == Status.CANCELED
-    time.sleep(1)  # the worker records its end; a canceled build must stay canceled
+    # The worker is done with the build once its workspace is gone, having recorded the build's end
+    # before: a canceled build must stay canceled.
+    wait_until(lambda: not list(workspace.glob(f"build-{build_id}-*")), timeout=10)
     build = api(live_server, "GET", f"/api/build/{build_id}", token).json()["build"]
     assert build["status"] == Status.CANCELED
     log = api(live_server, "GET", f"/api/build/{build_id}/logs", token).text

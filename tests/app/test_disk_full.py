@@ -86,7 +86,8 @@ def test_requests_answer_503_while_the_disk_is_full_and_work_again_after(full_ap
 
 
 def test_a_fetch_that_fills_the_disk_leaves_no_half_written_objects(small_disk, tmp_path, local_repo):
-    from pipeline.git import GitError, GitMirror
+    from pipeline.git import GitError
+    from pipeline.git.mirror import GitMirror
 
     # Enough history that its pack does not fit in what is left.
     for n in range(3):

@@ -7,7 +7,7 @@ import pytest
 
 from app.forges import github
 from app.records.models import Build, GithubStatus, Project, Status
-from tests.support import api, create_project, delivery, github_payload, login, push_payload
+from tests.support import api, create_project, delivery, log_of, login, pull_request, push_payload, send, settings
 
 # Prints what a build was told, and every secret-looking variable it can see.
 SHOW_ENV = "env | grep -E '^(STOKER_|DEPLOY_KEY|PR_TOKEN|NIGHTLY)' | sort"
@@ -27,41 +27,8 @@ def alice(client, accounts, local_repo, drain):
     return project, headers
 
 
-def send(client, project, payload, event="push"):
-    body, headers = delivery(project["webhookSecret"], payload, event)
-    return client.post(f"/api/webhooks/github/{project['id']}", data=body, headers=headers)
-
-
-def settings(client, project, headers, **fields):
-    response = client.patch(f"/api/project/projects/{project['id']}", json=fields, headers=headers)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["project"]
-
-
-def log_of(client, headers, build_id):
-    return client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
-
-
 def build_of(client, headers, build_id):
     return client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
-
-
-def pull_request(local_repo, number=2, action="opened", fork=False, base="main"):
-    """GitHub's real pull request payload, its head a commit that only refs/pull/<n>/head holds in
-    the local repository, as GitHub keeps a fork's commits."""
-    back_to = local_repo.repo.active_branch.name
-    local_repo.branch(f"pr-{number}")
-    sha = local_repo.commit({f"pr{number}.txt": "proposed\n"}, message=f"Propose change {number}")
-    local_repo.repo.git.update_ref(f"refs/pull/{number}/head", sha)
-    local_repo.repo.git.checkout(back_to)
-    local_repo.repo.git.branch("-D", f"pr-{number}")
-    payload = copy.deepcopy(github_payload(f"pull_request/{action}.payload.json"))
-    pull = payload["pull_request"]
-    payload["number"] = pull["number"] = number
-    pull["head"]["sha"], pull["base"]["ref"] = sha, base
-    if fork:
-        pull["head"]["repo"] = {**pull["head"]["repo"], "full_name": "stranger/Hello-World", "fork": True}
-    return payload, sha
 
 
 @pytest.mark.both_databases

@@ -1,7 +1,5 @@
 """Commit statuses reported to GitHub, here a local server that records every call."""
-import json
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -9,47 +7,9 @@ from app import create_app
 from app.background.statuses import MAX_ATTEMPTS, deliver_due
 from app.forges.github import repo_from_url
 from app.records.models import Build, GithubStatus, Status, utcnow
-from tests.support import Accounts, LocalHttp, create_project, free_port, login, start_server, stop_server, wait_until
+from tests.support import Accounts, create_project, free_port, login, start_server, stop_server, wait_until
 
 pytestmark = pytest.mark.both_databases
-
-
-class FakeGithub:
-    """Answers POST /repos/.../statuses/<sha> like GitHub, failing the first `failures` calls."""
-
-    def __init__(self, failures=0):
-        self.calls, self.failures = [], failures
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.calls.append({"path": self.path, "auth": self.headers["Authorization"], **body})
-                failing = len(fake.calls) <= fake.failures
-                self.send_response(500 if failing else 201)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.http = LocalHttp(Handler)
-        self.url = self.http.url
-
-    def close(self):
-        self.http.close()
-
-
-@pytest.fixture
-def github():
-    made = []
-
-    def start(failures=0):
-        made.append(FakeGithub(failures))
-        return made[-1]
-
-    yield start
-    for fake in made:
-        fake.close()
 
 
 def reporting_app(config, api_url):

@@ -3,8 +3,7 @@ credentials for it), with progress in the log and the password nowhere."""
 import pytest
 
 from app.records.models import Status
-from tests.app.test_events import pull_request, send
-from tests.support import LocalRepo, create_project, run_now
+from tests.support import LocalRepo, create_project, pull_request, run_now, send
 from tests.support.gitservers import LocalRegistry
 
 PASSWORD = "r3gistry-Passw0rd-91"

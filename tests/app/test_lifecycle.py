@@ -5,10 +5,12 @@ import psycopg2
 import pytest
 from peewee import IntegrityError
 
+from app.records.db import open_database
 from app.records.jobs import BUILD
 from app.records.lifecycle import changes, claim_next, move, queue_build
 from app.records.models import Build, GithubStatus, Project, Status, User, db
 from app.records.vault import seal
+from app.services import services
 
 # Claims, leases and the queue: each database's own locking is under test.
 pytestmark = pytest.mark.both_databases
@@ -142,9 +144,35 @@ def test_a_change_and_the_github_status_it_owes_are_saved_together_or_not_at_all
         assert GithubStatus.select().where(GithubStatus.build == build.id).count() == 1
 
 
-def test_changes_announce_on_their_own_commit_only(app):
-    with app.app_context(), db.atomic():
-        with pytest.raises(RuntimeError, match="nested"):
-            with changes():
-                pass
+def test_changes_announce_on_their_own_commit_only(app, database_url):
+    """A change rolled back is never announced, and one announced is there for anyone to read (here
+    another connection) when its event arrives."""
+    other = open_database(database_url)
+    heard = []
+
+    def announce(app, user_ids, event, data):
+        with other.connection_context():
+            row = other.execute_sql(f"SELECT status FROM {Build._meta.table_name} WHERE id = {other.param}",
+                                    (data["id"],)).fetchone()
+        heard.append((event, data["status"], row[0] if row else "not there"))
+
+    try:
+        with app.app_context():
+            services(app).announce = announce
+            project = make_project()
+            with pytest.raises(ZeroDivisionError):
+                with changes() as batch:
+                    batch.queue(BUILD, project=project, commit_hash="a" * 40, branch="main")
+                    1 / 0
+            assert heard == [] and not Build.select().exists()
+            build = queue_build(project, commit_hash="b" * 40, branch="main")
+            move(BUILD, build.id, Status.RUNNING, expect=Status.QUEUED)
+            assert heard == [(BUILD.event, Status.QUEUED, Status.QUEUED),
+                             (BUILD.event, Status.RUNNING, Status.RUNNING)]
+            with db.atomic():
+                with pytest.raises(RuntimeError, match="nested"):
+                    with changes():
+                        pass
+    finally:
+        other.close_all()
 

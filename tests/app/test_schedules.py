@@ -1,12 +1,12 @@
 """Schedules: named cron lines, each due time one build (event cron), however many processes run."""
 import socket
-import time
 from datetime import timedelta
 
+import psycopg2
 import pytest
 
 from app.background.schedules import fire_due
-from app.records.models import Build, Project, Schedule, Status, utcnow
+from app.records.models import Build, Project, Schedule, Status, db, utcnow
 from tests.support import create_project, start_server, stop_server, wait_until
 
 pytestmark = pytest.mark.both_databases
@@ -66,22 +66,41 @@ def test_a_due_time_makes_one_build_and_missed_times_make_one_too(app, client, p
 @pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
 def test_a_due_time_makes_exactly_one_build_across_two_processes(client, project, database_url, tmp_path,
                                                                   live_database):
+    """Both processes read the due time before either takes it: the test holds the schedule's row
+    until both wait to write it, so the compare-and-set decides, not which process looks first."""
     project_id, headers = project
     client.put(f"/api/project/projects/{project_id}/schedules/often", json={"cron": "0 0 1 1 *"}, headers=headers)
+    with live_database():
+        Schedule.update(next_run_at=utcnow() - timedelta(minutes=5)).execute()
+    table = Schedule._meta.table_name
+
+    def taking():
+        """The other connections whose last statement is the schedule's compare-and-set: pid to
+        (state, what it waits on)."""
+        return {pid: (state, wait) for pid, state, wait in db.execute_sql(
+            "SELECT pid, state, wait_event_type FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND query LIKE %s", (f'UPDATE "{table}"%',))}
+
+    holder = psycopg2.connect(database_url)
     env = {"DATABASE_URL": database_url, "STOKER_POLL_SECONDS": "0.2"}
-    workers = [start_server("worker", {**env, "STOKER_DATA_DIR": str(tmp_path / f"w{i}")}, tmp_path,
-                            wait_for_http=False) for i in range(2)]
+    workers = []
     try:
-        wait_until(lambda: all("builds at a time" in w.log() for w in workers), timeout=20)
+        holder.cursor().execute(f'SELECT id FROM "{table}" FOR UPDATE')
+        workers += [start_server("worker", {**env, "STOKER_DATA_DIR": str(tmp_path / f"w{i}")}, tmp_path,
+                                 wait_for_http=False) for i in range(2)]
         with live_database():
-            Schedule.update(next_run_at=utcnow() - timedelta(minutes=5)).execute()
+            wait_until(lambda: [wait for _, wait in taking().values()] == ["Lock", "Lock"], timeout=20,
+                       what=lambda: workers[0].log() + workers[1].log())
+            waiting = set(taking())
+            holder.rollback()  # both go on, each with the due time it read
+            # Both are done with it: their transactions are over (or their connections closed).
+            wait_until(lambda: all(state == "idle" for pid, (state, _) in taking().items() if pid in waiting))
             built = wait_until(lambda: Build.get_or_none((Build.event == "cron") & (Build.status == Status.PASSED)),
                                what=lambda: workers[0].log() + workers[1].log())
-            # A negative needs time to pass: each process looks for due schedules every second.
-            time.sleep(2.5)
             assert Build.select().where(Build.event == "cron").count() == 1
             assert built.schedule == "often"
     finally:
+        holder.close()
         for worker in workers:
             stop_server(worker)
 

@@ -4,8 +4,7 @@ import pytest
 
 from app.records.models import Build, BuildStep, Status
 from pipeline.plan import PlanError, parse
-from tests.app.test_events import log_of, pull_request, send, settings
-from tests.support import create_project, push_payload
+from tests.support import create_project, log_of, pull_request, push_payload, send, settings
 
 ONLY_SOURCE = """\
 when:

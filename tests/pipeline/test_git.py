@@ -6,19 +6,10 @@ import time
 
 import pytest
 
-from pipeline.git import (
-    NO_ACCESS,
-    Access,
-    GitError,
-    GitMirror,
-    ObjectReader,
-    check_branch,
-    check_commit_hash,
-    check_repo_url,
-    ls_remote_branch,
-    mirror_path,
-    remove_mirrors_except,
-)
+from pipeline.git import GitError
+from pipeline.git.command import NO_ACCESS, Access, ls_remote_branch
+from pipeline.git.inputs import check_branch, check_commit_hash, check_repo_url
+from pipeline.git.mirror import GitMirror, ObjectReader, mirror_path, remove_mirrors_except
 
 
 @pytest.mark.parametrize("url", [

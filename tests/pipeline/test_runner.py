@@ -1,15 +1,15 @@
 """One build run end to end against the real engine, and what it leaves behind: nothing."""
 import pytest
 
-from pipeline.engine import Sandbox
+from pipeline.backend import BuildSpec, Sandbox, StepSpec, named
 from pipeline.runner import BuildJob, Runner
 from tests.support import TEST_IMAGE, labelled
 
 
 @pytest.fixture
 def runner(tmp_path, docker_client):
-    return Runner(tmp_path / "data", sandbox=Sandbox(), allow_local_repos=True, git_timeout=30,
-                  pull_registries=("127.0.0.1",))
+    return Runner(tmp_path / "data", backend=named("docker"), sandbox=Sandbox(), allow_local_repos=True,
+                  git_timeout=30, pull_registries=("127.0.0.1",))
 
 
 def job(repo, command, build_id=7, image=TEST_IMAGE):
@@ -48,7 +48,7 @@ def test_a_missing_image_is_an_error_not_an_exit_code(runner, local_repo, tmp_pa
 
 
 def test_a_containers_line_starting_as_stokers_own_is_marked_however_its_pieces_fall():
-    from pipeline.runner import NoOwnLines
+    from pipeline.lines import NoOwnLines
 
     given = []
     output = NoOwnLines(given.append)
@@ -68,7 +68,7 @@ def test_a_containers_line_starting_as_stokers_own_is_marked_however_its_pieces_
 
 
 def test_lines_of_steps_side_by_side_come_whole_each_with_its_prefix_and_a_long_one_in_pieces():
-    from pipeline.runner import LinePrefixer
+    from pipeline.lines import LinePrefixer
 
     given = []
     lines = LinePrefixer(b"[a] ", given.append)
@@ -86,32 +86,30 @@ def test_lines_of_steps_side_by_side_come_whole_each_with_its_prefix_and_a_long_
 def test_a_gated_container_runs_its_command_only_once_let_past_its_gate(tmp_path, docker_client):
     import time
 
-    from pipeline.docker_engine import DockerEngine
-    from pipeline.engine import ContainerSpec
-
-    engine = DockerEngine()
+    backend = named("docker")
 
     def gated(build_id, script):
-        return ContainerSpec(image=TEST_IMAGE, command=("sh", "-c", script), workspace=tmp_path,
-                             workdir="/workspace", sandbox=Sandbox(), labels={"stoker.build": str(build_id)},
-                             gated=True)
+        return (BuildSpec(name=f"build-{build_id}", workspace=tmp_path, sandbox=Sandbox(),
+                          labels={"stoker.build": str(build_id)}), StepSpec(image=TEST_IMAGE, script=script))
 
-    spec = gated(21, "touch opened; echo ran")
-    ahead = engine.ahead(spec)
+    spec, step = gated(21, "touch opened; echo ran")
+    build = backend.setup_build(spec)
+    ahead = backend.start_ahead(build, step)
     time.sleep(0.5)
     ahead.handle.reload()
     assert ahead.handle.status == "running" and not (tmp_path / "opened").exists()
     said = []
-    assert engine.run(spec, said.append, ahead=ahead).code == 0
+    assert backend.run_step(build, step, said.append, ahead=ahead).code == 0
     assert (tmp_path / "opened").exists() and b"".join(said) == b"ran\n"
     assert containers_of(docker_client, 21) == []
 
     # Its input ends without the word (as when Stoker dies): the command never runs.
-    ahead = engine.ahead(gated(22, "touch never"))
+    spec, step = gated(22, "touch never")
+    ahead = backend.start_ahead(backend.setup_build(spec), step)
     ahead.gate.close()
-    assert engine.wait(ahead.handle).code == 125
+    assert backend.wait_step(ahead).code == 125
     assert not (tmp_path / "never").exists()
-    engine.remove(ahead.handle)
+    backend.destroy_step(ahead)
 
 
 @pytest.mark.parametrize("script, shown, code", [
@@ -125,19 +123,18 @@ def test_a_gated_container_runs_its_command_only_once_let_past_its_gate(tmp_path
 ])
 def test_a_gated_script_ends_with_its_own_exit_code_and_exactly_its_output(tmp_path, docker_client, script,
                                                                              shown, code):
-    from pipeline.docker_engine import DockerEngine
-    from pipeline.engine import ContainerSpec
-
-    engine = DockerEngine()
-    spec = ContainerSpec(image=TEST_IMAGE, command=("sh", "-c", f"exec 2>&1; {script}"), workspace=tmp_path,
-                         workdir="/workspace", sandbox=Sandbox(), labels={"stoker.build": "26"}, gated=True)
+    backend = named("docker")
+    spec = BuildSpec(name="build-26", workspace=tmp_path, sandbox=Sandbox(), labels={"stoker.build": "26"})
+    step = StepSpec(image=TEST_IMAGE, script=script)
     said = []
-    assert engine.run(spec, said.append, ahead=engine.ahead(spec)).code == code
+    build = backend.setup_build(spec)
+    ahead = backend.start_ahead(build, step)
+    assert backend.run_step(build, step, said.append, ahead=ahead).code == code
     assert b"".join(said) == shown
 
 
 def test_an_exit_line_split_anywhere_is_found_and_nothing_else_is_held_back():
-    from pipeline.engine import ExitLine
+    from pipeline.backend.docker.containers import ExitLine
 
     output = b"compiling\npartial ab" + b"f00d" * 8 + b"12\nlate\n"
     report = b"f00d" * 8

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.records.models import Status
-from pipeline.engine import Sandbox
+from pipeline.backend import Sandbox, named
 from pipeline.runner import BuildJob, Runner
 from tests.support import TEST_IMAGE, api, create_project, login, start_server, stop_server, wait_until
 
@@ -16,8 +16,8 @@ DOCKERS_OWN_FILES = re.compile(r".*/containers/[0-9a-f]{64}/(resolv\.conf|hostna
 
 def run(tmp_path, repo, command, sandbox=Sandbox()):
     """Run `command` as a build in `sandbox`; return its outcome and everything it printed."""
-    runner = Runner(tmp_path / "data", sandbox=sandbox, allow_local_repos=True, git_timeout=30,
-                    pull_registries=("127.0.0.1",))
+    runner = Runner(tmp_path / "data", backend=named("docker"), sandbox=sandbox, allow_local_repos=True,
+                    git_timeout=30, pull_registries=("127.0.0.1",))
     printed = bytearray()
     job = BuildJob(build_id=1, repo_url=repo.url, commit_hash=repo.repo.head.commit.hexsha,
                    branch="main", image=TEST_IMAGE, command=command)

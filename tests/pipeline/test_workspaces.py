@@ -6,7 +6,7 @@ import docker
 import pytest
 
 from pipeline import workspaces
-from pipeline.docker_engine import DockerEngine
+from pipeline.backend import named
 from tests.support import TEST_IMAGE, create_project, labelled, login, start_server, stop_server, wait_until
 
 
@@ -60,23 +60,23 @@ def test_what_a_process_killed_with_9_left_is_swept_by_the_next(database_url, tm
 
 def test_the_container_sweep_carries_on_past_a_container_that_vanished(docker_client):
     """Another process's build may end between the list and its removal: the rest are still swept."""
-    dead_pid = 2**22 + 1  # above any pid_max: no process has it
+    dead_pids = [2**22 + 1 + n for n in range(3)]  # above any pid_max: no process has them
     host = "sweep-test-host"
-    made = [docker_client.containers.create(TEST_IMAGE, ["true"], labels={
-        "stoker.worker": f"{host}:{dead_pid}:{n}"}) for n in range(3)]
-    real_list = docker_client.api.containers
+    made = {pid: docker_client.containers.create(TEST_IMAGE, ["true"], labels={
+        "stoker.worker": f"{host}:{pid}:0"}) for pid in dead_pids}
+    vanished = []
 
-    def list_then_one_vanishes(*args, **kwargs):
-        found = real_list(*args, **kwargs)
-        made[0].remove(force=True)  # for real, on the engine, right after the engine listed it
-        return found
+    def is_alive(pid):
+        """Asked once the engine has listed the containers: the first one asked about goes for real,
+        on the engine, before the sweep removes it."""
+        if pid in made and not vanished:
+            made[pid].remove(force=True)
+            vanished.append(made[pid].id)
+        return False
 
-    docker_client.api.containers = list_then_one_vanishes
-    try:
-        removed = DockerEngine().remove_orphans(host, lambda pid: pid != dead_pid)
-    finally:
-        docker_client.api.containers = real_list
-    assert {c.id for c in made[1:]} <= set(removed)
-    for container in made:
+    removed = named("docker").remove_orphans(host, is_alive)
+    assert len(vanished) == 1
+    assert {c.id for c in made.values()} - set(vanished) <= set(removed)
+    for container in made.values():
         with pytest.raises(docker.errors.NotFound):
             docker_client.containers.get(container.id)

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 import socketio
 
-from app.records.models import ApiToken, utcnow
+from app.live.realtime import TOKEN_CHECK_SECONDS
+from app.records.models import ApiToken, User, utcnow
 from tests.support import api, create_project, login, wait_until
 
 
@@ -67,6 +68,13 @@ def test_an_expired_token_or_a_disabled_users_is_a_401(client, accounts):
     ApiToken.update(expires_at=utcnow() - timedelta(seconds=1)).execute()
     assert client.get("/api/project/projects", headers=bearer(token["value"])).status_code == 401
     assert client.get("/api/project/projects", headers=bearer("stk_" + "x" * 43)).status_code == 401
+    # A user disabled elsewhere (another process, a script on the database): the token is still
+    # kept, and the user's state alone refuses it.
+    bobs = bearer(make_token(client, accounts.headers("bob"))["value"])
+    assert client.get("/api/project/projects", headers=bobs).status_code == 200
+    User.update(disabled=True).where(User.username == "bob").execute()
+    assert client.get("/api/project/projects", headers=bobs).status_code == 401
+    assert ApiToken.select().where(ApiToken.user == User.get(username="bob").id).exists()
 
 
 @pytest.mark.parametrize("body, field", [({"scope": "write"}, "name"), ({"name": "", "scope": "write"}, "name"),
@@ -89,6 +97,21 @@ def test_a_live_connection_made_with_a_token_ends_when_it_is_revoked(live_server
     assert listener.connected
     assert api(live_server, "DELETE", f"/api/auth/tokens/{made['token']['id']}", login_token).status_code == 200
     wait_until(lambda: not listener.connected, timeout=3, interval=0.05)
+
+
+def test_a_live_connection_made_with_a_token_ends_when_its_user_is_disabled_elsewhere(live_server, live_database):
+    value = api(live_server, "POST", "/api/auth/tokens", login(live_server, "bob"),
+                json={"name": "watch", "scope": "read"}).json()["token"]["value"]
+    listener = socketio.Client(reconnection=False)
+    listener.connect(live_server.url, auth={"token": value}, transports=["websocket"], wait_timeout=5)
+    assert listener.connected and api(live_server, "GET", "/api/project/projects", value).status_code == 200
+    with live_database():  # as another process would, without this server's word
+        User.update(disabled=True).where(User.username == "bob").execute()
+    assert api(live_server, "GET", "/api/project/projects", value).status_code == 401
+    wait_until(lambda: not listener.connected, timeout=TOKEN_CHECK_SECONDS + 3, interval=0.05)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        socketio.Client(reconnection=False).connect(live_server.url, auth={"token": value}, transports=["websocket"],
+                                                    wait_timeout=5)
 
 
 def test_disabling_a_user_revokes_their_api_tokens_for_good(live_server):

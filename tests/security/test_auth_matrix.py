@@ -5,25 +5,12 @@ import re
 import pytest
 
 from app.api.openapi import spec
-from tests.support import api, create_project, login, raw_get
+from tests.support import api, concrete, create_project, login, raw_get, routes
 
 # The routes anyone may call: the account doors, GitHub's webhook (signed instead), the
 # OpenAPI document, and the dashboard's pages, files and public badges.
 PUBLIC = {"auth.register", "auth.login", "webhooks.deliver", "openapi.openapi_json", "downloads.download",
           "dashboard.page", "dashboard.vendor", "dashboard.badge", "static"}
-EXAMPLES = {"forge": "github", "project_id": "1", "build_id": "1", "name": "API_KEY", "filename": "dashboard.js", "user_id": "1",
-            "token_id": "1", "username": "bob",
-            "host": "registry.example.com"}
-
-
-def concrete(rule):
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: EXAMPLES[m.group(1)], rule.rule)
-
-
-def routes(app):
-    for rule in app.url_map.iter_rules():
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield rule, method
 
 
 @pytest.fixture

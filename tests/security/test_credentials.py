@@ -1,13 +1,11 @@
 """A repository URL's user information never leaks: refused when given, and hidden everywhere
 for a project that was stored with one before."""
-import socket
-
 import pytest
 
 from app import create_app
 from app.records.models import Build, Member, Project, Role, db
-from pipeline.git import without_credentials
-from tests.security.test_git_inputs import processes_started
+from pipeline.git.inputs import without_credentials
+from tests.support import free_port, processes_started
 
 TOKEN = "ghp_s3cretTokenValue0123456789"
 
@@ -28,12 +26,6 @@ def test_a_repo_url_with_credentials_is_refused_and_not_repeated(client, account
         assert Project.select().count() == 0
 
 
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_stored_url_with_credentials_is_hidden_from_answers_logs_errors_and_the_process_list(
         config, drain, tmp_path):
     app = create_app({**config, "STOKER_ALLOW_PRIVATE_REPO_HOSTS": True, "STOKER_REGISTRATION": "open"})
@@ -43,7 +35,7 @@ def test_a_stored_url_with_credentials_is_hidden_from_answers_logs_errors_and_th
     headers = {"Authorization": f"Bearer {token['accessToken']}"}
     with db.connection_context():
         # As a project made before such URLs were refused.
-        project = Project.create(owner=1, name="old", repo_url=f"https://ci:{TOKEN}@127.0.0.1:{closed_port()}/x.git",
+        project = Project.create(owner=1, name="old", repo_url=f"https://ci:{TOKEN}@127.0.0.1:{free_port()}/x.git",
                                  branch="main", build_command="true", image="stoker-busybox:latest",
                                  webhook_secret="s" * 64)
         Member.create(project=project, user=1, role=Role.ADMIN)

@@ -1,37 +1,14 @@
 """Hostile repository URLs and branch names are refused before any git process starts."""
 import ipaddress
 import socket
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from app.records.models import Project
-from pipeline.git import GitError, UnsafeRemote, network_pins
-from tests.support import unavailable
-
-_spawned = None
-
-
-def _audit(event, args):
-    if _spawned is not None and event in ("subprocess.Popen", "os.posix_spawn", "os.exec", "os.system"):
-        _spawned.append((event, args[1] if event == "subprocess.Popen" else args[0]))
-
-
-# An audit hook sees every process this Python starts, however it is started; it cannot be
-# removed, so it records only inside `processes_started`.
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def processes_started():
-    global _spawned
-    _spawned = []
-    try:
-        yield _spawned
-    finally:
-        _spawned = None
+from pipeline.git import GitError
+from pipeline.git.inputs import UnsafeRemote, network_pins
+from tests.support import processes_started, unavailable
 
 
 def a_name_for_loopback():

@@ -11,8 +11,7 @@ import requests
 
 from app.records.models import Status
 from pipeline.plan import MAX_VALUES
-from tests.pipeline.test_plan_bombs import BOMBS
-from tests.support import api, create_project, login, start_server, stop_server, wait_until
+from tests.support import BOMBS, api, create_project, login, start_server, stop_server, wait_until
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 # What README's pipeline-file section promises, read from it so that the two never differ.

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from app.records.models import GithubStatus, Status
-from tests.support import api, create_project, login, raw_get
+from tests.support import api, create_project, login, raw_get, start_server, stop_server, wait_until
 
 SECRET_VALUE = "s3cr3t-Value-9f2c"
 LEAKY_BUILD = (
@@ -20,30 +20,58 @@ LEAKY_BUILD = (
 )
 
 
-def test_a_secret_is_masked_on_every_path_out(live_server, listeners, local_repo, live_database):
-    token = login(live_server, "alice")
-    events = listeners(live_server, token)
-    local_repo.commit({"leak.sh": LEAKY_BUILD}, message="Print the secret")
-    made = create_project(live_server, token, local_repo, f"sh leak.sh # {SECRET_VALUE}",
-                          githubRepo="octo/demo", githubToken="ghp_not-a-real-token")
-    project_id, build_id = made["project"]["id"], made["build"]["id"]
-    api(live_server, "PUT", f"/api/project/projects/{project_id}/secrets/API_KEY", token, json={"value": SECRET_VALUE})
-    rebuilt = api(live_server, "POST", f"/api/build/rebuild/{build_id}", token).json()["build"]["id"]
-    assert events.statuses_of(rebuilt, until=Status.FAILED)[-1] == Status.FAILED
+# A pipeline file whose refusal quotes the secret: the build fails before its command runs, with
+# an error that would carry the value to the build, its status events and GitHub.
+QUOTING_PLAN = f"""steps:
+  - name: build
+    commands: [echo never runs]
+    depends_on: [{SECRET_VALUE}]
+"""
 
-    log = api(live_server, "GET", f"/api/build/{rebuilt}/logs", token).text
-    assert "plain: ***" in log and "to stderr: ***" in log and "<script>alert(1)</script>" in log
-    assert "# ***" in log  # the command itself, as Stoker echoes it
-    build = api(live_server, "GET", f"/api/build/{rebuilt}", token).text
-    live_log = "".join(data for _, data in events.log_of(rebuilt))
-    statuses = []
-    while not events.events.empty():
-        statuses.append(json.dumps(events.events.get_nowait()))
-    with live_database():
-        descriptions = [s.description for s in GithubStatus.select()]
-    assert descriptions
-    for place, text in [("log", log), ("build", build), ("live log", live_log),
-                        ("status events", "".join(statuses)), ("GitHub statuses", "".join(descriptions))]:
+
+def test_a_secret_is_masked_on_every_path_out(database_url, tmp_path, docker_client, github, listeners, local_repo,
+                                              live_database):
+    fake = github()
+    live_server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "live"),
+                                         "STOKER_GITHUB_API_URL": fake.url}, tmp_path)
+    try:
+        token = login(live_server, "alice")
+        events = listeners(live_server, token)
+        local_repo.commit({"leak.sh": LEAKY_BUILD}, message="Print the secret")
+        made = create_project(live_server, token, local_repo, f"sh leak.sh # {SECRET_VALUE}",
+                              githubRepo="octo/demo", githubToken="ghp_not-a-real-token")
+        project_id, build_id = made["project"]["id"], made["build"]["id"]
+        api(live_server, "PUT", f"/api/project/projects/{project_id}/secrets/API_KEY", token,
+            json={"value": SECRET_VALUE})
+        rebuilt = api(live_server, "POST", f"/api/build/rebuild/{build_id}", token).json()["build"]["id"]
+        assert events.statuses_of(rebuilt, until=Status.FAILED)[-1] == Status.FAILED
+        plan_commit = local_repo.commit({".stoker.yml": QUOTING_PLAN}, message="Quote the secret")
+        refused = api(live_server, "POST", f"/api/project/projects/{project_id}/builds", token,
+                      json={}).json()["build"]["id"]
+        assert events.statuses_of(refused, until=Status.FAILED)[-1] == Status.FAILED
+
+        log = api(live_server, "GET", f"/api/build/{rebuilt}/logs", token).text
+        assert "plain: ***" in log and "to stderr: ***" in log and "<script>alert(1)</script>" in log
+        assert "# ***" in log  # the command itself, as Stoker echoes it
+        refused_log = api(live_server, "GET", f"/api/build/{refused}/logs", token).text
+        builds = [api(live_server, "GET", f"/api/build/{each}", token).json()["build"] for each in (rebuilt, refused)]
+        assert builds[1]["exitCode"] is None and "***" in builds[1]["error"]  # the value was there to leak
+        live_log = "".join(data for each in (rebuilt, refused) for _, data in events.log_of(each))
+        statuses = [event for event in events.heard if event["id"] in (rebuilt, refused)]
+        assert any("***" in (event["error"] or "") for event in statuses)
+        with live_database():
+            descriptions = [s.description for s in GithubStatus.select()]
+        assert any(d.startswith("Failed: ") and "***" in d for d in descriptions)
+        # What reached GitHub's side: the refused build's failure, with its error, and no secret.
+        wait_until(lambda: any(call["path"].endswith(plan_commit) and call["state"] == "failure"
+                               for call in fake.calls),
+                   timeout=20, what=lambda: (fake.calls, live_server.log()[-3000:]))
+    finally:
+        stop_server(live_server)
+    assert {call["auth"] for call in fake.calls} == {"Bearer ghp_not-a-real-token"}
+    for place, text in [("log", log), ("refused build's log", refused_log), ("builds", json.dumps(builds)),
+                        ("live log", live_log), ("status events", json.dumps(statuses)),
+                        ("GitHub statuses", json.dumps(descriptions)), ("sent to GitHub", json.dumps(fake.calls))]:
         assert SECRET_VALUE not in text, place
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.records.models import Project, Status
-from pipeline.git import Access, credentials
+from pipeline.git.command import Access, credentials
 from tests.support.gitservers import HttpsGitServer, SshGitServer, password_is
 
 TOKEN = "glpat-Pr1vateRepoT0ken-4f9a8c71"

@@ -1,10 +1,7 @@
 """One user can neither read nor change another's projects, builds, logs or secrets, and
 hears none of their events, whatever room they ask for."""
-import time
-
 from app.records.models import AuditEntry, Build, Member, Project, ProjectSecret, Schedule, Status, User
-from tests.security.test_auth_matrix import concrete, routes
-from tests.support import Listener, create_project, login
+from tests.support import Listener, concrete, create_project, login, routes, sentinel_build
 
 # The least role each project or build route needs; a route missing here fails the matrix.
 NEEDS = {
@@ -31,7 +28,7 @@ def project_routes(app):
         if rule.endpoint == "webhooks.deliver":
             continue  # signed with the project's secret, not a user's token: see test_webhook_vectors
         if rule.rule.startswith("/api/v1/"):
-            continue  # app builds, whose ids are opaque: another's is a 404, see test_mobile
+            continue  # app builds, whose ids are opaque: another's is a 404, see test_app_builds
         yield rule, method
 
 
@@ -125,8 +122,9 @@ def test_bob_hears_none_of_alices_events_whatever_room_he_asks_for(live_server, 
         build_id = create_project(live_server, alice, local_repo, "echo alice-only-output")["build"]["id"]
         assert alice_hears.statuses_of(build_id, until=Status.PASSED) == [Status.QUEUED, Status.RUNNING, Status.PASSED]
         assert any("alice-only-output" in data for _, data in alice_hears.log_of(build_id))
-        time.sleep(0.5)
-        assert bob_hears.events.empty() and bob_hears.logs.empty()
+        own = sentinel_build(live_server, bob, bob_hears, local_repo)
+        assert {event["id"] for event in bob_hears.heard} == {own}
+        assert {piece["buildId"] for piece in list(bob_hears.logs.queue)} <= {own}
     finally:
         alice_hears.close()
         bob_hears.close()

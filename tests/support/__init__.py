@@ -1,11 +1,15 @@
 """What the tests share besides fixtures (those are in tests/conftest.py): real services,
-running servers, the API as a client sees it, git repositories, GitHub's side, and waiting."""
-from .api import ISO_MILLIS_Z, PASSWORD, Accounts, api, create_project, login, run_now
+running servers, the API as a client sees it, git repositories, GitHub's side, web apps to
+package, hostile inputs, the app's routes, and waiting. Importing them does nothing else."""
+from .api import ISO_MILLIS_Z, PASSWORD, Accounts, api, create_project, log_of, login, run_now, settings
+from .bombs import BOMBS
 from .containers import labelled
-from .events import Listener
-from .github import delivery, github_payload, push_payload, signature
+from .events import Listener, sentinel_build
+from .github import FakeGithub, delivery, github_payload, pull_request, push_payload, send, signature
 from .http import LocalHttp, Site, raw_get
+from .processes import processes_started
 from .repos import LocalRepo
+from .routes import concrete, routes
 from .servers import LiveServer, free_port, start_server, stop_server
 from .services import (
                        CHROMIUM,
@@ -21,8 +25,12 @@ from .services import (
                        unavailable,
 )
 from .waiting import wait_until
+from .webapps import HOSTILE_NAME, png, serve_web_app
 
-__all__ = ["Accounts", "CHROMIUM", "CHROMIUM_ARGS", "IN_CI", "ISO_MILLIS_Z", "LiveServer", "Listener", "LocalHttp",
-           "LocalRepo", "METRICS_TOKEN", "PASSWORD", "POSTGRES_ADMIN_DSN", "REDIS_URL", "SCREENSHOTS", "SECRET", "Site", "TEST_IMAGE",
-           "WEBHOOK_FIXTURES", "api", "create_project", "delivery", "free_port", "github_payload", "labelled", "login",
-           "push_payload", "raw_get", "run_now", "signature", "start_server", "stop_server", "unavailable", "wait_until"]
+__all__ = ["Accounts", "BOMBS", "CHROMIUM", "CHROMIUM_ARGS", "FakeGithub", "HOSTILE_NAME", "IN_CI", "ISO_MILLIS_Z",
+           "Listener", "LiveServer", "LocalHttp", "LocalRepo", "METRICS_TOKEN", "PASSWORD", "POSTGRES_ADMIN_DSN",
+           "REDIS_URL", "SCREENSHOTS", "SECRET", "Site", "TEST_IMAGE", "WEBHOOK_FIXTURES", "api", "concrete",
+           "create_project", "delivery", "free_port", "github_payload", "labelled", "log_of", "login", "png",
+           "processes_started", "pull_request", "push_payload", "raw_get", "routes", "run_now", "send",
+           "sentinel_build", "serve_web_app", "settings", "signature", "start_server", "stop_server", "unavailable",
+           "wait_until"]

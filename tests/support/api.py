@@ -76,3 +76,15 @@ def run_now(client, headers, project_id, drain, **body):
     assert made.status_code == 201, made.get_json()
     drain()
     return client.get(f"/api/build/{made.get_json()['build']['id']}", headers=headers).get_json()["build"]
+
+
+def settings(client, project, headers, **fields):
+    """Change the project's settings through the in-process client; return it as changed."""
+    response = client.patch(f"/api/project/projects/{project['id']}", json=fields, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["project"]
+
+
+def log_of(client, headers, build_id):
+    """A build's whole log, as the in-process client reads it."""
+    return client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)

@@ -4,6 +4,10 @@ import time
 
 import socketio
 
+from app.records.models import Status
+
+from .api import create_project
+
 
 class Listener:
     """A real Socket.IO client that collects buildStatusUpdate and buildLog events."""
@@ -12,9 +16,11 @@ class Listener:
         self.events = queue.Queue()
         # Other builds' events that arrived while one build was waited for: theirs to collect later.
         self.set_aside = []
+        # Every buildStatusUpdate payload, whole and in arrival order, whoever collected it since.
+        self.heard = []
         self.logs = queue.Queue()
         self.client = socketio.Client(reconnection=False)
-        self.client.on("buildStatusUpdate", self.events.put)
+        self.client.on("buildStatusUpdate", self._heard)
         self.client.on("buildLog", self.logs.put)
         self.client.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
 
@@ -32,6 +38,10 @@ class Listener:
                 self.set_aside.append(event)
         return seen
 
+    def _heard(self, payload):
+        self.heard.append(payload)
+        self.events.put(payload)
+
     def log_of(self, build_id):
         """The log pieces received so far for one build, as (offset, data) in arrival order."""
         pieces = []
@@ -43,3 +53,12 @@ class Listener:
 
     def close(self):
         self.client.disconnect()
+
+
+def sentinel_build(server, token, listener, repo):
+    """A build of the token holder's own, run to the end and heard by `listener`, their connection:
+    whatever the server sent that connection before, it has received by then. A negative check
+    ("bob heard nothing of alice's") makes one after the events it must not hear, then looks."""
+    build_id = create_project(server, token, repo, "true", name="sentinel")["build"]["id"]
+    listener.statuses_of(build_id, until=Status.PASSED)
+    return build_id

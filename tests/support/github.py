@@ -1,11 +1,14 @@
-"""GitHub's side: signed webhook deliveries, its real payloads and ours."""
+"""GitHub's side: signed webhook deliveries, its real payloads and ours, and its API on loopback."""
+import copy
 import hashlib
 import hmac
 import json
 import uuid
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from .http import LocalHttp
 from .services import IN_CI, WEBHOOK_FIXTURES
 
 
@@ -35,6 +38,30 @@ def github_payload(name):
     return json.loads(path.read_text())
 
 
+def send(client, project, payload, event="push"):
+    """Deliver `payload` as GitHub would to the project's webhook, through the in-process client."""
+    body, headers = delivery(project["webhookSecret"], payload, event)
+    return client.post(f"/api/webhooks/github/{project['id']}", data=body, headers=headers)
+
+
+def pull_request(local_repo, number=2, action="opened", fork=False, base="main"):
+    """GitHub's real pull request payload, its head a commit that only refs/pull/<n>/head holds in
+    the local repository, as GitHub keeps a fork's commits."""
+    back_to = local_repo.repo.active_branch.name
+    local_repo.branch(f"pr-{number}")
+    sha = local_repo.commit({f"pr{number}.txt": "proposed\n"}, message=f"Propose change {number}")
+    local_repo.repo.git.update_ref(f"refs/pull/{number}/head", sha)
+    local_repo.repo.git.checkout(back_to)
+    local_repo.repo.git.branch("-D", f"pr-{number}")
+    payload = copy.deepcopy(github_payload(f"pull_request/{action}.payload.json"))
+    pull = payload["pull_request"]
+    payload["number"] = pull["number"] = number
+    pull["head"]["sha"], pull["base"]["ref"] = sha, base
+    if fork:
+        pull["head"]["repo"] = {**pull["head"]["repo"], "full_name": "stranger/Hello-World", "fork": True}
+    return payload, sha
+
+
 def push_payload(commit_hash, branch="main", message="Fix the flux capacitor", author="Grace Hopper"):
     """A push event in GitHub's documented shape, written by us for our own tests."""
     return {
@@ -52,3 +79,30 @@ def push_payload(commit_hash, branch="main", message="Fix the flux capacitor", a
         },
         "commits": [],
     }
+
+
+class FakeGithub:
+    """GitHub's status API on 127.0.0.1 (give its `url` as STOKER_GITHUB_API_URL): answers POST
+    /repos/.../statuses/<sha> like GitHub, failing the first `failures` calls, and keeps every
+    call's path, Authorization header and JSON body in `calls`."""
+
+    def __init__(self, failures=0):
+        self.calls, self.failures = [], failures
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.calls.append({"path": self.path, "auth": self.headers["Authorization"], **body})
+                failing = len(fake.calls) <= fake.failures
+                self.send_response(500 if failing else 201)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.http = LocalHttp(Handler)
+        self.url = self.http.url
+
+    def close(self):
+        self.http.close()

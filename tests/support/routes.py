@@ -1,0 +1,18 @@
+"""Every route the app has, with each method it answers, and a path that names real things for each."""
+import re
+
+# What each part of a rule stands for in the tests: alice's project 1, its build 1, its secret API_KEY ...
+EXAMPLES = {"forge": "github", "project_id": "1", "build_id": "1", "name": "API_KEY", "filename": "dashboard.js",
+            "user_id": "1", "token_id": "1", "username": "bob", "host": "registry.example.com"}
+
+
+def concrete(rule):
+    """The rule's path with each part filled in from EXAMPLES."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: EXAMPLES[m.group(1)], rule.rule)
+
+
+def routes(app):
+    """Each (rule, method) the app answers, but HEAD and OPTIONS."""
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
