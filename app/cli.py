@@ -1,4 +1,4 @@
-"""The stoker command: `serve` (web and embedded worker), `worker`, `make-image`, `make-android-image`.
+"""The stoker command: `serve` (web and embedded worker), `worker`, `firewall`, `make-image`, `make-android-image`.
 
 stoker.py has patched the standard library (app/runtime.py) before this
 module is imported; workers here are green threads, so a build waiting on
@@ -8,14 +8,16 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from contextlib import ExitStack
+from urllib.parse import urlsplit
 
 import socketio
 
-from pipeline.engine import BuildError, registry_of
-from pipeline.images import DEFAULT_IMAGE, NoBusybox, cannot_make, find_busybox, is_own, make_busybox_image
+from pipeline.backend import BuildError
+from pipeline.images import DEFAULT_IMAGE, NoBusybox, cannot_make, find_busybox, is_own, make_busybox_image, registry_of
 from pipeline.mobile.android.builder import DEFAULT_MIRROR
 
 from . import config, create_app, datadir, runtime
@@ -54,6 +56,7 @@ def run_until_signalled(app, serve_forever=None):
             # Builds write their workspaces here: see app/datadir.py.
             held.enter_context(datadir.kept_nosuid(app.config["STOKER_DATA_DIR"]))
             runtime.spawn(say_which_images, app)
+            guard_builds(app)
         _run_until_signalled(app, workers, stopping, serve_forever)
 
 
@@ -81,6 +84,51 @@ def _run_until_signalled(app, workers, stopping, serve_forever):
     runtime.stop(threads)
     if server:
         server.kill()
+
+
+def denied_to_builds(config):
+    """What a build with a way out must not reach besides this host and the other builds: the
+    admin's STOKER_BUILD_DENY, and the addresses of the database, Redis and SMTP servers."""
+    hosts = [urlsplit(url).hostname for url in (config["DATABASE_URL"], config["REDIS_URL"], config["STOKER_SMTP_URL"])
+             if url and not url.startswith("sqlite")]
+    addresses = list(config["STOKER_BUILD_DENY"])
+    for host in filter(None, hosts):
+        try:
+            addresses += sorted({info[4][0] for info in socket.getaddrinfo(host, None, socket.AF_INET)})
+        except OSError as exc:
+            log.warning("cannot keep builds from %s: its address is not known (%s)", host, exc)
+    return addresses
+
+
+def guard_builds(app):
+    """Keep builds with a way out from what they must not reach, before any runs; say so either way."""
+    config = app.config
+    if not config["STOKER_BUILD_EGRESS"]:
+        log.info("builds' way out: off (STOKER_BUILD_EGRESS=0): builds on the default network have none")
+        return
+    denied = denied_to_builds(config)
+    try:
+        services(app).engine.guard(denied)
+    except BuildError as exc:
+        log.warning("builds' way out: NOT GUARDED: builds can reach this host and its networks (%s); "
+                    "run 'stoker firewall' as root, or set STOKER_BUILD_EGRESS=0", exc)
+        return
+    log.info("builds' way out: on, and kept from this host, other builds, 169.254.0.0/16%s",
+             "".join(f", {address}" for address in denied))
+
+
+def firewall(args):
+    """Write the packet filter's rules that keep builds with a way out apart, as `serve` and `worker`
+    do at start: for a host where they run without the privilege to."""
+    from pipeline.backend import named
+
+    app_config = config.from_env()
+    backend = named(app_config["STOKER_BACKEND"], service_subnets=app_config["STOKER_SERVICE_SUBNETS"])
+    try:
+        backend.guard(denied_to_builds(app_config))
+    except BuildError as exc:
+        raise SystemExit(f"stoker firewall: {exc}")
+    print("builds' way out is guarded")
 
 
 def say_which_images(app):
@@ -171,6 +219,9 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the web server with an embedded worker").set_defaults(run=serve)
     commands.add_parser("worker", help="run a worker alone").set_defaults(run=worker)
+    commands.add_parser("firewall", help="keep builds with a way out from this host and its networks "
+                                          "(root; serve and worker do it at start when they can)"
+                        ).set_defaults(run=firewall)
     image = commands.add_parser("make-image", help="make the default build image from this host's busybox "
                                                    "(ahead of time: the first build that needs it makes it too)")
     image.add_argument("--name", default=DEFAULT_IMAGE)

@@ -20,7 +20,7 @@ class Services:
     # This process's live Socket.IO connections: sid to realtime.Connection.
     connections: dict = field(default_factory=dict)
     login_throttle: object = None
-    # One Docker engine watch per process, shared by its workers.
+    # The backend builds run on (STOKER_BACKEND), one per process, shared by its workers.
     engine: object = None
     # How the records tell the live side of a change, wired by app/factory.py (the records import
     # nothing above them): announce(app, user_ids, event, data), and wake_workers(app) when a job
