@@ -140,6 +140,16 @@ def add_missing_columns(database):
             migrate(*operations)
 
 
+def create_missing_indexes(database):
+    """Create the indexes models name that the tables lack. Only those: even CREATE INDEX IF NOT
+    EXISTS locks its table against writes first, so on every start it would wait behind any
+    transaction holding a row of it, and hold every writer of that table up meanwhile."""
+    for model in MODELS:
+        present = {index.name for index in database.get_indexes(model._meta.table_name)}
+        if any(index._name not in present for index in model._meta.fields_to_index()):
+            model._schema.create_indexes(safe=True)
+
+
 # PostgreSQL advisory lock keys, one for each thing that must happen one process at a time.
 ADVISORY_LOCKS = {"schema": 0x570CE201, "accounts": 0x570CE202}
 
@@ -169,8 +179,7 @@ def create_schema():
         existing = set(db.get_tables())
         db.create_tables([model for model in MODELS if model._meta.table_name not in existing])
         add_missing_columns(db.obj)
-        for model in MODELS:
-            model._schema.create_indexes(safe=True)
+        create_missing_indexes(db.obj)
         # Accounts made before there were admins: the oldest becomes one, as the first account would.
         if not User.select().where(User.admin).exists():
             User.update(admin=True).where(User.id == User.select(fn.MIN(User.id))).execute()
