@@ -25,6 +25,7 @@ from .plan import FILENAME, PlanError, Step, parse, run_variable_refused
 from .pulls import Images
 from .services import services_running
 from .when import Context
+from .words import Event
 
 MAX_PLAN_BYTES = 256 * 1024
 # How many mirrors keep a `git cat-file` process running for the builds of this runner.
@@ -46,7 +47,7 @@ class BuildJob:
     # Given to the build as environment variables; kept out of repr so they never reach a log line.
     secrets: dict = field(default_factory=dict, repr=False)
     # What started it, and the ref its commit is fetched by (refs/heads/..., refs/tags/..., refs/pull/<n>/head).
-    event: str = "push"
+    event: str = Event.PUSH
     ref: str | None = None
     # A manual or scheduled run's own variables, given to the build under its secrets and Stoker's
     # own, and without those no run may set (see run_variable_refused).
@@ -69,9 +70,9 @@ class BuildJob:
 
     def context(self, mirror):
         """What `when:` conditions are held against for this build."""
-        if self.event == "pull_request":
+        if self.event == Event.PULL_REQUEST:
             branch, base, since_fork = self.base_branch, f"refs/heads/{self.base_branch}", True
-        elif self.event == "push":
+        elif self.event == Event.PUSH:
             branch = self.branch
             if self.before:
                 base, since_fork = self.before, False
@@ -82,7 +83,7 @@ class BuildJob:
                 base = None
         else:
             # A tag is of no branch; a manual or scheduled run changed nothing to hold paths against.
-            branch, base = (None if self.event == "tag" else self.branch), None
+            branch, base = (None if self.event == Event.TAG else self.branch), None
         if base is None:
             return Context(self.event, branch)
         return Context(self.event, branch, lambda: mirror.changed_files(base, self.commit_hash, since_fork))
