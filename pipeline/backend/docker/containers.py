@@ -5,12 +5,10 @@ before it starts, started, waited for, and removed whatever happened; any
 container carrying given labels can be killed from another thread at any
 time. A gated container is started ahead of its turn, its command held until
 its gate opens; its exit is said on its output's last line (see ExitLine).
-DockerEngine (engine.py) implements the primitives on the docker SDK.
+DockerEngine (engine.py) is them, on the docker SDK.
 """
 import re
-import secrets
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import BuildError, Sandbox
@@ -51,109 +49,19 @@ class ContainerSpec:
     network: str | None = None
     address: str | None = None
     hosts: dict = field(default_factory=dict)
-    # Started ahead of its turn, to wait at a gate (see ContainerEngine.ahead and GATED_SCRIPT).
+    # Started ahead of its turn, to wait at a gate (see DockerEngine.ahead and GATED_SCRIPT).
     gated: bool = False
 
 
 @dataclass(frozen=True)
 class Ahead:
-    """A gated container started ahead of its turn (ContainerEngine.ahead)."""
+    """A gated container started ahead of its turn (DockerEngine.ahead)."""
 
     handle: object
     output: object
     gate: object
     # The word its exit line starts with: random, so no output of the build's can be taken for it.
     report: bytes
-
-
-class ContainerEngine(ABC):
-    @abstractmethod
-    def answering(self):
-        """Whether the engine answers now; a worker asks before it claims a job."""
-
-    @abstractmethod
-    def image_id(self, image):
-        """The id of what `image` names on the engine now, or None; BuildError when it cannot say."""
-
-    @abstractmethod
-    def pull(self, image, credentials, on_line):
-        """Pull `image` from its registry, as `credentials` ((username, password) or None) let it;
-        each line of progress goes to `on_line`. BuildError with the registry's reason on failure."""
-
-    @abstractmethod
-    def import_image(self, image, rootfs):
-        """Make `image` (repository:tag) from `rootfs`, a tar of a root filesystem, as bytes."""
-
-    @abstractmethod
-    def create_network(self, name, subnet, labels, way_out=False):
-        """Create a network of `subnet` (an IPv4 network) that only its containers reach: no route
-        out, none to the host or to other networks; with `way_out`, routed out through the host.
-        NetworkTaken if the subnet is in use."""
-
-    @abstractmethod
-    def remove_network(self, name):
-        """Remove the network; never raises."""
-
-    @abstractmethod
-    def prepare(self, spec):
-        """Create the container for `spec`, not yet started; returns the engine's handle on it.
-        Raises ImageMissing, or BuildError."""
-
-    @abstractmethod
-    def stream(self, handle):
-        """An iterator of the container's output (stdout and stderr as they interleave) as raw
-        bytes, ending when the container does; taken before start, so nothing is missed."""
-
-    @abstractmethod
-    def start(self, handle):
-        """Start the prepared container."""
-
-    @abstractmethod
-    def start_gated(self, handle):
-        """Take the output of a prepared gated container and start it: (output, gate), the output as
-        `stream` gives it; the gate's `open()` lets its command run, `close()` (always called, after
-        `open()` too) lets go of it and of the output. Raises BuildError."""
-
-    @abstractmethod
-    def wait(self, handle):
-        """Wait for the container to end; returns its Exit."""
-
-    @abstractmethod
-    def kill(self, labels):
-        """Kill every running container that carries all of `labels` (none, for no labels)."""
-
-    @abstractmethod
-    def remove(self, handle):
-        """Remove the container, running or not; never raises."""
-
-    @abstractmethod
-    def remove_orphans(self, hostname, is_alive):
-        """Remove containers left by worker processes on `hostname` that `is_alive(pid)` says are
-        gone; returns their ids."""
-
-    def attach(self, spec):
-        """`spec`'s container prepared and its output taken, not yet started: (handle, output). The
-        container is removed if its output cannot be taken."""
-        handle = self.prepare(spec)
-        try:
-            return handle, self.stream(handle)
-        except BaseException:
-            self.remove(handle)
-            raise
-
-    def ahead(self, spec):
-        """`spec`'s container (gated, its command ("sh", "-c", script)) made, attached and started
-        ahead of its turn, its script waiting at the gate: an Ahead. Removed if it cannot be
-        started."""
-        shell, flag, script = spec.command
-        report = secrets.token_hex(16)
-        wrapped = replace(spec, command=(shell, flag, GATED_SCRIPT.format(script=script, report=report)))
-        handle = self.prepare(wrapped)
-        try:
-            return Ahead(handle, *self.start_gated(handle), report.encode())
-        except BaseException:
-            self.remove(handle)
-            raise
 
 
 class ExitLine:

@@ -1,8 +1,10 @@
 """This host's Docker engine, through the docker SDK: the container primitives of containers.py."""
 import logging
+import secrets
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
@@ -12,7 +14,7 @@ from docker.utils.socket import frames_iter
 from requests.exceptions import RequestException
 
 from .. import BuildError, Exit, ImageMissing
-from .containers import ContainerEngine, NetworkTaken
+from .containers import GATED_SCRIPT, Ahead, NetworkTaken
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def _kind(container):
     return (container.attrs.get("Config", {}).get("Labels") or {}).get(KIND_LABEL, "build")
 
 
-class DockerEngine(ContainerEngine):
+class DockerEngine:
     """This host's Docker engine. One per process: its workers share it, and its client.
 
     Asked whether it answers while it does, it pings at most every `recheck`
@@ -116,6 +118,9 @@ class DockerEngine(ContainerEngine):
             self.client().api.import_image_from_data(rootfs, repository=repository, tag=tag or "latest")
 
     def create_network(self, name, subnet, labels, way_out=False):
+        """Create a network of `subnet` (an IPv4 network) that only its containers reach: no route
+        out, none to the host or to other networks; with `way_out`, routed out through the host.
+        NetworkTaken if the subnet is in use."""
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
         # Without a way out: internal, and no address for the host's bridge: with the engine's
         # iptables off, the host would otherwise route between networks and to itself (checked here).
@@ -132,12 +137,15 @@ class DockerEngine(ContainerEngine):
             raise BuildError(f"the build's network could not be made: {exc}") from None
 
     def remove_network(self, name):
+        """Remove the network; never raises."""
         try:
             self.client().networks.get(name).remove()
         except DockerException:
             log.exception("could not remove network %s", name)
 
     def prepare(self, spec):
+        """Create the container for `spec`, not yet started; returns the engine's handle on it.
+        Raises ImageMissing, or BuildError."""
         options = sandbox_options(spec.sandbox)
         if spec.network is not None:
             options.pop("network_mode")
@@ -176,16 +184,22 @@ class DockerEngine(ContainerEngine):
             raise BuildError(f"the {spec.kind} container could not be created: {exc}") from None
 
     def stream(self, handle):
+        """An iterator of the container's output (stdout and stderr as they interleave) as raw
+        bytes, ending when the container does; taken before start, so nothing is missed."""
         kind = _kind(handle)
         with _as_build_error(kind):
             # Chunks come as the process writes them, not line by line.
             return _streamed(handle.attach(stdout=True, stderr=True, stream=True, logs=False), kind)
 
     def start(self, handle):
+        """Start the prepared container."""
         with _as_build_error(_kind(handle)):
             handle.start()
 
     def start_gated(self, handle):
+        """Take the output of a prepared gated container and start it: (output, gate), the output as
+        `stream` gives it; the gate's `open()` lets its command run, `close()` (always called, after
+        `open()` too) lets go of it and of the output. Raises BuildError."""
         kind = _kind(handle)
         with _as_build_error(kind):
             # One connection both ways: the gate's word goes in where the output comes out.
@@ -200,6 +214,7 @@ class DockerEngine(ContainerEngine):
         return _streamed((data for _, data in frames_iter(connection, tty=False)), kind), gate
 
     def wait(self, handle):
+        """Wait for the container to end; returns its Exit."""
         with _as_build_error(_kind(handle)):
             code = handle.wait()["StatusCode"]
             if code == 0:
@@ -220,6 +235,7 @@ class DockerEngine(ContainerEngine):
                 pass  # it ended on its own meanwhile
 
     def remove(self, handle):
+        """Remove the container, running or not; never raises."""
         try:
             handle.remove(force=True)
         except DockerException:
@@ -252,6 +268,30 @@ class DockerEngine(ContainerEngine):
                 except DockerException:
                     pass
         return removed
+
+    def attach(self, spec):
+        """`spec`'s container prepared and its output taken, not yet started: (handle, output). The
+        container is removed if its output cannot be taken."""
+        handle = self.prepare(spec)
+        try:
+            return handle, self.stream(handle)
+        except BaseException:
+            self.remove(handle)
+            raise
+
+    def ahead(self, spec):
+        """`spec`'s container (gated, its command ("sh", "-c", script)) made, attached and started
+        ahead of its turn, its script waiting at the gate: an Ahead. Removed if it cannot be
+        started."""
+        shell, flag, script = spec.command
+        report = secrets.token_hex(16)
+        wrapped = replace(spec, command=(shell, flag, GATED_SCRIPT.format(script=script, report=report)))
+        handle = self.prepare(wrapped)
+        try:
+            return Ahead(handle, *self.start_gated(handle), report.encode())
+        except BaseException:
+            self.remove(handle)
+            raise
 
 
 class _Gate:
