@@ -15,6 +15,7 @@ from pipeline.images import DEFAULT_IMAGE
 from pipeline.mobile.android.builder import default_android_image
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+PRIVATE_RANGES = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10"
 # How STOKER_SMTP_URL may reach its server, each with its usual port.
 SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 # Where `npm ci` puts the dashboard's browser libraries (package.json beside setup.cfg).
@@ -42,8 +43,9 @@ def from_env(environ=None):
         "STOKER_BUILD_NETWORK": env.get("STOKER_BUILD_NETWORK", "none"),
         # Builds on the default network get one of their own with a way out (see the README's *A way out*).
         "STOKER_BUILD_EGRESS": env.get("STOKER_BUILD_EGRESS", "1").lower() in TRUE_WORDS,
-        # Networks (CIDRs) a build with a way out must not reach, besides the server's own.
-        "STOKER_BUILD_DENY": _networks(env, "STOKER_BUILD_DENY"),
+        # Networks (CIDRs) a build with a way out must not reach, besides the server's own: by default
+        # the private ranges, where a company keeps what only its own machines should reach.
+        "STOKER_BUILD_DENY": _networks(env, "STOKER_BUILD_DENY", PRIVATE_RANGES),
         # The networks a project may choose for its builds; the default one is always among them.
         "STOKER_BUILD_NETWORKS": tuple(dict.fromkeys(
             [env.get("STOKER_BUILD_NETWORK", "none"),
@@ -119,9 +121,10 @@ def _smtp_url(url):
     return url
 
 
-def _networks(env, name):
-    """A comma-separated list of IPv4 networks (CIDRs or addresses), each checked."""
-    networks = tuple(net.strip() for net in env.get(name, "").split(",") if net.strip())
+def _networks(env, name, default):
+    """A comma-separated list of IPv4 networks (CIDRs or addresses), each checked; `none`: none."""
+    value = env.get(name, default).strip()
+    networks = () if value.lower() == "none" else tuple(net.strip() for net in value.split(",") if net.strip())
     for network in networks:
         try:
             if ip_network(network, strict=False).version != 4:

@@ -155,6 +155,8 @@ class Run:
     # The image and env of its steps: the plan's, once it is read, else the project's.
     image: str | None = None
     env: dict = field(default_factory=dict)
+    # Whether it has a way out: asked for (BuildJob.egress), and the backend's guard stands.
+    egress: bool = False
 
     def say(self, line):
         """Stoker's own account of a stage: a line starting `==>`."""
@@ -252,6 +254,7 @@ class Runner:
             run.images = Images(self.backend, self.pull_registries, job.registries, run.say, self.own_images,
                                 self.pulled_with_credentials)
             say = run.say
+            run.egress = job.egress and self._guarded(say)
             early = self._early_step(run)
             try:
                 say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
@@ -292,6 +295,15 @@ class Runner:
                 say(outcome.error)
         return outcome
 
+    def _guarded(self, say):
+        """Whether the backend's guard stands, as a build with a way out needs; if not, it says so in
+        the build's log, and the build runs with no way out."""
+        if self.backend.guarded():
+            return True
+        say("No way out for this build: this host's rules that keep builds from the server's own "
+            "networks are not in place (an admin runs 'stoker firewall' as root)")
+        return False
+
     def _maintenance_due(self, mirror):
         """Whether git should look at packing the mirror after this fetch: after the first and every
         MAINTAIN_EVERY-th after it. Looking costs a git process (about 10 ms of CPU), and packing is
@@ -315,7 +327,7 @@ class Runner:
         job = run.job
         return BuildSpec(name=f"build-{job.build_id}", workspace=run.workspace, sandbox=self.sandbox,
                          labels={**self.labels, "stoker.build": str(job.build_id)}, network=job.network,
-                         services=services, egress=job.egress)
+                         services=services, egress=run.egress)
 
     @contextmanager
     def _set_up(self, run, services=(), set_up=None):

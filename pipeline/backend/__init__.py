@@ -100,6 +100,10 @@ class Backend(ABC):
     def answering(self):
         """Whether the backend answers now; a worker asks before it claims a job."""
 
+    def guarded(self):
+        """Whether what `guard` writes still stands here: a build gets its way out only while it does."""
+        return False
+
     def guard(self, denied):
         """Keep builds with a way out from reaching this host, each other, the link-local range and
         the `denied` networks; raise BuildError saying why when this host cannot."""

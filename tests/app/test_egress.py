@@ -124,14 +124,13 @@ def test_nothing_of_the_servers_is_reached_from_a_build(build_with, remote, guar
     assert len(said(log, "refused")) == 4, log
 
 
-def test_without_the_guard_the_same_build_reaches_them(build_with, remote, host_listener):
-    """The refusals above are the guard's: without its rules, a build reaches the metadata service and
-    this host."""
-    gateway = "$(ip route | awk '/default/ {print $3}')"
-    build, log = build_with(plan(reach(METADATA_ADDRESS, 80), reach(gateway, host_listener)))
-    assert build["status"] == Status.PASSED, log
-    reached = said(log, "reached")
-    assert len(reached) == 2 and reached[0] == METADATA_ADDRESS, log
+def test_without_the_rules_in_place_a_build_gets_no_way_out_and_says_why(build_with, remote, guarded):
+    """Rules gone (a reboot, a firewall reload): the worker looks before each build and withholds."""
+    guarded()
+    firewall.remove()
+    build, log = build_with(plan(fetch(REMOTE_ADDRESS, 8080, "/dependency.txt"), reach(METADATA_ADDRESS, 80)))
+    assert "No way out for this build" in log and "stoker firewall" in log, log
+    assert "the dependency, downloaded" not in log and said(log, "reached") == [], log
 
 
 @pytest.mark.parametrize("fields, config_changes", [
@@ -171,7 +170,8 @@ def test_the_rules_are_written_again_not_added_twice(guarded):
     guarded(denied=["10.9.0.0/16"])
     rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=True).stdout.splitlines()
     assert rules.count(f"-A INPUT -j {firewall.INPUT_CHAIN}") == 1
-    assert sum(f"-j {firewall.FORWARD_CHAIN}" in rule for rule in rules) == 1
+    assert rules.count(f"-A FORWARD -j {firewall.FORWARD_CHAIN}") == 1
+    assert rules.count(f"-A DOCKER-USER -j {firewall.FORWARD_CHAIN}") == 1
     assert sum("10.9.0.0/16" in rule for rule in rules) == 2
 
 

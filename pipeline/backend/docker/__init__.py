@@ -74,10 +74,16 @@ class DockerBackend(Backend):
         self.engine.import_image(image, rootfs)
 
     def guard(self, denied):
+        if not self.engine.is_local():
+            raise BuildError("the Docker engine is on another host: its builds' way out is that host's "
+                             "packet filter to guard, not this one's")
         try:
             firewall.apply(firewall.Rules(self.service_networks, firewall.denied_networks(denied)))
         except firewall.FirewallUnavailable as exc:
             raise BuildError(str(exc)) from None
+
+    def guarded(self):
+        return self.engine.is_local() and firewall.in_place()
 
     def setup_build(self, spec):
         if not spec.services and not spec.egress:

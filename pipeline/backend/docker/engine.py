@@ -71,6 +71,10 @@ class DockerEngine:
                 raise BuildError(f"the Docker engine is not reachable: {exc}") from None
         return self._client
 
+    def is_local(self):
+        """Whether the engine is this host's own, through its unix socket (not DOCKER_HOST=tcp://...)."""
+        return self.client().api.base_url.startswith("http+docker://")
+
     def answering(self):
         with self.lock:
             if self.answers and time.monotonic() - self.checked < self.recheck:
