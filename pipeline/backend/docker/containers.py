@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import BuildError, Sandbox
 
-# A gated container (ContainerSpec.gated, command ("sh", "-c", script)) runs `script` inside this:
+# A gated container (ContainerSpec.gated, a shell its entrypoint, command (script,)) runs `script` inside this:
 # it waits on its standard input for the word `go` (its gate's `open()`), ending, having run nothing,
 # if the input ends first; and it says how `script` exited on the output's last line, after a word
 # that is the container's own (`report`), so the exit is known before the engine has torn it down.
@@ -34,7 +34,8 @@ class NetworkTaken(BuildError):
 
 @dataclass(frozen=True)
 class ContainerSpec:
-    """One container to run: `command` in `image`, with `workspace` mounted at `workdir`."""
+    """One container to run: `command` in `image`, given to `entrypoint` (None: the image's own), with
+    `workspace` mounted at `workdir`."""
 
     image: str
     command: tuple
@@ -53,6 +54,7 @@ class ContainerSpec:
     hosts: dict = field(default_factory=dict)
     # Started ahead of its turn, to wait at a gate (see ContainerEngine.ahead and GATED_SCRIPT).
     gated: bool = False
+    entrypoint: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -142,12 +144,12 @@ class ContainerEngine(ABC):
             raise
 
     def ahead(self, spec):
-        """`spec`'s container (gated, its command ("sh", "-c", script)) made, attached and started
-        ahead of its turn, its script waiting at the gate: an Ahead. Removed if it cannot be
+        """`spec`'s container (gated: a shell its entrypoint, its command (script,)) made, attached and
+        started ahead of its turn, its script waiting at the gate: an Ahead. Removed if it cannot be
         started."""
-        shell, flag, script = spec.command
+        (script,) = spec.command
         report = secrets.token_hex(16)
-        wrapped = replace(spec, command=(shell, flag, GATED_SCRIPT.format(script=script, report=report)))
+        wrapped = replace(spec, command=(GATED_SCRIPT.format(script=script, report=report),))
         handle = self.prepare(wrapped)
         try:
             return Ahead(handle, *self.start_gated(handle), report.encode())

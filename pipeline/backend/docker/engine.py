@@ -152,6 +152,8 @@ class DockerEngine(ContainerEngine):
             made = self.client().api.create_container(**_create_container_args(dict(
                 image=spec.image,
                 command=list(spec.command) or None,
+                # Set, it replaces the image's entrypoint, and the image's command with it.
+                entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
                 version=self.client().api._version,
                 working_dir=spec.workdir,
                 volumes={str(spec.workspace): {"bind": spec.workdir, "mode": "rw"}},
