@@ -11,7 +11,7 @@ from itertools import product
 
 import yaml
 
-from . import caches
+from . import caches, plugins
 from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
 from .images import IMAGE_REFERENCE
 from .when import When
@@ -20,15 +20,18 @@ from .words import After, Event
 FILENAME = ".stoker.yml"
 KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache"}
 MAX_COMBINATIONS = 16
-STEP_KEYS = ("name", "commands", "when", "image", "pull", "environment", "secrets", "depends_on", "failure")
+STEP_KEYS = ("name", "commands", "when", "image", "pull", "environment", "secrets", "depends_on", "failure",
+             "entrypoint", "settings")
 WHEN_KEYS = ("event", "branch", "path", "status")
-SERVICE_KEYS = ("name", "image", "commands", "environment")
+SERVICE_KEYS = ("name", "image", "commands", "environment", "entrypoint")
 # A service's name is the host name steps reach it by.
 SERVICE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 MAX_SERVICES = 10
 PULL_POLICIES = ("if-missing", "always", "never")
 FAILURE_POLICIES = ("fail", "ignore")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# An entrypoint's words: at most so many, each at most so long.
+MAX_ENTRYPOINT_WORDS, MAX_ENTRYPOINT_WORD = 64, 4096
 # In the file's image or a step's, a matrix value by name: "golang:${GO_VERSION}".
 MATRIX_VALUE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DURATION = re.compile(r"(\d+)\s*(s|m|h)?")
@@ -55,7 +58,7 @@ REFUSED_VARIABLES = {"PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "CDPATH"
                      "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NO_PROXY", "HTTP_PROXY",
                      "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"}
 REFUSED_PREFIXES = ("LD_", "DYLD_", "STOKER_", "CI_", "PYTHON", "GIT_", "BASH_FUNC_", "NPM_CONFIG_", "PIP_",
-                    "DOCKER_", "GCONV_", "MALLOC_")
+                    "DOCKER_", "GCONV_", "MALLOC_", "PLUGIN_")
 
 
 def run_variable_refused(name):
@@ -87,8 +90,12 @@ class Step:
     matrix: tuple = ()
     # Its own variables, as (name, value) pairs, over the file's env and the matrix's.
     environment: tuple = ()
-    # The names of the project's secrets it is given; None: all of them.
+    # The names of the project's secrets it is given; None: all of them (a plugin step's: none).
     secrets: tuple | None = None
+    # What its container runs: with commands, the shell they run in; else the program (None: the image's).
+    entrypoint: tuple | None = None
+    # A plugin step's settings (see pipeline/plugins.py), given as PLUGIN_* variables.
+    settings: tuple = ()
 
     @property
     def statuses(self):
@@ -96,7 +103,10 @@ class Step:
         return self.when.status if self.when is not None and self.when.status else (After.SUCCESS,)
 
     def script(self):
-        """A POSIX shell script that prints each command, runs it, and stops at the first failure."""
+        """A POSIX shell script that prints each command, runs it, and stops at the first failure;
+        None for a step without commands, which runs its image's entrypoint."""
+        if not self.commands:
+            return None
         lines = ["set -e"]
         for command in self.commands:
             lines += [f"printf '%s\\n' {shlex.quote('$ ' + command)}", command]
@@ -112,6 +122,8 @@ class Service:
     # None: the image's own command.
     commands: tuple | None = None
     environment: dict = field(default_factory=dict)
+    # As a step's (see Step.entrypoint).
+    entrypoint: tuple | None = None
 
     def script(self):
         return " && ".join(self.commands) if self.commands else None
@@ -245,21 +257,25 @@ def _items(node, what, most, keys, needed, has):
 
 def _steps(node, matrix=()):
     steps = []
-    for item, fields in _items(node, "step", MAX_STEPS, STEP_KEYS, ("name", "commands"),
+    for item, fields in _items(node, "step", MAX_STEPS, STEP_KEYS, ("name",),
                                f"a name, commands and perhaps {', '.join(STEP_KEYS[2:])}"):
-        commands = fields["commands"][1]
-        if isinstance(commands, yaml.ScalarNode):
-            commands = yaml.SequenceNode("tag:yaml.org,2002:seq", [commands], commands.start_mark, commands.end_mark)
-        if not isinstance(commands, yaml.SequenceNode) or not commands.value:
-            _fail(commands, "commands must be a command or a list of commands")
+        if not {"commands", "image", "entrypoint", "settings"} & set(fields):
+            _fail(item, "each step needs a name and commands, or an image whose entrypoint it runs")
+        if "commands" in fields and "settings" in fields:
+            _fail(fields["settings"][0], "a step has commands or settings, not both: settings are a plugin's, "
+                                         "which runs its image's entrypoint")
         steps.append(Step(
             name=_scalar_text(fields["name"][1], "a step name")[:MAX_STEP_NAME],
-            commands=tuple(_scalar_text(c, "each command") for c in commands.value),
+            commands=_commands(fields["commands"][1]) if "commands" in fields else (),
+            entrypoint=_entrypoint(fields["entrypoint"][1]) if "entrypoint" in fields else None,
+            settings=_settings(fields["settings"][1]) if "settings" in fields else (),
             when=_when(fields["when"][1], fields["when"][0]) if "when" in fields else None,
             image=_image(fields["image"][1], matrix) if "image" in fields else None,
             pull=_choice(fields["pull"][1], "pull", PULL_POLICIES) if "pull" in fields else "if-missing",
             environment=tuple(_env(fields["environment"][1], "environment").items()) if "environment" in fields else (),
-            secrets=_secret_names(fields["secrets"][1]) if "secrets" in fields else None,
+            # A plugin's image is someone else's code: it gets the secrets its settings or `secrets:` name.
+            secrets=(_secret_names(fields["secrets"][1]) if "secrets" in fields
+                     else () if "settings" in fields else None),
             depends_on=_depends_on(fields["depends_on"][1]) if "depends_on" in fields else None,
             failure=_choice(fields["failure"][1], "failure", FAILURE_POLICIES) if "failure" in fields else "fail",
             line=item.start_mark.line + 1,
@@ -288,8 +304,42 @@ def _services(node, image):
             image=_image(fields["image"][1]) if "image" in fields else None,
             commands=_texts(fields["commands"][1], "each command") if "commands" in fields else None,
             environment=_env(fields["environment"][1], "environment") if "environment" in fields else {},
+            entrypoint=_entrypoint(fields["entrypoint"][1]) if "entrypoint" in fields else None,
         ))
     return tuple(services)
+
+
+def _commands(node):
+    if isinstance(node, yaml.ScalarNode):
+        node = yaml.SequenceNode("tag:yaml.org,2002:seq", [node], node.start_mark, node.end_mark)
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        _fail(node, "commands must be a command or a list of commands")
+    return tuple(_scalar_text(command, "each command") for command in node.value)
+
+
+def _entrypoint(node):
+    """A program and its arguments: a list of texts, or one text split as a shell would split it."""
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            words = shlex.split(_scalar_text(node, "entrypoint"))
+        except ValueError as exc:
+            _fail(node, f"entrypoint cannot be split into words: {exc}")
+    elif isinstance(node, yaml.SequenceNode):
+        words = [_scalar_text(word, "each word of entrypoint") for word in node.value]
+    else:
+        words = []
+    if not words or len(words) > MAX_ENTRYPOINT_WORDS or any(
+            not word or len(word) > MAX_ENTRYPOINT_WORD or "\0" in word for word in words):
+        _fail(node, f"entrypoint must be a program and its arguments: a text or a list of at most "
+                    f"{MAX_ENTRYPOINT_WORDS} texts, none empty")
+    return tuple(words)
+
+
+def _settings(node):
+    try:
+        return plugins.read_settings(node)
+    except plugins.SettingError as exc:
+        _fail(exc.node, str(exc))
 
 
 def _matrix(node):

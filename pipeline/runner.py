@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from . import caches, workspaces
+from . import caches, plugins, workspaces
 from .backend import BuildError, BuildSpec, StepSpec
 from .clock import utcnow
 from .early import EarlyStep
@@ -67,6 +67,10 @@ class BuildJob:
     egress: bool = False
     # What it may do with the project's caches here (see pipeline/caches.py); None: nothing.
     cache: caches.CacheAccess | None = None
+    # What its record knows of its commit (git says, where it does not), and its page, for CI_* variables.
+    commit_message: str | None = None
+    commit_author: str | None = None
+    page_url: str | None = None
 
     def context(self, mirror):
         """What `when:` conditions are held against for this build."""
@@ -92,8 +96,9 @@ class BuildJob:
         """The run's variables that it may set."""
         return {name: value for name, value in self.variables.items() if not run_variable_refused(name)}
 
-    def environment(self):
-        """What every container of the build is told about it, besides the plan's env and the secrets."""
+    def environment(self, described=None):
+        """What every container of the build is told about it, besides the plan's env and the secrets:
+        Stoker's own STOKER_* and the CI_* of Woodpecker's plugins (see plugins.ci_variables)."""
         ref = self.ref or f"refs/heads/{self.branch}"
         pull = ref.split("/")[2] if ref.startswith("refs/pull/") else ""
         return {
@@ -106,6 +111,7 @@ class BuildJob:
             "STOKER_REF": ref,
             "STOKER_TAG": ref[len("refs/tags/"):] if ref.startswith("refs/tags/") else "",
             "STOKER_PULL_REQUEST": pull,
+            **plugins.ci_variables(self, described),
         }
 
 
@@ -166,13 +172,23 @@ class Run:
         """Output for one stream among others': masked first, then cut into lines `[name] ...`."""
         return LinePrefixer(f"[{shown(name)}] ".encode(), self.output, self.masks() if self.masks else None)
 
-    def step(self, image, env, script, secret_names=None, image_id=None):
-        """A step running `script`, given the job's secrets named in `secret_names` (None: all)."""
+    def step(self, image, env, script, secret_names=None, image_id=None, entrypoint=None, settings=()):
+        """A step running `script` (None: its image's entrypoint, or `entrypoint`), given the job's
+        secrets named in `secret_names` (None: all) and its plugin `settings` as PLUGIN_* variables."""
         job = self.job
         given = job.secrets if secret_names is None else {
             name: value for name, value in job.secrets.items() if name in secret_names}
-        return StepSpec(image=image, image_id=image_id, script=script,
-                        environment={**env, **job.run_variables(), **given, **job.environment()})
+        try:
+            settings = plugins.variables(settings, job.secrets)
+        except plugins.SecretMissing as exc:
+            raise BuildError(str(exc)) from None
+        return StepSpec(image=image, image_id=image_id, script=script, entrypoint=entrypoint,
+                        environment={**env, **job.run_variables(), **given, **settings, **self.told()})
+
+    def told(self):
+        """What each of its containers is told about the build (BuildJob.environment), the commit as
+        git described it once it has."""
+        return self.job.environment((self.outcome.commit_message, self.outcome.commit_author))
 
 
 class Runner:
@@ -437,8 +453,8 @@ class Runner:
         env = {**run.env, **dict(step.matrix), **dict(step.environment)}
         guarded = NoOwnLines(output)
         try:
-            ended = self.backend.run_step(build, run.step(image, env, command, step.secrets, image_id), guarded,
-                                          ahead=ahead, later=later)
+            spec = run.step(image, env, command, step.secrets, image_id, step.entrypoint, step.settings)
+            ended = self.backend.run_step(build, spec, guarded, ahead=ahead, later=later)
         finally:
             guarded.flush()
         exit_code = ended.code

@@ -16,9 +16,8 @@ def services_running(backend, build, run, services):
         for service in services:
             image = service.image or run.image
             step = StepSpec(image=image, image_id=run.images.ensure(image, "if-missing"),
-                            script=service.script() or None, service=service.name,
-                            environment={**run.env, **service.environment, **run.job.run_variables(),
-                                         **run.job.environment()})
+                            script=service.script() or None, entrypoint=service.entrypoint, service=service.name,
+                            environment={**run.env, **service.environment, **run.job.run_variables(), **run.told()})
             running = backend.start_step(build, step)
             started.append(running)
             pumping = threading.Thread(target=pump, args=(backend.tail_step(running), run.lines_of(service.name)),

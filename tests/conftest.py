@@ -35,6 +35,7 @@ from tests.support import (
     Listener,
     LocalRepo,
     create_project,
+    image_with_entrypoint,
     login,
     start_server,
     stop_server,
@@ -141,6 +142,21 @@ def docker_client():
     except docker.errors.ImageNotFound:
         make_busybox_image(client, TEST_IMAGE)
     return client
+
+
+# The image's own entrypoint passes only when given the image's own command: anything else (a shell and
+# a script, say) it says it was given, and fails.
+OWN_ENTRYPOINT = """#!/bin/sh
+echo "own entrypoint given: $*"
+[ "$*" = from-cmd ]
+"""
+
+
+@pytest.fixture(scope="session")
+def entrypoint_image(docker_client, tmp_path_factory):
+    """An image like terraform's or a plugin's, made here: an ENTRYPOINT that runs no shell script."""
+    return image_with_entrypoint(docker_client, tmp_path_factory.mktemp("images") / "entrypoint",
+                                 "stoker-test-entrypoint:latest", OWN_ENTRYPOINT)
 
 
 @pytest.fixture(scope="session")

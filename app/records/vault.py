@@ -17,7 +17,7 @@ from .models import Project, ProjectRegistry, ProjectSecret, db
 
 SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Names Stoker sets itself in every build; a secret may not shadow them.
-RESERVED = re.compile(r"CI|STOKER(_.*)?", re.IGNORECASE)
+RESERVED = re.compile(r"(CI|STOKER)(_.*)?", re.IGNORECASE)
 MAX_VALUE_BYTES = 64 * 1024
 # Shorter values cannot be masked without masking ordinary text ("a", "on", "123").
 MIN_VALUE_LENGTH = 4

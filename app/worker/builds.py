@@ -80,6 +80,9 @@ def run_build(worker, runner, build):
             network=build.project.network,
             egress=has_way_out(build, worker.app.config),
             cache=caches.access_for(build, build.project, worker.app.config),
+            commit_message=build.commit_message,
+            commit_author=build.commit_author,
+            page_url=f"{worker.app.config['STOKER_PUBLIC_URL']}/builds/{build.id}",
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
     mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values())])

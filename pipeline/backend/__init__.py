@@ -69,12 +69,15 @@ class BuildSpec:
 
 @dataclass(frozen=True)
 class StepSpec:
-    """One step of a build: `script` run by a shell (its stderr joined to its stdout) in `image`, or,
-    with no script, `command` (empty: the image's own)."""
+    """One step of a build: `script` run by a shell (its stderr joined to its stdout) in `image`,
+    whatever the image's entrypoint, or, with no script, `command` (empty: the image's own) run by
+    `entrypoint` (None: the image's own). With a script, `entrypoint` is the shell, such as
+    ("bash", "-c"), given the script as its last argument."""
 
     image: str
     script: str | None = None
     command: tuple = ()
+    entrypoint: tuple | None = None
     # Secrets among them: kept out of repr so that they never reach a log line.
     environment: dict = field(default_factory=dict, repr=False)
     # What the images made present gave for `image` (see pulls.Images): run in its place, so that

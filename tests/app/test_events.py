@@ -10,7 +10,7 @@ from app.records.models import Build, GithubStatus, Project, Status
 from tests.support import api, create_project, delivery, log_of, login, pull_request, push_payload, send, settings
 
 # Prints what a build was told, and every secret-looking variable it can see.
-SHOW_ENV = "env | grep -E '^(STOKER_|DEPLOY_KEY|PR_TOKEN|NIGHTLY)' | sort"
+SHOW_ENV = "env | grep -E '^(STOKER_|CI_|DEPLOY_KEY|PR_TOKEN|NIGHTLY)' | sort"
 
 
 @pytest.fixture
@@ -52,6 +52,7 @@ def test_pushes_build_the_branches_the_patterns_take_in_and_tags_when_asked(clie
     assert drain() == 2
     log = log_of(client, headers, tagged["id"])
     assert "STOKER_EVENT=tag" in log and "STOKER_TAG=v1.2.0" in log and "STOKER_REF=refs/tags/v1.2.0" in log
+    assert "\nCI_COMMIT_TAG=v1.2.0\n" in log and "\nCI_PIPELINE_EVENT=tag\n" in log and "CI_COMMIT_BRANCH=" not in log
     assert build_of(client, headers, build["id"])["status"] == Status.PASSED
 
 
@@ -72,6 +73,9 @@ def test_a_same_repository_pull_request_builds_its_head_with_the_secrets_meant_f
     assert build_of(client, headers, build["id"])["status"] == Status.PASSED
     log = log_of(client, headers, build["id"])
     assert "STOKER_EVENT=pull_request" in log and "STOKER_PULL_REQUEST=7" in log
+    for told in ("CI_COMMIT_PULL_REQUEST=7", "CI_COMMIT_TARGET_BRANCH=main", "CI_COMMIT_BRANCH=main",
+                 f"CI_COMMIT_SHA={sha}", "CI_COMMIT_REF=refs/pull/7/head", "CI_PIPELINE_EVENT=pull_request"):
+        assert f"\n{told}\n" in log, (told, log)
     # PR_TOKEN's events include pull_request; DEPLOY_KEY keeps the default ones, which do not.
     assert "PR_TOKEN=***" in log and "DEPLOY_KEY=" not in log
 

@@ -54,7 +54,8 @@ def test_values_are_stored_encrypted_with_a_key_derived_from_the_server_secret(c
 
 @pytest.mark.parametrize("name, value, status", [
     ("1BAD", "v", 400), ("has-dash", "v", 400), ("x" * 65, "v", 400), ("CI", "v", 400),
-    ("STOKER_COMMIT", "v", 400), ("stoker", "v", 400), ("OK", "", 400), ("OK", 5, 400), ("OK", "abc", 400),
+    ("STOKER_COMMIT", "v", 400), ("stoker", "v", 400), ("CI_REPO", "v", 400), ("OK", "", 400), ("OK", 5, 400),
+    ("OK", "abc", 400),
     ("OK", "nul\x00", 400), ("OK", "x" * (64 * 1024 + 1), 400),
 ])
 def test_bad_names_and_values_are_400_and_save_nothing(client, accounts, project, name, value, status):
@@ -151,7 +152,7 @@ def test_error_messages_are_masked_too(client, accounts, project, drain, local_r
     rebuilt = client.post(f"/api/build/rebuild/{first}", headers=accounts.headers()).get_json()["build"]["id"]
     drain()
     build = client.get(f"/api/build/{rebuilt}", headers=accounts.headers()).get_json()["build"]
-    assert build["error"] == ".stoker.yml line 3: unknown step key '***'; a step has a name, commands and perhaps when, image, pull, environment, secrets, depends_on, failure"
+    assert build["error"] == ".stoker.yml line 3: unknown step key '***'; a step has a name, commands and perhaps when, image, pull, environment, secrets, depends_on, failure, entrypoint, settings"
     assert TOKEN not in client.get(f"/api/build/{rebuilt}/logs", headers=accounts.headers()).get_data(as_text=True)
 
 

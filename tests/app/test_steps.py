@@ -51,7 +51,7 @@ steps:
 def test_an_invalid_file_fails_the_build_at_once_naming_the_line(build_with):
     build, log = build_with("steps:\n  - name: a\n    comands: [echo typo]\n")
     assert (build["status"], build["exitCode"]) == (Status.FAILED, None)
-    assert build["error"] == ".stoker.yml line 3: unknown step key 'comands'; a step has a name, commands and perhaps when, image, pull, environment, secrets, depends_on, failure"
+    assert build["error"] == ".stoker.yml line 3: unknown step key 'comands'; a step has a name, commands and perhaps when, image, pull, environment, secrets, depends_on, failure, entrypoint, settings"
     assert build["steps"] == []
     assert "==> Step" not in log and "Running in" not in log
 

@@ -31,7 +31,8 @@ def measured(seconds=1, megabytes=20):
     assert took < seconds and peak < megabytes * 1024 ** 2, f"{took:.2f} s, {peak / 1024 ** 2:.1f} MB at the peak"
 
 
-@pytest.mark.parametrize("text, line, words", BOMBS, ids=["matrix", "laughs", "aliased", "image", "values", "deep"])
+@pytest.mark.parametrize("text, line, words", BOMBS, ids=["matrix", "laughs", "aliased", "image", "values", "deep",
+                                                               "setting"])
 def test_a_bomb_is_refused_naming_the_line_in_under_a_second_and_20_mb(text, line, words):
     with measured(), pytest.raises(PlanError) as caught:
         parse(text)

@@ -112,6 +112,26 @@ def test_a_gated_container_runs_its_command_only_once_let_past_its_gate(tmp_path
     backend.destroy_step(ahead)
 
 
+def test_a_script_runs_in_a_shell_whatever_the_images_entrypoint_started_ahead_or_in_its_turn(
+        runner, local_repo, tmp_path, entrypoint_image):
+    backend = named("docker")
+    spec = BuildSpec(name="build-27", workspace=tmp_path, sandbox=Sandbox(), labels={"stoker.build": "27"})
+    step = StepSpec(image=entrypoint_image, script='echo "ran in $CI_WORKSPACE"')
+    build = backend.setup_build(spec)
+    said = []
+    assert backend.run_step(build, step, said.append, ahead=backend.start_ahead(build, step)).code == 0
+    assert b"".join(said) == b"ran in /workspace\n"
+    said.clear()
+    assert backend.run_step(build, step, said.append).code == 0
+    assert b"".join(said) == b"ran in /workspace\n"
+
+    # The whole build, its command made ready while git fetches.
+    said.clear()
+    outcome = runner.run(job(local_repo, 'echo "ran in $PWD"', build_id=28, image=entrypoint_image),
+                         on_output=said.append)
+    assert outcome.exit_code == 0 and b"\nran in /workspace\n" in b"".join(said)
+
+
 @pytest.mark.parametrize("script, shown, code", [
     # No newline at the end, and a line that looks like an exit line but has another word.
     ("printf 'no newline'; printf 'abc0\\n'; exit 3", b"no newlineabc0\n", 3),

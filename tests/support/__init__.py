@@ -3,7 +3,7 @@ running servers, the API as a client sees it, git repositories, GitHub's side, w
 package, hostile inputs, the app's routes, and waiting. Importing them does nothing else."""
 from .api import ISO_MILLIS_Z, PASSWORD, Accounts, api, create_project, log_of, login, run_now, settings
 from .bombs import BOMBS
-from .containers import labelled
+from .containers import image_with_entrypoint, labelled
 from .events import Listener, sentinel_build
 from .github import FakeGithub, delivery, github_payload, pull_request, push_payload, send, signature
 from .http import LocalHttp, Site, raw_get
@@ -30,7 +30,7 @@ from .webapps import HOSTILE_NAME, png, serve_web_app
 __all__ = ["Accounts", "BOMBS", "CHROMIUM", "CHROMIUM_ARGS", "FakeGithub", "HOSTILE_NAME", "IN_CI", "ISO_MILLIS_Z",
            "Listener", "LiveServer", "LocalHttp", "LocalRepo", "METRICS_TOKEN", "PASSWORD", "POSTGRES_ADMIN_DSN",
            "REDIS_URL", "SCREENSHOTS", "SECRET", "Site", "TEST_IMAGE", "WEBHOOK_FIXTURES", "api", "concrete",
-           "create_project", "delivery", "free_port", "github_payload", "labelled", "log_of", "login", "png",
-           "processes_started", "pull_request", "push_payload", "raw_get", "routes", "run_now", "send",
-           "sentinel_build", "serve_web_app", "settings", "signature", "start_server", "stop_server", "unavailable",
-           "wait_until"]
+           "create_project", "delivery", "free_port", "github_payload", "image_with_entrypoint", "labelled",
+           "log_of", "login", "png", "processes_started", "pull_request", "push_payload", "raw_get", "routes",
+           "run_now", "send", "sentinel_build", "serve_web_app", "settings", "signature", "start_server",
+           "stop_server", "unavailable", "wait_until"]

@@ -21,6 +21,8 @@ from .engine import DockerEngine
 SERVICE_SUBNETS = ("198.18.0.0/15",)
 # Where the workspace is, inside a build's containers, unless the build says.
 WORKDIR = "/workspace"
+# What runs a step's script, unless the step names its own shell.
+SHELL = ("sh", "-c")
 
 
 @dataclass(frozen=True)
@@ -158,17 +160,24 @@ class DockerBackend(Backend):
     def _container(self, build, step, gated=False):
         spec = build.spec
         labels = {**spec.labels, **({"stoker.service": step.service} if step.service else {})}
-        return ContainerSpec(
-            image=step.image_id or step.image,
+        workdir = spec.workdir or WORKDIR
+        if step.script is not None:
+            # The shell as the entrypoint: an image's own (terraform, a plugin's) would run it otherwise.
             # One pipe for both streams: the engine may keep stdout and stderr apart, and lines
             # written close together would otherwise reach the log swapped.
-            command=("sh", "-c", f"exec 2>&1; {step.script}") if step.script is not None else tuple(step.command),
+            entrypoint, command = step.entrypoint or SHELL, (f"exec 2>&1; {step.script}",)
+        else:
+            entrypoint, command = step.entrypoint, tuple(step.command)
+        return ContainerSpec(
+            image=step.image_id or step.image,
+            entrypoint=entrypoint,
+            command=command,
             gated=gated,
             workspace=spec.workspace,
-            workdir=spec.workdir or WORKDIR,
+            workdir=workdir,
             sandbox=spec.sandbox,
             labels=labels,
-            environment=step.environment,
+            environment={**step.environment, "CI_WORKSPACE": workdir},
             kind=spec.kind,
             network=build.network,
             address=build.hosts.get(step.service),

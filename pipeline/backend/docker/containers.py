@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import BuildError, Sandbox
 
-# A gated container (ContainerSpec.gated, command ("sh", "-c", script)) runs `script` inside this:
+# A gated container (ContainerSpec.gated, a shell its entrypoint, command (script,)) runs `script` inside this:
 # it waits on its standard input for the word `go` (its gate's `open()`), ending, having run nothing,
 # if the input ends first; and it says how `script` exited on the output's last line, after a word
 # that is the container's own (`report`), so the exit is known before the engine has torn it down.
@@ -32,7 +32,8 @@ class NetworkTaken(BuildError):
 
 @dataclass(frozen=True)
 class ContainerSpec:
-    """One container to run: `command` in `image`, with `workspace` mounted at `workdir`."""
+    """One container to run: `command` in `image`, given to `entrypoint` (None: the image's own), with
+    `workspace` mounted at `workdir`."""
 
     image: str
     command: tuple
@@ -51,6 +52,7 @@ class ContainerSpec:
     hosts: dict = field(default_factory=dict)
     # Started ahead of its turn, to wait at a gate (see DockerEngine.ahead and GATED_SCRIPT).
     gated: bool = False
+    entrypoint: tuple | None = None
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,8 @@ class DockerEngine:
             made = self.client().api.create_container(**_create_container_args(dict(
                 image=spec.image,
                 command=list(spec.command) or None,
+                # Set, it replaces the image's entrypoint, and the image's command with it.
+                entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
                 version=self.client().api._version,
                 working_dir=spec.workdir,
                 volumes={str(spec.workspace): {"bind": spec.workdir, "mode": "rw"}},
@@ -284,12 +286,12 @@ class DockerEngine:
             raise
 
     def ahead(self, spec):
-        """`spec`'s container (gated, its command ("sh", "-c", script)) made, attached and started
-        ahead of its turn, its script waiting at the gate: an Ahead. Removed if it cannot be
+        """`spec`'s container (gated: a shell its entrypoint, its command (script,)) made, attached and
+        started ahead of its turn, its script waiting at the gate: an Ahead. Removed if it cannot be
         started."""
-        shell, flag, script = spec.command
+        (script,) = spec.command
         report = secrets.token_hex(16)
-        wrapped = replace(spec, command=(shell, flag, GATED_SCRIPT.format(script=script, report=report)))
+        wrapped = replace(spec, command=(GATED_SCRIPT.format(script=script, report=report),))
         handle = self.prepare(wrapped)
         try:
             return Ahead(handle, *self.start_gated(handle), report.encode())
