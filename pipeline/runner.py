@@ -13,7 +13,7 @@ from .backend import BuildError, BuildSpec, StepSpec
 from .clock import utcnow
 from .early import EarlyStep
 from .git import GitError
-from .git.checkout import Clone, Head, check_out
+from .git.checkout import REGULAR, Clone, Head, check_out
 from .git.command import NO_ACCESS, Access
 from .git.inputs import without_credentials
 from .git.mirror import GitMirror, ObjectReader, mirror_path
@@ -466,7 +466,7 @@ def plan_text(mirror, top):
     if mode == "120000":
         # A repository may commit the file as a link to a host file; it is never followed.
         raise PlanError(f"{FILENAME} must be a regular file, not a link")
-    if mode not in ("100644", "100755"):
+    if mode not in REGULAR:
         raise PlanError(f"{FILENAME} must be a regular file")
     data = mirror.blob(sha, MAX_PLAN_BYTES)
     if data is None:

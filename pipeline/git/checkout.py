@@ -28,6 +28,7 @@ SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "fetch.recurseSubmodules=false")
 LFS_FILTER = ("-c", "filter.lfs.process=git-lfs filter-process", "-c", "filter.lfs.required=true",
               "-c", "filter.lfs.smudge=git-lfs smudge -- %f", "-c", "filter.lfs.clean=git-lfs clean -- %f")
 GITLINK = "160000"
+REGULAR = ("100644", "100755")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class _Checkout:
         top = top if top is not None else mirror.top_level(head.commit)
         if self.clone.lfs and _uses_lfs(mirror, top):
             self._lfs(mirror, head.commit, dest)
-        if self.clone.submodules and ".gitmodules" in top:
+        # As git does, a .gitmodules that is not a regular file (a link) names no submodule.
+        if self.clone.submodules and top.get(".gitmodules", ("",))[0] in REGULAR:
             for name, path, url, commit in self._submodules(mirror, head.commit, dest):
                 self._submodule(mirror, name, path, url, commit, dest, depth + 1)
 
@@ -175,7 +177,7 @@ class _Checkout:
 def _uses_lfs(mirror, top):
     """Whether the root .gitattributes sends files through LFS (read as git would, a link not followed)."""
     mode, sha = top.get(".gitattributes", (None, None))
-    if mode not in ("100644", "100755"):
+    if mode not in REGULAR:
         return False
     content = mirror.blob(sha, 1024 * 1024)
     return content is not None and b"filter=lfs" in content

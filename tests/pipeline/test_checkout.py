@@ -11,21 +11,23 @@ import os
 import subprocess
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from pipeline.backend import Sandbox, named
 from pipeline.git import GitError
-from pipeline.git.checkout import Clone, Head, check_out
-from pipeline.git.command import NO_ACCESS
+from pipeline.git.checkout import Clone, Head, _Checkout, check_out
+from pipeline.git.command import NO_ACCESS, Access
 from pipeline.git.mirror import GitMirror, ObjectReader, mirror_path
 from pipeline.runner import BuildJob, Runner
 from tests.support import TEST_IMAGE, LocalRepo, processes_started
 
 
 def git(path, *args):
+    """git as a build image's would be: with no config of this host's (whose git-lfs filter it may lack)."""
     return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, check=True,
-                          env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}).stdout.strip()
+                          env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}).stdout.strip()
 
 
 def mirrors_at(root, allow_local=True, allow_private_hosts=False):
@@ -194,6 +196,31 @@ def test_a_local_submodule_is_refused_where_local_repositories_are_not_allowed(l
     with pytest.raises(GitError, match="submodule 'vendor/other' .* is refused"):
         check_out(mirror, Head(local_repo.repo.head.commit.hexsha, "main"), dest, Clone(),
                   mirrors_at(tmp_path / "mirrors", allow_local=False))
+
+
+@pytest.mark.parametrize("url, credentialed", [
+    ("../lib.git", True),
+    ("https://127.0.0.1:8443/other/lib.git", True),
+    ("https://127.0.0.1/other/lib.git", False),       # another port: another server
+    ("https://127.0.0.2:8443/other/lib.git", False),  # another host
+    ("ssh://git@127.0.0.1:8443/other/lib.git", False),
+])
+def test_the_projects_token_goes_to_a_submodule_on_its_own_host_alone(tmp_path, url, credentialed):
+    token = Access(token="glpat-only-for-its-own-host")
+    project = SimpleNamespace(url="https://127.0.0.1:8443/team/app.git", access=token, allow_local=False,
+                              allow_private_hosts=True, timeout=30)
+    asked = []
+
+    def mirror_of(resolved, access):
+        asked.append((resolved, access))
+        raise GitError("not fetched in this test")
+
+    (tmp_path / "vendor/lib").mkdir(parents=True)
+    with pytest.raises(GitError, match="not fetched in this test"):
+        _Checkout(project, Clone(), mirror_of)._submodule(project, "lib", "vendor/lib", url, "1" * 40, tmp_path, 1)
+    [(resolved, access)] = asked
+    assert resolved == ("https://127.0.0.1:8443/team/lib.git" if url == "../lib.git" else url)
+    assert access == (token if credentialed else NO_ACCESS)
 
 
 def test_the_checkout_shares_no_file_with_the_mirror(local_repo, tmp_path):
