@@ -83,7 +83,7 @@ class _Checkout:
         shallow = [f"--depth={self.clone.depth}"] if self.clone.depth else []
         # Tags are those that point into what is fetched, as git follows them: `git describe` finds them.
         self._git(dest, "fetch", "--quiet", "--no-write-fetch-head", "--no-auto-maintenance", *shallow,
-                  "--", str(mirror.path), *refspecs)
+                  "--", os.path.abspath(mirror.path), *refspecs)
         if head.branch:
             self._git(dest, "checkout", "--quiet", "-B", head.branch, f"refs/remotes/origin/{head.branch}")
         else:
