@@ -45,7 +45,7 @@ class Clone:
 @dataclass(frozen=True)
 class Head:
     """Where a build's workspace stands: at `commit`, as the branch `branch` (a push's) or detached,
-    with the mirror's refs in `also` fetched beside it as (ref, name in the workspace)."""
+    with the mirror's refs in `also` fetched beside it as (ref, name in the workspace), those it has."""
 
     commit: str
     branch: str | None = None
@@ -79,7 +79,8 @@ class _Checkout:
         self._git(dest, "init", "--quiet", "--template=")
         self._git(dest, "remote", "add", "origin", mirror.url)
         refspecs = [f"+{head.commit}:refs/remotes/origin/{head.branch}" if head.branch else head.commit]
-        refspecs += [f"+{ref}:{name}" for ref, name in head.also]
+        # Those the remote no longer has (a base branch deleted, a tag moved away) are left out.
+        refspecs += [f"+{ref}:{name}" for ref, name in head.also if mirror.has(ref)]
         shallow = [f"--depth={self.clone.depth}"] if self.clone.depth else []
         # Tags are those that point into what is fetched, as git follows them: `git describe` finds them.
         self._git(dest, "fetch", "--quiet", "--no-write-fetch-head", "--no-auto-maintenance", *shallow,

@@ -112,6 +112,14 @@ def test_a_tag_pushed_after_its_commit_was_fetched_is_checked_out_as_the_tag(loc
     assert git(ws, "describe", "--exact-match", "--tags") == "v2.0.0"
 
 
+def test_a_base_branch_or_tag_the_remote_no_longer_has_is_left_out(local_repo, tmp_path):
+    commit = local_repo.repo.head.commit.hexsha
+    gone = Head(commit, also=(("refs/heads/deleted", "refs/remotes/origin/deleted"), ("refs/tags/v9", "refs/tags/v9")))
+    ws = checked_out(local_repo, tmp_path, gone)
+    assert git(ws, "rev-parse", "HEAD") == commit
+    assert git(ws, "for-each-ref") == ""
+
+
 def test_a_depth_makes_a_shallow_repository(tagged, tmp_path):
     ws = checked_out(tagged, tmp_path, clone=Clone(depth=1))
     assert (ws / ".git" / "shallow").read_text().strip() == tagged.repo.head.commit.hexsha
