@@ -12,14 +12,17 @@ from itertools import product
 import yaml
 
 from . import caches, plugins
+from .git.checkout import Clone
 from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
 from .images import IMAGE_REFERENCE
 from .when import When
 from .words import After, Event
 
 FILENAME = ".stoker.yml"
-KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache"}
+KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache", "clone"}
 MAX_COMBINATIONS = 16
+CLONE_KEYS = ("depth", "submodules", "lfs", "skip")
+DEPTH = re.compile(r"[1-9][0-9]{0,8}")
 STEP_KEYS = ("name", "commands", "when", "image", "pull", "environment", "secrets", "depends_on", "failure",
              "entrypoint", "settings")
 WHEN_KEYS = ("event", "branch", "path", "status")
@@ -141,6 +144,8 @@ class Plan:
     matrix: tuple = ()
     # Paths of the workspace kept from one build for the next (see pipeline/caches.py).
     cache: tuple = ()
+    # How the workspace is checked out (see pipeline/git/checkout.py).
+    clone: Clone = Clone()
 
     def expanded(self):
         """The plan with its steps once per matrix combination, each named for it ("test (PY=3.12)")
@@ -216,15 +221,21 @@ def _texts(node, what):
     return tuple(_scalar_text(item, what) for item in items)
 
 
+def _keyed(node, what, keys):
+    """(name, value node) of each key of the non-empty mapping `node` (`what`), each one of `keys`."""
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        _fail(node, f"{what} must be a mapping of {', '.join(keys)}")
+    for key, value in node.value:
+        name = _scalar_text(key, f"a {what} key")
+        if name not in keys:
+            _fail(key, f"unknown {what} key {name!r}; the keys are {', '.join(keys)}")
+        yield name, value
+
+
 def _when(node, key):
     """The `when` whose key is `key` and whose mapping is `node`."""
-    if not isinstance(node, yaml.MappingNode) or not node.value:
-        _fail(node, f"when must be a mapping of {', '.join(WHEN_KEYS)}")
     found = {}
-    for condition, value in node.value:
-        name = _scalar_text(condition, "a when key")
-        if name not in WHEN_KEYS:
-            _fail(condition, f"unknown when key {name!r}; the keys are {', '.join(WHEN_KEYS)}")
+    for name, value in _keyed(node, "when", WHEN_KEYS):
         found[name] = _texts(value, f"when.{name}")
         if len(found[name]) > MAX_PATTERNS or any(len(text) > MAX_PATTERN_LENGTH for text in found[name]):
             _fail(value, f"when.{name} takes at most {MAX_PATTERNS} texts of {MAX_PATTERN_LENGTH} characters")
@@ -379,6 +390,20 @@ def _cache(node):
         except ValueError as exc:
             _fail(item, str(exc))
     return tuple(dict.fromkeys(paths))
+
+
+def _clone(node):
+    found = {}
+    for name, value in _keyed(node, "clone", CLONE_KEYS):
+        if name == "depth":
+            if value.tag != "tag:yaml.org,2002:int" or not DEPTH.fullmatch(value.value):
+                _fail(value, "clone.depth must be a whole number of commits, 1 or more")
+            found[name] = int(value.value)
+        else:
+            if value.tag != "tag:yaml.org,2002:bool":
+                _fail(value, f"clone.{name} must be true or false")
+            found[name] = value.value.lower() in ("true", "yes", "on", "y")
+    return Clone(**found)
 
 
 def _label(combination):
@@ -536,4 +561,5 @@ def parse(text):
         services=_services(found["services"], image) if "services" in found else (),
         matrix=matrix,
         cache=_cache(found["cache"]) if "cache" in found else (),
+        clone=_clone(found["clone"]) if "clone" in found else Clone(),
     )

@@ -1,6 +1,4 @@
-"""Runs one build from start to end: fetch, export, run, clean up; knows nothing of the web side."""
-import os
-import stat
+"""Runs one build from start to end: fetch, check out, run, clean up; knows nothing of the web side."""
 import threading
 import time
 from collections import Counter
@@ -15,6 +13,7 @@ from .backend import BuildError, BuildSpec, StepSpec
 from .clock import utcnow
 from .early import EarlyStep
 from .git import GitError
+from .git.checkout import REGULAR, Clone, Head, check_out
 from .git.command import NO_ACCESS, Access
 from .git.inputs import without_credentials
 from .git.mirror import GitMirror, ObjectReader, mirror_path
@@ -91,6 +90,16 @@ class BuildJob:
         if base is None:
             return Context(self.event, branch)
         return Context(self.event, branch, lambda: mirror.changed_files(base, self.commit_hash, since_fork))
+
+    def head(self):
+        """Where its workspace stands: a pull request's head with its base branch beside it, a tag's
+        commit with the tag, else its commit as its branch."""
+        if self.event == "pull_request":
+            base = self.base_branch
+            return Head(self.commit_hash, also=((f"refs/heads/{base}", f"refs/remotes/origin/{base}"),) if base else ())
+        if self.event == "tag" and self.ref and self.ref.startswith("refs/tags/"):
+            return Head(self.commit_hash, also=((self.ref, self.ref),))
+        return Head(self.commit_hash, self.branch)
 
     def run_variables(self):
         """The run's variables that it may set."""
@@ -278,14 +287,14 @@ class Runner:
                 if mirror.fetch(job.commit_hash, job.ref) and self._maintenance_due(mirror):
                     cleanup.callback(mirror.maintain)
                 outcome.commit_message, outcome.commit_author = mirror.describe(job.commit_hash)
-                mirror.export(job.commit_hash, workspace)
-                say(f"Checked out {job.commit_hash[:12]} ({outcome.commit_message.splitlines()[0][:120]})"
-                    if outcome.commit_message else f"Checked out {job.commit_hash[:12]}")
-                plan = self.off_the_hub(read_plan, workspace)
+                # The plan says how to check out: it is read from the mirror first.
+                top = mirror.top_level(job.commit_hash)
+                plan = self.off_the_hub(parse_plan, plan_text(mirror, top))
                 self._repos_with_plans.discard(job.repo_url)
                 if plan is not None:
                     self._repos_with_plans.add(job.repo_url)
                     early.let_go()
+                self._check_out(run, mirror, top, plan.clone if plan is not None else Clone())
                 if plan is None:
                     if halt is not None and halt.is_set():
                         raise BuildError("stopped before the build command started")
@@ -319,6 +328,16 @@ class Runner:
         say("No way out for this build: this host's rules that keep builds from the server's own "
             "networks are not in place (an admin runs 'stoker firewall' as root)")
         return False
+
+    def _check_out(self, run, mirror, top, clone):
+        job = run.job
+        if clone.skip:
+            run.say(f"No checkout: {FILENAME} says clone: skip")
+            return
+        check_out(mirror, job.head(), run.workspace, clone, self.mirror, top)
+        message = run.outcome.commit_message
+        run.say(f"Checked out {job.commit_hash[:12]} ({message.splitlines()[0][:120]})"
+                if message else f"Checked out {job.commit_hash[:12]}")
 
     def _maintenance_due(self, mirror):
         """Whether git should look at packing the mirror after this fetch: after the first and every
@@ -467,22 +486,27 @@ class Runner:
         return StepResult(position, step.name, exit_code, started, utcnow(), ended.out_of_memory)
 
 
-def read_plan(workspace):
-    """The commit's .stoker.yml as a Plan, None when it has none; PlanError when it is not usable."""
-    path = Path(workspace) / FILENAME
-    try:
-        # A repository may commit the file as a link to a host file; it is never followed.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
+def plan_text(mirror, top):
+    """The bytes of the commit's .stoker.yml from the mirror (its `top_level`), None when it has none;
+    PlanError when it is not a regular file of at most MAX_PLAN_BYTES."""
+    mode, sha = top.get(FILENAME, (None, None))
+    if mode is None:
         return None
-    except OSError:
-        raise PlanError(f"{FILENAME} must be a regular file, not a link") from None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise PlanError(f"{FILENAME} must be a regular file")
-        data = f.read(MAX_PLAN_BYTES + 1)
-    if len(data) > MAX_PLAN_BYTES:
+    if mode == "120000":
+        # A repository may commit the file as a link to a host file; it is never followed.
+        raise PlanError(f"{FILENAME} must be a regular file, not a link")
+    if mode not in REGULAR:
+        raise PlanError(f"{FILENAME} must be a regular file")
+    data = mirror.blob(sha, MAX_PLAN_BYTES)
+    if data is None:
         raise PlanError(f"{FILENAME} is larger than {MAX_PLAN_BYTES // 1024} KB")
+    return data
+
+
+def parse_plan(data):
+    """The Plan of a .stoker.yml's bytes, None for None; PlanError when it is not usable."""
+    if data is None:
+        return None
     try:
         return parse(data.decode())
     except UnicodeDecodeError:

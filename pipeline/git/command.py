@@ -94,7 +94,8 @@ def credentials(url, access):
     env = dict(env or {})
     if access.token and url.startswith("https://") and not env:
         basic = base64.b64encode(f"x-access-token:{access.token}".encode()).decode()
-        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader",
+        # For the remote's own host alone: not for the hosts an LFS server sends downloads to.
+        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"http.https://{urlsplit(url).netloc}/.extraHeader",
                    GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}")
     if not (access.ssh_key and is_ssh(url)):
         yield env

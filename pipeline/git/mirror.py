@@ -11,7 +11,7 @@ from filelock import FileLock, Timeout
 
 from . import GitError
 from .command import NO_ACCESS, credentials, git_env, run_git, split_credentials
-from .inputs import check_pull_ref, network_pins
+from .inputs import check_branch, check_pull_ref, network_pins
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ class ObjectReader:
         self.lock = threading.Lock()
         self.process, self.inode = None, None
 
-    def read(self, name):
+    def read(self, name, most=None):
         """(type, content) of the object `name` (a hash, or a hash with ^{commit}), None when it
-        has no such object or cannot tell."""
+        has no such object or cannot tell; content None when it is larger than `most` bytes."""
         with self.lock:
             try:
                 if self.process is None or self.process.poll() is not None or self._moved():
@@ -79,7 +79,11 @@ class ObjectReader:
                 header = self.process.stdout.readline().split()
                 if len(header) != 3:
                     return None
-                content = self.process.stdout.read(int(header[2]) + 1)[:-1]
+                if most is not None and int(header[2]) > most:
+                    # Never read into memory: the next question starts a new process.
+                    self.close()
+                    return header[1].decode(), None
+                content = _exactly(self.process.stdout, int(header[2]) + 1)[:-1]
                 return header[1].decode(), content
             except (OSError, ValueError):
                 self.close()
@@ -103,6 +107,18 @@ class ObjectReader:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+def _exactly(stream, size):
+    """`size` bytes of `stream`: a green pipe gives a large read in pieces."""
+    pieces, left = [], size
+    while left:
+        piece = stream.read(left)
+        if not piece:
+            raise OSError("git cat-file ended mid-object")
+        pieces.append(piece)
+        left -= len(piece)
+    return b"".join(pieces)
 
 
 class GitMirror:
@@ -132,7 +148,8 @@ class GitMirror:
             self._git(*args, env=env)
 
     def has(self, commit_hash, surely=True):
-        """Whether the mirror has the commit; not `surely`: a quick answer, perhaps a wrong no."""
+        """Whether the mirror has the commit (or a ref to one); not `surely`: a quick answer,
+        perhaps a wrong no."""
         if self.reader is not None and self.reader.read(f"{commit_hash}^{{commit}}") is not None:
             return True
         if self.reader is not None and not surely:
@@ -144,9 +161,16 @@ class GitMirror:
             return False
 
     def fetch(self, commit_hash, ref=None):
-        """Make sure `commit_hash` is in the mirror, fetching only what is new; a pull request's
-        `ref` (refs/pull/<n>/head, which GitHub keeps in the base repository, forks' too) is
-        fetched with the branches and tags. True when it fetched: then `maintain()` is owed."""
+        """Make sure `commit_hash` is in the mirror, with the branches and tags (a tag's `ref` too,
+        pushed after its commit was fetched), fetching only what is new; a pull request's `ref`
+        (refs/pull/<n>/head, which GitHub keeps in the base repository, forks' too) is fetched with
+        them. True when it fetched: then `maintain()` is owed."""
+        tag = ref if ref and ref.startswith("refs/tags/") else None
+        if tag is not None:
+            try:
+                check_branch(tag[len("refs/tags/"):])
+            except ValueError as exc:
+                raise GitError(f"tag: {exc}") from None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
             if not (self.path / "HEAD").exists():
@@ -154,7 +178,7 @@ class GitMirror:
                 self.path.mkdir(parents=True)
                 self._git("init", "--quiet", "--bare")
             # A wrong no here costs a fetch that brings nothing.
-            if self.has(commit_hash, surely=False):
+            if self.has(commit_hash, surely=False) and (tag is None or self.has(tag, surely=False)):
                 return False
             pins = network_pins(self.url, self.allow_private_hosts)
             try:
@@ -213,14 +237,37 @@ class GitMirror:
         author, _, message = self._git("show", "--no-patch", "--format=%an%x00%B", commit_hash, "--").partition("\0")
         return message.strip(), author
 
-    def export(self, commit_hash, dest):
-        """Write the tree of `commit_hash` into the empty folder `dest`, as git checks it out."""
-        index = Path(dest).parent / f".{Path(dest).name}.index"
-        env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(dest)}
-        try:
-            self._git("read-tree", "--reset", "-u", commit_hash, env=env)
-        finally:
-            index.unlink(missing_ok=True)
+    def top_level(self, commit_hash):
+        """The entries at the root of the commit's tree, {name: (mode, hash)}: whether it has a
+        .stoker.yml, .gitmodules or .gitattributes, read without a new git process."""
+        found = self._read(f"{commit_hash}^{{tree}}")
+        if found is None or found[0] != "tree":
+            raise GitError(f"commit {commit_hash} has no tree in the mirror")
+        entries, raw, at = {}, found[1], 0
+        size = 32 if len(commit_hash) == 64 else 20
+        while at < len(raw):
+            space, nul = raw.index(b" ", at), raw.index(b"\0", at)
+            entries[raw[space + 1:nul].decode("utf-8", "replace")] = (raw[at:space].decode(), raw[nul + 1:nul + 1 + size].hex())
+            at = nul + 1 + size
+        return entries
+
+    def blob(self, object_hash, most):
+        """The content of a blob, None when it is larger than `most` bytes."""
+        found = self._read(object_hash, most)
+        if found is None or found[0] != "blob":
+            raise GitError(f"no blob {object_hash} in the mirror")
+        return found[1]
+
+    def _read(self, name, most=None):
+        """An object of the mirror through its reader, else through a reader of its own."""
+        found = self.reader.read(name, most) if self.reader is not None else None
+        if found is None:
+            fresh = ObjectReader(self.path)
+            try:
+                found = fresh.read(name, most)
+            finally:
+                fresh.close()
+        return found
 
 
 def _described(commit):

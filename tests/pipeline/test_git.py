@@ -7,6 +7,7 @@ import time
 import pytest
 
 from pipeline.git import GitError
+from pipeline.git.checkout import Clone, Head, check_out
 from pipeline.git.command import NO_ACCESS, Access, ls_remote_branch
 from pipeline.git.inputs import check_branch, check_commit_hash, check_repo_url
 from pipeline.git.mirror import GitMirror, ObjectReader, mirror_path, remove_mirrors_except
@@ -100,7 +101,7 @@ def mirror_of(repo, tmp_path):
     return GitMirror(tmp_path / "mirrors", repo.url, allow_local=True, timeout=30)
 
 
-def test_export_writes_exactly_the_commits_tree(local_repo, tmp_path):
+def test_the_checkout_writes_exactly_the_commits_tree(local_repo, tmp_path):
     local_repo.commit({".gitattributes": "docs export-ignore\n", "docs/guide.md": "# Guide\n",
                        "run.sh": "echo run\n"}, message="Tree with attributes")
     (local_repo.path / "link").symlink_to("run.sh")
@@ -113,25 +114,14 @@ def test_export_writes_exactly_the_commits_tree(local_repo, tmp_path):
     mirror.fetch(sha)
     dest = tmp_path / "ws"
     dest.mkdir()
-    mirror.export(sha, dest)
+    check_out(mirror, Head(sha, "main"), dest, Clone(), None)
 
-    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if ".git" not in p.parts)
     assert files == [".gitattributes", "ci.sh", "docs", "docs/guide.md", "link", "run.sh"]
     assert (dest / "docs/guide.md").read_text() == "# Guide\n"  # export-ignore does not drop it
     assert os.readlink(dest / "link") == "run.sh"
     assert os.access(dest / "run.sh", os.X_OK)
-    assert not list(tmp_path.glob("*.index"))
-
-
-def test_an_older_commit_exports_its_own_tree(local_repo, tmp_path):
-    old = local_repo.repo.head.commit.hexsha
-    local_repo.commit({"ci.sh": "changed\n"})
-    mirror = mirror_of(local_repo, tmp_path)
-    mirror.fetch(old)
-    dest = tmp_path / "ws"
-    dest.mkdir()
-    mirror.export(old, dest)
-    assert (dest / "ci.sh").read_text() == "echo building\ntest -f ci.sh\n"
+    assert mirror.top_level(sha)["run.sh"][0] == "100755" and mirror.top_level(sha)["link"][0] == "120000"
 
 
 def test_the_mirror_fetches_only_when_the_commit_is_new(local_repo, tmp_path):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.git.checkout import Clone
 from pipeline.plan import Plan, PlanError, Step, parse
 
 GOOD = """\
@@ -83,6 +84,13 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
      "service 'db' needs an image of its own"),
     ("matrix:\n  PG: ['16']\nservices:\n  - {name: db, image: 'pg:${PG}'}\nsteps:\n  - {name: a, commands: x}\n",
      4, "a service runs once for every combination: its image cannot use ${PG}"),
+    ("steps:\n  - {name: a, commands: x}\nclone:\n  depth: 0\n", 4, "clone.depth must be a whole number"),
+    ("steps:\n  - {name: a, commands: x}\nclone: {depth: '5'}\n", 3, "clone.depth must be a whole number"),
+    ("steps:\n  - {name: a, commands: x}\nclone: {depth: 1e9}\n", 3, "clone.depth must be a whole number"),
+    ("clone:\n  submodules: no-thanks\nsteps:\n  - {name: a, commands: x}\n", 2, "clone.submodules must be true or"),
+    ("clone:\n  lfs: 'false'\nsteps:\n  - {name: a, commands: x}\n", 2, "clone.lfs must be true or false"),
+    ("clone:\n  shallow: true\nsteps:\n  - {name: a, commands: x}\n", 2, "unknown clone key 'shallow'"),
+    ("clone: skip\nsteps:\n  - {name: a, commands: x}\n", 1, "clone must be a mapping of depth, submodules"),
     ("matrix:\n  V: [a, '%s']\nsteps:\n  - {name: test, commands: x}\n" % ("b" * 92), 4,
      "is 101 characters with its matrix combination; at most 100"),
 ])
@@ -138,3 +146,10 @@ def test_cache_paths_read_normalised_and_once_each():
     plan = parse("cache: [node_modules, ./node_modules/, .cache/pip]\nsteps:\n  - {name: a, commands: x}\n")
     assert plan.cache == ("node_modules", ".cache/pip")
     assert parse("cache: deps\nsteps:\n  - {name: a, commands: x}\n").cache == ("deps",)
+
+
+def test_clone_reads_into_how_the_workspace_is_checked_out():
+    assert parse("steps:\n  - {name: a, commands: x}\n").clone == Clone()
+    plan = parse("clone: {depth: 50, submodules: false, lfs: no}\nsteps:\n  - {name: a, commands: x}\n")
+    assert plan.clone == Clone(depth=50, submodules=False, lfs=False)
+    assert parse("clone:\n  skip: true\nsteps:\n  - {name: a, commands: x}\n").clone.skip

@@ -1,15 +1,21 @@
 """Private repositories without credentials in URLs: a repoToken for https:// remotes, a deploy key
 for ssh ones, each kept sealed and out of every answer, log line and command line."""
+import base64
 import os
+import subprocess
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from app.records.models import Project, Status
+from pipeline.backend import Sandbox, named
 from pipeline.git.command import Access, credentials
+from pipeline.runner import BuildJob, Runner
+from tests.support import TEST_IMAGE, LocalRepo
 from tests.support.gitservers import HttpsGitServer, SshGitServer, password_is
 
 TOKEN = "glpat-Pr1vateRepoT0ken-4f9a8c71"
@@ -164,3 +170,41 @@ def test_a_deploy_key_clones_over_ssh_and_the_host_key_is_pinned_on_first_contac
     finally:
         if server is not None:
             server.stop()
+
+
+def test_the_workspace_git_holds_no_credential_and_a_submodule_on_the_same_host_gets_the_token(
+        served, tmp_path, monkeypatch, docker_client):
+    """The build image has no git: the host reads the very workspace the build ran in, kept until
+    the `later` the runner was given closes (as the worker keeps it to report first)."""
+    root, head = served
+    lib = LocalRepo(tmp_path / "lib")
+    lib_head = lib.commit({"lib.txt": "private submodule\n"})
+    subprocess.run(["git", "clone", "-q", "--bare", str(lib.path), str(root / "lib.git")], check=True)
+    subprocess.run(["git", "clone", "-q", str(root / "demo.git"), str(tmp_path / "work")], check=True)
+    work = LocalRepo(tmp_path / "work")
+    head = work.link_submodule("vendor/lib", "../lib.git", lib_head)
+    subprocess.run(["git", "-C", str(work.path), "push", "-q", str(root / "demo.git"), "main"], check=True)
+    server = HttpsGitServer(tmp_path, root, TOKEN)
+    monkeypatch.setenv("GIT_SSL_CAINFO", server.ca)
+    runner = Runner(tmp_path / "data", backend=named("docker"), sandbox=Sandbox(), allow_local_repos=False,
+                    allow_private_hosts=True, git_timeout=30)
+    job = BuildJob(build_id=77, repo_url=server.url("demo.git"), commit_hash=head, branch="main", image=TEST_IMAGE,
+                   command="test -f vendor/lib/lib.txt && test -f .git/config", access=Access(token=TOKEN))
+    basic = base64.b64encode(f"x-access-token:{TOKEN}".encode())
+    try:
+        with ExitStack() as later:
+            outcome = runner.run(job, later=later)
+            assert (outcome.exit_code, outcome.error) == (0, None)
+            ws = next((tmp_path / "data" / "workspaces").glob("build-77-*"))
+            files = [path for path in (ws / ".git").rglob("*") if path.is_file()]
+            files += [path for path in (ws / "vendor/lib/.git").rglob("*") if path.is_file()]
+            assert len(files) > 10
+            for path in files:
+                content = path.read_bytes()
+                assert TOKEN.encode() not in content and basic not in content and b"extraheader" not in content.lower()
+            config = (ws / ".git" / "config").read_text()
+            assert f"url = {server.url('demo.git')}\n" in config and "helper" not in config
+        # Both repositories were fetched with the token, from their one host.
+        assert sum(password_is(header, TOKEN) for header in server.seen) >= 2
+    finally:
+        server.close()

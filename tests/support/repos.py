@@ -21,3 +21,37 @@ class LocalRepo:
 
     def branch(self, name):
         self.repo.git.checkout("-B", name)
+
+    # What the git command line does and GitPython does not: tags, submodules, LFS files.
+
+    def git(self, *args):
+        """Run git in the repository as its developer, returning its output."""
+        who = {"GIT_AUTHOR_NAME": "Ada Lovelace", "GIT_AUTHOR_EMAIL": "ada@example.com",
+               "GIT_COMMITTER_NAME": "Ada Lovelace", "GIT_COMMITTER_EMAIL": "ada@example.com"}
+        with self.repo.git.custom_environment(**who):
+            return self.repo.git.execute(["git", *args])
+
+    def tag(self, name, message=None):
+        """Tag the head: annotated with `message`, else a lightweight tag."""
+        self.git("tag", *(["-a", "-m", message] if message else []), name)
+
+    def link_submodule(self, path, url, commit, name=None):
+        """Record, without fetching it, a submodule at `path` at `commit` whose URL is `url` as written."""
+        gitmodules = self.path / ".gitmodules"
+        text = gitmodules.read_text() if gitmodules.exists() else ""
+        gitmodules.write_text(text + f'[submodule "{name or path}"]\n\tpath = {path}\n\turl = {url}\n')
+        self.git("update-index", "--add", "--cacheinfo", f"160000,{commit},{path}")
+        self.git("add", ".gitmodules")
+        self.git("commit", "-q", "-m", f"Add the submodule {name or path}")
+        return self.repo.head.commit.hexsha
+
+    def commit_lfs(self, files, pattern="*.bin"):
+        """Commit `files` ({name: bytes}) through Git LFS: pointers in git, their content in the
+        repository's own LFS store."""
+        self.git("lfs", "install", "--local")
+        self.git("lfs", "track", pattern)
+        for name, content in files.items():
+            (self.path / name).write_bytes(content)
+        self.git("add", ".gitattributes", *files)
+        self.git("commit", "-q", "-m", "Add LFS files")
+        return self.repo.head.commit.hexsha
