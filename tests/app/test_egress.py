@@ -2,15 +2,12 @@
 (a network namespace at 203.0.113.10), while nothing of the server's is reachable from inside a
 build: not this host, not another build's network, not the link-local range where clouds keep
 their metadata service, not what the admin denies."""
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from app.records.models import Build, Status
 from app.worker.builds import has_way_out
 from pipeline.backend.docker import DockerBackend, firewall
-from tests.support import TEST_IMAGE
+from tests.support import TEST_IMAGE, http
 from tests.support.remote_host import METADATA_ADDRESS, REMOTE_ADDRESS, remote_host
 
 SUBNETS = ("198.18.0.0/15",)
@@ -60,21 +57,10 @@ def _yaml(text):
     return "'" + text.replace("'", "''") + "'"
 
 
-class _Answer(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"the server answered")
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def host_listener():
     """A server on every address of this host, as Stoker, PostgreSQL, Redis or SMTP may listen."""
-    server = ThreadingHTTPServer(("0.0.0.0", 0), _Answer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = http.host_listener(b"the server answered")
     yield server.server_address[1]
     server.shutdown()
 

@@ -45,20 +45,11 @@ def test_a_failed_build_removes_its_services_and_network_too(build_with, docker_
 
 def test_another_build_cannot_reach_a_service_nor_the_host(build_with, docker_client):
     import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    class Answer(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"the host answered")
-
-        def log_message(self, *args):
-            pass
+    from tests.support.http import host_listener
 
     # On every address of the host: were a build's network routed to the host, this would answer.
-    host = ThreadingHTTPServer(("0.0.0.0", 0), Answer)
-    threading.Thread(target=host.serve_forever, daemon=True).start()
+    host = host_listener(b"the host answered")
     results = {}
     try:
         first = threading.Thread(target=lambda: results.update(

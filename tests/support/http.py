@@ -62,3 +62,22 @@ class Site(LocalHttp):
 
     def page(self, path, body, content_type="text/html", status=200, **headers):
         self.routes[path] = (status, {"Content-Type": content_type, **headers}, body)
+
+
+def host_listener(text):
+    """A server on every address of this host, as Stoker, PostgreSQL, Redis or SMTP may listen,
+    answering every GET with `text`: were a build routed to this host, it would answer. Returns
+    the server (its port: server_address[1]; the caller shuts it down)."""
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(text)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
