@@ -209,6 +209,8 @@ def _env(node, what="env"):
             _fail(key, f"{what} name {name!r} must be letters, digits and _, not starting with a digit")
         if not isinstance(value, yaml.ScalarNode):
             _fail(value, f"{what} {name} must be a single value")
+        if "\0" in value.value:
+            _fail(value, f"{what} {name} holds a NUL character, which no variable can")
         env[name] = value.value
     return env
 

@@ -39,7 +39,7 @@ def rebuild(build_id):
 
 @bp.post("/<build_id>/approve")
 def approve(build_id):
-    """Let a blocked build (a fork's pull request) run; it still gets no secret."""
+    """Let a blocked build (a fork's pull request) run: it gets a way out (see has_way_out), still no secret."""
     return _settle(build_id, Status.QUEUED, "approve")
 
 

@@ -57,6 +57,8 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
     ("steps:\n  - {name: a, commands: x}\nrunner: y\n", 3, "unknown key 'runner'"),
     ("env:\n  GOOD: 1\n  1BAD: x\nsteps:\n  - {name: a, commands: x}\n", 3, "env name '1BAD'"),
     ("env:\n  A: [1, 2]\nsteps:\n  - {name: a, commands: x}\n", 2, "env A must be a single value"),
+    ("env:\n  A: ok\n  B: \"a\\0b\"\nsteps:\n  - {name: a, commands: x}\n", 3, "env B holds a NUL character"),
+    ("steps:\n  - name: a\n    commands: x\n    environment: {C: \"\\0\"}\n", 4, "environment C holds a NUL"),
     ("image: '-rm /'\nsteps:\n  - {name: a, commands: x}\n", 1, "not a Docker image reference"),
     ("steps:\n  - {name: a, commands: x}\n  - {name: b, commands: {x: 1}}\n", 3, "commands must be"),
     ("- a\n- b\n", 1, "must be a mapping"),
