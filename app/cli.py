@@ -1,4 +1,5 @@
-"""The stoker command: `serve` (web and embedded worker), `worker`, `firewall`, `make-image`, `make-android-image`.
+"""The stoker command: `serve` (web and embedded worker), `worker`, `firewall`, `make-image`, `make-android-image`,
+`make-image-builder`.
 
 stoker.py has patched the standard library (app/runtime.py) before this
 module is imported; workers here are green threads, so a build waiting on
@@ -17,8 +18,9 @@ from urllib.parse import urlsplit
 import socketio
 
 from pipeline.backend import BuildError
+from pipeline.debian import DEFAULT_MIRROR
+from pipeline.imagebuilder import default_image_builder
 from pipeline.images import DEFAULT_IMAGE, NoBusybox, cannot_make, find_busybox, is_own, make_busybox_image, registry_of
-from pipeline.mobile.android.builder import DEFAULT_MIRROR
 
 from . import config, create_app, datadir, runtime
 from .background import caches, mirrors, schedules, statuses
@@ -136,8 +138,9 @@ def say_which_images(app):
     whether it will be made on first need or cannot be (and why): not first at a user's failed build."""
     engine, config = services(app).engine, app.config
     build_image, android_image = config["STOKER_BUILD_IMAGE"], config["STOKER_ANDROID_IMAGE"]
+    image_builder = config["STOKER_IMAGE_BUILDER"]
     try:
-        present = {name: engine.has_image(name) for name in (build_image, android_image)}
+        present = {name: engine.has_image(name) for name in (build_image, android_image, image_builder) if name}
     except BuildError as exc:
         log.warning("cannot tell which of Stoker's images the engine has: %s", exc)
         return
@@ -157,6 +160,13 @@ def say_which_images(app):
     else:
         log.warning("Android builder image %s: missing; Android app builds fail until "
                     "'stoker make-android-image' makes it (as root, from a Debian mirror)", android_image)
+    if image_builder is None:
+        log.info("image builder: off (STOKER_IMAGE_BUILDER); no step builds images")
+    elif present[image_builder]:
+        log.info("image builder %s: present", image_builder)
+    else:
+        log.warning("image builder %s: missing; steps that build images fail until "
+                    "'stoker make-image-builder' makes it (as root, from a Debian mirror)", image_builder)
 
 
 def ends_its_own_input(wsgi_app):
@@ -205,12 +215,17 @@ def make_image(args):
     print(f"made {args.name} ({image.short_id})")
 
 
-def make_android_image(args):
+def make_debian_image(args):
     import docker
 
+    from pipeline.imagebuilder import make_image_builder
     from pipeline.mobile.android.builder import make_android_image
 
-    image = make_android_image(docker.from_env(), args.name, mirror=args.mirror)
+    make = {"make-android-image": make_android_image, "make-image-builder": make_image_builder}[args.command]
+    try:
+        image = make(docker.from_env(), args.name, mirror=args.mirror)
+    except RuntimeError as exc:
+        raise SystemExit(f"stoker {args.command}: {exc}") from None
     print(f"made {args.name} ({image.short_id})")
 
 
@@ -230,7 +245,12 @@ def main(argv=None):
                                   help="debootstrap the Android builder image (root; a few minutes)")
     android.add_argument("--name", default=None, help="default: STOKER_ANDROID_IMAGE")
     android.add_argument("--mirror", default=DEFAULT_MIRROR, help="the Debian mirror to debootstrap from")
-    android.set_defaults(run=make_android_image)
+    android.set_defaults(run=make_debian_image)
+    builder = commands.add_parser("make-image-builder",
+                                  help="debootstrap the image builder steps build images with (root; a few minutes)")
+    builder.add_argument("--name", default=default_image_builder())
+    builder.add_argument("--mirror", default=DEFAULT_MIRROR, help="the Debian mirror to debootstrap from")
+    builder.set_defaults(run=make_debian_image)
     args = parser.parse_args(argv)
     if args.run in (serve, worker):
         # Everything Stoker writes (database, secret, mirrors, workspaces) is for its own user alone;

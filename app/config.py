@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline.backend import BACKENDS
+from pipeline.imagebuilder import default_image_builder
 from pipeline.images import DEFAULT_IMAGE
 from pipeline.mobile.android.builder import default_android_image
 
@@ -77,6 +78,8 @@ def from_env(environ=None):
         "STOKER_GIT_TIMEOUT": float(env.get("STOKER_GIT_TIMEOUT", "60")),
         "STOKER_NODE_MODULES": env.get("STOKER_NODE_MODULES", str(CHECKOUT / "node_modules")),
         "STOKER_ANDROID_IMAGE": env.get("STOKER_ANDROID_IMAGE") or default_android_image(),
+        # What a step naming stoker-image-builder runs; "off": no step builds images here.
+        "STOKER_IMAGE_BUILDER": _image_builder(env.get("STOKER_IMAGE_BUILDER") or default_image_builder()),
         "STOKER_ALLOW_PRIVATE_APP_URLS":
             env.get("STOKER_ALLOW_PRIVATE_APP_URLS", "0").lower() in TRUE_WORDS,
         "STOKER_DOWNLOAD_URL_SECONDS": int(env.get("STOKER_DOWNLOAD_URL_SECONDS", "3600")),
@@ -161,3 +164,7 @@ def persistent_secret(data_dir):
         finally:
             tmp.unlink()
     return path.read_text().strip()
+
+
+def _image_builder(name):
+    return None if name.lower() in ("off", "none", "0", "false", "no") else name

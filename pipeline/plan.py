@@ -14,6 +14,7 @@ import yaml
 from . import caches, plugins
 from .git.checkout import Clone
 from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
+from .imagebuilder import is_image_builder
 from .images import IMAGE_REFERENCE
 from .when import When
 from .words import After, Event
@@ -43,6 +44,8 @@ MAX_STEPS, MAX_TIMEOUT = 100, 7 * 24 * 3600
 MAX_STEP_NAME = 100
 # As IMAGE_REFERENCE allows.
 MAX_IMAGE = 255
+IMAGE_BUILDER_ALONE = ("stoker-image-builder runs alone, as a plugin: a step of its own with settings, "
+                       "no commands and no entrypoint")
 # What the file may hold, counted before it is composed. A real file has a few hundred values,
 # nested at most five deep (the file, steps, a step, its when, when.status). 20000 values compose
 # into some 6 MB of nodes; the 128000 of a 256 KB list would be 40 MB. libyaml's composer recurses
@@ -277,13 +280,17 @@ def _steps(node, matrix=()):
         if "commands" in fields and "settings" in fields:
             _fail(fields["settings"][0], "a step has commands or settings, not both: settings are a plugin's, "
                                          "which runs its image's entrypoint")
+        if "image" in fields and is_image_builder(_scalar_text(fields["image"][1], "image")):
+            for key in ("commands", "entrypoint"):
+                if key in fields:
+                    _fail(fields[key][0], IMAGE_BUILDER_ALONE)
         steps.append(Step(
             name=_scalar_text(fields["name"][1], "a step name")[:MAX_STEP_NAME],
             commands=_commands(fields["commands"][1]) if "commands" in fields else (),
             entrypoint=_entrypoint(fields["entrypoint"][1]) if "entrypoint" in fields else None,
             settings=_settings(fields["settings"][1]) if "settings" in fields else (),
             when=_when(fields["when"][1], fields["when"][0]) if "when" in fields else None,
-            image=_image(fields["image"][1], matrix) if "image" in fields else None,
+            image=_image(fields["image"][1], matrix, builder=True) if "image" in fields else None,
             pull=_choice(fields["pull"][1], "pull", PULL_POLICIES) if "pull" in fields else "if-missing",
             environment=tuple(_env(fields["environment"][1], "environment").items()) if "environment" in fields else (),
             # A plugin's image is someone else's code: it gets the secrets its settings or `secrets:` name.
@@ -416,10 +423,13 @@ def _step_fields(node):
     return [{key.value: key for key, _ in item.value} for item in node.value]
 
 
-def _image(node, matrix=None):
+def _image(node, matrix=None, builder=False):
     """An image reference. In the file's image or a step's (`matrix` not None), ${NAME} is a matrix
-    value: the reference must then hold for every combination."""
+    value: the reference must then hold for every combination. Only a step's (`builder`) may be
+    Stoker's image builder."""
     image = _scalar_text(node, "image")
+    if not builder and is_image_builder(image):
+        _fail(node, IMAGE_BUILDER_ALONE)
     for combination in matrix or ((),):
         names, used = dict(combination), MATRIX_VALUE.findall(image)
         for name in used:

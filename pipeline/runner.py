@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from . import caches, plugins, workspaces
+from . import caches, imagebuilder, plugins, workspaces
 from .backend import BuildError, BuildSpec, StepSpec
 from .clock import utcnow
 from .early import EarlyStep
@@ -18,9 +18,10 @@ from .git.command import NO_ACCESS, Access
 from .git.inputs import without_credentials
 from .git.mirror import GitMirror, ObjectReader, mirror_path
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
+from .imagebuilder import is_image_builder
 from .images import PULLED_WITH_CREDENTIALS, OwnImages, PulledWithCredentials
 from .lines import LinePrefixer, NoOwnLines, shown
-from .plan import FILENAME, PlanError, Step, parse, run_variable_refused
+from .plan import FILENAME, IMAGE_BUILDER_ALONE, PlanError, Step, parse, run_variable_refused
 from .pulls import Images
 from .services import services_running
 from .when import Context
@@ -58,8 +59,11 @@ class BuildJob:
     default_branch: str = "main"
     # How git reaches a private repository; never given to the build itself.
     access: Access = field(default=NO_ACCESS, repr=False)
-    # Registry credentials by host ({"registry.example.com": (username, password)}), for pulls alone.
+    # Registry credentials by host ({"registry.example.com": (username, password)}), for pulls and
+    # for the image builder's pushes alone.
     registries: dict = field(default_factory=dict, repr=False)
+    # A fork's pull request: it builds no image.
+    fork: bool = False
     # The project's own network for its containers, in place of the sandbox's; None: the sandbox's.
     network: str | None = None
     # A way out for its containers (see BuildSpec.egress); the project's `network`, if any, goes first.
@@ -204,7 +208,8 @@ class Runner:
     """Runs build jobs with one data dir, backend (see pipeline/backend) and sandbox."""
 
     def __init__(self, data_dir, *, backend, sandbox, allow_local_repos, git_timeout, labels=None,
-                 allow_private_hosts=False, pull_registries=(), busybox=None, off_the_hub=None):
+                 allow_private_hosts=False, pull_registries=(), busybox=None, off_the_hub=None,
+                 image_builder=None):
         self.backend = backend
         self.labels = dict(labels or {})
         self.sandbox = sandbox
@@ -229,6 +234,8 @@ class Runner:
         # green threads: function, *args -> its result.
         self.off_the_hub = off_the_hub or (lambda function, *args: function(*args))
         self.pulled_with_credentials = PulledWithCredentials(Path(data_dir) / PULLED_WITH_CREDENTIALS)
+        # What a step naming stoker-image-builder runs (see pipeline/imagebuilder); None: no step may.
+        self.image_builder = image_builder
 
     def mirror(self, url, access=NO_ACCESS):
         path = mirror_path(self.mirrors, url, access)
@@ -452,6 +459,21 @@ class Runner:
             return
         run.say(f"Restored the cache of {restored}" if restored else "No cache yet")
 
+    def _image_builder(self, run, step):
+        """The image builder's name and id for `step`, which names it; BuildError saying why it may not run."""
+        if self.image_builder is None:
+            raise BuildError("this server builds no images: its admin turned the image builder off "
+                             "(STOKER_IMAGE_BUILDER)")
+        if step.name is None or step.commands or step.entrypoint is not None:
+            raise BuildError(IMAGE_BUILDER_ALONE)
+        if run.job.fork:
+            raise BuildError(f"step {step.name!r}: a fork's pull request builds no images")
+        image_id = self.backend.image_id(self.image_builder)
+        if image_id is None:
+            raise BuildError(f"Stoker's image builder {self.image_builder} is not on this host; "
+                             "an admin makes it with 'stoker make-image-builder' (root, a few minutes)")
+        return self.image_builder, image_id
+
     def _out_of_memory(self, result, run):
         if result.out_of_memory and run.outcome.error is None:
             run.outcome.error = f"the build ran out of memory (limit {self.sandbox.memory})"
@@ -461,7 +483,11 @@ class Runner:
         """Run one step (or, with no plan, the build command) in the set-up `build`; `ahead`: it,
         started ahead of its turn (see EarlyStep)."""
         image = step.image or run.image
-        image_id = run.images.ensure(image, step.pull) if ahead is None else None
+        builds_image = is_image_builder(image)
+        if builds_image:
+            image, image_id = self._image_builder(run, step)
+        else:
+            image_id = run.images.ensure(image, step.pull) if ahead is None else None
         if step.name is None:
             run.say(f"Running in {image}: {run.job.command}")
             command = run.job.command
@@ -473,6 +499,9 @@ class Runner:
         guarded = NoOwnLines(output)
         try:
             spec = run.step(image, env, command, step.secrets, image_id, step.entrypoint, step.settings)
+            if builds_image:
+                spec = replace(spec, namespaces=True, environment={
+                    **spec.environment, imagebuilder.REGISTRY_AUTH: imagebuilder.auth_file(run.job.registries)})
             ended = self.backend.run_step(build, spec, guarded, ahead=ahead, later=later)
         finally:
             guarded.flush()

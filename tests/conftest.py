@@ -19,6 +19,7 @@ from app import create_app
 from app.records.db import open_database
 from app.records.models import db
 from app.worker import Worker
+from pipeline.imagebuilder import default_image_builder
 from pipeline.images import make_busybox_image
 from pipeline.mobile.android.builder import default_android_image
 from tests.support import (
@@ -167,6 +168,17 @@ def android_image(docker_client):
         docker_client.images.get(name)
     except docker.errors.ImageNotFound:
         unavailable(f"the Android builder image {name} is missing: run 'stoker make-android-image'")
+    return name
+
+
+@pytest.fixture(scope="session")
+def image_builder(docker_client):
+    """The image builder this checkout runs for `image: stoker-image-builder`; `.ci/run` makes it."""
+    name = default_image_builder()
+    try:
+        docker_client.images.get(name)
+    except docker.errors.ImageNotFound:
+        unavailable(f"the image builder {name} is missing: run 'stoker make-image-builder'")
     return name
 
 

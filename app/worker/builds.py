@@ -5,6 +5,7 @@ import logging
 from peewee import DatabaseError, IntegrityError
 
 from pipeline.backend import Sandbox
+from pipeline.imagebuilder import auth_token
 from pipeline.runner import BuildJob, Outcome, Runner
 
 from .. import runtime
@@ -36,6 +37,7 @@ def make_runner(app, engine, labels):
         labels=labels,
         pull_registries=config["STOKER_PULL_REGISTRIES"],
         busybox=config["STOKER_BUSYBOX"],
+        image_builder=config["STOKER_IMAGE_BUILDER"],
         off_the_hub=runtime.off_the_hub,
     )
 
@@ -77,6 +79,7 @@ def run_build(worker, runner, build):
             default_branch=build.project.branch,
             access=access,
             registries=registries,
+            fork=build.fork,
             network=build.project.network,
             egress=has_way_out(build, worker.app.config),
             cache=caches.access_for(build, build.project, worker.app.config),
@@ -85,7 +88,8 @@ def run_build(worker, runner, build):
             page_url=f"{worker.app.config['STOKER_PUBLIC_URL']}/builds/{build.id}",
         )
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
-    mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values())])
+    mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values()),
+                       *(auth_token(*credentials) for credentials in registries.values())])
     # Once its result is out: its containers, all ended, and its workspace are removed, the
     # project's builds past what it keeps go, and its people hear of a failure.
     with worker.tidying() as later:

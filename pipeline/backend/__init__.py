@@ -42,6 +42,8 @@ class Sandbox:
     cpus: float | None = 2.0
     user: str | None = None
     read_only: bool = False
+    # A seccomp profile (its JSON) in place of the backend's default one.
+    seccomp: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class StepSpec:
     image_id: str | None = None
     # A service's name: it runs beside the steps, reached by this name.
     service: str | None = None
+    # Whether it may make user and mount namespaces of its own, as Stoker's image builder does (see
+    # pipeline/imagebuilder): the backend widens for it what that needs, and nothing else.
+    namespaces: bool = False
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,15 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
     ("clone: skip\nsteps:\n  - {name: a, commands: x}\n", 1, "clone must be a mapping of depth, submodules"),
     ("matrix:\n  V: [a, '%s']\nsteps:\n  - {name: test, commands: x}\n" % ("b" * 92), 4,
      "is 101 characters with its matrix combination; at most 100"),
+    # Stoker's image builder runs as a plugin alone: nothing of the file's may run in it.
+    ("steps:\n  - name: a\n    image: stoker-image-builder\n    commands: [sh]\n", 4,
+     "stoker-image-builder runs alone, as a plugin"),
+    ("steps:\n  - name: a\n    image: stoker-image-builder:x\n    entrypoint: [sh, -c]\n", 4,
+     "stoker-image-builder runs alone, as a plugin"),
+    ("image: stoker-image-builder\nsteps:\n  - {name: a, commands: x}\n", 1,
+     "stoker-image-builder runs alone, as a plugin"),
+    ("services:\n  - {name: db, image: stoker-image-builder}\nsteps:\n  - {name: a, commands: x}\n", 2,
+     "stoker-image-builder runs alone, as a plugin"),
 ])
 def test_errors_name_the_line_at_fault(text, line, words):
     with pytest.raises(PlanError) as caught:

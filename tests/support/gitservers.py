@@ -13,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,16 +31,16 @@ def needs(*programs):
             unavailable(f"{program} is not installed (Debian: openssh-server, docker-registry, apache2-utils)")
 
 
-def self_signed(folder):
-    """A certificate for 127.0.0.1 and its key, as files; git trusts it through GIT_SSL_CAINFO."""
+def self_signed(folder, address="127.0.0.1"):
+    """A certificate for `address` and its key, as files; git trusts it through GIT_SSL_CAINFO."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)])
     now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                    .serial_number(x509.random_serial_number())
                    .not_valid_before(now - datetime.timedelta(minutes=5))
                    .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
                                   critical=False)
                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                    .sign(key, hashes.SHA256()))
@@ -176,37 +177,65 @@ class SshGitServer:
 
 class LocalRegistry:
     """Debian's docker-registry on 127.0.0.1, wanting `username` and `password` (htpasswd, bcrypt)
-    for every pull and push; `host` is how image references name it."""
+    for every pull and push; `host` is how image references name it.
 
-    def __init__(self, folder, username, password):
+    Given a `netns`, it listens at `address` inside that network namespace (a RemoteHost's), over
+    HTTPS with a certificate of its own, which this host's Docker engine is told to trust for as
+    long as it runs.
+    """
+
+    PORT = 5000
+
+    def __init__(self, folder, username, password, address="127.0.0.1", netns=None):
         needs("docker-registry", "htpasswd")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        self.host = f"127.0.0.1:{port}"
+        self.address, self.port = address, free_port() if netns is None else self.PORT
+        self.host = f"{address}:{self.port}"
         htpasswd = subprocess.run(["htpasswd", "-Bbn", username, password], check=True, capture_output=True,
                                   text=True).stdout
         (self.folder / "htpasswd").write_text(htpasswd)
+        self.credentials = (username, password)
+        http = [f"addr: '{self.host}'", "secret: test-only"]
+        self.trusted = None
+        if netns is not None:
+            certificate, key = self_signed(self.folder, address)
+            http.append(f"tls: {{certificate: {certificate}, key: {key}}}")
+            # The engine reads its registries' certificates from here at each pull.
+            self.trusted = Path("/etc/docker/certs.d") / self.host
+            self.trusted.mkdir(parents=True, exist_ok=True)
+            shutil.copy(certificate, self.trusted / "ca.crt")
         config = self.folder / "config.yml"
         config.write_text("\n".join([
             "version: 0.1", "log: {level: warn}",
             f"storage: {{filesystem: {{rootdirectory: {self.folder / 'data'}}}}}",
-            f"http: {{addr: '{self.host}', secret: test-only}}",
+            f"http: {{{', '.join(http)}}}",
             f"auth: {{htpasswd: {{realm: stoker-test, path: {self.folder / 'htpasswd'}}}}}", ""]))
         self.log = open(self.folder / "registry.log", "ab")
-        self.process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+        command = ["docker-registry", "serve", str(config)]
+        self.process = subprocess.Popen(["ip", "netns", "exec", netns, *command] if netns else command,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(self._answers, timeout=15, what=lambda: (self.folder / "registry.log").read_text())
 
     def _answers(self):
         assert self.process.poll() is None, (self.folder / "registry.log").read_text()
         try:
-            socket.create_connection(("127.0.0.1", int(self.host.partition(":")[2])), timeout=1).close()
+            socket.create_connection((self.address, self.port), timeout=1).close()
             return True
         except OSError:
             return False
+
+    def tags(self, name):
+        """The tags the registry holds of `name` (an empty list for none), asked as its owner."""
+        username, password = self.credentials
+        answer = requests.get(f"{'https' if self.trusted else 'http'}://{self.host}/v2/{name}/tags/list",
+                              auth=(username, password), verify=str(self.trusted / "ca.crt") if self.trusted else True,
+                              timeout=10)
+        return [] if answer.status_code == 404 else answer.json().get("tags") or []
 
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=10)
         self.log.close()
+        if self.trusted is not None:
+            shutil.rmtree(self.trusted, ignore_errors=True)

@@ -14,7 +14,7 @@ class LocalRepo:
         for name, content in files.items():
             target = self.path / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
+            target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
             self.repo.index.add([name])
         actor = git.Actor(author, "ada@example.com")
         return self.repo.index.commit(message, author=actor, committer=actor).hexsha

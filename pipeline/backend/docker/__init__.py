@@ -6,11 +6,13 @@ the service subnets, each service at an address of it that every container of
 the build resolves its name to. A step started ahead of its turn is a gated
 container (see containers.py).
 """
+import json
 import random
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import ip_network
 
+from ... import imagebuilder
 from .. import Backend, BuildError, BuildSpec, Exit, ImageMissing
 from . import firewall
 from .containers import ContainerSpec, ExitLine, NetworkTaken
@@ -56,6 +58,8 @@ class DockerBackend(Backend):
         self.service_subnets = [slice_ for network in service_subnets
                                 for slice_ in (ip_network(network).subnets(new_prefix=24)
                                                if ip_network(network).prefixlen < 24 else [ip_network(network)])]
+        # The seccomp profile each image builder (by image id) carries, read once.
+        self.profiles = {}
 
     def answering(self):
         return self.engine.answering()
@@ -168,6 +172,10 @@ class DockerBackend(Backend):
             entrypoint, command = step.entrypoint or SHELL, (f"exec 2>&1; {step.script}",)
         else:
             entrypoint, command = step.entrypoint, tuple(step.command)
+        sandbox = spec.sandbox
+        if step.namespaces:
+            sandbox = replace(sandbox, caps=(*sandbox.caps, *imagebuilder.CAPS),
+                              seccomp=self._profile(step.image_id or step.image))
         return ContainerSpec(
             image=step.image_id or step.image,
             entrypoint=entrypoint,
@@ -175,7 +183,7 @@ class DockerBackend(Backend):
             gated=gated,
             workspace=spec.workspace,
             workdir=workdir,
-            sandbox=spec.sandbox,
+            sandbox=sandbox,
             labels=labels,
             environment={**step.environment, "CI_WORKSPACE": workdir},
             kind=spec.kind,
@@ -183,6 +191,16 @@ class DockerBackend(Backend):
             address=build.hosts.get(step.service),
             hosts=build.hosts,
         )
+
+    def _profile(self, image):
+        """The seccomp profile the image builder `image` carries (see pipeline/imagebuilder)."""
+        if image not in self.profiles:
+            profile = self.engine.read_file(image, imagebuilder.PROFILE)
+            try:
+                self.profiles[image] = json.dumps(json.loads(profile), separators=(",", ":"))
+            except ValueError:
+                raise BuildError(f"{imagebuilder.PROFILE} in {image} is no seccomp profile") from None
+        return self.profiles[image]
 
     def _make_network(self, spec):
         for _ in range(20):

@@ -1,6 +1,8 @@
 """This host's Docker engine, through the docker SDK: the container primitives of containers.py."""
+import io
 import logging
 import secrets
+import tarfile
 import threading
 import time
 from contextlib import contextmanager
@@ -39,6 +41,8 @@ def sandbox_options(sandbox):
         options["user"] = sandbox.user
     if sandbox.read_only:
         options.update(read_only=True, tmpfs={"/tmp": "size=64m"})
+    if sandbox.seccomp is not None:
+        options["security_opt"] = [*options["security_opt"], f"seccomp={sandbox.seccomp}"]
     return options
 
 
@@ -188,6 +192,28 @@ class DockerEngine:
             raise BuildError(f"the {spec.kind} container could not be created: {exc.explanation}") from None
         except (DockerException, RequestException) as exc:
             raise BuildError(f"the {spec.kind} container could not be created: {exc}") from None
+
+    def read_file(self, image, path, limit=1 << 20):
+        """The bytes of the regular file at `path` in `image`, at most `limit` of them; BuildError
+        when it cannot be read."""
+        with _as_build_error("tool"):
+            made = self.client().api.create_container(image=image, command=["/"], labels={KIND_LABEL: "tool"},
+                                                      network_disabled=True)
+            try:
+                chunks, _ = self.client().api.get_archive(made["Id"], path)
+                archive = io.BytesIO()
+                for chunk in chunks:
+                    archive.write(chunk)
+                    if archive.tell() > limit + 4096:
+                        raise BuildError(f"{path} in {image} is larger than {limit} bytes")
+                archive.seek(0)
+                with tarfile.open(fileobj=archive) as tar:
+                    member = tar.next()
+                    if member is None or not member.isfile():
+                        raise BuildError(f"{path} in {image} is not a regular file")
+                    return tar.extractfile(member).read()
+            finally:
+                self.client().api.remove_container(made["Id"], force=True)
 
     def stream(self, handle):
         """An iterator of the container's output (stdout and stderr as they interleave) as raw

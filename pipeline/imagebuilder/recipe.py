@@ -1,0 +1,48 @@
+"""How the image builder is made: everything its tag is a hash of, with build-image (see __init__.py)."""
+import copy
+import json
+import shutil
+from pathlib import Path
+
+from ..debian import DEFAULT_MIRROR, chroot, make_debian_image
+
+HERE = Path(__file__).resolve().parent
+FILES = ("recipe.py", "build-image")
+REPOSITORY = "stoker-image-builder"
+PACKAGES = ("buildah", "uidmap", "ca-certificates")
+ENTRYPOINT = "/usr/local/bin/stoker-build-image"
+# Inside the image: Debian's podman profile, as builder_profile changes it; the backend reads it there.
+PROFILE = "/etc/stoker/seccomp.json"
+PODMAN_PROFILE = "usr/share/containers/seccomp.json"
+
+
+def builder_profile(podman):
+    """Podman's seccomp profile (parsed) with chroot allowed whatever the container's capabilities."""
+    profile = copy.deepcopy(podman)
+    rules = []
+    for rule in profile["syscalls"]:
+        if "chroot" in rule["names"]:
+            if rule.get("excludes", {}).get("caps"):
+                continue
+            rule["includes"] = {}
+        rules.append(rule)
+    profile["syscalls"] = rules
+    return profile
+
+
+def make_image_builder(client, name, mirror=DEFAULT_MIRROR, say=print):
+    """Make the image builder `name` on the engine behind `client` (root only: it debootstraps)."""
+
+    def prepare(root):
+        chroot(root, "buildah --version >/dev/null && unshare --version >/dev/null")
+        shutil.copy(HERE / "build-image", root / ENTRYPOINT.lstrip("/"))
+        (root / ENTRYPOINT.lstrip("/")).chmod(0o755)
+        profile = root / PROFILE.lstrip("/")
+        profile.parent.mkdir(parents=True)
+        profile.write_text(json.dumps(builder_profile(json.loads((root / PODMAN_PROFILE).read_text()))))
+        # newuidmap maps only what these give root: its own users, as they are.
+        for table in ("subuid", "subgid"):
+            (root / "etc" / table).write_text("root:0:65536\n")
+
+    return make_debian_image(client, name, PACKAGES, prepare, mirror=mirror, say=say,
+                             changes=[f'ENTRYPOINT ["{ENTRYPOINT}"]', "WORKDIR /"])
