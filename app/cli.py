@@ -248,7 +248,7 @@ def main(argv=None):
     android.set_defaults(run=make_debian_image)
     builder = commands.add_parser("make-image-builder",
                                   help="debootstrap the image builder steps build images with (root; a few minutes)")
-    builder.add_argument("--name", default=default_image_builder())
+    builder.add_argument("--name", default=None, help="default: STOKER_IMAGE_BUILDER")
     builder.add_argument("--mirror", default=DEFAULT_MIRROR, help="the Debian mirror to debootstrap from")
     builder.set_defaults(run=make_debian_image)
     args = parser.parse_args(argv)
@@ -257,6 +257,7 @@ def main(argv=None):
         # not so the images it makes, whose files their containers' users must be able to read.
         os.umask(0o077)
     if getattr(args, "name", "") is None:
-        args.name = config.from_env()["STOKER_ANDROID_IMAGE"]
+        setting = "STOKER_IMAGE_BUILDER" if args.command == "make-image-builder" else "STOKER_ANDROID_IMAGE"
+        args.name = config.from_env()[setting] or default_image_builder()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.run(args)

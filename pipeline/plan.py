@@ -284,6 +284,11 @@ def _steps(node, matrix=()):
             for key in ("commands", "entrypoint"):
                 if key in fields:
                     _fail(fields[key][0], IMAGE_BUILDER_ALONE)
+            # Its container may make namespaces: nothing but its settings steers what runs there.
+            for key in ("environment", "secrets"):
+                if key in fields:
+                    _fail(fields[key][0], f"stoker-image-builder takes settings alone, not {key}: "
+                                          "a value from a secret is a setting's from_secret")
         steps.append(Step(
             name=_scalar_text(fields["name"][1], "a step name")[:MAX_STEP_NAME],
             commands=_commands(fields["commands"][1]) if "commands" in fields else (),

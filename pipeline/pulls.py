@@ -2,6 +2,7 @@
 import threading
 
 from .backend import BuildError
+from .imagebuilder import is_image_builder
 from .images import is_own, registry_of
 
 
@@ -30,7 +31,9 @@ class Images:
 
     def ready_to_run(self, image):
         """The id of `image` if this build may run it with no pull and no check (for a container
-        made ahead of its turn), else None."""
+        made ahead of its turn), else None. Never the image builder, which runs only as a step of its own."""
+        if is_image_builder(image):
+            return None
         if is_own(image):
             return self.backend.image_id(image)
         with self.pulled.looking():

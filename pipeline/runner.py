@@ -59,9 +59,10 @@ class BuildJob:
     default_branch: str = "main"
     # How git reaches a private repository; never given to the build itself.
     access: Access = field(default=NO_ACCESS, repr=False)
-    # Registry credentials by host ({"registry.example.com": (username, password)}), for pulls and
-    # for the image builder's pushes alone.
+    # Registry credentials by host ({"registry.example.com": (username, password)}), for pulls alone.
     registries: dict = field(default_factory=dict, repr=False)
+    # Those given to the image builder (its pushes, its Dockerfile's pulls), which its Dockerfile can read.
+    builder_registries: dict = field(default_factory=dict, repr=False)
     # A fork's pull request: it builds no image.
     fork: bool = False
     # The project's own network for its containers, in place of the sandbox's; None: the sandbox's.
@@ -197,6 +198,18 @@ class Run:
             raise BuildError(str(exc)) from None
         return StepSpec(image=image, image_id=image_id, script=script, entrypoint=entrypoint,
                         environment={**env, **job.run_variables(), **given, **settings, **self.told()})
+
+    def image_build(self, image, image_id, settings):
+        """Stoker's image builder with its `settings`: told the build and given the credentials of
+        the registries the project keeps for image builds, and nothing else (no file env, matrix,
+        run variables or secrets but its settings' own), since its container may make namespaces."""
+        try:
+            settings = plugins.variables(settings, self.job.secrets)
+        except plugins.SecretMissing as exc:
+            raise BuildError(str(exc)) from None
+        auth = imagebuilder.auth_file(self.job.builder_registries)
+        return StepSpec(image=image, image_id=image_id, namespaces=True,
+                        environment={**settings, **self.told(), imagebuilder.REGISTRY_AUTH: auth})
 
     def told(self):
         """What each of its containers is told about the build (BuildJob.environment), the commit as
@@ -484,10 +497,15 @@ class Runner:
         started ahead of its turn (see EarlyStep)."""
         image = step.image or run.image
         builds_image = is_image_builder(image)
-        if builds_image:
-            image, image_id = self._image_builder(run, step)
-        else:
-            image_id = run.images.ensure(image, step.pull) if ahead is None else None
+        try:
+            if builds_image:
+                image, image_id = self._image_builder(run, step)
+            else:
+                image_id = run.images.ensure(image, step.pull) if ahead is None else None
+        except BaseException:
+            if ahead is not None:
+                self.backend.destroy_step(ahead)
+            raise
         if step.name is None:
             run.say(f"Running in {image}: {run.job.command}")
             command = run.job.command
@@ -498,10 +516,10 @@ class Runner:
         env = {**run.env, **dict(step.matrix), **dict(step.environment)}
         guarded = NoOwnLines(output)
         try:
-            spec = run.step(image, env, command, step.secrets, image_id, step.entrypoint, step.settings)
             if builds_image:
-                spec = replace(spec, namespaces=True, environment={
-                    **spec.environment, imagebuilder.REGISTRY_AUTH: imagebuilder.auth_file(run.job.registries)})
+                spec = run.image_build(image, image_id, step.settings)
+            else:
+                spec = run.step(image, env, command, step.secrets, image_id, step.entrypoint, step.settings)
             ended = self.backend.run_step(build, spec, guarded, ahead=ahead, later=later)
         finally:
             guarded.flush()

@@ -8,6 +8,7 @@ from pipeline.git import GitError
 from pipeline.git.command import NO_ACCESS, Access
 from pipeline.git.inputs import UnsafeRemote, check_repo_url, is_ssh, without_credentials
 from pipeline.globs import check_patterns
+from pipeline.imagebuilder import is_image_builder
 from pipeline.images import IMAGE_REFERENCE
 from pipeline.plan import MAX_TIMEOUT
 
@@ -79,6 +80,8 @@ def _setting_fields(data, *, creating):
         fields["image"] = _text(data, "image", default=config["STOKER_BUILD_IMAGE"], max_length=255)
         if not IMAGE_REFERENCE.fullmatch(fields["image"]):
             raise ApiError(400, "image must be a Docker image reference such as 'alpine:3.20'")
+        if is_image_builder(fields["image"]):
+            raise ApiError(400, "image cannot be stoker-image-builder, which runs only as a step of its own")
     for key, column, default in (("autoCancel", "auto_cancel", False), ("public", "public", False),
                                  ("tags", "tags", False), ("pullRequests", "pull_requests", True)):
         if given(key):

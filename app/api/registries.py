@@ -1,4 +1,5 @@
-"""Registry credentials of a project's: what its builds pull private images with."""
+"""Registry credentials of a project's: what its builds pull private images with, and, for those
+marked `imageBuilds`, what its image builder pushes with."""
 import re
 
 from flask import Blueprint, current_app, jsonify
@@ -42,7 +43,10 @@ def put_registry(project_id, host):
         value = data.get(key)
         if not isinstance(value, str) or not 1 <= len(value) <= 1000 or not value.isprintable():
             raise ApiError(400, f"{key} must be 1 to 1000 printable characters")
-    fields = {"username": data["username"], "updated_at": utcnow(),
+    image_builds = data.get("imageBuilds", False)
+    if not isinstance(image_builds, bool):
+        raise ApiError(400, "imageBuilds must be true or false")
+    fields = {"username": data["username"], "updated_at": utcnow(), "image_builds": image_builds,
               "password_sealed": vault.seal(current_app.config["SECRET_KEY"], data["password"])}
     registry, replaced = put_row(ProjectRegistry, project, ("host", host), "registry", fields)
     return jsonify(message="Registry saved", registry=registry.to_json()), 200 if replaced else 201

@@ -155,19 +155,23 @@ class ProjectSecret(BaseModel):
 
 class ProjectRegistry(BaseModel):
     """Credentials for pulling a project's images from one registry; the password sealed like a
-    secret, and given to the engine's pull alone, never to a build."""
+    secret, and given to the engine's pull alone, never to a build's commands."""
 
     project = ForeignKeyField(Project, backref="registries", on_delete="CASCADE")
     host = CharField(max_length=255)
     username = CharField(max_length=255)
     password_sealed = TextField()
+    # Given to the image builder too (its pushes and its Dockerfile's pulls), where the Dockerfile,
+    # the repository's code, can read them; never for a pull request.
+    image_builds = BooleanField(default=False)
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("project", "host"), True),)
 
     def to_json(self):
-        return {"host": self.host, "username": self.username, "updatedAt": iso(self.updated_at)}
+        return {"host": self.host, "username": self.username, "imageBuilds": self.image_builds,
+                "updatedAt": iso(self.updated_at)}
 
 
 class Schedule(BaseModel):

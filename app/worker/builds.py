@@ -13,7 +13,7 @@ from ..background import caches, mail, retention
 from ..records.jobs import BUILD
 from ..records.lifecycle import move
 from ..records.logs import LogWriter, append_note, insert_if_held
-from ..records.models import BuildStep, Status, db
+from ..records.models import BuildStep, Event, Status, db
 from ..records.vault import SecretMask, VaultError, access_of, registries_of, secrets_of
 from .watch import Watch
 
@@ -59,6 +59,9 @@ def run_build(worker, runner, build):
             access = access_of(build.project, worker.app.config["SECRET_KEY"])
             # A fork's code could run in a private image pulled for it: it gets no credentials either.
             registries = {} if build.fork else registries_of(build.project, worker.app.config["SECRET_KEY"])
+            # What the image builder gets its Dockerfile can read: never for a pull request, as secrets by default.
+            builder_registries = {} if build.fork or build.event == Event.PULL_REQUEST else registries_of(
+                build.project, worker.app.config["SECRET_KEY"], image_builds=True)
         except VaultError as exc:
             move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=worker.name, error=str(exc))
             return
@@ -79,6 +82,7 @@ def run_build(worker, runner, build):
             default_branch=build.project.branch,
             access=access,
             registries=registries,
+            builder_registries=builder_registries,
             fork=build.fork,
             network=build.project.network,
             egress=has_way_out(build, worker.app.config),

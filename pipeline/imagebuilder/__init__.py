@@ -5,17 +5,22 @@ A step names it as a plugin, `image: stoker-image-builder` with `settings:`
 (build-image says which), and it runs Debian's buildah, rootless: in a user
 namespace of the step's own that maps the container's users as they are, with
 chroot isolation for RUN and the vfs storage driver. The step differs from
-every other step in three things, and only these:
+every other step in these things, and only these:
 
 - its seccomp filter is the one Debian's containers-common writes for podman
-  (copied into the image when it is made), which lets a process make user
-  and mount namespaces, with chroot allowed whatever the capabilities (the
-  kernel still wants CAP_SYS_CHROOT for it, which only the namespace gives);
+  (copied into the image when it is made, see recipe.py), which lets a
+  process make user and mount namespaces, with chroot allowed whatever the
+  capabilities (the kernel still wants CAP_SYS_CHROOT for it, which only the
+  namespace gives);
 - it keeps CAP_SETFCAP, which the kernel wants of whoever maps root into a
   new user namespace (no-new-privileges stays, so no file capability it
   could write is ever raised on exec);
-- it is given the project's registry credentials (STOKER_REGISTRY_AUTH, as
-  containers' auth.json), which no other step is.
+- the keyring calls podman's profile allows are refused (keyrings are not
+  namespaced);
+- it is given the credentials of the registries the project keeps for image
+  builds (STOKER_REGISTRY_AUTH, as containers' auth.json), which no other
+  step is, and nothing of the build's env, matrix, run variables or secrets
+  but what its settings name.
 
 The image is made here, never pulled (`stoker make-image-builder`), tagged by
 a hash of its recipe; a pipeline names it by its repository alone.

@@ -16,8 +16,14 @@ PROFILE = "/etc/stoker/seccomp.json"
 PODMAN_PROFILE = "usr/share/containers/seccomp.json"
 
 
+# Allowed by podman's profile, refused by Docker's: the kernel's keyrings are not namespaced, so a
+# build could reach the host's own. buildah's chroot isolation does not use them.
+REFUSED = ("keyctl", "add_key", "request_key")
+
+
 def builder_profile(podman):
-    """Podman's seccomp profile (parsed) with chroot allowed whatever the container's capabilities."""
+    """Podman's seccomp profile (parsed) with chroot allowed whatever the container's capabilities,
+    and the keyring calls refused."""
     profile = copy.deepcopy(podman)
     rules = []
     for rule in profile["syscalls"]:
@@ -25,7 +31,10 @@ def builder_profile(podman):
             if rule.get("excludes", {}).get("caps"):
                 continue
             rule["includes"] = {}
-        rules.append(rule)
+        if rule["action"] == "SCMP_ACT_ALLOW":
+            rule["names"] = [name for name in rule["names"] if name not in REFUSED]
+        if rule["names"]:
+            rules.append(rule)
     profile["syscalls"] = rules
     return profile
 

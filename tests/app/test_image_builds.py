@@ -84,8 +84,8 @@ def project(client, accounts, local_repo, drain):
                           forkPullRequests="build")["project"]
     drain()
     answer = client.put(f"/api/project/projects/{made['id']}/registries/{REMOTE_ADDRESS}:{LocalRegistry.PORT}",
-                        json={"username": "ci", "password": PASSWORD}, headers=accounts.headers())
-    assert answer.status_code == 201, answer.get_json()
+                        json={"username": "ci", "password": PASSWORD, "imageBuilds": True}, headers=accounts.headers())
+    assert answer.status_code == 201 and answer.get_json()["registry"]["imageBuilds"] is True, answer.get_json()
     return made
 
 
@@ -105,6 +105,21 @@ def test_an_image_is_built_pushed_with_the_projects_credentials_and_run_by_a_lat
     log = log_of(client, headers, ran["id"])
     assert ran["status"] == Status.PASSED, log
     assert "built by RUN, hello" in log
+
+
+def test_a_registry_not_kept_for_image_builds_gives_the_builder_nothing(
+        client, accounts, local_repo, drain, registry, project, image_builder):
+    """Its credentials pull images for the build's steps, but its Dockerfile could read what the
+    builder is given: unless the admin says so, the push goes without them and is refused."""
+    headers = accounts.headers()
+    client.put(f"/api/project/projects/{project['id']}/registries/{REMOTE_ADDRESS}:{LocalRegistry.PORT}",
+               json={"username": "ci", "password": PASSWORD}, headers=headers)
+    local_repo.commit(repository_files(BUILD), message="Build the image")
+    built = run_now(client, headers, project["id"], drain)
+    log = log_of(client, headers, built["id"])
+    assert built["status"] == Status.FAILED, log
+    assert "authentication required" in log.lower() or "unauthorized" in log.lower(), log
+    assert registry.tags("team/app") == []
 
 
 def test_a_forks_pull_request_builds_no_image(client, local_repo, drain, registry, project, image_builder,
@@ -148,3 +163,43 @@ def test_a_server_may_build_no_images(build_with, app):
     build, log = build_with(f"steps:\n  - name: image\n    image: stoker-image-builder\n    settings: {{repo: {REPO}}}\n")
     assert build["status"] == Status.FAILED
     assert "this server builds no images" in build["error"] + log
+
+
+def test_nothing_but_its_settings_steers_the_builder(build_with, local_repo, image_builder):
+    """The file's env reaches every other step; were it to reach the builder, a PATH or LD_PRELOAD of
+    the repository's would run its code in the container that may make namespaces."""
+    files = repository_files("")
+    del files[".stoker.yml"]
+    local_repo.commit({**files, "bin/mktemp": "#!/bin/sh\necho the repository ran first\nexit 1\n"},
+                      message="A Dockerfile, and a program in the way")
+    local_repo.git("update-index", "--chmod=+x", "bin/mktemp")
+    local_repo.git("commit", "-q", "-m", "Make it a program")
+    build, log = build_with(f"""\
+env:
+  PATH: /workspace/bin:/usr/bin:/bin
+  LD_PRELOAD: /workspace/nothing.so
+steps:
+  - name: image
+    image: stoker-image-builder
+    settings:
+      repo: {REPO}
+      dry_run: true
+""")
+    assert build["status"] == Status.PASSED, log
+    assert "the repository ran first" not in log and "built; not pushed (dry_run)" in log
+
+
+@pytest.mark.parametrize("setting", ["context: --secret=id=a,src=/etc/shadow", "repo: --help",
+                                     "tags: [latest, --quiet]", "dockerfile: -"])
+def test_no_setting_is_taken_for_an_option(build_with, image_builder, setting):
+    build, log = build_with(f"steps:\n  - name: image\n    image: stoker-image-builder\n    settings:\n"
+                            f"      repo: {REPO}\n      {setting}\n      dry_run: true\n".replace(
+                                f"      repo: {REPO}\n      repo:", "      repo:"))
+    assert build["status"] == Status.FAILED, log
+    assert "may not start with '-'" in log, log
+
+
+def test_a_project_cannot_make_the_builder_its_image(client, accounts, local_repo):
+    answer = client.post("/api/project/projects", headers=accounts.headers(),
+                         json={"name": "b", "repoUrl": local_repo.url, "image": "stoker-image-builder:latest"})
+    assert answer.status_code == 400 and "image cannot be stoker-image-builder" in answer.get_json()["message"]

@@ -104,6 +104,10 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
      "stoker-image-builder runs alone, as a plugin"),
     ("services:\n  - {name: db, image: stoker-image-builder}\nsteps:\n  - {name: a, commands: x}\n", 2,
      "stoker-image-builder runs alone, as a plugin"),
+    ("steps:\n  - name: a\n    image: stoker-image-builder\n    settings: {repo: r/x}\n"
+     "    environment: {PATH: /workspace/bin}\n", 5, "stoker-image-builder takes settings alone, not environment"),
+    ("steps:\n  - name: a\n    image: stoker-image-builder\n    settings: {repo: r/x}\n    secrets: [TOKEN]\n", 5,
+     "stoker-image-builder takes settings alone, not secrets"),
 ])
 def test_errors_name_the_line_at_fault(text, line, words):
     with pytest.raises(PlanError) as caught:
