@@ -190,7 +190,7 @@ steps:
 
 
 @pytest.mark.parametrize("setting", ["context: --secret=id=a,src=/etc/shadow", "repo: --help",
-                                     "tags: [latest, --quiet]", "dockerfile: -"])
+                                     "tags: [latest, --quiet]", 'dockerfile: "-"'])
 def test_no_setting_is_taken_for_an_option(build_with, image_builder, setting):
     build, log = build_with(f"steps:\n  - name: image\n    image: stoker-image-builder\n    settings:\n"
                             f"      repo: {REPO}\n      {setting}\n      dry_run: true\n".replace(
