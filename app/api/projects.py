@@ -1,6 +1,8 @@
 """Projects: a repository and branch to build, with its own webhook secret."""
 import json
+import re
 import secrets
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify
 
@@ -8,6 +10,7 @@ from pipeline.git import GitError
 from pipeline.git.command import NO_ACCESS, Access
 from pipeline.git.inputs import UnsafeRemote, check_repo_url, is_ssh, without_credentials
 from pipeline.globs import check_patterns
+from pipeline.hosts import check_host
 from pipeline.images import IMAGE_REFERENCE
 from pipeline.plan import MAX_TIMEOUT
 
@@ -18,7 +21,7 @@ from ..forges import github
 from ..records import remotes, vault
 from ..records.jobs import BUILD
 from ..records.lifecycle import cancel_unfinished, changes, queue_build
-from ..records.models import Build, Event, ForkPolicy, Member, Project, Role, db
+from ..records.models import Build, Event, Forge, ForkPolicy, Member, Project, Role, db
 from .access import audit, project_for
 from .callers import current_user, require_login
 from .errors import ApiError
@@ -43,22 +46,103 @@ def _text(data, key, *, default=None, max_length):
     return value
 
 
-def _github_fields(data):
-    """Where commit statuses go: a repo (from repoUrl when on GitHub) and a token, or nowhere."""
-    token = data.get("githubToken")
-    repo = data.get("githubRepo")
-    if repo is None and isinstance(data.get("repoUrl"), str):
-        repo = github.repo_from_url(data["repoUrl"])
-    if repo is not None and (not isinstance(repo, str) or not github.GITHUB_REPO.fullmatch(repo)):
-        raise ApiError(400, "githubRepo must be 'owner/repo'")
-    if token is None:
-        return {"github_repo": repo}
-    if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
-        raise ApiError(400, "githubToken must be a token of 1 to 500 printable characters")
-    if repo is None:
-        raise ApiError(400, "githubRepo ('owner/repo') is needed to report to GitHub from this repoUrl")
-    return {"github_repo": repo,
-            "github_token_sealed": vault.seal(current_app.config["SECRET_KEY"], token)}
+# An ssh remote as git writes it: git@host:owner/repo.git, or ssh://git@host[:port]/owner/repo.git.
+SSH_REMOTE = re.compile(r"(?:ssh://)?[A-Za-z0-9._-]+@(?P<host>[A-Za-z0-9.-]+)(?::\d+)?[:/](?P<path>.+)")
+# A repository's path on a forge: "owner/repo", or GitLab's "group/subgroup/project".
+FORGE_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){1,20}")
+# The names each forge setting had when GitHub was the only forge, still taken.
+FORGE_ALIASES = {"githubRepo": "forgeRepo", "githubToken": "forgeToken"}
+
+
+def _forge_fields(data, project=None):
+    """Where the project's code lives and where commit statuses go: its forge, a self-hosted forge's
+    address, the repository's path there (from repoUrl when it can be told) and a token; `project`:
+    the one being changed, whose settings stand where `data` is silent."""
+    data = dict(data)
+    for old, new in FORGE_ALIASES.items():
+        if old in data:
+            if new in data and data[new] != data[old]:
+                raise ApiError(400, f"{old} and {new} are one setting; give one of them")
+            data[new] = data.pop(old)
+    fields = {}
+    forge = data.get("forge", project.forge if project else Forge.GITHUB)
+    if forge not in Forge.ALL:
+        raise ApiError(400, f"forge must be one of {', '.join(Forge.ALL)}")
+    fields["forge"] = forge
+    forge_url = data.get("forgeUrl", project.forge_url if project else None)
+    if forge == Forge.GITHUB:
+        if forge_url is not None:
+            raise ApiError(400, "forgeUrl is for a self-hosted forge; GitHub's is the server's STOKER_GITHUB_API_URL")
+    elif forge_url is not None:
+        forge_url = _forge_url(forge_url)
+    fields["forge_url"] = forge_url
+    repo = data.get("forgeRepo", project.github_repo if project else None)
+    repo_url = data.get("repoUrl", project.repo_url if project else None)
+    if repo is None and "forgeRepo" not in data and isinstance(repo_url, str):
+        repo = repo_on_forge(forge, forge_url, repo_url)
+    if repo is not None and (not isinstance(repo, str) or not (
+            github.GITHUB_REPO if forge == Forge.GITHUB else FORGE_REPO).fullmatch(repo) or len(repo) > 200
+            # Put in the forge's API paths: a '..' would climb out of the repository's own.
+            or {".", ".."} & set(repo.split("/"))):
+        raise ApiError(400, "forgeRepo must be the repository's path on its forge: 'owner/repo'"
+                            + ("" if forge == Forge.GITHUB else " (GitLab: 'group/subgroup/project')"))
+    fields["github_repo"] = repo
+    if "forgeToken" in data:
+        token = data["forgeToken"]
+        if token is None:
+            fields["github_token_sealed"] = None
+        else:
+            if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
+                raise ApiError(400, "forgeToken must be a token of 1 to 500 printable characters")
+            if repo is None:
+                raise ApiError(400, "forgeRepo ('owner/repo') is needed to report to the forge from this repoUrl")
+            fields["github_token_sealed"] = vault.seal(current_app.config["SECRET_KEY"], token)
+    if forge != Forge.GITHUB and forge_url is None and (
+            fields.get("github_token_sealed") or (project and project.github_token_sealed and "forgeToken" not in data)):
+        raise ApiError(400, f"forgeUrl (the {forge} server's address, https://...) is needed to report to it")
+    return fields
+
+
+def _forge_url(value):
+    """A self-hosted forge's address: https:// (http:// where private hosts are allowed), a host and
+    perhaps a path, no credentials, query or fragment; a 400 naming forgeUrl otherwise."""
+    config = current_app.config
+    allow_private = config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"]
+    if not isinstance(value, str) or not 1 <= len(value) <= 500 or not value.isprintable():
+        raise ApiError(400, "forgeUrl must be the forge's address, such as https://gitea.example.com")
+    parts = urlsplit(value.rstrip("/"))
+    if parts.scheme not in (("https", "http") if allow_private else ("https",)):
+        raise ApiError(400, "forgeUrl must be an https:// address")
+    if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
+        raise ApiError(400, "forgeUrl must be a scheme, a host and perhaps a port and a path, nothing else")
+    try:
+        parts.port
+        check_host(parts.hostname, allow_private, "forgeUrl")
+    except ValueError as exc:
+        raise ApiError(400, str(exc) if str(exc).startswith("forgeUrl") else f"forgeUrl: {exc}") from None
+    return value.rstrip("/")
+
+
+def repo_on_forge(forge, forge_url, repo_url):
+    """The repository's path on its forge as `repo_url` says it, when it is on that forge; else None."""
+    if forge == Forge.GITHUB:
+        return github.repo_from_url(repo_url)
+    if forge_url is None:
+        return None
+    host = urlsplit(forge_url).hostname
+    match = SSH_REMOTE.fullmatch(repo_url)
+    if match:
+        remote_host, path = match["host"], match["path"]
+    else:
+        parts = urlsplit(repo_url)
+        remote_host, path = parts.hostname, parts.path
+        prefix = urlsplit(forge_url).path.rstrip("/")
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix):]
+    path = path.strip("/")
+    path = path[:-4] if path.endswith(".git") else path
+    on_forge = remote_host and remote_host.lower() == (host or "").lower()
+    return path if on_forge and FORGE_REPO.fullmatch(path) and not {".", ".."} & set(path.split("/")) else None
 
 
 def _setting_fields(data, *, creating):
@@ -123,7 +207,7 @@ def _setting_fields(data, *, creating):
 def _project_fields(data):
     """Check a create request's fields, each with a message naming what is wrong."""
     fields = _setting_fields(data, creating=True)
-    fields.update(_github_fields(data))
+    fields.update(_forge_fields(data))
     fields.update(_repo_fields(data))
     return fields
 
@@ -229,7 +313,7 @@ def project_json(project):
 
 SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
             "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "keepBuilds", "notifyEmails",
-            "public", "githubRepo", "githubToken", "network")
+            "public", "forge", "forgeUrl", "forgeRepo", "forgeToken", "githubRepo", "githubToken", "network")
 
 
 @bp.patch("/projects/<project_id>")
@@ -243,11 +327,8 @@ def update_project(project_id):
     fields = _setting_fields(data, creating=False)
     if "repoUrl" in data or "repoToken" in data:
         fields.update(_repo_fields(data))
-    if "githubRepo" in data or "githubToken" in data:
-        fields.update(_github_fields({"repoUrl": data.get("repoUrl", project.repo_url),
-                                      "githubRepo": project.github_repo, **data}))
-        if "githubToken" in data and data["githubToken"] is None:
-            fields["github_token_sealed"] = None
+    if set(data) & {"forge", "forgeUrl", "forgeRepo", "forgeToken", *FORGE_ALIASES}:
+        fields.update(_forge_fields(data, project))
     if fields.get("branch", project.branch) != project.branch or {"repo_url", "repo_token_sealed"} & set(fields):
         # Whatever changed, the project must still reach its branch with what it will have.
         changed = Project(**{**project.__data__, **fields})

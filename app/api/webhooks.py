@@ -76,10 +76,11 @@ def deliver(forge, project_id):
     # 1. The forge, and the project whose secret must have signed this delivery.
     if forge not in FORGES:
         raise ApiError(404, "No such forge")
-    forge = FORGES[forge]
     project = Project.get_or_none(Project.id == path_id(project_id, "projectId", "Project"))
-    if project is None:
+    # Each project hears its own forge alone: another's deliveries are proven another way.
+    if project is None or project.forge != forge:
         raise ApiError(404, "Project not found")
+    forge = FORGES[forge]
     # 2. The signature covers the raw bytes; nothing in them is read before it is checked.
     body = request_body()
     if not forge.verify(project.webhook_secret, request.headers, body):
