@@ -13,6 +13,8 @@ from ..records.vault import unseal
 from .events import BadDelivery, Delete, Ping, PullRequest, PullRequestClosed, Push
 
 REFUSED = "Missing or invalid X-Hub-Signature-256"
+# Where it keeps a pull request's head, in the base repository.
+PULL_REF = "refs/pull/{number}/head"
 ALL_ZEROS = re.compile(r"0+")
 COMMIT = re.compile(r"[0-9a-f]{40}")
 DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
