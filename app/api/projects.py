@@ -10,14 +10,14 @@ from pipeline.git import GitError
 from pipeline.git.command import NO_ACCESS, Access
 from pipeline.git.inputs import UnsafeRemote, check_repo_url, is_ssh, without_credentials
 from pipeline.globs import check_patterns
-from pipeline.hosts import check_host
 from pipeline.images import IMAGE_REFERENCE
 from pipeline.plan import MAX_TIMEOUT
 
 from .. import runtime
 from ..background import caches, mail, mirrors
 from ..background.retention import MAX_KEEP_BUILDS
-from ..forges import github
+from ..forges import FORGES, github
+from ..forges.hosting import ForgeError
 from ..records import remotes, vault
 from ..records.jobs import BUILD
 from ..records.lifecycle import cancel_unfinished, changes, queue_build
@@ -25,7 +25,7 @@ from ..records.models import Build, Event, Forge, ForkPolicy, Member, Project, R
 from .access import audit, project_for
 from .callers import current_user, require_login
 from .errors import ApiError
-from .fields import branch_field, check_variables
+from .fields import branch_field, check_variables, forge_account, forge_answer, forge_url_field
 from .parsing import flag, json_body, page_args, whole_number
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
@@ -74,7 +74,7 @@ def _forge_fields(data, project=None):
         if forge_url is not None:
             raise ApiError(400, "forgeUrl is for a self-hosted forge; GitHub's is the server's STOKER_GITHUB_API_URL")
     elif forge_url is not None:
-        forge_url = _forge_url(forge_url)
+        forge_url = forge_url_field(forge_url, "forgeUrl")
     fields["forge_url"] = forge_url
     repo = data.get("forgeRepo", project.github_repo if project else None)
     repo_url = data.get("repoUrl", project.repo_url if project else None)
@@ -101,26 +101,6 @@ def _forge_fields(data, project=None):
             fields.get("github_token_sealed") or (project and project.github_token_sealed and "forgeToken" not in data)):
         raise ApiError(400, f"forgeUrl (the {forge} server's address, https://...) is needed to report to it")
     return fields
-
-
-def _forge_url(value):
-    """A self-hosted forge's address: https:// (http:// where private hosts are allowed), a host and
-    perhaps a path, no credentials, query or fragment; a 400 naming forgeUrl otherwise."""
-    config = current_app.config
-    allow_private = config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"]
-    if not isinstance(value, str) or not 1 <= len(value) <= 500 or not value.isprintable():
-        raise ApiError(400, "forgeUrl must be the forge's address, such as https://gitea.example.com")
-    parts = urlsplit(value.rstrip("/"))
-    if parts.scheme not in (("https", "http") if allow_private else ("https",)):
-        raise ApiError(400, "forgeUrl must be an https:// address")
-    if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
-        raise ApiError(400, "forgeUrl must be a scheme, a host and perhaps a port and a path, nothing else")
-    try:
-        parts.port
-        check_host(parts.hostname, allow_private, "forgeUrl")
-    except ValueError as exc:
-        raise ApiError(400, str(exc) if str(exc).startswith("forgeUrl") else f"forgeUrl: {exc}") from None
-    return value.rstrip("/")
 
 
 def repo_on_forge(forge, forge_url, repo_url):
@@ -252,8 +232,12 @@ def _branch_head(repo_url, branch, access=NO_ACCESS):
 def create_project():
     """A new project, its creator its admin, and its first build at the branch head. With
     `deployKey`, its key pair is made instead, and it builds once GitHub has the public half."""
-    # 1. Check every field before any git process starts.
+    # 1. Check every field before any git process starts; a repository connected from the caller's
+    #    forge account says its own address, branch and credentials.
     data = json_body()
+    connect = flag(data, "connect", False)
+    if connect:
+        data = _from_forge(data)
     fields = _project_fields(data)
     with_key = flag(data, "deployKey", False)
     if with_key:
@@ -267,17 +251,74 @@ def create_project():
         # 2. The branch must exist now: a project that can never build is refused.
         token = data.get("repoToken")
         head = _branch_head(fields["repo_url"], fields["branch"], Access(token=token) if token else NO_ACCESS)
-    # 3. Project and first build are written together or not at all.
+    # 3. Project and first build are written together or not at all; a connected one's first build
+    #    waits for its webhook, which needs its address.
     with changes() as batch:
         project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
         Member.create(project=project, user=current_user.id, role=Role.ADMIN)
         audit(project, "project.create", project.name)
-        build = head and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
-                                     ref=f"refs/heads/{project.branch}")
+        build = head and not connect and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
+                                                     ref=f"refs/heads/{project.branch}")
+    if connect:
+        build = _add_webhook(project, data["forgeToken"], head)
     body = project.to_json(current_app.config["STOKER_PUBLIC_URL"])
     body["webhookSecret"] = project.webhook_secret
     body["role"] = Role.ADMIN
     return jsonify(message="Project created", project=body, build=build and build.to_json()), 201
+
+
+def _from_forge(data):
+    """A create request for a repository of the caller's forge account (`forgeRepo`): its address,
+    branch and whether it is private from the forge, the account's token to report statuses with and,
+    for a private one, to fetch it. A 400 (or 403, 404) when the forge says no."""
+    forge = data.get("forge", Forge.GITHUB)
+    if forge not in Forge.ALL:
+        raise ApiError(400, f"forge must be one of {', '.join(Forge.ALL)}")
+    if "repoUrl" in data or "forgeUrl" in data:
+        raise ApiError(400, "connect takes the repository's address from the forge: give forgeRepo, not repoUrl "
+                            "or forgeUrl")
+    path = data.get("forgeRepo")
+    if not isinstance(path, str) or not FORGE_REPO.fullmatch(path) or {".", ".."} & set(path.split("/")):
+        raise ApiError(400, "forgeRepo must be the repository's path on its forge: 'owner/repo'")
+    account, token = forge_account(forge)
+    repository = forge_answer(FORGES[forge].repository, account.url, token, path)
+    if repository is None:
+        raise ApiError(404, f"forgeRepo {path} is not on {forge}, or your account there cannot see it")
+    if not repository.admin:
+        raise ApiError(403, f"your {forge} account may not administer {path}, so it cannot add its webhook")
+    return {**data, "name": data.get("name", repository.path.rsplit("/", 1)[1][:100]), "repoUrl": repository.clone_url,
+            "branch": data.get("branch", repository.default_branch), "forgeUrl": account.url,
+            "forgeRepo": repository.path, "forgeToken": token, **({"repoToken": token} if repository.private else {})}
+
+
+def _add_webhook(project, token, head):
+    """Add the connected project's webhook on its forge, then queue its first build; if the forge will
+    not take the webhook, the project goes again and the API says why."""
+    url = f"{current_app.config['STOKER_PUBLIC_URL']}/api/webhooks/{project.forge}/{project.id}"
+    try:
+        hook_id = FORGES[project.forge].add_hook(current_app, project.forge_url, token, project.github_repo, url,
+                                                 project.webhook_secret)
+    except ForgeError as exc:
+        project.delete_instance()
+        raise ApiError(exc.status, f"the forge would not take the webhook: {exc}") from None
+    with changes() as batch:
+        Project.update(forge_hook_id=hook_id).where(Project.id == project.id).execute()
+        project.forge_hook_id = hook_id
+        return head and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
+                                    ref=f"refs/heads/{project.branch}")
+
+
+def _remove_webhook(project):
+    """Take the webhook Stoker added off the forge; what went wrong, if anything (the project goes anyway)."""
+    if project.forge_hook_id is None:
+        return None
+    try:
+        token = vault.unseal(current_app.config["SECRET_KEY"], project.github_token_sealed, "the forge token")
+        FORGES[project.forge].remove_hook(current_app, project.forge_url, token, project.github_repo,
+                                          project.forge_hook_id)
+    except (ForgeError, vault.VaultError) as exc:
+        return f"its webhook on {project.forge} could not be removed ({exc}): remove it there"
+    return None
 
 
 # The projects list carries each project's newest builds only; the paged route has the rest.
@@ -357,7 +398,8 @@ def delete_project(project_id):
         audit(None, "project.delete", f"{project.name} (#{project.id})")
     mirrors.remove_unused_mirrors(current_app)
     caches.remove_unused_caches(current_app)
-    return jsonify(message="Project deleted")
+    trouble = _remove_webhook(project)
+    return jsonify(message="Project deleted" + (f"; {trouble}" if trouble else ""))
 
 
 @bp.post("/projects/<project_id>/deploy-key")

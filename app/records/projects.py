@@ -36,6 +36,9 @@ class Project(BaseModel):
     # "group/sub/project"), and a token sealed like a secret. Named when GitHub was the one forge.
     github_repo = CharField(max_length=200, null=True)
     github_token_sealed = TextField(null=True)
+    # The webhook Stoker registered on the forge for it (a project connected from a forge account),
+    # removed with it.
+    forge_hook_id = CharField(max_length=64, null=True)
     # Public projects show their status badge to anyone; nothing else of them is public.
     public = BooleanField(default=False)
     # Glob patterns (a JSON list) of the branches whose pushes build; null: `branch` alone.
