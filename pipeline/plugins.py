@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .git.inputs import pull_number
+
 # A setting's name: what makes a plain variable name once upper-cased with '-' as '_'.
 SETTING_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -157,7 +159,7 @@ def ci_variables(job, described=None):
     ref = job.ref or f"refs/heads/{job.branch}"
     message, author = described or (None, None)
     owner, name = repository(job.repo_url)
-    pull = ref.split("/")[2] if ref.startswith("refs/pull/") else None
+    pull = pull_number(ref)
     if job.event == "pull_request":
         branch, source = job.base_branch, job.branch
     else:

@@ -15,7 +15,7 @@ from .early import EarlyStep
 from .git import GitError
 from .git.checkout import REGULAR, Clone, Head, check_out
 from .git.command import NO_ACCESS, Access
-from .git.inputs import without_credentials
+from .git.inputs import pull_number, without_credentials
 from .git.mirror import GitMirror, ObjectReader, mirror_path
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
 from .imagebuilder import is_image_builder
@@ -114,7 +114,7 @@ class BuildJob:
         """What every container of the build is told about it, besides the plan's env and the secrets:
         Stoker's own STOKER_* and the CI_* of Woodpecker's plugins (see plugins.ci_variables)."""
         ref = self.ref or f"refs/heads/{self.branch}"
-        pull = ref.split("/")[2] if ref.startswith("refs/pull/") else ""
+        pull = pull_number(ref) or ""
         return {
             "CI": "true",
             "STOKER": "true",

@@ -1,9 +1,17 @@
-"""Fields more than one resource takes: a branch, and a run's variables."""
+"""Fields more than one resource takes: a branch, a run's variables, a forge's address, and the
+caller's account on a forge."""
+from urllib.parse import urlsplit
+
+from flask import current_app
+
 from pipeline.git.inputs import check_branch
+from pipeline.hosts import check_host
 from pipeline.plan import run_variable_refused
 
+from ..forges.hosting import ForgeError
 from ..records import vault
-from ..records.models import ProjectSecret
+from ..records.models import ForgeAccount, ProjectSecret
+from .callers import current_user
 from .errors import ApiError
 
 
@@ -42,3 +50,39 @@ def check_variables(data, project=None):
         if secret is not None:
             raise ApiError(400, f"variables may not set {secret}: it is one of the project's secrets")
     return variables
+
+
+def forge_url_field(value, key):
+    """A self-hosted forge's address: https:// (http:// where private hosts are allowed), a host and
+    perhaps a path, no credentials, query or fragment; a 400 naming the field `key` otherwise."""
+    config = current_app.config
+    allow_private = config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"]
+    if not isinstance(value, str) or not 1 <= len(value) <= 500 or not value.isprintable():
+        raise ApiError(400, f"{key} must be the forge's address, such as https://gitea.example.com")
+    parts = urlsplit(value.rstrip("/"))
+    if parts.scheme not in (("https", "http") if allow_private else ("https",)):
+        raise ApiError(400, f"{key} must be an https:// address")
+    if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
+        raise ApiError(400, f"{key} must be a scheme, a host and perhaps a port and a path, nothing else")
+    try:
+        parts.port
+        check_host(parts.hostname, allow_private, key)
+    except ValueError as exc:
+        raise ApiError(400, str(exc) if str(exc).startswith(key) else f"{key}: {exc}") from None
+    return value.rstrip("/")
+
+
+def forge_account(forge):
+    """The caller's account on `forge` and its token; a 400 saying how to connect one when there is none."""
+    account = ForgeAccount.get_or_none((ForgeAccount.user == current_user.id) & (ForgeAccount.forge == forge))
+    if account is None:
+        raise ApiError(400, f"No {forge} account is connected: PUT /api/forges/{forge} with a token of yours first")
+    return account, vault.unseal(current_app.config["SECRET_KEY"], account.token_sealed, "the forge token")
+
+
+def forge_answer(work, *args):
+    """What the forge answers `work(app, *args)`, or the API's error saying why it would not."""
+    try:
+        return work(current_app, *args)
+    except ForgeError as exc:
+        raise ApiError(exc.status, str(exc)) from None

@@ -1,6 +1,8 @@
 """Projects: a repository and branch to build, with its own webhook secret."""
 import json
+import re
 import secrets
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify
 
@@ -15,15 +17,16 @@ from pipeline.plan import MAX_TIMEOUT
 from .. import runtime
 from ..background import caches, mail, mirrors
 from ..background.retention import MAX_KEEP_BUILDS
-from ..forges import github
+from ..forges import FORGES, github
+from ..forges.hosting import ForgeError
 from ..records import remotes, vault
 from ..records.jobs import BUILD
 from ..records.lifecycle import cancel_unfinished, changes, queue_build
-from ..records.models import Build, Event, ForkPolicy, Member, Project, Role, db
+from ..records.models import Build, Event, Forge, ForkPolicy, Member, Project, Role, db
 from .access import audit, project_for
 from .callers import current_user, require_login
 from .errors import ApiError
-from .fields import branch_field, check_variables
+from .fields import branch_field, check_variables, forge_account, forge_answer, forge_url_field
 from .parsing import flag, json_body, page_args, whole_number
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
@@ -44,22 +47,83 @@ def _text(data, key, *, default=None, max_length):
     return value
 
 
-def _github_fields(data):
-    """Where commit statuses go: a repo (from repoUrl when on GitHub) and a token, or nowhere."""
-    token = data.get("githubToken")
-    repo = data.get("githubRepo")
-    if repo is None and isinstance(data.get("repoUrl"), str):
-        repo = github.repo_from_url(data["repoUrl"])
-    if repo is not None and (not isinstance(repo, str) or not github.GITHUB_REPO.fullmatch(repo)):
-        raise ApiError(400, "githubRepo must be 'owner/repo'")
-    if token is None:
-        return {"github_repo": repo}
-    if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
-        raise ApiError(400, "githubToken must be a token of 1 to 500 printable characters")
-    if repo is None:
-        raise ApiError(400, "githubRepo ('owner/repo') is needed to report to GitHub from this repoUrl")
-    return {"github_repo": repo,
-            "github_token_sealed": vault.seal(current_app.config["SECRET_KEY"], token)}
+# An ssh remote as git writes it: git@host:owner/repo.git, or ssh://git@host[:port]/owner/repo.git.
+SSH_REMOTE = re.compile(r"(?:ssh://)?[A-Za-z0-9._-]+@(?P<host>[A-Za-z0-9.-]+)(?::\d+)?[:/](?P<path>.+)")
+# A repository's path on a forge: "owner/repo", or GitLab's "group/subgroup/project".
+FORGE_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){1,20}")
+# The names each forge setting had when GitHub was the only forge, still taken.
+FORGE_ALIASES = {"githubRepo": "forgeRepo", "githubToken": "forgeToken"}
+
+
+def _forge_fields(data, project=None):
+    """Where the project's code lives and where commit statuses go: its forge, a self-hosted forge's
+    address, the repository's path there (from repoUrl when it can be told) and a token; `project`:
+    the one being changed, whose settings stand where `data` is silent."""
+    data = dict(data)
+    for old, new in FORGE_ALIASES.items():
+        if old in data:
+            if new in data and data[new] != data[old]:
+                raise ApiError(400, f"{old} and {new} are one setting; give one of them")
+            data[new] = data.pop(old)
+    fields = {}
+    forge = data.get("forge", project.forge if project else Forge.GITHUB)
+    if forge not in Forge.ALL:
+        raise ApiError(400, f"forge must be one of {', '.join(Forge.ALL)}")
+    fields["forge"] = forge
+    forge_url = data.get("forgeUrl", project.forge_url if project else None)
+    if forge == Forge.GITHUB:
+        if forge_url is not None:
+            raise ApiError(400, "forgeUrl is for a self-hosted forge; GitHub's is the server's STOKER_GITHUB_API_URL")
+    elif forge_url is not None:
+        forge_url = forge_url_field(forge_url, "forgeUrl")
+    fields["forge_url"] = forge_url
+    repo = data.get("forgeRepo", project.github_repo if project else None)
+    repo_url = data.get("repoUrl", project.repo_url if project else None)
+    if repo is None and "forgeRepo" not in data and isinstance(repo_url, str):
+        repo = repo_on_forge(forge, forge_url, repo_url)
+    if repo is not None and (not isinstance(repo, str) or not (
+            github.GITHUB_REPO if forge == Forge.GITHUB else FORGE_REPO).fullmatch(repo) or len(repo) > 200
+            # Put in the forge's API paths: a '..' would climb out of the repository's own.
+            or {".", ".."} & set(repo.split("/"))):
+        raise ApiError(400, "forgeRepo must be the repository's path on its forge: 'owner/repo'"
+                            + ("" if forge == Forge.GITHUB else " (GitLab: 'group/subgroup/project')"))
+    fields["github_repo"] = repo
+    if "forgeToken" in data:
+        token = data["forgeToken"]
+        if token is None:
+            fields["github_token_sealed"] = None
+        else:
+            if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
+                raise ApiError(400, "forgeToken must be a token of 1 to 500 printable characters")
+            if repo is None:
+                raise ApiError(400, "forgeRepo ('owner/repo') is needed to report to the forge from this repoUrl")
+            fields["github_token_sealed"] = vault.seal(current_app.config["SECRET_KEY"], token)
+    if forge != Forge.GITHUB and forge_url is None and (
+            fields.get("github_token_sealed") or (project and project.github_token_sealed and "forgeToken" not in data)):
+        raise ApiError(400, f"forgeUrl (the {forge} server's address, https://...) is needed to report to it")
+    return fields
+
+
+def repo_on_forge(forge, forge_url, repo_url):
+    """The repository's path on its forge as `repo_url` says it, when it is on that forge; else None."""
+    if forge == Forge.GITHUB:
+        return github.repo_from_url(repo_url)
+    if forge_url is None:
+        return None
+    host = urlsplit(forge_url).hostname
+    match = SSH_REMOTE.fullmatch(repo_url)
+    if match:
+        remote_host, path = match["host"], match["path"]
+    else:
+        parts = urlsplit(repo_url)
+        remote_host, path = parts.hostname, parts.path
+        prefix = urlsplit(forge_url).path.rstrip("/")
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix):]
+    path = path.strip("/")
+    path = path[:-4] if path.endswith(".git") else path
+    on_forge = remote_host and remote_host.lower() == (host or "").lower()
+    return path if on_forge and FORGE_REPO.fullmatch(path) and not {".", ".."} & set(path.split("/")) else None
 
 
 def _setting_fields(data, *, creating):
@@ -126,7 +190,7 @@ def _setting_fields(data, *, creating):
 def _project_fields(data):
     """Check a create request's fields, each with a message naming what is wrong."""
     fields = _setting_fields(data, creating=True)
-    fields.update(_github_fields(data))
+    fields.update(_forge_fields(data))
     fields.update(_repo_fields(data))
     return fields
 
@@ -171,8 +235,12 @@ def _branch_head(repo_url, branch, access=NO_ACCESS):
 def create_project():
     """A new project, its creator its admin, and its first build at the branch head. With
     `deployKey`, its key pair is made instead, and it builds once GitHub has the public half."""
-    # 1. Check every field before any git process starts.
+    # 1. Check every field before any git process starts; a repository connected from the caller's
+    #    forge account says its own address, branch and credentials.
     data = json_body()
+    connect = flag(data, "connect", False)
+    if connect:
+        data = _from_forge(data)
     fields = _project_fields(data)
     with_key = flag(data, "deployKey", False)
     if with_key:
@@ -186,17 +254,74 @@ def create_project():
         # 2. The branch must exist now: a project that can never build is refused.
         token = data.get("repoToken")
         head = _branch_head(fields["repo_url"], fields["branch"], Access(token=token) if token else NO_ACCESS)
-    # 3. Project and first build are written together or not at all.
+    # 3. Project and first build are written together or not at all; a connected one's first build
+    #    waits for its webhook, which needs its address.
     with changes() as batch:
         project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
         Member.create(project=project, user=current_user.id, role=Role.ADMIN)
         audit(project, "project.create", project.name)
-        build = head and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
-                                     ref=f"refs/heads/{project.branch}")
+        build = head and not connect and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
+                                                     ref=f"refs/heads/{project.branch}")
+    if connect:
+        build = _add_webhook(project, data["forgeToken"], head)
     body = project.to_json(current_app.config["STOKER_PUBLIC_URL"])
     body["webhookSecret"] = project.webhook_secret
     body["role"] = Role.ADMIN
     return jsonify(message="Project created", project=body, build=build and build.to_json()), 201
+
+
+def _from_forge(data):
+    """A create request for a repository of the caller's forge account (`forgeRepo`): its address,
+    branch and whether it is private from the forge, the account's token to report statuses with and,
+    for a private one, to fetch it. A 400 (or 403, 404) when the forge says no."""
+    forge = data.get("forge", Forge.GITHUB)
+    if forge not in Forge.ALL:
+        raise ApiError(400, f"forge must be one of {', '.join(Forge.ALL)}")
+    if "repoUrl" in data or "forgeUrl" in data:
+        raise ApiError(400, "connect takes the repository's address from the forge: give forgeRepo, not repoUrl "
+                            "or forgeUrl")
+    path = data.get("forgeRepo")
+    if not isinstance(path, str) or not FORGE_REPO.fullmatch(path) or {".", ".."} & set(path.split("/")):
+        raise ApiError(400, "forgeRepo must be the repository's path on its forge: 'owner/repo'")
+    account, token = forge_account(forge)
+    repository = forge_answer(FORGES[forge].repository, account.url, token, path)
+    if repository is None:
+        raise ApiError(404, f"forgeRepo {path} is not on {forge}, or your account there cannot see it")
+    if not repository.admin:
+        raise ApiError(403, f"your {forge} account may not administer {path}, so it cannot add its webhook")
+    return {**data, "name": data.get("name", repository.path.rsplit("/", 1)[1][:100]), "repoUrl": repository.clone_url,
+            "branch": data.get("branch", repository.default_branch), "forgeUrl": account.url,
+            "forgeRepo": repository.path, "forgeToken": token, **({"repoToken": token} if repository.private else {})}
+
+
+def _add_webhook(project, token, head):
+    """Add the connected project's webhook on its forge, then queue its first build; if the forge will
+    not take the webhook, the project goes again and the API says why."""
+    url = f"{current_app.config['STOKER_PUBLIC_URL']}/api/webhooks/{project.forge}/{project.id}"
+    try:
+        hook_id = FORGES[project.forge].add_hook(current_app, project.forge_url, token, project.github_repo, url,
+                                                 project.webhook_secret)
+    except ForgeError as exc:
+        project.delete_instance()
+        raise ApiError(exc.status, f"the forge would not take the webhook: {exc}") from None
+    with changes() as batch:
+        Project.update(forge_hook_id=hook_id).where(Project.id == project.id).execute()
+        project.forge_hook_id = hook_id
+        return head and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
+                                    ref=f"refs/heads/{project.branch}")
+
+
+def _remove_webhook(project):
+    """Take the webhook Stoker added off the forge; what went wrong, if anything (the project goes anyway)."""
+    if project.forge_hook_id is None:
+        return None
+    try:
+        token = vault.unseal(current_app.config["SECRET_KEY"], project.github_token_sealed, "the forge token")
+        FORGES[project.forge].remove_hook(current_app, project.forge_url, token, project.github_repo,
+                                          project.forge_hook_id)
+    except (ForgeError, vault.VaultError) as exc:
+        return f"its webhook on {project.forge} could not be removed ({exc}): remove it there"
+    return None
 
 
 # The projects list carries each project's newest builds only; the paged route has the rest.
@@ -232,7 +357,7 @@ def project_json(project):
 
 SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
             "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "keepBuilds", "notifyEmails",
-            "public", "githubRepo", "githubToken", "network")
+            "public", "forge", "forgeUrl", "forgeRepo", "forgeToken", "githubRepo", "githubToken", "network")
 
 
 @bp.patch("/projects/<project_id>")
@@ -246,11 +371,8 @@ def update_project(project_id):
     fields = _setting_fields(data, creating=False)
     if "repoUrl" in data or "repoToken" in data:
         fields.update(_repo_fields(data))
-    if "githubRepo" in data or "githubToken" in data:
-        fields.update(_github_fields({"repoUrl": data.get("repoUrl", project.repo_url),
-                                      "githubRepo": project.github_repo, **data}))
-        if "githubToken" in data and data["githubToken"] is None:
-            fields["github_token_sealed"] = None
+    if set(data) & {"forge", "forgeUrl", "forgeRepo", "forgeToken", *FORGE_ALIASES}:
+        fields.update(_forge_fields(data, project))
     if fields.get("branch", project.branch) != project.branch or {"repo_url", "repo_token_sealed"} & set(fields):
         # Whatever changed, the project must still reach its branch with what it will have.
         changed = Project(**{**project.__data__, **fields})
@@ -279,7 +401,8 @@ def delete_project(project_id):
         audit(None, "project.delete", f"{project.name} (#{project.id})")
     mirrors.remove_unused_mirrors(current_app)
     caches.remove_unused_caches(current_app)
-    return jsonify(message="Project deleted")
+    trouble = _remove_webhook(project)
+    return jsonify(message="Project deleted" + (f"; {trouble}" if trouble else ""))
 
 
 @bp.post("/projects/<project_id>/deploy-key")

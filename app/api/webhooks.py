@@ -46,7 +46,7 @@ def push_change(push, project):
             "event": event, "ref": ref, "branch": name, "before_hash": push.before}
 
 
-def pull_request_change(pull, project):
+def pull_request_change(pull, project, forge):
     """The build fields a pull request asks for, or a string saying why it builds nothing."""
     if not project.pull_requests:
         return "pull requests are not built"
@@ -59,7 +59,7 @@ def pull_request_change(pull, project):
     return {
         "commit_hash": pull.head_sha,
         "event": Event.PULL_REQUEST,
-        "ref": f"refs/pull/{pull.number}/head",
+        "ref": forge.PULL_REF.format(number=pull.number),
         "branch": pull.head_branch,
         "fork": pull.fork,
         "pull_request": json.dumps({
@@ -76,10 +76,11 @@ def deliver(forge, project_id):
     # 1. The forge, and the project whose secret must have signed this delivery.
     if forge not in FORGES:
         raise ApiError(404, "No such forge")
-    forge = FORGES[forge]
     project = Project.get_or_none(Project.id == path_id(project_id, "projectId", "Project"))
-    if project is None:
+    # Each project hears its own forge alone: another's deliveries are proven another way.
+    if project is None or project.forge != forge:
         raise ApiError(404, "Project not found")
+    forge = FORGES[forge]
     # 2. The signature covers the raw bytes; nothing in them is read before it is checked.
     body = request_body()
     if not forge.verify(project.webhook_secret, request.headers, body):
@@ -95,11 +96,11 @@ def deliver(forge, project_id):
     if isinstance(said, Delete):
         return jsonify(message="Ignored: the push deletes a branch or tag")
     if isinstance(said, PullRequestClosed):
-        canceled = cancel_unfinished(project.id, f"refs/pull/{said.number}/head",
+        canceled = cancel_unfinished(project.id, forge.PULL_REF.format(number=said.number),
                                      reason=f"pull request #{said.number} was closed")
         return jsonify(message=f"Pull request closed: {len(canceled)} build(s) canceled")
     change = said if isinstance(said, str) else (
-        push_change(said, project) if isinstance(said, Push) else pull_request_change(said, project))
+        push_change(said, project) if isinstance(said, Push) else pull_request_change(said, project, forge))
     if isinstance(change, str):
         return jsonify(message=f"Ignored: {change}")
     # 4. A delivery the forge sends again is answered with the build it already made.

@@ -5,6 +5,7 @@ A forge module gives:
 - `verify(secret, headers, body)`: whether the delivery is signed with the project's secret, and
   `REFUSED`, what to answer when it is not;
 - `delivery_id(headers)`: its id for the delivery, so that one sent again builds once;
+- `PULL_REF`: where it keeps a pull request's head in the base repository ("refs/pull/{number}/head");
 - `read(headers, payload)`: the delivery as a neutral record (events.py), or a string saying why
   it is nothing to build (`payload()` parses its body, for events that need it); BadDelivery for
   a delivery that is not what the forge sends;

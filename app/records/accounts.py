@@ -1,7 +1,8 @@
-"""Accounts: users, the invitations that let one more register, API tokens and revoked login tokens."""
+"""Accounts: users, the invitations that let one more register, API tokens, revoked login tokens, and
+the forge accounts users connect."""
 import hashlib
 
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, fn
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, TextField, fn
 
 from .base import BaseModel, iso, utcnow
 
@@ -82,3 +83,22 @@ class RevokedToken(BaseModel):
     def covers(cls, jti):
         """True if the token with this `jti` was revoked."""
         return cls.select().where(cls.jti == str(jti)).exists()
+
+
+class ForgeAccount(BaseModel):
+    """A user's account on a forge, connected with a token of theirs (sealed like a secret): what lists
+    the repositories they may administer and connects one as a project."""
+
+    user = ForeignKeyField(User, backref="forge_accounts", on_delete="CASCADE")
+    forge = CharField(max_length=16)
+    # A self-hosted forge's address; null for GitHub, whose API is the server's STOKER_GITHUB_API_URL.
+    url = TextField(null=True)
+    login = CharField(max_length=255)
+    token_sealed = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "forge"), True),)
+
+    def to_json(self):
+        return {"forge": self.forge, "url": self.url, "login": self.login, "connectedAt": iso(self.created_at)}

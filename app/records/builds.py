@@ -26,7 +26,8 @@ class Build(LeasedJob):
     # GitHub's X-GitHub-Delivery id, so a redelivered push builds once.
     delivery_id = CharField(max_length=64, null=True)
     event = CharField(max_length=16, default=Event.PUSH)
-    # The ref the commit was fetched by: refs/heads/<branch>, refs/tags/<tag> or refs/pull/<n>/head.
+    # The ref the commit was fetched by: refs/heads/<branch>, refs/tags/<tag>, or a pull (merge) request
+    # head, refs/pull/<n>/head (refs/merge-requests/<n>/head on GitLab).
     ref = CharField(max_length=300, null=True)
     # The pull request it builds, as the API shows it (JSON), or null.
     pull_request = TextField(null=True)

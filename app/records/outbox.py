@@ -17,7 +17,7 @@ WORDS = {
 
 def owe(build, project):
     """Record that the project's forge is owed this build's current status, if it reports to one."""
-    if not (project.github_repo and project.github_token_sealed):
+    if not project.reports_status:
         return
     word = WORDS[build.status]
     if build.status == Status.FAILED:

@@ -8,7 +8,7 @@ from pipeline.git.inputs import without_credentials
 
 from .accounts import User
 from .base import BaseModel, iso, utcnow
-from .words import Event, ForkPolicy
+from .words import Event, Forge, ForkPolicy
 
 
 class Project(BaseModel):
@@ -28,9 +28,17 @@ class Project(BaseModel):
     keep_builds = IntegerField(null=True)
     # Addresses (a JSON list) mailed when its branch's build fails or passes again (app/mail.py).
     notify_emails = TextField(null=True)
-    # Where commit statuses go: "owner/repo" on GitHub, and a token sealed like a secret.
+    # Where its code lives (Forge), and that forge's own address for a self-hosted one (GitHub's
+    # is the server's STOKER_GITHUB_API_URL).
+    forge = CharField(max_length=16, default=Forge.GITHUB)
+    forge_url = TextField(null=True)
+    # Where commit statuses go: the repository's path on its forge ("owner/repo", GitLab's
+    # "group/sub/project"), and a token sealed like a secret. Named when GitHub was the one forge.
     github_repo = CharField(max_length=200, null=True)
     github_token_sealed = TextField(null=True)
+    # The webhook Stoker registered on the forge for it (a project connected from a forge account),
+    # removed with it.
+    forge_hook_id = CharField(max_length=64, null=True)
     # Public projects show their status badge to anyone; nothing else of them is public.
     public = BooleanField(default=False)
     # Glob patterns (a JSON list) of the branches whose pushes build; null: `branch` alone.
@@ -54,6 +62,12 @@ class Project(BaseModel):
         return json.loads(self.branches) if self.branches else [self.branch]
 
     @property
+    def reports_status(self):
+        """Whether its forge is told its builds' statuses: it has a repository and a token there, and
+        a self-hosted forge's address."""
+        return bool(self.github_repo and self.github_token_sealed and (self.forge == Forge.GITHUB or self.forge_url))
+
+    @property
     def notify_addresses(self):
         return json.loads(self.notify_emails) if self.notify_emails else []
 
@@ -71,8 +85,13 @@ class Project(BaseModel):
             "concurrency": self.concurrency,
             "keepBuilds": self.keep_builds,
             "notifyEmails": self.notify_addresses,
+            "forge": self.forge,
+            "forgeUrl": self.forge_url,
+            "forgeRepo": self.github_repo,
+            "reportsToForge": self.reports_status,
+            # As before there were other forges: its repository there, whatever the forge.
             "githubRepo": self.github_repo,
-            "reportsToGithub": bool(self.github_repo and self.github_token_sealed),
+            "reportsToGithub": self.reports_status and self.forge == Forge.GITHUB,
             "public": self.public,
             "branches": self.branch_patterns,
             "tags": self.tags,
@@ -81,7 +100,7 @@ class Project(BaseModel):
             "hasRepoToken": bool(self.repo_token_sealed),
             "deployKey": self.deploy_key_public,
             "network": self.network,
-            "webhookUrl": f"{public_url}/api/webhooks/github/{self.id}",
+            "webhookUrl": f"{public_url}/api/webhooks/{self.forge}/{self.id}",
             "badgeUrl": f"{public_url}/badge/{self.id}.svg",
             "createdAt": iso(self.created_at),
         }

@@ -43,6 +43,16 @@ class ForkPolicy:
     ALL = (APPROVE, BUILD, IGNORE)
 
 
+class Forge:
+    """Where a project's code lives, and so how its webhook is proven and read and where its statuses go."""
+
+    GITHUB = "github"
+    GITEA = "gitea"
+    FORGEJO = "forgejo"
+    GITLAB = "gitlab"
+    ALL = (GITHUB, GITEA, FORGEJO, GITLAB)
+
+
 class Role:
     """What a project's member may do; each role may do everything the ones before it may."""
 
@@ -83,4 +93,4 @@ def by_kind():
     """Every word above by kind and name, as the dashboard is served them: {"Status": {"QUEUED": "queued",
     ..., "ALL": [...]}, "Event": {...}, ...}."""
     return {kind.__name__: {name: getattr(kind, name) for name in dir(kind) if name.isupper()}
-            for kind in (Status, Event, ForkPolicy, Role, Scope, AppBuildStatus)}
+            for kind in (Status, Event, ForkPolicy, Forge, Role, Scope, AppBuildStatus)}

@@ -157,10 +157,18 @@ def check_commit_hash(value):
     return value
 
 
-PULL_REF = re.compile(r"refs/pull/[1-9][0-9]{0,9}/head")
+# Where a forge keeps a pull request's head in the base repository, forks' too: GitHub, Gitea and
+# Forgejo under refs/pull/, GitLab (merge requests) under refs/merge-requests/.
+PULL_REF = re.compile(r"refs/(pull|merge-requests)/([1-9][0-9]{0,9})/head")
 
 
 def check_pull_ref(ref):
     if not isinstance(ref, str) or not PULL_REF.fullmatch(ref):
-        raise ValueError("a pull request's ref must be refs/pull/<number>/head")
+        raise ValueError("a pull request's ref must be refs/pull/<number>/head or refs/merge-requests/<number>/head")
     return ref
+
+
+def pull_number(ref):
+    """The pull (merge) request's number a ref is the head of, as text; None for any other ref."""
+    match = PULL_REF.fullmatch(ref or "")
+    return match[2] if match else None

@@ -11,7 +11,7 @@ from filelock import FileLock, Timeout
 
 from . import GitError
 from .command import NO_ACCESS, credentials, git_env, run_git, split_credentials
-from .inputs import check_branch, check_pull_ref, network_pins
+from .inputs import check_branch, check_pull_ref, network_pins, pull_number
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class GitMirror:
                 return False
             pins = network_pins(self.url, self.allow_private_hosts)
             try:
-                extra = [f"+{check_pull_ref(ref)}:{ref}"] if ref and ref.startswith("refs/pull/") else []
+                extra = [f"+{check_pull_ref(ref)}:{ref}"] if pull_number(ref) else []
                 self._fetch(*pins, *FETCH, "--prune", "--force", "--", self.url,
                             "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", *extra)
             except GitError:

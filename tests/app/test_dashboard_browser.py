@@ -534,3 +534,20 @@ def test_the_page_badges_statuses_in_the_words_the_server_gave_it(live_server, o
     page.reload()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.evaluate(badges, ["paused", "hibernating"]) == ["status status-paused", "status status-unknown"]
+
+
+def test_a_project_on_a_self_hosted_forge_is_made_with_that_forges_steps(live_server, open_page, local_repo):
+    page = open_page(live_server)
+    sign_up(page, "alice")
+    page.get_by_role("link", name="New project").click()
+    expect(page.get_by_label("Forge address")).to_be_hidden()
+    page.get_by_label("Name").fill("on-forgejo")
+    page.get_by_label("Forge", exact=True).select_option("forgejo")
+    page.get_by_label("Forge address").fill("https://codeberg.org")
+    page.get_by_label("Repository URL").fill(local_repo.url)
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="on-forgejo is ready")).to_be_visible()
+    webhook_url = page.get_by_role("textbox", name="Payload URL").input_value()
+    assert webhook_url.startswith(f"{live_server.url}/api/webhooks/forgejo/")
+    expect(page.get_by_text("add a webhook in Forgejo")).to_be_visible()
+    expect(page.locator("ol.steps li").first).to_contain_text("Add webhook \u2192 Forgejo")

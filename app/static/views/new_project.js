@@ -1,10 +1,13 @@
-// Making a project, then its webhook address and secret, shown this once, with GitHub's steps.
+// Making a project, then its webhook address and secret, shown this once, with its forge's steps.
 import { api } from "../api.js";
 import { errorText, field, h } from "../dom.js";
 
 export function showNewProject(main, app) {
   const inputs = {
     name: h("input", { id: "name", required: true, maxlength: 100 }),
+    forge: h("select", { id: "forge" }, ...Object.entries(FORGE_NAMES).map(([value, name]) => h("option", { value }, name))),
+    forgeUrl: h("input", { id: "forgeUrl", type: "url", placeholder: "https://gitea.example.com",
+                           "aria-describedby": "forgeUrl-hint" }),
     repoUrl: h("input", { id: "repoUrl", required: true, placeholder: "https://github.com/owner/repo.git",
                           "aria-describedby": "repoUrl-hint" }),
     branch: h("input", { id: "branch", value: "main", required: true }),
@@ -16,12 +19,17 @@ export function showNewProject(main, app) {
     deployKey: h("input", { id: "deployKey", type: "checkbox" }),
   };
   const error = h("p", { class: "error", role: "alert", hidden: true });
+  const forgeUrlField = field("forgeUrl", "Forge address", inputs.forgeUrl,
+                              "Where your Gitea, Forgejo or GitLab server is; GitHub needs none.");
+  forgeUrlField.hidden = true;
+  inputs.forge.addEventListener("change", () => { forgeUrlField.hidden = inputs.forge.value === "github"; });
 
   async function submit(event) {
     event.preventDefault();
     const body = { name: inputs.name.value, repoUrl: inputs.repoUrl.value.trim(),
                    branch: inputs.branch.value.trim(), public: inputs.public.checked };
-    for (const key of ["image", "buildCommand", "repoToken"]) {
+    body.forge = inputs.forge.value;
+    for (const key of ["image", "buildCommand", "repoToken", ...(body.forge === "github" ? [] : ["forgeUrl"])]) {
       if (inputs[key].value.trim()) body[key] = inputs[key].value;
     }
     if (inputs.deployKey.checked) body.deployKey = true;
@@ -41,6 +49,8 @@ export function showNewProject(main, app) {
     h("h1", { tabindex: "-1" }, "New project"),
     h("form", { class: "stack", onsubmit: submit },
       field("name", "Name", inputs.name),
+      field("forge", "Forge", inputs.forge),
+      forgeUrlField,
       field("repoUrl", "Repository URL", inputs.repoUrl, "HTTPS or git@host:owner/repo; Stoker fetches it when a push arrives."),
       field("repoToken", "Repository token", inputs.repoToken,
             "For a private https:// repository: a token that may read it. Kept sealed, never shown again."),
@@ -78,14 +88,37 @@ function created(project) {
       h("p", {}, "Add this key to the repository's deploy keys (read-only); then run a build from the project's page."),
       copyable("deployKeyPublic", "Deploy key", project.deployKey)] :
       h("p", {}, "Its first build is queued at the head of ", h("code", {}, project.branch), "."),
-    h("p", {}, "To build every push, add a webhook in GitHub:"),
+    h("p", {}, `To build every push, add a webhook in ${FORGE_NAMES[project.forge]}:`),
     copyable("webhookUrl", "Payload URL", project.webhookUrl),
     copyable("webhookSecret", "Secret", project.webhookSecret),
     h("p", { class: "warning" }, "The secret is shown only now. Copy it before you leave this page."),
-    h("ol", { class: "steps" },
-      h("li", {}, "In the repository on GitHub, open Settings → Webhooks → Add webhook."),
-      h("li", {}, "Paste the payload URL, choose the content type application/json, and paste the secret."),
-      h("li", {}, "Choose \u201cLet me select individual events\u201d, tick \u201cPushes\u201d and " +
-                  "\u201cPull requests\u201d, and press Add webhook. The next push builds here.")),
+    h("ol", { class: "steps" }, ...WEBHOOK_STEPS[project.forge].map((step) => h("li", {}, step))),
     h("div", { class: "actions" }, h("a", { class: "button primary", href: `/projects/${project.id}` }, "Go to the project")));
 }
+
+const FORGE_NAMES = { github: "GitHub", gitea: "Gitea", forgejo: "Forgejo", gitlab: "GitLab" };
+
+const GITEA_STEPS = (name) => [
+  `In the repository on ${name}, open Settings \u2192 Webhooks \u2192 Add webhook \u2192 ${name}.`,
+  "Paste the payload URL as the target URL, keep POST and application/json, and paste the secret.",
+  "Under \u201cTrigger on\u201d choose \u201cCustom events\u201d, tick \u201cPush\u201d and " +
+  "\u201cPull request\u201d, and press Add webhook. The next push builds here.",
+];
+
+// How each forge's webhook is added, in its own words.
+const WEBHOOK_STEPS = {
+  github: [
+    "In the repository on GitHub, open Settings \u2192 Webhooks \u2192 Add webhook.",
+    "Paste the payload URL, choose the content type application/json, and paste the secret.",
+    "Choose \u201cLet me select individual events\u201d, tick \u201cPushes\u201d and " +
+    "\u201cPull requests\u201d, and press Add webhook. The next push builds here.",
+  ],
+  gitea: GITEA_STEPS("Gitea"),
+  forgejo: GITEA_STEPS("Forgejo"),
+  gitlab: [
+    "In the project on GitLab, open Settings \u2192 Webhooks \u2192 Add new webhook.",
+    "Paste the payload URL as the URL, and the secret as the secret token.",
+    "Tick \u201cPush events\u201d, \u201cTag push events\u201d and \u201cMerge request events\u201d, " +
+    "and press Add webhook. The next push builds here.",
+  ],
+};

@@ -1,0 +1,94 @@
+"""A repository connected in one click: a user connects their forge account with a token, lists the
+repositories they may administer, and makes one a project; Stoker adds its webhook on the forge (and
+takes it off with the project), against a local server answering as each forge's API does."""
+import pytest
+
+from app.records.models import ForgeAccount, Project
+from tests.support.forge_api import FakeForge, Repository
+
+TOKEN = "forge-token-of-alice-1"
+KINDS = ["github"]
+
+
+@pytest.fixture(params=KINDS)
+def forge(request, app, local_repo):
+    kind = request.param
+    fake = FakeForge(kind, TOKEN, repositories=[
+        Repository("team/app", local_repo.url, private=True),
+        Repository("team/docs", local_repo.url),
+        Repository("team/lib", local_repo.url),
+        Repository("others/theirs", local_repo.url, admin=False),
+        Repository("team/closed", local_repo.url, refuses_hooks=True),
+    ])
+    if kind == "github":
+        app.config["STOKER_GITHUB_API_URL"] = fake.url
+    app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"] = True
+    yield fake
+    fake.close()
+
+
+def connect(client, headers, forge, token=TOKEN):
+    body = {"token": token} if forge.kind == "github" else {"token": token, "url": forge.url}
+    return client.put(f"/api/forges/{forge.kind}", json=body, headers=headers)
+
+
+def test_a_repository_is_connected_from_the_list_and_disconnected_with_its_project(client, accounts, forge, drain):
+    headers = accounts.headers()
+    refused = connect(client, headers, forge, token="not-the-token")
+    assert refused.status_code == 400 and "refused the token" in refused.get_json()["message"]
+    assert ForgeAccount.select().count() == 0
+
+    answer = connect(client, headers, forge)
+    assert answer.status_code == 201 and answer.get_json()["forge"]["login"] == "alice"
+    assert TOKEN not in answer.get_data(as_text=True)
+
+    listed = client.get(f"/api/forges/{forge.kind}/repositories", headers=headers).get_json()["repositories"]
+    # Those it may administer, every page of them (the forge gives two at a time), by name.
+    assert [repo["forgeRepo"] for repo in listed] == ["team/app", "team/closed", "team/docs", "team/lib"]
+    assert listed[0]["private"] is True
+
+    made = client.post("/api/project/projects", headers=headers,
+                       json={"forge": forge.kind, "forgeRepo": "team/app", "connect": True})
+    assert made.status_code == 201, made.get_json()
+    project, secret = made.get_json()["project"], made.get_json()["project"]["webhookSecret"]
+    assert (project["name"], project["forgeRepo"], project["reportsToForge"]) == ("app", "team/app", True)
+    assert project["hasRepoToken"] is True  # a private repository is fetched with the account's token
+    [hook] = forge.repositories["team/app"].hooks.values()
+    if forge.kind == "gitlab":
+        assert (hook["url"], hook["token"], hook["push_events"], hook["merge_requests_events"]) == (
+            project["webhookUrl"], secret, True, True)
+    else:
+        assert (hook["config"]["url"], hook["config"]["secret"], hook["config"]["content_type"]) == (
+            project["webhookUrl"], secret, "json")
+        assert sorted(hook["events"]) == ["pull_request", "push"]
+    assert made.get_json()["build"]["status"] == "queued"
+    drain()
+
+    deleted = client.delete(f"/api/project/projects/{project['id']}", headers=headers)
+    assert deleted.get_json()["message"] == "Project deleted"
+    assert forge.repositories["team/app"].hooks == {}
+
+
+def test_what_cannot_be_connected_makes_no_project(client, accounts, forge):
+    headers = accounts.headers()
+
+    def make(path):
+        return client.post("/api/project/projects", headers=headers,
+                           json={"forge": forge.kind, "forgeRepo": path, "connect": True})
+
+    assert make("team/app").status_code == 400  # no account connected yet
+    connect(client, headers, forge)
+    assert make("others/theirs").status_code == 403
+    assert make("team/nowhere").status_code == 404
+    refused = make("team/closed")
+    assert refused.status_code == 502 and "would not take the webhook" in refused.get_json()["message"]
+    assert Project.select().count() == 0
+
+
+def test_a_forge_account_is_the_callers_own(client, accounts, forge):
+    connect(client, accounts.headers(), forge)
+    other = accounts.headers("bob")
+    assert client.get("/api/forges", headers=other).get_json()["forges"] == []
+    assert client.get(f"/api/forges/{forge.kind}/repositories", headers=other).status_code == 400
+    assert client.delete(f"/api/forges/{forge.kind}", headers=other).status_code == 404
+    assert len(client.get("/api/forges", headers=accounts.headers()).get_json()["forges"]) == 1
