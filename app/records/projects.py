@@ -31,6 +31,9 @@ class Project(BaseModel):
     # Where commit statuses go: "owner/repo" on GitHub, and a token sealed like a secret.
     github_repo = CharField(max_length=200, null=True)
     github_token_sealed = TextField(null=True)
+    # The forge's own address (https://gitea.example.com) for a self-hosted forge; null: GitHub's,
+    # from STOKER_GITHUB_API_URL.
+    forge_url = TextField(null=True)
     # Public projects show their status badge to anyone; nothing else of them is public.
     public = BooleanField(default=False)
     # Glob patterns (a JSON list) of the branches whose pushes build; null: `branch` alone.
