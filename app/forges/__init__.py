@@ -1,5 +1,5 @@
 """Forges, where projects' code lives: one module per forge (github.py; gitea.py, for Gitea and
-its fork Forgejo alike), each with one small interface, so that another forge is a new
+its fork Forgejo alike; gitlab.py), each with one small interface, so that another forge is a new
 module beside it. What they share is in shared.py.
 
 A forge module gives:
@@ -13,7 +13,7 @@ A forge module gives:
 
 A forge reads the records; it never imports the API, the live events or the worker.
 """
-from . import gitea, github
+from . import gitea, github, gitlab
 
 # Each forge by the name in its webhook's address: a module, or an object that gives the same.
-FORGES = {"github": github, "gitea": gitea.GITEA, "forgejo": gitea.FORGEJO}
+FORGES = {"github": github, "gitea": gitea.GITEA, "forgejo": gitea.FORGEJO, "gitlab": gitlab}
