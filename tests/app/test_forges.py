@@ -16,7 +16,7 @@ from app.forges.gitea import FORGEJO, GITEA
 from app.records.models import Build, Project
 from app.records.vault import seal
 from app.records.words import Status
-from tests.support import forge_body, forge_fixtures, forge_headers, hex_signature, signed_headers
+from tests.support import create_project, forge_body, forge_fixtures, forge_headers, hex_signature, signed_headers
 
 SECRET = "a-webhook-secret-of-the-project"
 DELIVERY = "3c3f3f0a-2b1e-4c2b-9d8e-5c1f0b8f6d3a"
@@ -165,6 +165,25 @@ def test_each_real_delivery_is_proven_and_read_as_what_it_means(forge, name, eve
 @pytest.mark.parametrize("forge", ["gitea", "forgejo", "gitlab"])
 def test_every_real_payload_is_in_the_table_above(forge):
     assert forge_fixtures(forge) == sorted(name for of, name, _, _ in READS if of == forge)
+
+
+@pytest.mark.parametrize(("forge", "event", "commit"), [
+    ("gitea", "push", PUSHED.after), ("forgejo", "push", PUSHED.after),
+    ("gitlab", "Push Hook", "16862e368d8ab812e48833b741dad720d6e2cb7f"),
+])
+def test_through_the_webhook_a_proven_push_builds_once_and_a_forged_one_is_refused(client, accounts, local_repo,
+                                                                                   forge, event, commit):
+    project = create_project(client, accounts.token(), local_repo)["project"]
+    body = forge_body(forge, "HookPush.json")
+    url = f"/api/webhooks/{forge}/{project['id']}"
+    forged = client.post(url, data=body, headers=forge_headers(forge, "another secret", body, event, DELIVERY))
+    assert (forged.status_code, forged.get_json()) == (401, {"message": FORGES[forge].REFUSED})
+    headers = forge_headers(forge, project["webhookSecret"], body, event, DELIVERY)
+    response = client.post(url, data=body, headers=headers)
+    assert response.status_code == 202, response.get_json()
+    assert (response.get_json()["build"]["commitHash"], response.get_json()["build"]["branch"]) == (commit, "main")
+    again = client.post(url, data=body, headers=headers)
+    assert again.get_json()["message"] == "Build already queued for this delivery"
 
 
 # --- proving a delivery ------------------------------------------------------
