@@ -64,9 +64,9 @@ class Gitea:
             return _delete(payload())
         if event == "pull_request":
             return _pull_request(payload())
-        # Nor `create`: for a new tag or branch the forge sends a `push` of refs/tags/<name> (or
-        # refs/heads/<name>) as well, and that one builds; the create (HookTag.json: the bare name
-        # and its commit) would build the same commit twice.
+        # `create` is not built either: for a new tag or branch the forge sends a `push` of
+        # refs/tags/<name> (or refs/heads/<name>) as well, and that one builds; the create
+        # (HookTag.json: the bare name and its commit) would build the same commit twice.
         return f"{event[:100] or 'unnamed'} events are not built"
 
     def send_status(self, app, project, build, status, description):
