@@ -32,7 +32,7 @@ from tests.support import (
     SECRET,
     TEST_IMAGE,
     Accounts,
-    FakeGithub,
+    FakeForge,
     Listener,
     LocalRepo,
     create_project,
@@ -271,18 +271,25 @@ def live_server(database_url, tmp_path, docker_client):
 
 
 @pytest.fixture
-def github():
-    """Start a stand-in for GitHub's status API on loopback: `github(failures=0)` returns a
-    FakeGithub whose `url` is for STOKER_GITHUB_API_URL; all are stopped afterwards."""
+def forge_api():
+    """Start a stand-in for a forge's commit status API on loopback: `forge_api(answers=())` returns
+    a FakeForge; all are stopped afterwards."""
     made = []
 
-    def start(failures=0):
-        made.append(FakeGithub(failures))
+    def start(answers=()):
+        made.append(FakeForge(answers))
         return made[-1]
 
     yield start
     for fake in made:
         fake.close()
+
+
+@pytest.fixture
+def github(forge_api):
+    """Start a stand-in for GitHub's status API on loopback: `github(failures=0)` returns a
+    FakeForge, its `url` for STOKER_GITHUB_API_URL, that fails its first `failures` calls."""
+    return lambda failures=0: forge_api([(500, {})] * failures)
 
 
 @pytest.fixture

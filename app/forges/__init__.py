@@ -1,5 +1,6 @@
-"""Forges, where projects' code lives: one module per forge (github.py), each with one small
-interface, so that another forge is a new module beside it.
+"""Forges, where projects' code lives: one module per forge (github.py; gitea.py, for Gitea and
+its fork Forgejo alike; gitlab.py), each with one small interface, so that another forge is a new
+module beside it. What they share is in shared.py.
 
 A forge module gives:
 - `verify(secret, headers, body)`: whether the delivery is signed with the project's secret, and
@@ -13,6 +14,7 @@ A forge module gives:
 
 A forge reads the records; it never imports the API, the live events or the worker.
 """
-from . import github
+from . import gitea, github, gitlab
 
-FORGES = {"github": github}
+# Each forge by the name in its webhook's address: a module, or an object that gives the same.
+FORGES = {"github": github, "gitea": gitea.GITEA, "forgejo": gitea.FORGEJO, "gitlab": gitlab}

@@ -1,14 +1,13 @@
-"""GitHub's side: signed webhook deliveries, its real payloads and ours, and its API on loopback."""
+"""GitHub's side: signed webhook deliveries, its real payloads and ours (its API on loopback is
+forges.py's FakeForge)."""
 import copy
 import hashlib
 import hmac
 import json
 import uuid
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from .http import LocalHttp
 from .services import IN_CI, WEBHOOK_FIXTURES
 
 
@@ -80,29 +79,3 @@ def push_payload(commit_hash, branch="main", message="Fix the flux capacitor", a
         "commits": [],
     }
 
-
-class FakeGithub:
-    """GitHub's status API on 127.0.0.1 (give its `url` as STOKER_GITHUB_API_URL): answers POST
-    /repos/.../statuses/<sha> like GitHub, failing the first `failures` calls, and keeps every
-    call's path, Authorization header and JSON body in `calls`."""
-
-    def __init__(self, failures=0):
-        self.calls, self.failures = [], failures
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.calls.append({"path": self.path, "auth": self.headers["Authorization"], **body})
-                failing = len(fake.calls) <= fake.failures
-                self.send_response(500 if failing else 201)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.http = LocalHttp(Handler)
-        self.url = self.http.url
-
-    def close(self):
-        self.http.close()

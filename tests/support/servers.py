@@ -43,7 +43,7 @@ def start_server(command, env_overrides, tmp_path, wait_for_http=True):
         # Tests pull images from their own registry on loopback, never from the internet.
         "STOKER_PULL_REGISTRIES": "127.0.0.1",
         # Nor do they tell GitHub anything: nothing listens here (a test wanting GitHub's side
-        # gives its stand-in's URL, see FakeGithub). The server is outside this process's guard
+        # gives its stand-in's URL, see FakeForge). The server is outside this process's guard
         # against traffic off the machine (offline.py), so its addresses keep it here.
         "STOKER_GITHUB_API_URL": "http://127.0.0.1:9",
         **env_overrides,

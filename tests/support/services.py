@@ -10,6 +10,8 @@ POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TEST_IMAGE = "stoker-busybox:latest"
 WEBHOOK_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github-webhooks"
+# Gitea's, Forgejo's and GitLab's (and Bitbucket's), a folder each.
+FORGE_FIXTURES = WEBHOOK_FIXTURES.parent / "forge-webhooks"
 SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
 METRICS_TOKEN = "metrics-scraper-token-for-tests"
 CHROMIUM = Path("/usr/bin/chromium")
