@@ -1,4 +1,5 @@
 """Projects: a repository and branch to build, with its own webhook secret."""
+import base64
 import json
 import re
 import secrets
@@ -257,7 +258,7 @@ def create_project():
     # 3. Project and first build are written together or not at all; a connected one's first build
     #    waits for its webhook, which needs its address.
     with changes() as batch:
-        project = Project.create(owner=current_user.id, webhook_secret=secrets.token_hex(32), **fields)
+        project = Project.create(owner=current_user.id, webhook_secret=_webhook_secret(fields["forge"]), **fields)
         Member.create(project=project, user=current_user.id, role=Role.ADMIN)
         audit(project, "project.create", project.name)
         build = head and not connect and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
@@ -268,6 +269,14 @@ def create_project():
     body["webhookSecret"] = project.webhook_secret
     body["role"] = Role.ADMIN
     return jsonify(message="Project created", project=body, build=build and build.to_json()), 201
+
+
+def _webhook_secret(forge):
+    """A fresh webhook secret; GitLab's in the Standard Webhooks form (whsec_ and base64), the one form
+    it takes as a signing token as well as a secret token, so that one secret does for both."""
+    if forge == Forge.GITLAB:
+        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_hex(32)
 
 
 def _from_forge(data):
@@ -427,7 +436,7 @@ def rotate_webhook_secret(project_id):
     """A new webhook secret, shown this once: deliveries signed with the old one are refused from now
     on, so it goes into the forge's webhook settings next."""
     project = project_for(project_id, Role.ADMIN)
-    secret = secrets.token_hex(32)
+    secret = _webhook_secret(project.forge)
     with db.atomic():
         Project.update(webhook_secret=secret).where(Project.id == project.id).execute()
         audit(project, "webhook_secret.rotate")

@@ -10,7 +10,10 @@ A forge module gives:
 - `read(headers, payload)`: the delivery as a neutral record (events.py), or a string saying why
   it is nothing to build (`payload()` parses its body, for events that need it); BadDelivery for
   a delivery that is not what the forge sends;
-- `send_status(app, project, build, status, description)`: a commit status back.
+- `send_status(app, project, build, status, description)`: a commit status back;
+- for a user's account on it (hosting.py says in what words): `whoami`, `repositories`,
+  `repository`, `add_hook` and `remove_hook`, each given the app, the forge's address (None for
+  GitHub) and the user's token.
 
 A forge reads the records; it never imports the API, the live events or the worker.
 """

@@ -10,6 +10,7 @@ from ..records.models import Status
 from ..records.vault import unseal
 from . import shared
 from .events import BadDelivery, Delete, PullRequest, PullRequestClosed, Push
+from .hosting import PAGE_SIZE, ForgeError, call, hook_id_of, pages, repository_of, text
 
 # The pull request actions that bring a commit to build; "closed" (merged or not) ends one. The
 # rest (edited, label_updated, assigned, milestoned, review_requested, ...) change no commit.
@@ -33,6 +34,9 @@ CONTEXT = "stoker"
 
 class Gitea:
     """A forge that speaks Gitea's webhooks, known by its name and its headers' prefixes, its own first."""
+
+    # Where it keeps a pull request's head, in the base repository.
+    PULL_REF = "refs/pull/{number}/head"
 
     def __init__(self, name, prefixes):
         self.name, self.prefixes = name, prefixes
@@ -80,6 +84,42 @@ class Gitea:
             timeout=10,
         )
         response.raise_for_status()
+
+
+    # A user's account on it (see hosting.py): its API answers as GitHub's does, under /api/v1.
+
+    def _api(self, forge_url, token):
+        return f"{forge_url}/api/v1", {"Authorization": f"token {token}"}
+
+    def whoami(self, app, forge_url, token):
+        """The login the token is; ForgeError when the forge refuses it."""
+        api, headers = self._api(forge_url, token)
+        login = text(call(app, "GET", f"{api}/user", headers), "login", 255)
+        if login is None:
+            raise ForgeError(f"{self.name} did not say who the token is")
+        return login
+
+    def repositories(self, app, forge_url, token):
+        """The repositories the token may administer, by name."""
+        api, headers = self._api(forge_url, token)
+        found = pages(lambda page: call(app, "GET", f"{api}/user/repos", headers,
+                                        params={"limit": PAGE_SIZE, "page": page}))
+        return sorted((repo for repo in map(repository_of, found) if repo and repo.admin), key=lambda repo: repo.path)
+
+    def repository(self, app, forge_url, token, path):
+        api, headers = self._api(forge_url, token)
+        return repository_of(call(app, "GET", f"{api}/repos/{path}", headers))
+
+    def add_hook(self, app, forge_url, token, path, url, secret):
+        """Add a webhook of the forge's own kind sending pushes and pull requests to `url`; its id."""
+        api, headers = self._api(forge_url, token)
+        return hook_id_of(call(app, "POST", f"{api}/repos/{path}/hooks", headers, json={
+            "type": self.name.lower(), "active": True, "events": ["push", "pull_request"], "branch_filter": "*",
+            "config": {"url": url, "content_type": "json", "secret": secret}}))
+
+    def remove_hook(self, app, forge_url, token, path, hook_id):
+        api, headers = self._api(forge_url, token)
+        call(app, "DELETE", f"{api}/repos/{path}/hooks/{hook_id}", headers)
 
 
 GITEA = Gitea("Gitea", ("X-Gitea-",))

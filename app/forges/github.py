@@ -11,7 +11,7 @@ from pipeline.git.inputs import check_branch, check_commit_hash
 from ..records.models import Status
 from ..records.vault import unseal
 from .events import BadDelivery, Delete, Ping, PullRequest, PullRequestClosed, Push
-from .hosting import PAGE_SIZE, ForgeError, Repository, call, pages, text
+from .hosting import PAGE_SIZE, ForgeError, call, hook_id_of, pages, repository_of, text
 
 REFUSED = "Missing or invalid X-Hub-Signature-256"
 # Where it keeps a pull request's head, in the base repository.
@@ -64,13 +64,13 @@ def repositories(app, forge_url, token):
     api, headers = _api(app, token)
     found = pages(lambda page: call(app, "GET", f"{api}/user/repos", headers, checked=False,
                                     params={"per_page": PAGE_SIZE, "page": page, "sort": "full_name"}))
-    return sorted((repo for repo in map(_repository, found) if repo and repo.admin), key=lambda repo: repo.path)
+    return sorted((repo for repo in map(repository_of, found) if repo and repo.admin), key=lambda repo: repo.path)
 
 
 def repository(app, forge_url, token, path):
     """The repository at `path` ("owner/repo") as the token sees it; None when it sees none there."""
     api, headers = _api(app, token)
-    return _repository(call(app, "GET", f"{api}/repos/{path}", headers, checked=False))
+    return repository_of(call(app, "GET", f"{api}/repos/{path}", headers, checked=False))
 
 
 def add_hook(app, forge_url, token, path, url, secret):
@@ -79,29 +79,12 @@ def add_hook(app, forge_url, token, path, url, secret):
     hook = call(app, "POST", f"{api}/repos/{path}/hooks", headers, checked=False, json={
         "name": "web", "active": True, "events": ["push", "pull_request"],
         "config": {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"}})
-    return _hook_id(hook)
+    return hook_id_of(hook)
 
 
 def remove_hook(app, forge_url, token, path, hook_id):
     api, headers = _api(app, token)
     call(app, "DELETE", f"{api}/repos/{path}/hooks/{hook_id}", headers, checked=False)
-
-
-def _repository(item):
-    path, clone_url = text(item, "full_name", 200), text(item, "clone_url")
-    if path is None or clone_url is None or not GITHUB_REPO.fullmatch(path):
-        return None
-    permissions = item.get("permissions") if isinstance(item.get("permissions"), dict) else {}
-    return Repository(path=path, clone_url=clone_url, private=item.get("private") is True,
-                      default_branch=text(item, "default_branch", 255) or "main",
-                      admin=permissions.get("admin") is True, url=text(item, "html_url"))
-
-
-def _hook_id(hook):
-    hook_id = hook.get("id") if isinstance(hook, dict) else None
-    if not isinstance(hook_id, int) or isinstance(hook_id, bool):
-        raise ForgeError("the forge did not say which webhook it added")
-    return str(hook_id)
 
 
 def send_status(app, project, build, status, description):

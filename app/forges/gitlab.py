@@ -14,12 +14,17 @@ import requests
 
 from ..records.models import Status
 from ..records.vault import unseal
-from . import shared
+from . import hosting, shared
 from .events import BadDelivery, Delete, PullRequest, PullRequestClosed, Push
+from .hosting import ForgeError
 
 log = logging.getLogger(__name__)
 
 REFUSED = "Missing or invalid X-Gitlab-Token or webhook-signature"
+# Where it keeps a merge request's head, in the target project.
+PULL_REF = "refs/merge-requests/{number}/head"
+# A Maintainer's access level, the least that may add a project's webhooks.
+MAINTAINER = 40
 # A signed delivery's timestamp further than this from now, either way, is taken for a replay.
 SIGNED_WITHIN_SECONDS = 300
 TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -163,3 +168,60 @@ def send_status(app, project, build, status, description):
         log.info("GitLab already has build %s's status as %s: %s", build.id, state, response.text[:200])
         return
     response.raise_for_status()
+
+
+# A user's account on it (see hosting.py).
+
+def _api(forge_url, token):
+    return f"{forge_url}/api/v4", {"PRIVATE-TOKEN": token}
+
+
+def whoami(app, forge_url, token):
+    """The username the token is; ForgeError when GitLab refuses it."""
+    api, headers = _api(forge_url, token)
+    login = hosting.text(hosting.call(app, "GET", f"{api}/user", headers), "username", 255)
+    if login is None:
+        raise ForgeError("GitLab did not say who the token is")
+    return login
+
+
+def repositories(app, forge_url, token):
+    """The projects the token may administer (Maintainer or Owner), by path."""
+    api, headers = _api(forge_url, token)
+    found = hosting.pages(lambda page: hosting.call(app, "GET", f"{api}/projects", headers, params={
+        "membership": "true", "min_access_level": MAINTAINER, "per_page": hosting.PAGE_SIZE, "page": page,
+        "order_by": "path", "sort": "asc"}))
+    return sorted((repo for repo in map(_project, found) if repo and repo.admin), key=lambda repo: repo.path)
+
+
+def repository(app, forge_url, token, path):
+    api, headers = _api(forge_url, token)
+    return _project(hosting.call(app, "GET", f"{api}/projects/{quote(path, safe='')}", headers))
+
+
+def add_hook(app, forge_url, token, path, url, secret):
+    """Add a project webhook sending pushes, tag pushes and merge requests to `url`, with `secret`
+    as its secret token; its id."""
+    api, headers = _api(forge_url, token)
+    return hosting.hook_id_of(hosting.call(app, "POST", f"{api}/projects/{quote(path, safe='')}/hooks", headers,
+                                           json={"url": url, "token": secret, "push_events": True,
+                                                 "tag_push_events": True, "merge_requests_events": True,
+                                                 "enable_ssl_verification": True}))
+
+
+def remove_hook(app, forge_url, token, path, hook_id):
+    api, headers = _api(forge_url, token)
+    hosting.call(app, "DELETE", f"{api}/projects/{quote(path, safe='')}/hooks/{hook_id}", headers)
+
+
+def _project(item):
+    """A project as GitLab answers one, in words of no forge; None for an answer that is not one."""
+    path, clone_url = hosting.path_of(hosting.text(item, "path_with_namespace", 200)), hosting.text(item, "http_url_to_repo")
+    if path is None or clone_url is None:
+        return None
+    permissions = item.get("permissions") if isinstance(item.get("permissions"), dict) else {}
+    levels = [access.get("access_level") for access in permissions.values() if isinstance(access, dict)]
+    return hosting.Repository(
+        path=path, clone_url=clone_url, private=item.get("visibility") != "public",
+        default_branch=hosting.text(item, "default_branch", 255) or "main",
+        admin=any(isinstance(level, int) and level >= MAINTAINER for level in levels), url=hosting.text(item, "web_url"))

@@ -1,6 +1,7 @@
 """What Stoker asks of a forge's REST API with a user's token, whatever the forge: who the token is,
 the repositories it may administer, and a webhook added to one or taken off it. Each forge module
 says where and in what words (github.py, gitea.py, gitlab.py); the calls go through `call`."""
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -66,6 +67,36 @@ def call(app, method, url, headers, json=None, params=None, checked=True):
         return response.json()
     except ValueError:
         raise ForgeError("the forge's answer is not JSON") from None
+
+
+# A repository's path as a forge answers it: "owner/repo", or GitLab's "group/subgroup/project".
+PATH = re.compile(r"[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){1,20}")
+
+
+def path_of(value):
+    """`value` when it is a repository path with no '.' or '..' part (it is put in API paths), else None."""
+    if not isinstance(value, str) or len(value) > 200 or not PATH.fullmatch(value):
+        return None
+    return None if {".", ".."} & set(value.split("/")) else value
+
+
+def repository_of(item):
+    """A repository as GitHub, Gitea and Forgejo answer one; None for an answer that is not one."""
+    path, clone_url = path_of(text(item, "full_name", 200)), text(item, "clone_url")
+    if path is None or clone_url is None:
+        return None
+    permissions = item.get("permissions") if isinstance(item.get("permissions"), dict) else {}
+    return Repository(path=path, clone_url=clone_url, private=item.get("private") is True,
+                      default_branch=text(item, "default_branch", 255) or "main",
+                      admin=permissions.get("admin") is True, url=text(item, "html_url"))
+
+
+def hook_id_of(hook):
+    """The id a forge gave the webhook it added; ForgeError when it gave none."""
+    hook_id = hook.get("id") if isinstance(hook, dict) else None
+    if not isinstance(hook_id, int) or isinstance(hook_id, bool):
+        raise ForgeError("the forge did not say which webhook it added")
+    return str(hook_id)
 
 
 def text(item, key, most=500):

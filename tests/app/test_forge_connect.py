@@ -4,16 +4,16 @@ takes it off with the project), against a local server answering as each forge's
 import pytest
 
 from app.records.models import ForgeAccount, Project
-from tests.support.forge_api import FakeForge, Repository
+from tests.support.forge_server import ForgeServer, Repository
 
 TOKEN = "forge-token-of-alice-1"
-KINDS = ["github"]
+KINDS = ["github", "gitea", "forgejo", "gitlab"]
 
 
 @pytest.fixture(params=KINDS)
 def forge(request, app, local_repo):
     kind = request.param
-    fake = FakeForge(kind, TOKEN, repositories=[
+    fake = ForgeServer(kind, TOKEN, repositories=[
         Repository("team/app", local_repo.url, private=True),
         Repository("team/docs", local_repo.url),
         Repository("team/lib", local_repo.url),
@@ -92,3 +92,28 @@ def test_a_forge_account_is_the_callers_own(client, accounts, forge):
     assert client.get(f"/api/forges/{forge.kind}/repositories", headers=other).status_code == 400
     assert client.delete(f"/api/forges/{forge.kind}", headers=other).status_code == 404
     assert len(client.get("/api/forges", headers=accounts.headers()).get_json()["forges"]) == 1
+
+
+# Where each forge's statuses go.
+STATUS_PATHS = {"github": "/repos/team/app/statuses/{}", "gitea": "/api/v1/repos/team/app/statuses/{}",
+                "forgejo": "/api/v1/repos/team/app/statuses/{}", "gitlab": "/api/v4/projects/team%2Fapp/statuses/{}"}
+
+
+def test_a_connected_project_reports_each_build_to_its_forge_in_its_words(app, client, accounts, forge, drain):
+    from app.background.statuses import deliver_due
+
+    headers = accounts.headers()
+    connect(client, headers, forge)
+    made = client.post("/api/project/projects", headers=headers,
+                       json={"forge": forge.kind, "forgeRepo": "team/app", "connect": True, "buildCommand": "true"})
+    build = made.get_json()["build"]
+    with app.app_context():
+        deliver_due(app)
+    drain()
+    with app.app_context():
+        deliver_due(app)
+    sent = [call for call in forge.calls if "/statuses/" in call["path"]]
+    assert [call["path"] for call in sent] == [STATUS_PATHS[forge.kind].format(build["commitHash"])] * 2
+    assert [call["body"]["state"] for call in sent] == ["pending", "success"]
+    assert all(TOKEN in call["auth"] for call in sent)
+    assert sent[-1]["body"]["target_url"].endswith(f"/builds/{build['id']}")

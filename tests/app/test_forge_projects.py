@@ -1,5 +1,7 @@
 """A project names its forge: GitHub as before, or a self-hosted Gitea, Forgejo or GitLab at an
 address of its own, with the repository's path there and a token for commit statuses."""
+import base64
+
 import pytest
 
 from app.api.projects import repo_on_forge
@@ -80,3 +82,23 @@ def test_bad_forge_settings_are_refused_naming_the_field(client, accounts, local
 ])
 def test_the_repository_path_is_told_from_the_repo_url_on_that_forge(forge, forge_url, repo_url, path):
     assert repo_on_forge(forge, forge_url, repo_url) == path
+
+
+def test_a_gitlab_projects_secret_is_one_gitlab_also_signs_with(client, accounts, local_repo):
+    """GitLab takes a signing token only as whsec_ and base64: the secret is made so, and a delivery
+    signed with it (webhook-signature) and carrying it (X-Gitlab-Token) gets in."""
+    import json
+    import time
+
+    from tests.support import forge_body, forge_headers, signed_headers
+
+    project = create_project(client, accounts.token(), local_repo, "true", forge="gitlab")["project"]
+    secret = project["webhookSecret"]
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
+    body = json.dumps(json.loads(forge_body("gitlab", "HookPush.json"))).encode()
+    headers = {**forge_headers("gitlab", secret, body, "Push Hook", "a1b2c3d4-0000-4000-8000-000000000001"),
+               **signed_headers(base64.b64decode(secret[6:]), body, "msg_1", int(time.time()))}
+    answer = client.post(f"/api/webhooks/gitlab/{project['id']}", data=body, headers=headers)
+    assert answer.status_code == 202, answer.get_json()
+    rotated = client.post(f"/api/project/projects/{project['id']}/webhook-secret", headers=accounts.headers())
+    assert rotated.get_json()["webhookSecret"].startswith("whsec_")

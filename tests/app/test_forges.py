@@ -173,7 +173,7 @@ def test_every_real_payload_is_in_the_table_above(forge):
 ])
 def test_through_the_webhook_a_proven_push_builds_once_and_a_forged_one_is_refused(client, accounts, local_repo,
                                                                                    forge, event, commit):
-    project = create_project(client, accounts.token(), local_repo)["project"]
+    project = create_project(client, accounts.token(), local_repo, forge=forge)["project"]
     body = forge_body(forge, "HookPush.json")
     url = f"/api/webhooks/{forge}/{project['id']}"
     forged = client.post(url, data=body, headers=forge_headers(forge, "another secret", body, event, DELIVERY))
@@ -184,6 +184,62 @@ def test_through_the_webhook_a_proven_push_builds_once_and_a_forged_one_is_refus
     assert (response.get_json()["build"]["commitHash"], response.get_json()["build"]["branch"]) == (commit, "main")
     again = client.post(url, data=body, headers=headers)
     assert again.get_json()["message"] == "Build already queued for this delivery"
+
+
+@pytest.mark.parametrize("forge", ["gitea", "forgejo", "gitlab"])
+def test_every_real_delivery_through_the_webhook_makes_the_build_it_means_or_none(client, accounts, local_repo,
+                                                                                 forge):
+    project = create_project(client, accounts.token(), local_repo, forge=forge, branches=["**"], tags=True,
+                             name=f"on-{forge}")["project"]
+    url = f"/api/webhooks/{forge}/{project['id']}"
+    for number, (of, name, event, expected) in enumerate(READS):
+        if of != forge:
+            continue
+        body = forge_body(forge, name)
+        answer = client.post(url, data=body, headers=forge_headers(forge, project["webhookSecret"], body, event,
+                                                                   f"{DELIVERY[:-4]}{number:04d}"))
+        said, what = answer.get_json(), f"{forge}/{name}"
+        if isinstance(expected, Push):
+            assert answer.status_code == 202, (what, said)
+            built = said["build"]
+            assert (built["event"], built["commitHash"]) == (
+                "tag" if expected.ref.startswith("refs/tags/") else "push", expected.after), what
+            assert built["branch"] == expected.ref.split("/", 2)[2], what
+        elif isinstance(expected, PullRequest):
+            assert answer.status_code == 202, (what, said)
+            built = said["build"]
+            assert (built["event"], built["commitHash"]) == ("pull_request", expected.head_sha), what
+            # A fork's waits for someone to let it run (forkPullRequests: approve, the default).
+            assert built["status"] == (Status.BLOCKED if expected.fork else Status.QUEUED), what
+            ref = Build.get_by_id(built["id"]).ref
+            assert ref == FORGES[forge].PULL_REF.format(number=expected.number), what
+        elif isinstance(expected, PullRequestClosed):
+            assert said["message"].startswith("Pull request closed"), (what, said)
+        else:
+            assert answer.status_code == 200 and said["message"].startswith("Ignored"), (what, said)
+
+
+@pytest.mark.parametrize(("forge", "event"), [("gitea", "push"), ("forgejo", "push"), ("gitlab", "Push Hook")])
+def test_a_push_of_each_forge_builds_the_local_commit_it_names(client, accounts, local_repo, drain, forge, event):
+    """A real push payload, its repository pointed at a local one: the build it makes runs and passes."""
+    project = create_project(client, accounts.token(), local_repo, "true", forge=forge)["project"]
+    drain()
+    commit = local_repo.commit({"NOTE": "pushed\n"}, message="Push to the forge")
+    payload = json.loads(forge_body(forge, "HookPush.json"))
+    payload["after"] = commit
+    if forge == "gitlab":
+        payload["checkout_sha"] = commit
+        payload["commits"] = [{**payload["commits"][-1], "id": commit}]
+    else:
+        payload["commits"] = [{**(payload.get("commits") or [{}])[0], "id": commit}]
+        payload["head_commit"] = {**(payload.get("head_commit") or payload["commits"][0]), "id": commit}
+    body = json.dumps(payload).encode()
+    answer = client.post(f"/api/webhooks/{forge}/{project['id']}", data=body,
+                         headers=forge_headers(forge, project["webhookSecret"], body, event, DELIVERY))
+    assert answer.status_code == 202, answer.get_json()
+    drain()
+    built = client.get(f"/api/build/{answer.get_json()['build']['id']}", headers=accounts.headers()).get_json()["build"]
+    assert (built["status"], built["commitHash"]) == (Status.PASSED, commit)
 
 
 # --- proving a delivery ------------------------------------------------------

@@ -1,6 +1,7 @@
-"""A forge's REST API on 127.0.0.1, answering as GitHub's, Gitea's (and Forgejo's) or GitLab's
-documentation says, for what Stoker asks of it: who a token is, the repositories it may
-administer, one repository, its webhooks, and commit statuses. It keeps every call it was sent."""
+"""A forge's REST API on 127.0.0.1 for one user, answering as GitHub's, Gitea's (and Forgejo's) or
+GitLab's documentation says, for what Stoker asks of it: who a token is, the repositories it may
+administer, one repository, its webhooks, and commit statuses. It keeps every call it was sent.
+(forges.py's FakeForge is the statuses alone, answering as a test scripts it.)"""
 import json
 import re
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ class Repository:
     refuses_hooks: bool = False
 
 
-class FakeForge:
+class ForgeServer:
     """`kind`: github, gitea, forgejo or gitlab. `token`: the one token it takes, for `login`.
     `url` is what Stoker is given: the API's base for GitHub, the server's address for the others."""
 
