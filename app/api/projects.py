@@ -61,6 +61,9 @@ def _forge_fields(data, project=None):
     address, the repository's path there (from repoUrl when it can be told) and a token; `project`:
     the one being changed, whose settings stand where `data` is silent."""
     data = dict(data)
+    # A message names the settings as the caller does: by their first names if it uses those.
+    legacy = any(old in data for old in FORGE_ALIASES) and not any(new in data for new in FORGE_ALIASES.values())
+    named = {new: old if legacy else new for old, new in FORGE_ALIASES.items()}
     for old, new in FORGE_ALIASES.items():
         if old in data:
             if new in data and data[new] != data[old]:
@@ -86,7 +89,7 @@ def _forge_fields(data, project=None):
             github.GITHUB_REPO if forge == Forge.GITHUB else FORGE_REPO).fullmatch(repo) or len(repo) > 200
             # Put in the forge's API paths: a '..' would climb out of the repository's own.
             or {".", ".."} & set(repo.split("/"))):
-        raise ApiError(400, "forgeRepo must be the repository's path on its forge: 'owner/repo'"
+        raise ApiError(400, f"{named['forgeRepo']} must be the repository's path on its forge: 'owner/repo'"
                             + ("" if forge == Forge.GITHUB else " (GitLab: 'group/subgroup/project')"))
     fields["github_repo"] = repo
     if "forgeToken" in data:
@@ -95,9 +98,10 @@ def _forge_fields(data, project=None):
             fields["github_token_sealed"] = None
         else:
             if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
-                raise ApiError(400, "forgeToken must be a token of 1 to 500 printable characters")
+                raise ApiError(400, f"{named['forgeToken']} must be a token of 1 to 500 printable characters")
             if repo is None:
-                raise ApiError(400, "forgeRepo ('owner/repo') is needed to report to the forge from this repoUrl")
+                raise ApiError(400, f"{named['forgeRepo']} ('owner/repo') is needed to report to the forge "
+                                    "from this repoUrl")
             fields["github_token_sealed"] = vault.seal(current_app.config["SECRET_KEY"], token)
     if forge != Forge.GITHUB and forge_url is None and (
             fields.get("github_token_sealed") or (project and project.github_token_sealed and "forgeToken" not in data)):

@@ -17,7 +17,7 @@ PAGE_SIZE = 100
 class ForgeError(Exception):
     """The forge refused, or could not be asked; `status` is what the API answers the caller."""
 
-    def __init__(self, message, status=502):
+    def __init__(self, message, status=422):
         super().__init__(message)
         self.status = status
 

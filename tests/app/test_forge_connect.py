@@ -81,7 +81,7 @@ def test_what_cannot_be_connected_makes_no_project(client, accounts, forge):
     assert make("others/theirs").status_code == 403
     assert make("team/nowhere").status_code == 404
     refused = make("team/closed")
-    assert refused.status_code == 502 and "would not take the webhook" in refused.get_json()["message"]
+    assert refused.status_code == 422 and "would not take the webhook" in refused.get_json()["message"]
     assert Project.select().count() == 0
 
 

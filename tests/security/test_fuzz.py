@@ -64,7 +64,7 @@ JSON_OPERATIONS = [(method, path) for path, item in spec()["paths"].items() for 
 
 def concrete(path):
     return path.format(project_id=1, build_id=1, user_id=1, name="API_KEY", token_id=1, username="bob",
-                       host="registry.example.com")
+                       host="registry.example.com", forge="github")
 
 
 @pytest.mark.parametrize("method, path", JSON_OPERATIONS)
