@@ -101,6 +101,8 @@ class Project(BaseModel):
             "deployKey": self.deploy_key_public,
             "network": self.network,
             "webhookUrl": f"{public_url}/api/webhooks/{self.forge}/{self.id}",
+            # Stoker added the webhook on the forge itself (a project connected from a forge account).
+            "webhookAdded": self.forge_hook_id is not None,
             "badgeUrl": f"{public_url}/badge/{self.id}.svg",
             "createdAt": iso(self.created_at),
         }

@@ -551,3 +551,32 @@ def test_a_project_on_a_self_hosted_forge_is_made_with_that_forges_steps(live_se
     assert webhook_url.startswith(f"{live_server.url}/api/webhooks/forgejo/")
     expect(page.get_by_text("add a webhook in Forgejo")).to_be_visible()
     expect(page.locator("ol.steps li").first).to_contain_text("Add webhook \u2192 Forgejo")
+
+
+def test_a_forge_account_is_connected_and_a_repository_made_a_project_from_its_list(
+        open_page, local_repo, database_url, tmp_path):
+    from tests.support.forge_server import ForgeServer, Repository
+
+    forge = ForgeServer("gitea", "gitea-token-of-alice", repositories=[Repository("team/app", local_repo.url)])
+    server = start_server("serve", {"DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "forge-data"),
+                                    "STOKER_ALLOW_PRIVATE_REPO_HOSTS": "1"}, tmp_path)
+    try:
+        page = open_page(server)
+        sign_up(page, "alice")
+        page.goto(f"{server.url}/tokens")
+        page.get_by_label("Forge", exact=True).select_option("gitea")
+        page.get_by_label("Forge address").fill(forge.url)
+        page.get_by_label("Token", exact=True).fill("gitea-token-of-alice")
+        page.get_by_role("button", name="Connect").click()
+        expect(page.locator("ul.forges li")).to_contain_text("Gitea as alice")
+
+        page.goto(f"{server.url}/projects/new")
+        expect(page.get_by_label("From your forge")).to_have_value("gitea team/app")
+        page.get_by_role("button", name="Create from forge").click()
+        expect(page.get_by_role("heading", name="app is ready")).to_be_visible()
+        expect(page.get_by_text("Its webhook is in place on Gitea")).to_be_visible()
+        assert len(forge.repositories["team/app"].hooks) == 1
+        assert "gitea-token-of-alice" not in page.content()
+    finally:
+        stop_server(server)
+        forge.close()

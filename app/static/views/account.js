@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { check, errorText, field, h, problemText, submitting, timeAgo } from "../dom.js";
 import { deletableList } from "../lists.js";
 import { Scope } from "../words.js";
+import { FORGE_NAMES } from "./new_project.js";
 
 function shownOnce(id, label, value) {
   return h("div", { class: "shown-once" },
@@ -37,6 +38,38 @@ export function showTokens(main) {
       field("token-name", "Token name", name), field("token-scope", "Scope", scope),
       field("token-days", "Expires after (days)", days), problem,
       h("button", { type: "submit", class: "primary" }, "Make a token")));
+  return Promise.all([drawn, showForgeAccounts(main)]);
+}
+
+// The user's accounts on forges: connected with a token of theirs, they list repositories to make projects of.
+function showForgeAccounts(main) {
+  const problem = problemText();
+  const { list, draw, drawn } = deletableList("/forges", "forges", problem, {
+    id: (account) => account.forge, label: (account) => `Disconnect ${FORGE_NAMES[account.forge]}`,
+    empty: "No forge connected", attributes: (account) => ({ "data-forge": account.forge }),
+    show: (account) => [h("span", { class: "who" }, FORGE_NAMES[account.forge]), ` as ${account.login}`,
+                        account.url ? ` at ${account.url}` : ""] });
+  const forge = h("select", { id: "forge-kind" },
+    ...Object.entries(FORGE_NAMES).map(([value, name]) => h("option", { value }, name)));
+  const url = h("input", { id: "forge-url", type: "url", placeholder: "https://gitea.example.com" });
+  const urlField = field("forge-url", "Forge address", url, "Your Gitea, Forgejo or GitLab server; GitHub needs none.");
+  urlField.hidden = true;
+  forge.addEventListener("change", () => { urlField.hidden = forge.value === "github"; });
+  const token = h("input", { id: "forge-token", type: "password", autocomplete: "off", required: true });
+  main.append(h("h2", {}, "Forge accounts"),
+    h("p", {}, "Connect your account on a forge to make projects from its repositories, their webhooks added for you."),
+    list,
+    h("form", { class: "panel", onsubmit: (event) => submitting(event, problem, async () => {
+      const body = { token: token.value };
+      if (forge.value !== "github") body.url = url.value.trim();
+      await api("PUT", `/forges/${forge.value}`, body);
+      token.value = "";
+      await draw();
+    }) },
+      field("forge-kind", "Forge", forge), urlField,
+      field("forge-token", "Token", token, "A token of yours there that may read repositories and add webhooks. " +
+            "Kept sealed, never shown again."),
+      problem, h("button", { type: "submit", class: "primary" }, "Connect")));
   return drawn;
 }
 

@@ -47,6 +47,7 @@ export function showNewProject(main, app) {
 
   main.append(h("section", { class: "card" },
     h("h1", { tabindex: "-1" }, "New project"),
+    fromForge(main),
     h("form", { class: "stack", onsubmit: submit },
       field("name", "Name", inputs.name),
       field("forge", "Forge", inputs.forge),
@@ -62,6 +63,44 @@ export function showNewProject(main, app) {
       h("div", { class: "field inline" }, inputs.public, h("label", { for: "public" }, "Public status badge")),
       error,
       h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create project")))));
+}
+
+// A repository of the user's connected forge accounts, made a project in one step; none connected: nothing.
+function fromForge(main) {
+  const panel = h("form", { class: "stack panel", hidden: true });
+  const repository = h("select", { id: "forgeRepository" });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  panel.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const [forge, forgeRepo] = repository.value.split(" ");
+    errorText(error, null);
+    event.submitter.disabled = true;
+    try {
+      const { project } = await api("POST", "/project/projects", { forge, forgeRepo, connect: true });
+      main.replaceChildren(created(project));
+      main.querySelector("h1").focus();
+    } catch (failure) {
+      errorText(error, failure);
+      event.submitter.disabled = false;
+    }
+  });
+  (async () => {
+    const { forges } = await api("GET", "/forges");
+    const groups = await Promise.all(forges.map(async (account) => {
+      const { repositories } = await api("GET", `/forges/${account.forge}/repositories`);
+      return h("optgroup", { label: `${FORGE_NAMES[account.forge]} (${account.login})` },
+        ...repositories.map((repo) => h("option", { value: `${account.forge} ${repo.forgeRepo}` },
+                                        repo.forgeRepo + (repo.private ? " (private)" : ""))));
+    }));
+    if (!groups.some((group) => group.children.length)) return;
+    repository.replaceChildren(...groups);
+    panel.append(field("forgeRepository", "From your forge", repository,
+                       "Its webhook is added for you, and taken off with the project."),
+                 error, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create from forge")),
+                 h("p", { class: "muted" }, "Or give a repository by hand:"));
+    panel.hidden = false;
+  })().catch((failure) => { errorText(error, failure); panel.hidden = false; panel.append(error); });
+  return panel;
 }
 
 function copyable(id, label, value) {
@@ -88,15 +127,17 @@ function created(project) {
       h("p", {}, "Add this key to the repository's deploy keys (read-only); then run a build from the project's page."),
       copyable("deployKeyPublic", "Deploy key", project.deployKey)] :
       h("p", {}, "Its first build is queued at the head of ", h("code", {}, project.branch), "."),
-    h("p", {}, `To build every push, add a webhook in ${FORGE_NAMES[project.forge]}:`),
-    copyable("webhookUrl", "Payload URL", project.webhookUrl),
-    copyable("webhookSecret", "Secret", project.webhookSecret),
-    h("p", { class: "warning" }, "The secret is shown only now. Copy it before you leave this page."),
-    h("ol", { class: "steps" }, ...WEBHOOK_STEPS[project.forge].map((step) => h("li", {}, step))),
+    project.webhookAdded ?
+      h("p", { class: "added" }, `Its webhook is in place on ${FORGE_NAMES[project.forge]}: every push builds here.`) : [
+        h("p", {}, `To build every push, add a webhook in ${FORGE_NAMES[project.forge]}:`),
+        copyable("webhookUrl", "Payload URL", project.webhookUrl),
+        copyable("webhookSecret", "Secret", project.webhookSecret),
+        h("p", { class: "warning" }, "The secret is shown only now. Copy it before you leave this page."),
+        h("ol", { class: "steps" }, ...WEBHOOK_STEPS[project.forge].map((step) => h("li", {}, step)))],
     h("div", { class: "actions" }, h("a", { class: "button primary", href: `/projects/${project.id}` }, "Go to the project")));
 }
 
-const FORGE_NAMES = { github: "GitHub", gitea: "Gitea", forgejo: "Forgejo", gitlab: "GitLab" };
+export const FORGE_NAMES = { github: "GitHub", gitea: "Gitea", forgejo: "Forgejo", gitlab: "GitLab" };
 
 const GITEA_STEPS = (name) => [
   `In the repository on ${name}, open Settings \u2192 Webhooks \u2192 Add webhook \u2192 ${name}.`,
