@@ -86,11 +86,11 @@ def _forge_fields(data, project=None):
     if repo is None and "forgeRepo" not in data and isinstance(repo_url, str):
         repo = repo_on_forge(forge, forge_url, repo_url)
     if repo is not None and (not isinstance(repo, str) or not (
-            github.GITHUB_REPO if forge == Forge.GITHUB else FORGE_REPO).fullmatch(repo) or len(repo) > 200
+            FORGE_REPO if forge == Forge.GITLAB else github.GITHUB_REPO).fullmatch(repo) or len(repo) > 200
             # Put in the forge's API paths: a '..' would climb out of the repository's own.
             or {".", ".."} & set(repo.split("/"))):
         raise ApiError(400, f"{named['forgeRepo']} must be the repository's path on its forge: 'owner/repo'"
-                            + ("" if forge == Forge.GITHUB else " (GitLab: 'group/subgroup/project')"))
+                            + (" ('group/subgroup/project')" if forge == Forge.GITLAB else ""))
     fields["github_repo"] = repo
     if "forgeToken" in data:
         token = data["forgeToken"]
@@ -294,7 +294,8 @@ def _from_forge(data):
         raise ApiError(400, "connect takes the repository's address from the forge: give forgeRepo, not repoUrl "
                             "or forgeUrl")
     path = data.get("forgeRepo")
-    if not isinstance(path, str) or not FORGE_REPO.fullmatch(path) or {".", ".."} & set(path.split("/")):
+    if not isinstance(path, str) or not (FORGE_REPO if forge == Forge.GITLAB else github.GITHUB_REPO).fullmatch(path) \
+            or {".", ".."} & set(path.split("/")):
         raise ApiError(400, "forgeRepo must be the repository's path on its forge: 'owner/repo'")
     account, token = forge_account(forge)
     repository = forge_answer(FORGES[forge].repository, account.url, token, path)
@@ -302,26 +303,51 @@ def _from_forge(data):
         raise ApiError(404, f"forgeRepo {path} is not on {forge}, or your account there cannot see it")
     if not repository.admin:
         raise ApiError(403, f"your {forge} account may not administer {path}, so it cannot add its webhook")
+    _check_clone_url(forge, account.url, repository.clone_url)
     return {**data, "name": data.get("name", repository.path.rsplit("/", 1)[1][:100]), "repoUrl": repository.clone_url,
             "branch": data.get("branch", repository.default_branch), "forgeUrl": account.url,
             "forgeRepo": repository.path, "forgeToken": token, **({"repoToken": token} if repository.private else {})}
+
+
+def _check_clone_url(forge, forge_url, clone_url):
+    """The address a forge gave to clone a repository from must be on that forge: the account's token
+    goes with it. (A local path, where the admin allows them, is for tests; check_repo_url decides.)"""
+    parts = urlsplit(clone_url)
+    if not parts.scheme:
+        return
+    hosts = ({urlsplit(forge_url).hostname} if forge_url else
+             {"github.com", urlsplit(current_app.config["STOKER_GITHUB_API_URL"]).hostname})
+    if parts.scheme not in ("https", "http") or parts.hostname not in hosts:
+        raise ApiError(422, f"the {forge} server gave a clone address elsewhere than itself: {without_credentials(clone_url)[:200]}")
 
 
 def _add_webhook(project, token, head):
     """Add the connected project's webhook on its forge, then queue its first build; if the forge will
     not take the webhook, the project goes again and the API says why."""
     url = f"{current_app.config['STOKER_PUBLIC_URL']}/api/webhooks/{project.forge}/{project.id}"
+    module = FORGES[project.forge]
     try:
-        hook_id = FORGES[project.forge].add_hook(current_app, project.forge_url, token, project.github_repo, url,
-                                                 project.webhook_secret)
-    except ForgeError as exc:
+        hook_id = module.add_hook(current_app, project.forge_url, token, project.github_repo, url,
+                                  project.webhook_secret)
+    except BaseException as exc:
         project.delete_instance()
-        raise ApiError(exc.status, f"the forge would not take the webhook: {exc}") from None
-    with changes() as batch:
-        Project.update(forge_hook_id=hook_id).where(Project.id == project.id).execute()
-        project.forge_hook_id = hook_id
-        return head and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
-                                    ref=f"refs/heads/{project.branch}")
+        if isinstance(exc, ForgeError):
+            raise ApiError(exc.status, f"the forge would not take the webhook: {exc}") from None
+        raise
+    try:
+        with changes() as batch:
+            Project.update(forge_hook_id=hook_id).where(Project.id == project.id).execute()
+            project.forge_hook_id = hook_id
+            return head and batch.queue(BUILD, project=project, commit_hash=head, branch=project.branch,
+                                        ref=f"refs/heads/{project.branch}")
+    except BaseException:
+        # Nothing half-made stays: neither the project nor its webhook on the forge.
+        project.delete_instance()
+        try:
+            module.remove_hook(current_app, project.forge_url, token, project.github_repo, hook_id)
+        except ForgeError:
+            pass
+        raise
 
 
 def _remove_webhook(project):
@@ -373,6 +399,21 @@ SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullR
             "public", "forge", "forgeUrl", "forgeRepo", "forgeToken", "githubRepo", "githubToken", "network")
 
 
+def _tokens_left_behind(project, data, fields):
+    """A token goes nowhere but where it was given for: a repository token stays only with its
+    repository's address, a forge token only with its forge, address and repository there, unless the
+    same request gives a new one. (Otherwise any admin could send one, a user's own from a connected
+    account perhaps, to a host of theirs, or read another repository the token reaches.)"""
+    dropped = {}
+    if fields.get("repo_url", project.repo_url) != project.repo_url and "repoToken" not in data:
+        dropped["repo_token_sealed"] = None
+    moved = any(fields.get(column, getattr(project, column)) != getattr(project, column)
+                for column in ("forge", "forge_url", "github_repo"))
+    if moved and "forgeToken" not in data and "githubToken" not in data:
+        dropped["github_token_sealed"] = None
+    return dropped
+
+
 @bp.patch("/projects/<project_id>")
 def update_project(project_id):
     """Change any of the project's settings; nothing changes unless every one given is good."""
@@ -386,6 +427,7 @@ def update_project(project_id):
         fields.update(_repo_fields(data))
     if set(data) & {"forge", "forgeUrl", "forgeRepo", "forgeToken", *FORGE_ALIASES}:
         fields.update(_forge_fields(data, project))
+    fields.update(_tokens_left_behind(project, data, fields))
     if fields.get("branch", project.branch) != project.branch or {"repo_url", "repo_token_sealed"} & set(fields):
         # Whatever changed, the project must still reach its branch with what it will have.
         changed = Project(**{**project.__data__, **fields})

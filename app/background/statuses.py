@@ -6,13 +6,9 @@ so a retried `pending` never lands on top of a `success`.
 """
 import logging
 from datetime import timedelta
-from urllib.parse import urlsplit
-
-import requests
-
-from pipeline.hosts import UnsafeAddress, resolve
 
 from ..forges import FORGES
+from ..forges.hosting import ForgeError
 from ..records.models import Build, GithubStatus, db, utcnow
 from ..records.vault import VaultError
 from ..runtime import Periodic
@@ -35,7 +31,7 @@ def deliver_due(app):
                                              & (GithubStatus.done == False)).execute()  # noqa: E712
         try:
             _send(app, row)
-        except (requests.RequestException, VaultError, OSError, UnsafeAddress) as exc:
+        except (ForgeError, VaultError) as exc:
             row.attempts += 1
             if row.attempts >= MAX_ATTEMPTS:
                 row.done = True
@@ -53,12 +49,9 @@ def deliver_due(app):
 
 def _send(app, row):
     build = Build.get_by_id(row.build_id)
-    project = build.project
-    if project.forge_url is not None:
-        # Checked when it was set, and again now: a name may since point at this server's own networks.
-        parts = urlsplit(project.forge_url)
-        resolve(parts.hostname, parts.port or 443, app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], "forgeUrl")
-    FORGES[project.forge].send_status(app, project, build, row.state, row.description)
+    # A self-hosted forge's address is checked again as it is sent to (see forges/hosting.py): a name
+    # may since point at this server's own networks.
+    FORGES[build.project.forge].send_status(app, build.project, build, row.state, row.description)
 
 
 def _deliver_in_context(app):

@@ -4,8 +4,6 @@ GITEA and FORGEJO are the two forges of this kind (see app/forges/__init__.py fo
 import hashlib
 import hmac
 
-import requests
-
 from ..records.models import Status
 from ..records.vault import unseal
 from . import shared
@@ -74,16 +72,13 @@ class Gitea:
         return f"{event[:100] or 'unnamed'} events are not built"
 
     def send_status(self, app, project, build, status, description):
-        """Tell the forge the build's status; requests' error (or VaultError) when it does not take it."""
+        """Tell the forge the build's status; ForgeError (or VaultError) when it does not take it."""
         token = unseal(app.config["SECRET_KEY"], project.github_token_sealed, what=f"the project's {self.name} token")
-        response = requests.post(
-            f"{shared.forge_url(project)}/api/v1/repos/{project.github_repo}/statuses/{build.commit_hash}",
-            json={"state": STATES[status], "target_url": shared.build_url(app, build), "description": description,
-                  "context": CONTEXT},
-            headers={"Authorization": f"token {token}"},
-            timeout=10,
-        )
-        response.raise_for_status()
+        answer, _ = shared.sent(app, f"{shared.forge_url(project)}/api/v1/repos/{project.github_repo}/statuses/"
+                                     f"{build.commit_hash}",
+                                {"Authorization": f"token {token}"},
+                                {"state": STATES[status], "target_url": shared.build_url(app, build),
+                                 "description": description, "context": CONTEXT})
 
 
     # A user's account on it (see hosting.py): its API answers as GitHub's does, under /api/v1.

@@ -4,12 +4,11 @@ import hashlib
 import hmac
 import re
 
-import requests
-
 from pipeline.git.inputs import check_branch, check_commit_hash
 
 from ..records.models import Status
 from ..records.vault import unseal
+from . import shared
 from .events import BadDelivery, Delete, Ping, PullRequest, PullRequestClosed, Push
 from .hosting import PAGE_SIZE, ForgeError, call, hook_id_of, pages, repository_of, text
 
@@ -88,19 +87,14 @@ def remove_hook(app, forge_url, token, path, hook_id):
 
 
 def send_status(app, project, build, status, description):
-    """Tell GitHub the build's status; requests' error (or VaultError) when it does not take it."""
+    """Tell GitHub the build's status; ForgeError (or VaultError) when it does not take it."""
     token = unseal(app.config["SECRET_KEY"], project.github_token_sealed, what="the project's GitHub token")
     # Rows owed before the outbox kept Stoker's own words hold GitHub's already.
     state = STATES.get(status, status)
-    response = requests.post(
-        f"{app.config['STOKER_GITHUB_API_URL']}/repos/{project.github_repo}/statuses/{build.commit_hash}",
-        json={"state": state, "description": description, "context": CONTEXT,
-              "target_url": f"{app.config['STOKER_PUBLIC_URL']}/builds/{build.id}"},
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-                 "X-GitHub-Api-Version": "2022-11-28"},
-        timeout=10,
-    )
-    response.raise_for_status()
+    api, headers = _api(app, token)
+    shared.sent(app, f"{api}/repos/{project.github_repo}/statuses/{build.commit_hash}", headers,
+                {"state": state, "description": description, "context": CONTEXT,
+                 "target_url": shared.build_url(app, build)}, checked=False)
 
 
 def verify(secret, headers, body):

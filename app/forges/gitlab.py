@@ -10,8 +10,6 @@ import re
 import time
 from urllib.parse import quote
 
-import requests
-
 from ..records.models import Status
 from ..records.vault import unseal
 from . import hosting, shared
@@ -151,23 +149,21 @@ def _merge_request(payload):
 
 
 def send_status(app, project, build, status, description):
-    """Tell GitLab the build's status; requests' error (or VaultError) when it does not take it."""
+    """Tell GitLab the build's status; ForgeError (or VaultError) when it does not take it."""
     token = unseal(app.config["SECRET_KEY"], project.github_token_sealed, what="the project's GitLab token")
     state = STATES[status]
     repo = quote(project.github_repo, safe="")
-    response = requests.post(
-        f"{shared.forge_url(project)}/api/v4/projects/{repo}/statuses/{build.commit_hash}",
-        json={"state": state, "target_url": shared.build_url(app, build), "description": description,
-              "name": STATUS_NAME},
-        headers={"PRIVATE-TOKEN": token},
-        timeout=10,
-    )
-    if response.status_code == 400 and "cannot transition" in response.text.lower():
-        # GitLab refuses to set a status to the state it is in ("Cannot transition status via :run
-        # from :running"): it already says what we meant.
-        log.info("GitLab already has build %s's status as %s: %s", build.id, state, response.text[:200])
-        return
-    response.raise_for_status()
+    try:
+        shared.sent(app, f"{shared.forge_url(project)}/api/v4/projects/{repo}/statuses/{build.commit_hash}",
+                    {"PRIVATE-TOKEN": token}, {"state": state, "target_url": shared.build_url(app, build),
+                                               "description": description, "name": STATUS_NAME})
+    except shared.Refused as refused:
+        if refused.status == 400 and "cannot transition" in refused.answer.lower():
+            # GitLab refuses to set a status to the state it is in ("Cannot transition status via :run
+            # from :running"): it already says what we meant.
+            log.info("GitLab already has build %s's status as %s: %s", build.id, state, refused.answer[:200])
+            return
+        raise
 
 
 # A user's account on it (see hosting.py).

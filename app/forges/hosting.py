@@ -1,17 +1,22 @@
 """What Stoker asks of a forge's REST API with a user's token, whatever the forge: who the token is,
 the repositories it may administer, and a webhook added to one or taken off it. Each forge module
 says where and in what words (github.py, gitea.py, gitlab.py); the calls go through `call`."""
+import json as jsonlib
 import re
+import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import requests
+import urllib3
 
 from pipeline.hosts import UnsafeAddress, resolve
 
 # A user may administer thousands; a list longer than this many pages is cut short, and says so.
 MOST_PAGES = 10
 PAGE_SIZE = 100
+# The most of one answer read, and the longest one request may take in all.
+MAX_ANSWER = 8 * 2**20
+DEADLINE = 30
 
 
 class ForgeError(Exception):
@@ -39,34 +44,68 @@ class Repository:
                 "defaultBranch": self.default_branch, "admin": self.admin, "url": self.url}
 
 
-def call(app, method, url, headers, json=None, params=None, checked=True):
-    """The forge's JSON answer to one request (None for 404 or an empty body); ForgeError saying why not.
-    A user's forge address is resolved and checked first (`checked`; not the admin's own GitHub API
-    address): a name may point anywhere."""
+def request(app, method, url, headers, json=None, params=None, checked=True):
+    """(status, body) of one request to a forge, ForgeError when it cannot be made. A user's forge
+    address (`checked`; not the admin's own GitHub API address) is resolved and checked, and the
+    connection made to the very address checked: a name resolved again could point anywhere. No
+    redirect is followed, no proxy or .netrc of the environment applies, and an answer larger than
+    MAX_ANSWER or slower than DEADLINE in all is cut off."""
     parts = urlsplit(url)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    host = parts.hostname
     if checked:
         try:
-            resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                    app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], "the forge's address")
+            host = str(resolve(parts.hostname, port, app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
+                               "the forge's address")[0])
         except (OSError, UnsafeAddress) as exc:
             raise ForgeError(f"the forge at {parts.hostname} cannot be reached: {exc}") from None
+    options = {"server_hostname": parts.hostname, "assert_hostname": parts.hostname} if https else {}
+    pool = (urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool)(
+        host, port, timeout=urllib3.Timeout(connect=5, read=10), retries=False, maxsize=1, **options)
+    path = (parts.path or "/") + (f"?{urlencode(params)}" if params else f"?{parts.query}" if parts.query else "")
+    body = jsonlib.dumps(json).encode() if json is not None else None
+    sent = {"Host": parts.netloc, "User-Agent": "Stoker", "Accept": "application/json", **headers,
+            **({"Content-Type": "application/json"} if body is not None else {})}
+    deadline = time.monotonic() + DEADLINE
     try:
-        response = requests.request(method, url, headers=headers, json=json, params=params, timeout=10,
-                                    allow_redirects=False)
-    except requests.RequestException as exc:
+        response = pool.urlopen(method, path, body=body, headers=sent, redirect=False, preload_content=False)
+        answer = bytearray()
+        for chunk in response.stream(64 * 1024):
+            answer += chunk
+            if len(answer) > MAX_ANSWER or time.monotonic() > deadline:
+                raise ForgeError(f"the forge at {parts.hostname} answered more than it may, or too slowly")
+        return response.status, bytes(answer)
+    except urllib3.exceptions.HTTPError as exc:
         raise ForgeError(f"the forge at {parts.hostname} did not answer: {type(exc).__name__}") from None
-    if response.status_code in (401, 403):
+    finally:
+        pool.close()
+
+
+def call(app, method, url, headers, json=None, params=None, checked=True):
+    """The forge's JSON answer to one request (None for 404 or an empty body); ForgeError saying why not."""
+    status, answer = request(app, method, url, headers, json=json, params=params, checked=checked)
+    if status in (401, 403):
         raise ForgeError("the forge refused the token: it is wrong, expired, or may not do this", 400)
-    if response.status_code == 404:
+    if status == 404:
         return None
-    if response.status_code >= 300:
-        raise ForgeError(f"the forge answered {response.status_code}: {_said(response)}")
-    if not response.content:
+    if status >= 300:
+        raise ForgeError(f"the forge answered {status}: {said(answer)}")
+    if not answer:
         return None
     try:
-        return response.json()
-    except ValueError:
+        return jsonlib.loads(answer)
+    except (ValueError, RecursionError):
         raise ForgeError("the forge's answer is not JSON") from None
+
+
+def said(answer):
+    """What a forge's error answer says, shortly."""
+    try:
+        message = jsonlib.loads(answer).get("message")
+    except (ValueError, RecursionError, AttributeError):
+        message = None
+    return str(message or answer[:200].decode(errors="replace")).strip()[:200]
 
 
 # A repository's path as a forge answers it: "owner/repo", or GitLab's "group/subgroup/project".
@@ -83,7 +122,8 @@ def path_of(value):
 def repository_of(item):
     """A repository as GitHub, Gitea and Forgejo answer one; None for an answer that is not one."""
     path, clone_url = path_of(text(item, "full_name", 200)), text(item, "clone_url")
-    if path is None or clone_url is None:
+    # GitHub's, Gitea's and Forgejo's repositories are owner/name, no deeper.
+    if path is None or clone_url is None or path.count("/") != 1:
         return None
     permissions = item.get("permissions") if isinstance(item.get("permissions"), dict) else {}
     return Repository(path=path, clone_url=clone_url, private=item.get("private") is True,
@@ -94,7 +134,7 @@ def repository_of(item):
 def hook_id_of(hook):
     """The id a forge gave the webhook it added; ForgeError when it gave none."""
     hook_id = hook.get("id") if isinstance(hook, dict) else None
-    if not isinstance(hook_id, int) or isinstance(hook_id, bool):
+    if not isinstance(hook_id, int) or isinstance(hook_id, bool) or not 0 < hook_id < 10**18:
         raise ForgeError("the forge did not say which webhook it added")
     return str(hook_id)
 
@@ -118,11 +158,3 @@ def pages(fetch):
             break
         items += found
     return items
-
-
-def _said(response):
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message or response.reason)[:200]

@@ -2,11 +2,11 @@
 any of them (each refusal a BadDelivery naming the field), and where a status points."""
 import re
 
-import requests
-
 from pipeline.git.inputs import check_branch, check_commit_hash
 
+from . import hosting
 from .events import BadDelivery
+from .hosting import ForgeError
 
 ALL_ZEROS = re.compile(r"0+")
 DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
@@ -77,10 +77,26 @@ def text(value, limit):
     return value[:limit] if isinstance(value, str) else None
 
 
+class Refused(ForgeError):
+    """The forge answered a status with an error: its `status` and its `answer` (text)."""
+
+    def __init__(self, status, answer):
+        super().__init__(f"the forge answered {status}: {answer[:200]}")
+        self.status, self.answer = status, answer
+
+
+def sent(app, url, headers, body, checked=True):
+    """POST a status's JSON `body` to the forge (see hosting.request); Refused when it does not take it."""
+    status, answer = hosting.request(app, "POST", url, headers, json=body, checked=checked)
+    if status >= 300:
+        raise Refused(status, answer.decode(errors="replace"))
+    return answer, status
+
+
 def forge_url(project):
     """The project's self-hosted forge, to send its statuses to."""
     if not project.forge_url:
-        raise requests.exceptions.InvalidURL("the project has no forge address (forge_url) to send statuses to")
+        raise ForgeError("the project has no forge address (forge_url) to send statuses to")
     return project.forge_url
 
 

@@ -19,6 +19,7 @@ def forge(request, app, local_repo):
         Repository("team/lib", local_repo.url),
         Repository("others/theirs", local_repo.url, admin=False),
         Repository("team/closed", local_repo.url, refuses_hooks=True),
+        Repository("team/elsewhere", "https://elsewhere.example/team/elsewhere.git"),
     ])
     if kind == "github":
         app.config["STOKER_GITHUB_API_URL"] = fake.url
@@ -44,7 +45,8 @@ def test_a_repository_is_connected_from_the_list_and_disconnected_with_its_proje
 
     listed = client.get(f"/api/forges/{forge.kind}/repositories", headers=headers).get_json()["repositories"]
     # Those it may administer, every page of them (the forge gives two at a time), by name.
-    assert [repo["forgeRepo"] for repo in listed] == ["team/app", "team/closed", "team/docs", "team/lib"]
+    assert [repo["forgeRepo"] for repo in listed] == ["team/app", "team/closed", "team/docs", "team/elsewhere",
+                                                      "team/lib"]
     assert listed[0]["private"] is True
 
     made = client.post("/api/project/projects", headers=headers,
@@ -80,6 +82,9 @@ def test_what_cannot_be_connected_makes_no_project(client, accounts, forge):
     connect(client, headers, forge)
     assert make("others/theirs").status_code == 403
     assert make("team/nowhere").status_code == 404
+    # A forge may only say to clone from itself: the account's token goes with the clone.
+    elsewhere = make("team/elsewhere")
+    assert elsewhere.status_code == 422 and "clone address elsewhere" in elsewhere.get_json()["message"]
     refused = make("team/closed")
     assert refused.status_code == 422 and "would not take the webhook" in refused.get_json()["message"]
     assert Project.select().count() == 0

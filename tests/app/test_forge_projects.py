@@ -7,7 +7,7 @@ import pytest
 from app.api.projects import repo_on_forge
 from app.forges import FORGES
 from app.records.models import Forge
-from tests.support import create_project
+from tests.support import LocalRepo, create_project
 
 
 def patch(client, headers, project_id, **fields):
@@ -32,10 +32,34 @@ def test_a_gitea_project_reports_to_its_own_server_and_hears_its_own_webhook_alo
     answer = client.post(f"/api/webhooks/github/{project['id']}", json={}, headers={"X-GitHub-Event": "ping"})
     assert answer.status_code == 404
 
-    # Back to GitHub: the self-hosted address must go with it; the repository's path stays.
+    # Back to GitHub: the self-hosted address must go with it; the repository's path stays, and the
+    # token, given for the Gitea server, does not go to GitHub with it.
     assert patch(client, headers, project["id"], forge="github").status_code == 400
     moved = patch(client, headers, project["id"], forge="github", forgeUrl=None).get_json()["project"]
-    assert (moved["forge"], moved["forgeRepo"], moved["reportsToGithub"]) == ("github", "team/app", True)
+    assert (moved["forge"], moved["forgeRepo"], moved["reportsToGithub"]) == ("github", "team/app", False)
+    again = patch(client, headers, project["id"], forgeToken="ghp_2").get_json()["project"]
+    assert again["reportsToGithub"] is True
+
+
+def test_a_token_goes_nowhere_but_where_it_was_given_for(client, accounts, local_repo, app):
+    """Any admin may change where a project points; its tokens stay behind unless given anew, so none
+    can be sent to a host of theirs, or reach another repository."""
+    app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"] = True
+    headers = accounts.headers()
+    project = create_project(client, accounts.token(), local_repo, "true", forge="gitea",
+                             forgeUrl="http://127.0.0.1:3000", forgeRepo="team/app", forgeToken="t1",
+                             repoToken="r1")["project"]
+    assert project["reportsToForge"] is True and project["hasRepoToken"] is True
+    elsewhere = patch(client, headers, project["id"], forgeUrl="http://127.0.0.2:3000").get_json()["project"]
+    assert elsewhere["reportsToForge"] is False
+    other = patch(client, headers, project["id"], forgeUrl="http://127.0.0.1:3000", forgeToken="t2",
+                  forgeRepo="team/other").get_json()["project"]
+    assert other["reportsToForge"] is True
+    assert patch(client, headers, project["id"], forgeRepo="team/app").get_json()["project"]["reportsToForge"] is False
+    second = LocalRepo(local_repo.path.parent / "second")
+    second.commit({"README": "another\n"})
+    moved = patch(client, headers, project["id"], repoUrl=second.url).get_json()["project"]
+    assert moved["hasRepoToken"] is False
 
 
 def test_the_first_names_of_the_settings_still_work(client, accounts, local_repo):

@@ -8,11 +8,11 @@ import logging
 import time
 
 import pytest
-import requests
 
 from app.forges import FORGES, gitlab
 from app.forges.events import BadDelivery, Delete, PullRequest, PullRequestClosed, Push
 from app.forges.gitea import FORGEJO, GITEA
+from app.forges.hosting import ForgeError
 from app.records.models import Build, Project
 from app.records.vault import seal
 from app.records.words import Status
@@ -540,7 +540,9 @@ GITLAB_WORDS = {Status.QUEUED: "pending", Status.RUNNING: "running", Status.PASS
 
 
 def reporting(app, url, token="forge-token"):
-    """A project whose statuses go to the forge at `url`, and a build of it (neither saved)."""
+    """A project whose statuses go to the forge at `url` (on loopback: the server allows private hosts),
+    and a build of it (neither saved)."""
+    app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"] = True
     project = Project(github_repo="octo/demo", forge_url=url, github_token_sealed=seal(app.config["SECRET_KEY"], token))
     return project, Build(id=7, project=project, commit_hash=COMMIT)
 
@@ -570,7 +572,7 @@ def test_a_status_the_forge_refuses_is_an_error_for_the_outbox_to_retry(app, for
                       (400, {"message": {"state": ["does not have a valid value"]}})])
     project, build = reporting(app, fake.url)
     for _ in range(2):
-        with pytest.raises(requests.HTTPError):
+        with pytest.raises(ForgeError, match="the forge answered (500|400)"):
             FORGES[forge].send_status(app, project, build, Status.PASSED, "Passed")
     FORGES[forge].send_status(app, project, build, Status.PASSED, "Passed")
     assert len(fake.calls) == 3
@@ -589,5 +591,16 @@ def test_a_state_gitlab_already_has_counts_as_delivered(app, forge_api, caplog):
 @pytest.mark.parametrize("forge", ["gitea", "forgejo", "gitlab"])
 def test_a_project_with_no_forge_address_is_told_so(app, forge):
     project, build = reporting(app, None)
-    with pytest.raises(requests.RequestException, match="no forge address"):
+    with pytest.raises(ForgeError, match="no forge address"):
         FORGES[forge].send_status(app, project, build, Status.PASSED, "Passed")
+
+
+@pytest.mark.parametrize("forge", ["gitea", "forgejo", "gitlab"])
+def test_a_status_goes_to_no_private_address_unless_the_server_allows_them(app, forge_api, forge):
+    """The address is checked as the status is sent, and the connection made to the address checked."""
+    fake = forge_api()
+    project, build = reporting(app, fake.url)
+    app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"] = False
+    with pytest.raises(ForgeError, match="private or loopback"):
+        FORGES[forge].send_status(app, project, build, Status.PASSED, "Passed")
+    assert fake.calls == []
