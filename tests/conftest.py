@@ -160,26 +160,25 @@ def entrypoint_image(docker_client, tmp_path_factory):
                                  "stoker-test-entrypoint:latest", OWN_ENTRYPOINT)
 
 
-@pytest.fixture(scope="session")
-def android_image(docker_client):
-    """The Android builder image this checkout builds with; `.ci/run` makes it."""
-    name = default_android_image()
+def made_here(docker_client, name, what, command):
+    """`name`, an image Stoker makes from Debian's packages (`.ci/run` makes each), or unavailable."""
     try:
         docker_client.images.get(name)
     except docker.errors.ImageNotFound:
-        unavailable(f"the Android builder image {name} is missing: run 'stoker make-android-image'")
+        unavailable(f"{what} {name} is missing: run 'stoker {command}'")
     return name
+
+
+@pytest.fixture(scope="session")
+def android_image(docker_client):
+    """The Android builder image this checkout builds with."""
+    return made_here(docker_client, default_android_image(), "the Android builder image", "make-android-image")
 
 
 @pytest.fixture(scope="session")
 def image_builder(docker_client):
-    """The image builder this checkout runs for `image: stoker-image-builder`; `.ci/run` makes it."""
-    name = default_image_builder()
-    try:
-        docker_client.images.get(name)
-    except docker.errors.ImageNotFound:
-        unavailable(f"the image builder {name} is missing: run 'stoker make-image-builder'")
-    return name
+    """The image builder this checkout runs for `image: stoker-image-builder`."""
+    return made_here(docker_client, default_image_builder(), "the image builder", "make-image-builder")
 
 
 # --- the app, in this process ----------------------------------------------

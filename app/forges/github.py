@@ -154,13 +154,6 @@ def _push(payload):
                 author=author_name[:255] if isinstance(author_name, str) else None)
 
 
-def _branch(value, what):
-    try:
-        return check_branch(value)
-    except ValueError as exc:
-        raise BadDelivery(f"Pull request payload '{what}': {exc}") from None
-
-
 def _number(pull, payload):
     number = pull.get("number", payload.get("number"))
     if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 9_999_999_999:
@@ -188,8 +181,8 @@ def _pull_request(payload):
         raise BadDelivery(f"Pull request payload 'head.sha': {exc}") from None
     title = pull.get("title") if isinstance(pull.get("title"), str) else ""
     url = pull.get("html_url") if isinstance(pull.get("html_url"), str) else None
-    return PullRequest(number=number, head_sha=head_sha, head_branch=_branch(head.get("ref"), "head.ref"),
-                       base_branch=_branch(base.get("ref"), "base.ref"),
+    return PullRequest(number=number, head_sha=head_sha, head_branch=shared.branch(head.get("ref"), "Pull request payload 'head.ref'"),
+                       base_branch=shared.branch(base.get("ref"), "Pull request payload 'base.ref'"),
                        head_repo=head_name[:200] if isinstance(head_name, str) else None,
                        fork=head_repo is None or head_name != base_repo.get("full_name"),
                        title=title[:500], url=url and url[:500])

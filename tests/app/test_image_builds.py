@@ -38,6 +38,15 @@ steps:
       insecure: true
 """
 
+# A build of the image that keeps it nowhere: no registry, no way out needed.
+DRY_RUN = f"""\
+  - name: image
+    image: stoker-image-builder
+    settings:
+      repo: {REPO}
+      dry_run: true
+"""
+
 RUN = f"""\
 steps:
   - name: use
@@ -147,12 +156,7 @@ steps:
   - name: plain
     commands:
       - if unshare -U -r true 2>/dev/null; then echo namespace made; else echo namespace refused; fi
-  - name: image
-    image: stoker-image-builder
-    settings:
-      repo: {REPO}
-      dry_run: true
-""")
+{DRY_RUN}""")
     assert build["status"] == Status.PASSED, log
     assert "\nnamespace refused\n" in log and "\nnamespace made\n" not in log
     assert "built; not pushed (dry_run)" in log
@@ -179,12 +183,7 @@ env:
   PATH: /workspace/bin:/usr/bin:/bin
   LD_PRELOAD: /workspace/nothing.so
 steps:
-  - name: image
-    image: stoker-image-builder
-    settings:
-      repo: {REPO}
-      dry_run: true
-""")
+{DRY_RUN}""")
     assert build["status"] == Status.PASSED, log
     assert "the repository ran first" not in log and "built; not pushed (dry_run)" in log
 
