@@ -19,7 +19,7 @@ from .. import runtime
 from ..background import caches, mail, mirrors
 from ..background.retention import MAX_KEEP_BUILDS
 from ..forges import FORGES, github
-from ..forges.hosting import ForgeError
+from ..forges.hosting import ForgeError, path_of
 from ..records import remotes, vault
 from ..records.jobs import BUILD
 from ..records.lifecycle import cancel_unfinished, changes, queue_build
@@ -50,8 +50,6 @@ def _text(data, key, *, default=None, max_length):
 
 # An ssh remote as git writes it: git@host:owner/repo.git, or ssh://git@host[:port]/owner/repo.git.
 SSH_REMOTE = re.compile(r"(?:ssh://)?[A-Za-z0-9._-]+@(?P<host>[A-Za-z0-9.-]+)(?::\d+)?[:/](?P<path>.+)")
-# A repository's path on a forge: "owner/repo", or GitLab's "group/subgroup/project".
-FORGE_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){1,20}")
 # The names each forge setting had when GitHub was the only forge, still taken.
 FORGE_ALIASES = {"githubRepo": "forgeRepo", "githubToken": "forgeToken"}
 
@@ -85,10 +83,7 @@ def _forge_fields(data, project=None):
     repo_url = data.get("repoUrl", project.repo_url if project else None)
     if repo is None and "forgeRepo" not in data and isinstance(repo_url, str):
         repo = repo_on_forge(forge, forge_url, repo_url)
-    if repo is not None and (not isinstance(repo, str) or not (
-            FORGE_REPO if forge == Forge.GITLAB else github.GITHUB_REPO).fullmatch(repo) or len(repo) > 200
-            # Put in the forge's API paths: a '..' would climb out of the repository's own.
-            or {".", ".."} & set(repo.split("/"))):
+    if repo is not None and path_of(repo, nested=forge == Forge.GITLAB) is None:
         raise ApiError(400, f"{named['forgeRepo']} must be the repository's path on its forge: 'owner/repo'"
                             + (" ('group/subgroup/project')" if forge == Forge.GITLAB else ""))
     fields["github_repo"] = repo
@@ -128,7 +123,7 @@ def repo_on_forge(forge, forge_url, repo_url):
     path = path.strip("/")
     path = path[:-4] if path.endswith(".git") else path
     on_forge = remote_host and remote_host.lower() == (host or "").lower()
-    return path if on_forge and FORGE_REPO.fullmatch(path) and not {".", ".."} & set(path.split("/")) else None
+    return path_of(path) if on_forge else None
 
 
 def _setting_fields(data, *, creating):
@@ -294,8 +289,7 @@ def _from_forge(data):
         raise ApiError(400, "connect takes the repository's address from the forge: give forgeRepo, not repoUrl "
                             "or forgeUrl")
     path = data.get("forgeRepo")
-    if not isinstance(path, str) or not (FORGE_REPO if forge == Forge.GITLAB else github.GITHUB_REPO).fullmatch(path) \
-            or {".", ".."} & set(path.split("/")):
+    if path_of(path, nested=forge == Forge.GITLAB) is None:
         raise ApiError(400, "forgeRepo must be the repository's path on its forge: 'owner/repo'")
     account, token = forge_account(forge)
     repository = forge_answer(FORGES[forge].repository, account.url, token, path)

@@ -15,9 +15,7 @@ from .hosting import PAGE_SIZE, ForgeError, call, hook_id_of, pages, repository_
 REFUSED = "Missing or invalid X-Hub-Signature-256"
 # Where it keeps a pull request's head, in the base repository.
 PULL_REF = "refs/pull/{number}/head"
-ALL_ZEROS = re.compile(r"0+")
 COMMIT = re.compile(r"[0-9a-f]{40}")
-DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 # The pull request actions that bring a commit to build; "closed" ends one.
 PULL_REQUEST_BUILDS = ("opened", "synchronize", "reopened", "ready_for_review")
 
@@ -33,7 +31,6 @@ STATES = {
     Status.SKIPPED: "success",
 }
 CONTEXT = "stoker"
-GITHUB_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 GITHUB_URL = re.compile(r"(?:https://github\.com/|git@github\.com:)([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?")
 
 
@@ -108,7 +105,7 @@ def verify(secret, headers, body):
 
 def delivery_id(headers):
     value = headers.get("X-GitHub-Delivery", "")
-    return value if DELIVERY_ID.fullmatch(value) else None
+    return value if shared.DELIVERY_ID.fullmatch(value) else None
 
 
 def read(headers, payload):
@@ -126,7 +123,7 @@ def read(headers, payload):
 
 def _push(payload):
     ref, after = payload.get("ref"), payload.get("after")
-    if payload.get("deleted") is True or (isinstance(after, str) and ALL_ZEROS.fullmatch(after)):
+    if payload.get("deleted") is True or shared.deletes(after):
         return Delete(ref if isinstance(ref, str) else "")
     if not isinstance(ref, str) or len(ref) > 300:
         raise BadDelivery("Push payload has no ref")
@@ -149,7 +146,7 @@ def _push(payload):
     return Push(ref=ref, after=commit_hash,
                 # A new branch has none (all zeros): its changes are those since it left the default branch.
                 before=before if isinstance(before, str) and COMMIT.fullmatch(before)
-                and not ALL_ZEROS.fullmatch(before) else None,
+                and not shared.deletes(before) else None,
                 message=message if isinstance(message, str) else None,
                 author=author_name[:255] if isinstance(author_name, str) else None)
 

@@ -112,18 +112,20 @@ def said(answer):
 PATH = re.compile(r"[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){1,20}")
 
 
-def path_of(value):
-    """`value` when it is a repository path with no '.' or '..' part (it is put in API paths), else None."""
+def path_of(value, nested=True):
+    """`value` when it is a repository path with no '.' or '..' part (it is put in API paths), else None.
+    Not `nested`: owner/name, no deeper, as GitHub's, Gitea's and Forgejo's are (GitLab's have groups)."""
     if not isinstance(value, str) or len(value) > 200 or not PATH.fullmatch(value):
         return None
-    return None if {".", ".."} & set(value.split("/")) else value
+    if {".", ".."} & set(value.split("/")) or (not nested and value.count("/") != 1):
+        return None
+    return value
 
 
 def repository_of(item):
     """A repository as GitHub, Gitea and Forgejo answer one; None for an answer that is not one."""
-    path, clone_url = path_of(text(item, "full_name", 200)), text(item, "clone_url")
-    # GitHub's, Gitea's and Forgejo's repositories are owner/name, no deeper.
-    if path is None or clone_url is None or path.count("/") != 1:
+    path, clone_url = path_of(text(item, "full_name", 200), nested=False), text(item, "clone_url")
+    if path is None or clone_url is None:
         return None
     permissions = item.get("permissions") if isinstance(item.get("permissions"), dict) else {}
     return Repository(path=path, clone_url=clone_url, private=item.get("private") is True,
