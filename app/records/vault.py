@@ -100,14 +100,12 @@ def access_of(project, server_secret):
         known_hosts=project.ssh_known_hosts, pin=pin)
 
 
-def registries_of(project, server_secret, image_builds=False):
-    """The project's registry credentials, unsealed: {host: (username, password)}; with `image_builds`,
-    only those it gives its image builder."""
-    rows = ProjectRegistry.select().where(ProjectRegistry.project == project.id)
-    if image_builds:
-        rows = rows.where(ProjectRegistry.image_builds == True)  # noqa: E712
-    return {row.host: (row.username, unseal(server_secret, row.password_sealed, "the registry passwords"))
-            for row in rows}
+def registries_of(project, server_secret):
+    """The project's registry credentials, unsealed, each read once: ({host: (username, password)}, the
+    hosts among them it gives its image builder)."""
+    rows = list(ProjectRegistry.select().where(ProjectRegistry.project == project.id))
+    return ({row.host: (row.username, unseal(server_secret, row.password_sealed, "the registry passwords"))
+             for row in rows}, {row.host for row in rows if row.image_builds})
 
 
 def make_deploy_key(comment):

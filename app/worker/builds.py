@@ -58,10 +58,11 @@ def run_build(worker, runner, build):
             secrets = secrets_of(build, worker.app.config["SECRET_KEY"])
             access = access_of(build.project, worker.app.config["SECRET_KEY"])
             # A fork's code could run in a private image pulled for it: it gets no credentials either.
-            registries = {} if build.fork else registries_of(build.project, worker.app.config["SECRET_KEY"])
+            registries, for_builder = ({}, ()) if build.fork else registries_of(build.project,
+                                                                                 worker.app.config["SECRET_KEY"])
             # What the image builder gets its Dockerfile can read: never for a pull request, as secrets by default.
-            builder_registries = {} if build.fork or build.event == Event.PULL_REQUEST else registries_of(
-                build.project, worker.app.config["SECRET_KEY"], image_builds=True)
+            builder_registries = {} if build.event == Event.PULL_REQUEST else {
+                host: registries[host] for host in for_builder}
         except VaultError as exc:
             move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=worker.name, error=str(exc))
             return
