@@ -6,9 +6,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from .http import LocalHttp
+from .http import LocalHttp, reply_json
 
 PAGE = 2  # a small page, so that listing must follow pages as it would on a real forge
 
@@ -43,15 +43,7 @@ class ForgeServer:
                 body = json.loads(raw) if raw else None
                 fake.calls.append({"method": method, "path": self.path, "body": body,
                                    "auth": self.headers.get("Authorization") or self.headers.get("PRIVATE-TOKEN")})
-                status, answer, headers = fake.answer(method, self.path, self.headers, body)
-                data = json.dumps(answer).encode() if answer is not None else b""
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, *fake.answer(method, self.path, self.headers, body))
 
             def do_GET(self):
                 self._answer("GET")
@@ -82,12 +74,12 @@ class ForgeServer:
 
     def answer(self, method, raw_path, headers, body):
         if not self.authorized(headers):
-            return 401, {"message": "Bad credentials"}, {}
+            return 401, {"message": "Bad credentials"}
         parts = urlsplit(raw_path)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
         prefix = {"github": "", "gitea": "/api/v1", "forgejo": "/api/v1", "gitlab": "/api/v4"}[self.kind]
         if not parts.path.startswith(prefix + "/"):
-            return 404, {"message": "Not Found"}, {}
+            return 404, {"message": "Not Found"}
         path = parts.path[len(prefix):]
         if self.kind == "gitlab":
             return self._gitlab(method, path, query, body)
@@ -99,28 +91,28 @@ class ForgeServer:
 
     def _github_like(self, method, path, query, body):
         if method == "GET" and path == "/user":
-            return 200, {"login": self.login, "id": 7}, {}
+            return 200, {"login": self.login, "id": 7}
         if method == "GET" and path == "/user/repos":
             listed = [self._repo_json(repo) for repo in self.repositories.values()]
-            return 200, self._page(listed, query, "per_page" if self.kind == "github" else "limit"), {}
+            return 200, self._page(listed, query, "per_page" if self.kind == "github" else "limit")
         match = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
         if not match or match[1] not in self.repositories:
-            return 404, {"message": "Not Found"}, {}
+            return 404, {"message": "Not Found"}
         repo, rest = self.repositories[match[1]], match[2] or ""
         if method == "GET" and rest == "":
-            return 200, self._repo_json(repo), {}
+            return 200, self._repo_json(repo)
         if method == "POST" and rest == "/hooks":
             if repo.refuses_hooks:
-                return 422, {"message": "Validation Failed"}, {}
+                return 422, {"message": "Validation Failed"}
             self.next_hook += 1
             repo.hooks[self.next_hook] = body
-            return 201, {"id": self.next_hook, "active": True, "config": body.get("config"), "events": body.get("events")}, {}
+            return 201, {"id": self.next_hook, "active": True, "config": body.get("config"), "events": body.get("events")}
         hook = re.fullmatch(r"/hooks/(\d+)", rest)
         if method == "DELETE" and hook:
-            return (204, None, {}) if repo.hooks.pop(int(hook[1]), None) is not None else (404, {"message": "Not Found"}, {})
+            return (204, None) if repo.hooks.pop(int(hook[1]), None) is not None else (404, {"message": "Not Found"})
         if method == "POST" and rest.startswith("/statuses/"):
-            return 201, {"state": body.get("state")}, {}
-        return 404, {"message": "Not Found"}, {}
+            return 201, {"state": body.get("state")}
+        return 404, {"message": "Not Found"}
 
     def _repo_json(self, repo):
         owner, name = repo.path.split("/", 1)
@@ -131,31 +123,31 @@ class ForgeServer:
 
     def _gitlab(self, method, path, query, body):
         if method == "GET" and path == "/user":
-            return 200, {"username": self.login, "id": 7}, {}
+            return 200, {"username": self.login, "id": 7}
         if method == "GET" and path == "/projects":
             wanted = int(query.get("min_access_level", 0))
             listed = [self._project_json(repo) for repo in self.repositories.values()
                       if (40 if repo.admin else 30) >= wanted]
-            return 200, self._page(listed, query, "per_page"), {}
+            return 200, self._page(listed, query, "per_page")
         match = re.fullmatch(r"/projects/([^/]+)(/.*)?", path)
         found = match and unquote(match[1]) in self.repositories
         if not found:
-            return 404, {"message": "404 Project Not Found"}, {}
+            return 404, {"message": "404 Project Not Found"}
         repo, rest = self.repositories[unquote(match[1])], match[2] or ""
         if method == "GET" and rest == "":
-            return 200, self._project_json(repo), {}
+            return 200, self._project_json(repo)
         if method == "POST" and rest == "/hooks":
             if repo.refuses_hooks:
-                return 422, {"message": "Invalid url given"}, {}
+                return 422, {"message": "Invalid url given"}
             self.next_hook += 1
             repo.hooks[self.next_hook] = body
-            return 201, {"id": self.next_hook, "url": body.get("url")}, {}
+            return 201, {"id": self.next_hook, "url": body.get("url")}
         hook = re.fullmatch(r"/hooks/(\d+)", rest)
         if method == "DELETE" and hook:
-            return (204, None, {}) if repo.hooks.pop(int(hook[1]), None) is not None else (404, {"message": "404 Not found"}, {})
+            return (204, None) if repo.hooks.pop(int(hook[1]), None) is not None else (404, {"message": "404 Not found"})
         if method == "POST" and rest.startswith("/statuses/"):
-            return 201, {"status": body.get("state")}, {}
-        return 404, {"message": "404 Not Found"}, {}
+            return 201, {"status": body.get("state")}
+        return 404, {"message": "404 Not Found"}
 
     def _project_json(self, repo):
         return {"id": abs(hash(repo.path)) % 10_000, "path_with_namespace": repo.path, "name": repo.path.rsplit("/", 1)[1],
@@ -163,6 +155,3 @@ class ForgeServer:
                 "http_url_to_repo": repo.clone_url, "ssh_url_to_repo": f"git@forge.test:{repo.path}.git",
                 "web_url": f"https://forge.test/{repo.path}",
                 "permissions": {"project_access": {"access_level": 40 if repo.admin else 30}, "group_access": None}}
-
-    def encoded(self, path):
-        return quote(path, safe="")

@@ -6,7 +6,7 @@ import hmac
 import json
 from http.server import BaseHTTPRequestHandler
 
-from .http import LocalHttp
+from .http import LocalHttp, reply_json
 from .services import FORGE_FIXTURES, unavailable
 
 
@@ -65,13 +65,7 @@ class FakeForge:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.calls.append({"path": self.path, "auth": self.headers["Authorization"],
                                    "private_token": self.headers["PRIVATE-TOKEN"], **body})
-                status, answer = fake.answers.pop(0) if fake.answers else (201, {})
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, *(fake.answers.pop(0) if fake.answers else (201, {})))
 
             def log_message(self, *args):
                 pass

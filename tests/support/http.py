@@ -1,5 +1,6 @@
 """HTTP on loopback: servers of our own in a thread, and requests sent exactly as written."""
 import http.client
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -23,6 +24,17 @@ def raw_get(server, path):
         return response.status, response.read().decode(errors="replace")
     finally:
         connection.close()
+
+
+def reply_json(handler, status, answer):
+    """Answer the request `handler` (a BaseHTTPRequestHandler) serves with `status` and `answer` as
+    JSON (None: no body)."""
+    data = json.dumps(answer).encode() if answer is not None else b""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 class LocalHttp:
