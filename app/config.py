@@ -4,6 +4,7 @@ Nothing else in Stoker reads os.environ; the README's configuration table
 lists exactly what `from_env` reads.
 """
 import os
+import re
 import secrets
 from datetime import timedelta
 from ipaddress import ip_network
@@ -85,6 +86,8 @@ def from_env(environ=None):
         "STOKER_DOWNLOAD_URL_SECONDS": int(env.get("STOKER_DOWNLOAD_URL_SECONDS", "3600")),
         "STOKER_APP_BUILD_TIMEOUT": float(env.get("STOKER_APP_BUILD_TIMEOUT", "300")),
         "STOKER_REGISTRATION": _one_of(env, "STOKER_REGISTRATION", "invitation", ("invitation", "open")),
+        # Where people may sign in besides a password: each STOKER_OAUTH_<NAME>_KIND names one.
+        "STOKER_OAUTH": sign_in_providers(env),
         "STOKER_LOGIN_FAILURES_PER_USER": int(env.get("STOKER_LOGIN_FAILURES_PER_USER", "10")),
         "STOKER_LOGIN_FAILURES_PER_ADDRESS": int(env.get("STOKER_LOGIN_FAILURES_PER_ADDRESS", "50")),
         "STOKER_CONNECTIONS_PER_ADDRESS": int(env.get("STOKER_CONNECTIONS_PER_ADDRESS", "128")),
@@ -142,6 +145,50 @@ def _one_of(env, name, default, allowed):
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value
+
+
+# What each kind of sign-in provider is, where a forge's public instance is, and the scopes asked
+# by default: a forge's are those its one-click connection needs (repositories, webhooks).
+OAUTH_KINDS = {
+    "github": ("GitHub", "https://github.com", "read:user repo admin:repo_hook"),
+    "gitea": ("Gitea", None, ""),
+    "forgejo": ("Forgejo", None, ""),
+    "gitlab": ("GitLab", "https://gitlab.com", "read_user api"),
+    "oidc": ("OpenID Connect", None, "openid profile email"),
+}
+OAUTH_NAME = re.compile(r"[a-z][a-z0-9]{0,29}")
+
+
+def sign_in_providers(env):
+    """Each sign-in provider STOKER_OAUTH_<NAME>_KIND names, by its name in lower case, its settings
+    checked: a provider set up wrong stops the server at start rather than a sign-in later."""
+    providers = {}
+    for key in sorted(env):
+        match = re.fullmatch(r"STOKER_OAUTH_(\w+)_KIND", key)
+        if not match:
+            continue
+        prefix, name = f"STOKER_OAUTH_{match[1]}_", match[1].lower()
+        if not OAUTH_NAME.fullmatch(name):
+            raise ValueError(f"{key}: the provider's name must be a letter then up to 29 letters or digits")
+        kind = _one_of(env, key, "", tuple(OAUTH_KINDS))
+        label, public_url, scopes = OAUTH_KINDS[kind]
+        url = env.get(prefix + ("ISSUER" if kind == "oidc" else "URL")) or public_url or ""
+        # An issuer is compared with its ID tokens' as it is spelt (Authentik's ends in a slash).
+        url = url if kind == "oidc" else url.rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"{prefix}{'ISSUER' if kind == 'oidc' else 'URL'} must be the provider's "
+                             f"https:// address")
+        client_id, client_secret = env.get(prefix + "CLIENT_ID"), env.get(prefix + "CLIENT_SECRET")
+        if not client_id or not client_secret:
+            raise ValueError(f"{prefix}CLIENT_ID and {prefix}CLIENT_SECRET are both needed")
+        providers[name] = {
+            "name": name, "kind": kind, "url": url, "client_id": client_id, "client_secret": client_secret,
+            "label": env.get(prefix + "LABEL") or (label if kind != "oidc" else match[1].title()),
+            "scopes": env.get(prefix + "SCOPES", scopes),
+            "signup": _one_of(env, prefix + "SIGNUP", "invitation", ("invitation", "open")),
+        }
+    return providers
 
 
 def persistent_secret(data_dir):

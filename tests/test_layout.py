@@ -56,8 +56,9 @@ MAY_IMPORT = {
     "app.records": ("app.records", *BASE),
     "app.live": ("app.live", "app.records", *BASE),
     "app.forges": ("app.forges", "app.records", *BASE),
+    "app.signin": BASE,
     "app.background": ("app.background", "app.forges", "app.records", *BASE),
-    "app.api": ("app.api", "app.background", "app.live", "app.forges", "app.records", *BASE),
+    "app.api": ("app.api", "app.background", "app.live", "app.forges", "app.signin", "app.records", *BASE),
     "app.worker": ("app.worker", "app.background", "app.live", "app.forges", "app.records", *BASE),
 }
 PROCESS = ("app", "app.factory", "app.cli")

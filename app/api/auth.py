@@ -45,14 +45,8 @@ TAKEN = "Username is already taken"
 
 
 def _usable_invitation(code):
-    """The unused, unexpired invitation with this code from an admin not since disabled, as a
-    query; raise 403 unless there is one."""
-    query = (Invitation.select().join(User, on=(Invitation.created_by == User.id))
-             .where((Invitation.code_hash == invitation_hash(code)) & Invitation.used_at.is_null()
-                    & (Invitation.expires_at > utcnow()) & ~User.disabled))
-    if not query.exists():
+    if not Invitation.usable(invitation_hash(code)).exists():
         raise ApiError(403, BY_INVITATION)
-    return query
 
 
 @bp.post("/register")
@@ -80,11 +74,8 @@ def register():
                 raise ApiError(409, TAKEN)
             user = User.create(username=username, password_hash=password_hash, admin=first)
             # Someone else may have become the first meanwhile: then this one needs an invitation too.
-            if closed and not first:
-                used = (Invitation.update(used_by=user, used_at=utcnow())
-                        .where(Invitation.id.in_(_usable_invitation(code or "").select(Invitation.id))).execute())
-                if not used:
-                    raise ApiError(403, BY_INVITATION)
+            if closed and not first and not Invitation.use(invitation_hash(code or ""), user):
+                raise ApiError(403, BY_INVITATION)
     except IntegrityError:
         raise ApiError(409, TAKEN) from None
     return jsonify(message="User registered", user=user.to_json()), 201

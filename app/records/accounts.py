@@ -38,6 +38,19 @@ class Invitation(BaseModel):
     used_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
 
+    @classmethod
+    def usable(cls, code_hash):
+        """The unused, unexpired invitation with this code's hash from an admin not since disabled, as a query."""
+        return (cls.select().join(User, on=(cls.created_by == User.id))
+                .where((cls.code_hash == code_hash) & cls.used_at.is_null() & (cls.expires_at > utcnow())
+                       & ~User.disabled))
+
+    @classmethod
+    def use(cls, code_hash, user):
+        """Use the invitation up for `user`; False if it was not there to use."""
+        return bool(cls.update(used_by=user, used_at=utcnow())
+                    .where(cls.id.in_(cls.usable(code_hash).select(cls.id))).execute())
+
 
 class ApiToken(BaseModel):
     """A long-lived token for scripts, `stk_` and random bytes; only its sha256 is kept."""
@@ -102,3 +115,43 @@ class ForgeAccount(BaseModel):
 
     def to_json(self):
         return {"forge": self.forge, "url": self.url, "login": self.login, "connectedAt": iso(self.created_at)}
+
+
+class SignInIdentity(BaseModel):
+    """An account at a sign-in provider (a forge, or an OpenID Connect issuer) that signs in as a user.
+    It is known by the provider's address and its own id there, never by a name or an e-mail address,
+    which another account there may take."""
+
+    user = ForeignKeyField(User, backref="sign_in_identities", on_delete="CASCADE")
+    # The provider's name in the settings (STOKER_OAUTH_<NAME>_*), as shown.
+    provider = CharField(max_length=30)
+    # The address it was at: the same name pointed at another server is another provider.
+    issuer = CharField(max_length=500)
+    subject = CharField(max_length=255)
+    login = CharField(max_length=255)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("issuer", "subject"), True),)
+
+    def to_json(self):
+        return {"id": self.id, "provider": self.provider, "login": self.login, "linkedAt": iso(self.created_at),
+                "lastUsedAt": iso(self.last_used_at)}
+
+
+class SignInAttempt(BaseModel):
+    """A sign-in sent to a provider and not yet back: what its callback must match (the state, the
+    browser that set out) and what finishing it needs (the PKCE verifier, the nonce, an invitation,
+    or the user linking the provider). It is used up by the first callback that names it."""
+
+    state_hash = CharField(max_length=64, unique=True)
+    browser_hash = CharField(max_length=64)
+    provider = CharField(max_length=30)
+    verifier = CharField(max_length=128)
+    nonce = CharField(max_length=64)
+    invitation_hash = CharField(max_length=64, null=True)
+    link_user = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    # The client's address, so that one client cannot fill the table for everyone.
+    address = CharField(max_length=64, index=True)
+    expires_at = DateTimeField(index=True)

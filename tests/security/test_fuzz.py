@@ -32,6 +32,10 @@ def fuzzed(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{tmp / 'stoker.db'}",
         "STOKER_DATA_DIR": str(tmp / "data"),
         "STOKER_WORKER_CONCURRENCY": "0",
+        # A sign-in provider, so that its routes answer as they do when one is set up; starting a
+        # sign-in at a forge asks it nothing, and nothing listens at its address.
+        "STOKER_OAUTH_GITEA_KIND": "gitea", "STOKER_OAUTH_GITEA_URL": "http://127.0.0.1:9",
+        "STOKER_OAUTH_GITEA_CLIENT_ID": "stoker", "STOKER_OAUTH_GITEA_CLIENT_SECRET": "secret",
     }, tmp)
     token = login(server, "alice")
     create_project(server, token, repo, "sh ci.sh")
