@@ -159,5 +159,17 @@ window.addEventListener("popstate", show);
 window.addEventListener("stoker:session-ended", sessionEnded);
 setInterval(() => refreshTimes(main), 15000);
 
+// Back from a sign-in provider, the address's fragment says how it went; it is read once and wiped,
+// so the token it may carry is kept neither in the history nor in a bookmark.
+function arrived() {
+  const said = new URLSearchParams(location.hash.slice(1));
+  if (!["signedIn", "signInError", "linked"].some((key) => said.has(key))) return;
+  history.replaceState(null, "", location.pathname);
+  if (said.has("signedIn")) session.signIn(said.get("signedIn"));
+  if (said.has("signInError")) say(said.get("signInError"));
+  if (said.has("linked")) say(`${said.get("linked")} is linked: you can sign in with it.`);
+}
+
+arrived();
 if (session.token) connect();
 show();

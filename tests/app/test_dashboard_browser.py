@@ -50,7 +50,7 @@ def signed_in(page, username):
     """`page`, signed in as `username`, whose password is the one tests' accounts have."""
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Projects")).to_be_visible()
     return page
 
@@ -218,7 +218,7 @@ def test_a_link_to_a_build_signs_in_first_and_sign_out_forgets_the_token(live_se
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("Invalid username or password")
     page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Build #{build_id}")
     assert page.evaluate("sessionStorage.getItem('stoker.token')")
 
@@ -580,3 +580,52 @@ def test_a_forge_account_is_connected_and_a_repository_made_a_project_from_its_l
     finally:
         stop_server(server)
         forge.close()
+
+
+def test_a_person_signs_in_with_a_provider_by_invitation_and_links_one_to_an_account(
+        open_page, database_url, tmp_path):
+    from tests.support.oauth_provider import OAuthProvider
+
+    with OAuthProvider() as provider:
+        provider.sign_in(99, "erin", "erin@example.com", "Erin")
+        prefix = "STOKER_OAUTH_KEYCLOAK_"
+        server = start_server("serve", {
+            "DATABASE_URL": database_url, "STOKER_DATA_DIR": str(tmp_path / "oauth-data"),
+            "STOKER_REGISTRATION": "invitation", prefix + "KIND": "oidc", prefix + "ISSUER": provider.url,
+            prefix + "CLIENT_ID": provider.client_id, prefix + "CLIENT_SECRET": provider.client_secret,
+        }, tmp_path)
+        try:
+            admin = login(server, "alice")
+            page = open_page(server)
+            # Not invited: told why, and not signed in.
+            page.get_by_role("button", name="Sign in with Keycloak").click()
+            expect(page.locator("#banner")).to_contain_text("registration is by invitation")
+            expect(page.get_by_role("heading", name="Sign in to Stoker")).to_be_visible()
+
+            code = api(server, "POST", "/api/admin/invitations", admin, json={}).json()["invitation"]["code"]
+            page.get_by_label("Invitation code").fill(code)
+            page.get_by_role("button", name="Sign in with Keycloak").click()
+            expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+            # The login token came in the address's fragment, and is gone from it.
+            assert page.url == f"{server.url}/"
+
+            # Bob, signed in with his password, links the provider from his tokens page; then it signs in as him.
+            code = api(server, "POST", "/api/admin/invitations", admin, json={}).json()["invitation"]["code"]
+            api(server, "POST", "/api/auth/register", json={"username": "bob", "password": "password123",
+                                                            "invitation": code})
+            bob = signed_in(open_page(server), "bob")
+            provider.sign_in(100, "bobby")
+            bob.goto(f"{server.url}/tokens")
+            bob.get_by_role("button", name="Link Keycloak").click()
+            expect(bob.locator("#banner")).to_contain_text("Keycloak is linked")
+            expect(bob.locator("ul.identities li")).to_contain_text("keycloak as bobby")
+            again = open_page(server)
+            again.get_by_role("button", name="Sign in with Keycloak").click()
+            expect(again.get_by_role("heading", name="Projects")).to_be_visible()
+            again.goto(f"{server.url}/tokens")
+            expect(again.locator("ul.identities li")).to_contain_text("keycloak as bobby")
+        finally:
+            stop_server(server)
+        for tab in (page, bob, again):
+            # The tabs went to the provider and back, as they should: not a stray request.
+            tab.problems[:] = [problem for problem in tab.problems if provider.url not in problem]

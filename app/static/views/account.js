@@ -38,7 +38,35 @@ export function showTokens(main) {
       field("token-name", "Token name", name), field("token-scope", "Scope", scope),
       field("token-days", "Expires after (days)", days), problem,
       h("button", { type: "submit", class: "primary" }, "Make a token")));
-  return Promise.all([drawn, showForgeAccounts(main)]);
+  return Promise.all([drawn, showForgeAccounts(main), showSignIns(main)]);
+}
+
+// The sign-in providers linked to this account, and a button to link each other one the server has.
+async function showSignIns(main) {
+  const problem = problemText();
+  const { list, drawn } = deletableList("/auth/identities", "identities", problem, {
+    id: (identity) => identity.id, label: (identity) => `Unlink ${identity.provider}`,
+    empty: "No sign-in provider linked", attributes: (identity) => ({ "data-identity": identity.provider }),
+    show: (identity) => [h("span", { class: "who" }, identity.provider), ` as ${identity.login}, last used `,
+                         timeAgo(identity.lastUsedAt)] });
+  const { providers } = await api("GET", "/auth/providers");
+  if (!providers.length) return drawn;
+  const buttons = providers.map((provider) => h("button", {
+    type: "button", "data-link": provider.name,
+    onclick: async () => {
+      errorText(problem, null);
+      try {
+        const { authorizeUrl } = await api("POST", `/auth/oauth/${provider.name}/link`, {});
+        location.assign(authorizeUrl);
+      } catch (failure) {
+        errorText(problem, failure);
+      }
+    },
+  }, `Link ${provider.label}`));
+  main.append(h("h2", {}, "Sign-in providers"),
+    h("p", {}, "Sign in to Stoker with your account there, as well as with your password."),
+    list, h("div", { class: "actions" }, ...buttons), problem);
+  return drawn;
 }
 
 // The user's accounts on forges: connected with a token of theirs, they list repositories to make projects of.

@@ -28,8 +28,29 @@ export function showSignIn(main, app) {
     }
   }
 
+  // One button per sign-in provider the server has; with an invitation code filled in, it makes an
+  // account if the provider's one is linked to none.
+  const providers = h("div", { class: "actions providers" });
+  api("GET", "/auth/providers").then(({ providers: found }) => {
+    providers.replaceChildren(...found.map((provider) => h("button", {
+      type: "button", "data-provider": provider.name,
+      onclick: async () => {
+        errorText(error, null);
+        const code = invitation.value.trim();
+        try {
+          const { authorizeUrl } = await api("POST", `/auth/oauth/${provider.name}/start`,
+                                             code ? { invitation: code } : {});
+          location.assign(authorizeUrl);
+        } catch (failure) {
+          errorText(error, failure);
+        }
+      },
+    }, `Sign in with ${provider.label}`)));
+  }).catch(() => {});
+
   main.append(h("section", { class: "card narrow" },
     h("h1", { tabindex: "-1" }, "Sign in to Stoker"),
+    providers,
     h("form", { class: "stack", onsubmit: submit },
       h("label", { for: "username" }, "Username"), username,
       h("label", { for: "password" }, "Password"), password,
