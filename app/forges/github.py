@@ -181,5 +181,7 @@ def _pull_request(payload):
     return PullRequest(number=number, head_sha=head_sha, head_branch=shared.branch(head.get("ref"), "Pull request payload 'head.ref'"),
                        base_branch=shared.branch(base.get("ref"), "Pull request payload 'base.ref'"),
                        head_repo=head_name[:200] if isinstance(head_name, str) else None,
-                       fork=head_repo is None or head_name != base_repo.get("full_name"),
+                       # By the repositories' ids, never their names: a name can be taken again.
+                       fork=head_repo is None or shared.repository_id(head_repo.get("id")) is None
+                       or head_repo.get("id") != base_repo.get("id"),
                        title=title[:500], url=url and url[:500])

@@ -422,6 +422,21 @@ def test_a_gitea_fork_is_told_by_repository_ids_never_names(forge):
     assert read(forge, "pull_request", no_ids).fork is True
 
 
+def test_a_github_fork_is_told_by_repository_ids_never_names():
+    from tests.support.github import github_payload
+
+    def pull(**head_repo):
+        payload = copy.deepcopy(github_payload("pull_request/opened.payload.json"))
+        base = payload["pull_request"]["base"]["repo"]
+        payload["pull_request"]["head"]["repo"] = {**base, **head_repo}
+        return FORGES["github"].read({"X-GitHub-Event": "pull_request"}, lambda: payload)
+
+    assert pull().fork is False
+    assert pull(id=666).fork is True  # the base's name, taken again by another repository
+    assert pull(full_name="someone/renamed").fork is False
+    assert pull(id=None).fork is True
+
+
 def test_a_gitlab_fork_is_told_by_project_ids_never_names():
     opened = payload_of("gitlab", "HookPullRequestOpened.json", object_attributes__source_project_id=666)
     assert opened["object_attributes"]["source"]["path_with_namespace"] == \

@@ -57,7 +57,8 @@ def pull_request(local_repo, number=2, action="opened", fork=False, base="main")
     payload["number"] = pull["number"] = number
     pull["head"]["sha"], pull["base"]["ref"] = sha, base
     if fork:
-        pull["head"]["repo"] = {**pull["head"]["repo"], "full_name": "stranger/Hello-World", "fork": True}
+        pull["head"]["repo"] = {**pull["head"]["repo"], "id": pull["base"]["repo"]["id"] + 1,
+                                "full_name": "stranger/Hello-World", "fork": True}
     return payload, sha
 
 
