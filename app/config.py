@@ -148,12 +148,12 @@ def _one_of(env, name, default, allowed):
 
 
 # What each kind of sign-in provider is, where a forge's public instance is, and the scopes asked
-# by default: a forge's are those its one-click connection needs (repositories, webhooks).
+# by default: who the user is, and no more (an admin widens them to connect repositories too).
 OAUTH_KINDS = {
-    "github": ("GitHub", "https://github.com", "read:user repo admin:repo_hook"),
-    "gitea": ("Gitea", None, ""),
-    "forgejo": ("Forgejo", None, ""),
-    "gitlab": ("GitLab", "https://gitlab.com", "read_user api"),
+    "github": ("GitHub", "https://github.com", "read:user"),
+    "gitea": ("Gitea", None, "read:user"),
+    "forgejo": ("Forgejo", None, "read:user"),
+    "gitlab": ("GitLab", "https://gitlab.com", "read_user"),
     "oidc": ("OpenID Connect", None, "openid profile email"),
 }
 OAUTH_NAME = re.compile(r"[a-z][a-z0-9]{0,29}")

@@ -16,10 +16,14 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-# The longest one request to a provider may take, and how long an issuer's published keys and
-# endpoints are trusted before they are read again.
+# The longest one read from a provider may take, and one request in all; the most of an answer read;
+# how long an issuer's published keys and endpoints are trusted before they are read again, and
+# how long one that could not be read is not asked again.
 TIMEOUT = 10
+DEADLINE = 20
+MAX_ANSWER = 1024 * 1024
 DISCOVERY_SECONDS = 300
+FAILURE_SECONDS = 30
 # How far a provider's clock may be from ours.
 LEEWAY = 60
 
@@ -73,7 +77,7 @@ def finish(app, provider, redirect_uri, code, verifier, nonce):
     label = provider["label"]
     try:
         token = session.fetch_token(endpoints["token_endpoint"], grant_type="authorization_code", code=code,
-                                    code_verifier=verifier, timeout=TIMEOUT)
+                                    code_verifier=verifier)
     except (OAuthError, requests.RequestException, ValueError) as exc:
         raise SignInError(f"{label} did not take the sign-in back: {_reason(exc)}") from None
     access = token.get("access_token")
@@ -84,7 +88,7 @@ def finish(app, provider, redirect_uri, code, verifier, nonce):
         login = next((claims[key] for key in ("preferred_username", "email", "sub") if _text(claims.get(key))), "")
         return Identity(provider["url"], claims["sub"], login[:255], access)
     try:
-        answer = session.get(endpoints["user_endpoint"], timeout=TIMEOUT)
+        answer = session.get(endpoints["user_endpoint"])
         answer.raise_for_status()
         user = answer.json()
     except (requests.RequestException, ValueError) as exc:
@@ -97,14 +101,37 @@ def finish(app, provider, redirect_uri, code, verifier, nonce):
     return Identity(provider["url"], str(subject), login[:255], access)
 
 
-def _session(provider, redirect_uri, auth_methods=None):
+class Bounded(OAuth2Session):
+    """Every request to a provider: no redirect followed, no proxy or .netrc of the environment, and
+    an answer larger than MAX_ANSWER or slower than DEADLINE in all cut off (a read timeout alone
+    lets a provider that sends a byte at a time take for ever)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trust_env = False
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs.update(allow_redirects=False, stream=True, timeout=(5, TIMEOUT))
+        deadline = time.monotonic() + DEADLINE
+        response = super().request(method, url, *args, **kwargs)
+        body = bytearray()
+        with response:
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > MAX_ANSWER or time.monotonic() > deadline:
+                    raise SignInError(f"{url.split('?')[0][:200]} answered more than it may, or too slowly")
+        response._content = bytes(body)
+        return response
+
+
+def _session(provider, redirect_uri=None, auth_methods=None):
     # A forge takes the client's secret in the form; an OpenID provider as it says it does, by
     # default (and by the standard's default) in the Authorization header.
     method = "client_secret_post"
     if provider["kind"] == "oidc" and "client_secret_basic" in (auth_methods or ["client_secret_basic"]):
         method = "client_secret_basic"
-    return OAuth2Session(provider["client_id"], provider["client_secret"], scope=provider["scopes"] or None,
-                         redirect_uri=redirect_uri, code_challenge_method="S256", token_endpoint_auth_method=method)
+    return Bounded(provider["client_id"], provider["client_secret"], scope=provider["scopes"] or None,
+                   redirect_uri=redirect_uri, code_challenge_method="S256", token_endpoint_auth_method=method)
 
 
 def _endpoints(app, provider):
@@ -123,13 +150,30 @@ _discovery_lock = threading.Lock()
 
 
 def _discovered(issuer, fresh=False):
-    """The issuer's published endpoints and keys, read at most every DISCOVERY_SECONDS (or now, `fresh`)."""
+    """The issuer's published endpoints and keys, read at most every DISCOVERY_SECONDS (or now, `fresh`);
+    one that could not be read is not asked again for FAILURE_SECONDS."""
     with _discovery_lock:
         known = _discovery.get(issuer)
-    if known and not fresh and time.monotonic() - known[0] < DISCOVERY_SECONDS:
+    if known and not fresh and time.monotonic() - known[0] < (
+            DISCOVERY_SECONDS if isinstance(known[1], dict) else FAILURE_SECONDS):
+        if isinstance(known[1], SignInError):
+            raise known[1]
         return known[1]
     try:
-        answer = requests.get(issuer.rstrip("/") + "/.well-known/openid-configuration", timeout=TIMEOUT, allow_redirects=False)
+        document = _read_discovery(issuer)
+    except SignInError as exc:
+        with _discovery_lock:
+            _discovery[issuer] = (time.monotonic(), exc)
+        raise
+    with _discovery_lock:
+        _discovery[issuer] = (time.monotonic(), document)
+    return document
+
+
+def _read_discovery(issuer):
+    session = Bounded()
+    try:
+        answer = session.get(issuer.rstrip("/") + "/.well-known/openid-configuration", withhold_token=True)
         answer.raise_for_status()
         document = answer.json()
         if not isinstance(document, dict) or document.get("issuer") != issuer:
@@ -137,14 +181,11 @@ def _discovered(issuer, fresh=False):
             raise SignInError(f"the OpenID configuration at {issuer} is not that issuer's")
         if not all(_text(document.get(key)) for key in ("authorization_endpoint", "token_endpoint", "jwks_uri")):
             raise SignInError(f"the OpenID configuration at {issuer} lacks an endpoint")
-        keys = requests.get(document["jwks_uri"], timeout=TIMEOUT, allow_redirects=False)
+        keys = session.get(document["jwks_uri"], withhold_token=True)
         keys.raise_for_status()
-        document = {**document, "keys": KeySet.import_key_set(keys.json())}
+        return {**document, "keys": KeySet.import_key_set(keys.json())}
     except (requests.RequestException, ValueError, TypeError, KeyError, JoseError) as exc:
         raise SignInError(f"the OpenID provider at {issuer} cannot be read: {_reason(exc)}") from None
-    with _discovery_lock:
-        _discovery[issuer] = (time.monotonic(), document)
-    return document
 
 
 def _id_token_claims(provider, endpoints, id_token, nonce):
@@ -157,6 +198,9 @@ def _id_token_claims(provider, endpoints, id_token, nonce):
     # HMAC keyed with what is public.
     offered = endpoints.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [alg for alg in offered if isinstance(alg, str) and alg[:2] in ("RS", "PS", "ES", "Ed")]
+    if not algorithms:
+        # joserfc would take an empty list for any of its own, an HMAC among them.
+        raise SignInError(f"{label} signs its ID tokens with no public-key algorithm")
     try:
         try:
             token = jwt.decode(id_token, endpoints["keys"], algorithms=algorithms)
@@ -176,8 +220,8 @@ def _id_token_claims(provider, endpoints, id_token, nonce):
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audiences) > 1 and claims.get("azp") != provider["client_id"]:
         raise SignInError(f"{label}'s ID token is for another client")
-    if not _text(claims["sub"]):
-        raise SignInError(f"{label}'s ID token names no one")
+    if not _text(claims["sub"]) or not isinstance(claims["nonce"], str):
+        raise SignInError(f"{label}'s ID token names no one, or not in the words it must")
     return claims
 
 

@@ -15,6 +15,7 @@ from ..records.words import Scope
 from ..services import services
 from .callers import (
     API_TOKEN_PREFIX,
+    FRESH,
     PASSWORD_LENGTHS,
     PASSWORD_METHOD,
     USERNAME,
@@ -112,7 +113,7 @@ def login():
         # A hash made the older way is made again now that the password is at hand.
         fresh = runtime.off_the_hub(hash_password, password)
         User.update(password_hash=fresh).where(User.id == user.id).execute()
-    return jsonify(message="Logged in", accessToken=create_access_token(identity=str(user.id)))
+    return jsonify(message="Logged in", accessToken=create_access_token(identity=str(user.id), fresh=FRESH))
 
 
 def account_named(username):

@@ -44,6 +44,9 @@ def is_revoked(header, payload):
 
 
 API_TOKEN_PREFIX = ApiToken.PREFIX
+# How long a login token counts as fresh: long enough to link a sign-in provider after signing in,
+# too short for a token found later (in a history, a log) to do it.
+FRESH = timedelta(minutes=15)
 # Methods a read-only API token may use.
 READS = ("GET", "HEAD", "OPTIONS")
 # How often a token's lastUsedAt is written: a script polling every second writes once a minute.

@@ -8,13 +8,14 @@ registration would (the first account, an invitation, or sign-up left open), and
 existing account only from that account's own session: never by a matching name or e-mail address.
 """
 import hashlib
+import ipaddress
 import re
 import secrets
 from datetime import timedelta
 from urllib.parse import quote
 
 from flask import Blueprint, current_app, jsonify, redirect, request
-from flask_jwt_extended import create_access_token
+from flask_jwt_extended import create_access_token, verify_jwt_in_request
 from peewee import fn
 
 from .. import signin
@@ -32,19 +33,21 @@ from ..records.models import (
     db,
     utcnow,
 )
-from .callers import USERNAME, current_user, invitation_hash, require_login, require_login_token
+from .callers import FRESH, USERNAME, current_user, invitation_hash, require_login, require_login_token
 from .errors import ApiError
 from .parsing import json_body, path_id
 
 bp = Blueprint("signin", __name__, url_prefix="/api/auth")
 
-COOKIE = "stoker_sign_in"
-COOKIE_PATH = "/api/auth/oauth/"
+# The cookie that ties an attempt to its browser: over https a __Host- cookie, which nothing on
+# another host (a sibling subdomain) or on plain http can set in its place.
+COOKIE, SECURE_COOKIE = "stoker_sign_in", "__Host-stoker_sign_in"
 # Long enough to sign in at the provider, short enough that a stolen state is soon worth nothing.
 ATTEMPT_MINUTES = 10
-# Attempts are made before anyone is known: this many pending from one address, and in all, is
-# what the table holds.
-MOST_ATTEMPTS_PER_ADDRESS = 50
+# How long the code a finished sign-in lands with may be exchanged for a login token.
+CODE_SECONDS = 60
+# Attempts are made before anyone is known: the table holds at most this many, the oldest going
+# first; an address may have as many pending as it may fail logins (STOKER_LOGIN_FAILURES_PER_ADDRESS).
 MOST_ATTEMPTS = 10_000
 # An account made by signing in has no password until its user sets one; no hash has this form.
 NO_PASSWORD = "!sign-in"
@@ -98,32 +101,63 @@ def start_sign_in(name):
 
 @bp.post("/oauth/<name>/link")
 def start_link(name):
-    """Where to send the browser to link the provider to the signed-in account."""
+    """Where to send the browser to link the provider to the signed-in account: with a login token
+    from a sign-in of the last FRESH minutes, so that a token stolen later cannot link its thief."""
     require_login_token()
+    verify_jwt_in_request(fresh=True)
     json_body()
     return _start(_provider(name), None, current_user.id)
 
 
+def _cookie():
+    """The sign-in cookie's name and path, and whether it is sent over https alone."""
+    secure = current_app.config["STOKER_PUBLIC_URL"].startswith("https:")
+    return (SECURE_COOKIE, "/", True) if secure else (COOKIE, "/api/auth/oauth/", False)
+
+
+def _browser():
+    return request.cookies.get(_cookie()[0], "")
+
+
+def _address():
+    """Who is asking, for counting: an IPv6 client has a /64 to itself, so the /64 is counted."""
+    address = request.remote_addr or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False)) if parsed.version == 6 else address
+
+
 def _start(provider, invitation, link_user):
-    started = signin_call(signin.start, current_app, provider, _redirect_uri(provider["name"]))
-    # One browser keeps one value, so that two sign-ins begun in two tabs both finish.
-    browser = request.cookies.get(COOKIE, "")
-    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", browser):
-        browser = secrets.token_urlsafe(32)
-    now = utcnow()
+    now, address = utcnow(), _address()
     with db.atomic():
         SignInAttempt.delete().where(SignInAttempt.expires_at <= now).execute()
-        address = request.remote_addr or "unknown"
-        if (SignInAttempt.select().where(SignInAttempt.address == address).count() >= MOST_ATTEMPTS_PER_ADDRESS
-                or SignInAttempt.select().count() >= MOST_ATTEMPTS):
-            raise ApiError(503, "Too many sign-ins are under way; try again in a few minutes",
+        pending = SignInAttempt.select().where(SignInAttempt.address == address).count()
+        if pending >= current_app.config["STOKER_LOGIN_FAILURES_PER_ADDRESS"]:
+            raise ApiError(429, "Too many sign-ins are under way from here; try again in a few minutes",
                            headers={"Retry-After": "60"})
+    # The provider may be slow to answer (an OpenID issuer's keys are read first): no connection
+    # to the database is held meanwhile.
+    db.close()
+    started = signin_call(signin.start, current_app, provider, _redirect_uri(provider["name"]))
+    # One browser keeps one value, so that two sign-ins begun in two tabs both finish.
+    browser = _browser()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", browser):
+        browser = secrets.token_urlsafe(32)
+    with db.atomic():
+        # A full table makes room by dropping the oldest attempts, never by refusing everyone.
+        excess = SignInAttempt.select().count() - MOST_ATTEMPTS + 1
+        if excess > 0:
+            oldest = SignInAttempt.select(SignInAttempt.id).order_by(SignInAttempt.id).limit(excess)
+            SignInAttempt.delete().where(SignInAttempt.id.in_(oldest)).execute()
         SignInAttempt.create(state_hash=_hash(started.state), browser_hash=_hash(browser), provider=provider["name"],
                              verifier=started.verifier, nonce=started.nonce, invitation_hash=invitation,
                              link_user=link_user, address=address, expires_at=now + timedelta(minutes=ATTEMPT_MINUTES))
     response = jsonify(message=f"Continue at {provider['label']}", authorizeUrl=started.url)
-    response.set_cookie(COOKIE, browser, max_age=ATTEMPT_MINUTES * 60, path=COOKIE_PATH, httponly=True,
-                        samesite="Lax", secure=current_app.config["STOKER_PUBLIC_URL"].startswith("https:"))
+    name, path, secure = _cookie()
+    response.set_cookie(name, browser, max_age=ATTEMPT_MINUTES * 60, path=path, httponly=True, samesite="Lax",
+                        secure=secure)
     return response
 
 
@@ -140,9 +174,9 @@ class Refused(Exception):
 
 @bp.get("/oauth/<name>/callback")
 def callback(name):
-    """Where the provider sends the browser back: the attempt its state names is used up, and the
-    browser lands on the dashboard signed in (a login token in the address's fragment, which is
-    never sent to a server), or told why not."""
+    """Where the provider sends the browser back. The attempt its state names is used up, and the
+    browser lands on the dashboard with a code good for one minute, which only this browser (its
+    cookie) can exchange for a login token; or told why not."""
     provider = _provider(name)
     attempt = _take_attempt(name)
     back = "/tokens" if attempt and attempt.link_user_id else "/"
@@ -155,38 +189,67 @@ def callback(name):
         code = request.args.get("code", "")
         if not code or len(code) > 2000:
             raise Refused(f"{provider['label']} sent no authorization code")
+        db.close()
         try:
             identity = signin.finish(current_app, provider, _redirect_uri(name), code, attempt.verifier, attempt.nonce)
         except signin.SignInError as exc:
             raise Refused(str(exc)) from None
-        user = _account_for(provider, identity, attempt)
+        user, made = _account_for(provider, identity, attempt)
     except Refused as refusal:
-        response = redirect(f"{back}#signInError={quote(str(refusal))}")
-    else:
+        if attempt is not None:
+            SignInAttempt.delete().where(SignInAttempt.id == attempt.id).execute()
+        return redirect(f"{back}#signInError={quote(str(refusal))}")
+    if made:
         _keep_forge_token(provider, identity, user)
-        fragment = "linked=" + quote(provider["label"]) if attempt.link_user_id else \
-            "signedIn=" + create_access_token(identity=str(user.id))
-        response = redirect(f"{back}#{fragment}")
-    response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    if attempt.link_user_id:
+        SignInAttempt.delete().where(SignInAttempt.id == attempt.id).execute()
+        return redirect(f"{back}#linked={quote(provider['label'])}")
+    handed = secrets.token_urlsafe(32)
+    SignInAttempt.update(code_hash=_hash(handed), signed_in=user.id,
+                         expires_at=utcnow() + timedelta(seconds=CODE_SECONDS)).where(
+        SignInAttempt.id == attempt.id).execute()
+    return redirect(f"{back}#signInCode={handed}")
+
+
+@bp.post("/oauth/exchange")
+def exchange():
+    """The login token a finished sign-in's code stands for, to the browser that began it, once."""
+    code = json_body().get("code")
+    if not isinstance(code, str) or not 1 <= len(code) <= 100:
+        raise ApiError(400, "code must be the code the sign-in landed with")
+    attempt = SignInAttempt.get_or_none(SignInAttempt.code_hash == _hash(code))
+    browser = _browser()
+    if (attempt is None or attempt.expires_at <= utcnow() or not browser
+            or not secrets.compare_digest(attempt.browser_hash, _hash(browser))
+            or not SignInAttempt.delete().where(SignInAttempt.id == attempt.id).execute()):
+        raise ApiError(401, "This sign-in code is not good (it is used, expired, or from another browser)")
+    user = User.get_or_none((User.id == attempt.signed_in_id) & ~User.disabled)
+    if user is None:
+        raise ApiError(403, "This account is disabled")
+    response = jsonify(message="Signed in", accessToken=create_access_token(identity=str(user.id), fresh=FRESH))
+    name, path, _ = _cookie()
+    response.delete_cookie(name, path=path)
     return response
 
 
 def _take_attempt(name):
     """The unexpired attempt the callback's state names, begun by this browser for this provider,
-    taken so that no other callback can use it; None if there is none."""
-    state, browser = request.args.get("state", ""), request.cookies.get(COOKIE, "")
+    marked used so that no other callback can use it; None if there is none."""
+    state, browser = request.args.get("state", ""), _browser()
     if not state or not browser or len(state) > 200:
         return None
     attempt = SignInAttempt.get_or_none(SignInAttempt.state_hash == _hash(state))
-    if (attempt is None or attempt.provider != name or attempt.expires_at <= utcnow()
+    if (attempt is None or attempt.provider != name or attempt.used or attempt.expires_at <= utcnow()
             or not secrets.compare_digest(attempt.browser_hash, _hash(browser))):
         return None
-    # Whoever deletes it owns it: of two callbacks with one state, one finishes.
-    return attempt if SignInAttempt.delete().where(SignInAttempt.id == attempt.id).execute() else None
+    # Whoever marks it owns it: of two callbacks with one state, one finishes.
+    taken = SignInAttempt.update(used=True).where((SignInAttempt.id == attempt.id) & ~SignInAttempt.used).execute()
+    return attempt if taken else None
 
 
 def _account_for(provider, identity, attempt):
-    """The user the identity signs in as (or was linked to), made if sign-up allows; Refused if none."""
+    """The user the identity signs in as (or was linked to), made if sign-up allows, and whether the
+    identity is new to it; Refused if none."""
     label = provider["label"]
     with db.atomic():
         take_turns("accounts")
@@ -202,13 +265,13 @@ def _account_for(provider, identity, attempt):
                 SignInIdentity.create(user=user, provider=provider["name"], issuer=identity.issuer,
                                       subject=identity.subject, login=identity.login)
                 AuditEntry.note(None, user, "signin.link", f"{provider['name']} as {identity.login}")
-            return user
+            return user, not known
         if known:
             if known.user.disabled:
                 raise Refused("This account is disabled")
             SignInIdentity.update(last_used_at=utcnow(), login=identity.login).where(
                 SignInIdentity.id == known.id).execute()
-            return known.user
+            return known.user, False
         first = not User.select().exists()
         if not first and not _sign_up_open(provider) and attempt.invitation_hash is None:
             raise Refused(f"No Stoker account signs in with this {label} account, and registration is by invitation: sign up "
@@ -220,7 +283,7 @@ def _account_for(provider, identity, attempt):
         SignInIdentity.create(user=user, provider=provider["name"], issuer=identity.issuer, subject=identity.subject,
                               login=identity.login, last_used_at=utcnow())
         AuditEntry.note(None, user, "signin.register", f"{provider['name']} as {identity.login}")
-        return user
+        return user, True
 
 
 def _free_name(login):
@@ -235,8 +298,9 @@ def _free_name(login):
 
 
 def _keep_forge_token(provider, identity, user):
-    """A forge's sign-in token connects the user's account on that forge, unless one is connected
-    already (a token the user pasted may reach more than sign-in asked for)."""
+    """When a forge's account is first linked (or signs up), its sign-in token connects the user's
+    account on that forge, unless one is connected already (a token the user pasted may reach more
+    than sign-in asked for); a later sign-in does not connect again what the user disconnected."""
     forge = provider["kind"]
     if forge not in Forge.ALL or (forge == Forge.GITHUB and provider["url"] != signin.GITHUB):
         return  # a GitHub Enterprise account would need the server's STOKER_GITHUB_API_URL to be there

@@ -141,9 +141,9 @@ class SignInIdentity(BaseModel):
 
 
 class SignInAttempt(BaseModel):
-    """A sign-in sent to a provider and not yet back: what its callback must match (the state, the
-    browser that set out) and what finishing it needs (the PKCE verifier, the nonce, an invitation,
-    or the user linking the provider). It is used up by the first callback that names it."""
+    """A sign-in sent to a provider: what its callback must match (the state, the browser that set
+    out) and what finishing it needs (the PKCE verifier, the nonce, an invitation, or the user linking
+    the provider). It is used by the first callback that names it, and gone once its code is exchanged."""
 
     state_hash = CharField(max_length=64, unique=True)
     browser_hash = CharField(max_length=64)
@@ -155,3 +155,8 @@ class SignInAttempt(BaseModel):
     # The client's address, so that one client cannot fill the table for everyone.
     address = CharField(max_length=64, index=True)
     expires_at = DateTimeField(index=True)
+    # Set by its callback: used once, and, for a sign-in, who it signed in as and the hash of the
+    # code the browser exchanges for a login token.
+    used = BooleanField(default=False)
+    signed_in = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    code_hash = CharField(max_length=64, null=True, unique=True)

@@ -2,12 +2,29 @@
 
 const TOKEN_KEY = "stoker.token";
 
+const SETTING_OUT_KEY = "stoker.signing-in";
+
 // sessionStorage: the token lives as long as the tab, and signing out forgets it.
 export const session = {
   get token() { return sessionStorage.getItem(TOKEN_KEY); },
   signIn(token) { sessionStorage.setItem(TOKEN_KEY, token); },
   signOut() { sessionStorage.removeItem(TOKEN_KEY); },
 };
+
+/** Send this tab to a sign-in provider; only a tab that did so reads what it comes back with. */
+export async function goToProvider(path, body) {
+  const { authorizeUrl } = await api("POST", path, body);
+  sessionStorage.setItem(SETTING_OUT_KEY, "1");
+  location.assign(authorizeUrl);
+}
+
+/** Whether this tab went to a sign-in provider, forgetting it: a link from anyone else that
+ *  lands here with a fragment is not read. */
+export function backFromProvider() {
+  const went = sessionStorage.getItem(SETTING_OUT_KEY) === "1";
+  sessionStorage.removeItem(SETTING_OUT_KEY);
+  return went;
+}
 
 export class ApiError extends Error {
   constructor(status, message) {

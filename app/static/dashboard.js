@@ -1,5 +1,5 @@
 // The dashboard: one page that draws whatever its address names, kept live over Socket.IO.
-import { api, session } from "./api.js";
+import { api, backFromProvider, session } from "./api.js";
 import { h, refreshTimes } from "./dom.js";
 import { showAdmin, showTokens } from "./views/account.js";
 import { showApps } from "./views/apps.js";
@@ -159,17 +159,26 @@ window.addEventListener("popstate", show);
 window.addEventListener("stoker:session-ended", sessionEnded);
 setInterval(() => refreshTimes(main), 15000);
 
-// Back from a sign-in provider, the address's fragment says how it went; it is read once and wiped,
-// so the token it may carry is kept neither in the history nor in a bookmark.
-function arrived() {
+// Back from a sign-in provider, the address's fragment says how it went: a code this tab's
+// cookie exchanges for a login token, or words for the banner. It is wiped at once; and read
+// only if this tab went to the provider, so a link that lands here with a fragment does nothing.
+async function arrived() {
   const said = new URLSearchParams(location.hash.slice(1));
-  if (!["signedIn", "signInError", "linked"].some((key) => said.has(key))) return;
+  if (!["signInCode", "signInError", "linked"].some((key) => said.has(key))) return;
   history.replaceState(null, "", location.pathname);
-  if (said.has("signedIn")) session.signIn(said.get("signedIn"));
+  if (!backFromProvider()) return;
   if (said.has("signInError")) say(said.get("signInError"));
   if (said.has("linked")) say(`${said.get("linked")} is linked: you can sign in with it.`);
+  if (said.has("signInCode")) {
+    try {
+      const { accessToken } = await api("POST", "/auth/oauth/exchange", { code: said.get("signInCode") });
+      session.signIn(accessToken);
+    } catch (failure) {
+      say(failure.message);
+    }
+  }
 }
 
-arrived();
+await arrived();
 if (session.token) connect();
 show();

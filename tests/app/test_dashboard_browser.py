@@ -596,7 +596,11 @@ def test_a_person_signs_in_with_a_provider_by_invitation_and_links_one_to_an_acc
         }, tmp_path)
         try:
             admin = login(server, "alice")
-            page = open_page(server)
+            # A link that lands with a sign-in's words, sent by someone else, is not read.
+            page = open_page(server, "/#signInError=Your%20session%20ended%3A%20sign%20in%20at%20evil.example")
+            expect(page.get_by_role("heading", name="Sign in to Stoker")).to_be_visible()
+            expect(page.locator("#banner")).to_be_hidden()
+            assert page.url == f"{server.url}/"
             # Not invited: told why, and not signed in.
             page.get_by_role("button", name="Sign in with Keycloak").click()
             expect(page.locator("#banner")).to_contain_text("registration is by invitation")

@@ -74,9 +74,16 @@ def sign_in(browser, name, **kwargs):
     return landed(browser.get(go_to_provider(browser, name, **kwargs)))
 
 
+def token_of(browser, said):
+    """The login token a landing's code is exchanged for, by the browser that landed."""
+    answer = browser.post("/api/auth/oauth/exchange", json={"code": said["signInCode"]})
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()["accessToken"]
+
+
 def who(browser, said):
-    """The account a landing's login token signs in as."""
-    answer = browser.get("/api/auth/me", headers={"Authorization": f"Bearer {said['signedIn']}"})
+    """The account a landing signs in as."""
+    answer = browser.get("/api/auth/me", headers={"Authorization": f"Bearer {token_of(browser, said)}"})
     assert answer.status_code == 200
     return answer.get_json()["user"]
 
@@ -90,7 +97,7 @@ def test_an_invited_user_signs_up_once_and_signs_in_again_an_uninvited_one_gets_
         name, signin_app, browser, alice, provider):
     # Uninvited: told so, and nothing is made.
     path, said = sign_in(browser, name)
-    assert path == "/" and "invitation" in said["signInError"] and "signedIn" not in said
+    assert path == "/" and "invitation" in said["signInError"] and "signInCode" not in said
     assert User.select().count() == 1 and SignInIdentity.select().count() == 0
 
     code = invitation(browser, alice)
@@ -133,9 +140,9 @@ def test_a_replayed_forged_or_other_browsers_callback_signs_no_one_in(signin_app
 
     # The same callback again (its state is used up), and one with a state no one started.
     _, said = landed(browser.get(callback))
-    assert "signedIn" not in said and "start again" in said["signInError"]
+    assert "signInCode" not in said and "start again" in said["signInError"]
     forged = callback.replace("state=", "state=x")
-    assert "signedIn" not in landed(browser.get(forged))[1]
+    assert "signInCode" not in landed(browser.get(forged))[1]
 
     # A callback from another browser than the one that started it, itself midway through a
     # sign-in of its own: a login CSRF's shape.
@@ -143,7 +150,7 @@ def test_a_replayed_forged_or_other_browsers_callback_signs_no_one_in(signin_app
     victim.post("/api/auth/oauth/forgejo/start", json={})
     callback = go_to_provider(browser, "forgejo")
     _, said = landed(victim.get(callback))
-    assert "signedIn" not in said and User.select().count() == 2
+    assert "signInCode" not in said and User.select().count() == 2
     # ... which leaves it to the browser that started it.
     _, said = landed(browser.get(callback))
     assert who(browser, said)["username"] == "carol" and SignInAttempt.select().count() == 1
@@ -154,7 +161,7 @@ def test_an_id_token_that_does_not_hold_signs_no_one_in(tamper, browser, alice, 
     provider.tamper = tamper
     code = invitation(browser, alice)
     _, said = sign_in(browser, "keycloak", body={"invitation": code})
-    assert "signedIn" not in said and "ID token" in said["signInError"]
+    assert "signInCode" not in said and "ID token" in said["signInError"]
     assert User.select().count() == 1 and SignInIdentity.select().count() == 0
 
 
@@ -177,8 +184,9 @@ def test_a_provider_is_linked_only_from_the_accounts_own_session(signin_app, bro
     path, said = sign_in(browser, "gitea", action="link", headers=alice)
     assert path == "/tokens" and said == {"linked": "Gitea"}
     # Now carol at the provider signs in as alice, with no invitation.
-    _, said = sign_in(signin_app.test_client(), "gitea")
-    assert who(browser, said)["username"] == "alice"
+    elsewhere = signin_app.test_client()
+    _, said = sign_in(elsewhere, "gitea")
+    assert who(elsewhere, said)["username"] == "alice"
     linked = browser.get("/api/auth/identities", headers=alice).get_json()["identities"]
     assert [(row["provider"], row["login"]) for row in linked] == [("gitea", "carol")]
 
@@ -195,12 +203,12 @@ def test_a_provider_is_linked_only_from_the_accounts_own_session(signin_app, bro
     assert browser.delete(f"/api/auth/identities/{linked[0]['id']}", headers=bob).status_code == 404
     assert browser.delete(f"/api/auth/identities/{linked[0]['id']}", headers=alice).status_code == 200
     _, said = sign_in(signin_app.test_client(), "gitea")
-    assert "signedIn" not in said
+    assert "signInCode" not in said
 
 
 def test_the_only_way_into_an_account_without_a_password_stays(browser, alice):
     _, said = sign_in(browser, "forgejo")
-    carol = {"Authorization": f"Bearer {said['signedIn']}"}
+    carol = {"Authorization": f"Bearer {token_of(browser, said)}"}
     (only,) = browser.get("/api/auth/identities", headers=carol).get_json()["identities"]
     assert browser.delete(f"/api/auth/identities/{only['id']}", headers=carol).status_code == 409
 
@@ -210,7 +218,7 @@ def test_a_disabled_account_does_not_sign_in(browser, alice):
     carol = who(browser, said)
     assert browser.patch(f"/api/admin/users/{carol['id']}", json={"disabled": True}, headers=alice).status_code == 200
     _, said = sign_in(browser, "forgejo")
-    assert "signedIn" not in said and "disabled" in said["signInError"]
+    assert "signInCode" not in said and "disabled" in said["signInError"]
 
 
 def test_the_providers_are_listed_and_bad_ones_are_refused(browser):
@@ -235,3 +243,34 @@ def test_the_providers_are_listed_and_bad_ones_are_refused(browser):
 def test_a_provider_set_up_wrong_stops_the_server_saying_which_setting(env, named):
     with pytest.raises(ValueError, match=named):
         sign_in_providers(env)
+
+
+def test_a_landings_code_signs_in_the_browser_that_began_it_once(signin_app, browser, alice):
+    _, said = sign_in(browser, "forgejo")
+    # Another browser (the code sent in a link, read from a history) gets nothing for it.
+    other = signin_app.test_client()
+    refused = other.post("/api/auth/oauth/exchange", json={"code": said["signInCode"]})
+    assert refused.status_code == 401 and "accessToken" not in refused.get_json()
+    token_of(browser, said)
+    assert browser.post("/api/auth/oauth/exchange", json={"code": said["signInCode"]}).status_code == 401
+
+
+def test_linking_needs_a_recent_sign_in(signin_app, browser, alice):
+    from flask_jwt_extended import create_access_token
+
+    with signin_app.app_context():
+        stale = create_access_token(identity="1", fresh=False)
+    refused = browser.post("/api/auth/oauth/gitea/link", json={}, headers={"Authorization": f"Bearer {stale}"})
+    assert refused.status_code == 401 and "Fresh" in refused.get_json()["message"]
+    assert browser.get("/api/auth/identities", headers={"Authorization": f"Bearer {stale}"}).status_code == 200
+
+
+def test_one_address_can_hold_only_so_many_sign_ins_pending(signin_app, browser, alice):
+    signin_app.config["STOKER_LOGIN_FAILURES_PER_ADDRESS"] = 3
+    for _ in range(3):
+        assert browser.post("/api/auth/oauth/gitea/start", json={}).status_code == 200
+    refused = browser.post("/api/auth/oauth/gitea/start", json={})
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    elsewhere = signin_app.test_client().post("/api/auth/oauth/gitea/start", json={},
+                                              environ_base={"REMOTE_ADDR": "127.0.0.2"})
+    assert elsewhere.status_code == 200

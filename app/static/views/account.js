@@ -1,5 +1,5 @@
 // The signed-in user's API tokens, and for Stoker's admins, its users and invitations.
-import { api } from "../api.js";
+import { api, goToProvider } from "../api.js";
 import { check, errorText, field, h, problemText, submitting, timeAgo } from "../dom.js";
 import { deletableList } from "../lists.js";
 import { Scope } from "../words.js";
@@ -56,8 +56,7 @@ async function showSignIns(main) {
     onclick: async () => {
       errorText(problem, null);
       try {
-        const { authorizeUrl } = await api("POST", `/auth/oauth/${provider.name}/link`, {});
-        location.assign(authorizeUrl);
+        await goToProvider(`/auth/oauth/${provider.name}/link`, {});
       } catch (failure) {
         errorText(problem, failure);
       }

@@ -1,5 +1,5 @@
 // Signing in, or making an account and signing in with it.
-import { api } from "../api.js";
+import { api, goToProvider } from "../api.js";
 import { errorText, h } from "../dom.js";
 
 export function showSignIn(main, app) {
@@ -38,9 +38,7 @@ export function showSignIn(main, app) {
         errorText(error, null);
         const code = invitation.value.trim();
         try {
-          const { authorizeUrl } = await api("POST", `/auth/oauth/${provider.name}/start`,
-                                             code ? { invitation: code } : {});
-          location.assign(authorizeUrl);
+          await goToProvider(`/auth/oauth/${provider.name}/start`, code ? { invitation: code } : {});
         } catch (failure) {
           errorText(error, failure);
         }
