@@ -477,34 +477,29 @@ def rotate_webhook_secret(project_id):
     on, so it goes into the forge's webhook settings next."""
     project = project_for(project_id, Role.ADMIN)
     secret = _webhook_secret(project.forge)
-    hook_id, message = project.forge_hook_id, "Webhook secret replaced; put it in the repository's webhook settings"
-    if hook_id is not None:
-        hook_id, message = _renew_webhook(project, secret)
+    message = "Webhook secret replaced; put it in the repository's webhook settings"
+    if project.forge_hook_id is not None:
+        message = _renew_webhook(project, secret)
     with db.atomic():
-        Project.update(webhook_secret=secret, forge_hook_id=hook_id).where(Project.id == project.id).execute()
+        Project.update(webhook_secret=secret).where(Project.id == project.id).execute()
         audit(project, "webhook_secret.rotate")
     return jsonify(message=message, webhookSecret=secret), 201
 
 
 def _renew_webhook(project, secret):
-    """A connected project's webhook made again on its forge with the new secret, before the secret
-    is kept: if the forge will not take it, nothing changes (422). The old one is then taken off."""
-    module = FORGES[project.forge]
+    """Give a connected project's webhook on its forge the new secret; what the admin is told. A
+    secret is replaced whatever the forge says: one that leaked must stop working here at once."""
     url = f"{current_app.config['STOKER_PUBLIC_URL']}/api/webhooks/{project.forge}/{project.id}"
-    if project.github_token_sealed is None:
-        raise ApiError(422, "the project has no forgeToken to change its webhook on the forge with: give it one")
     try:
+        if project.github_token_sealed is None:
+            raise ForgeError("the project has no forgeToken")
         token = vault.unseal(current_app.config["SECRET_KEY"], project.github_token_sealed, "the forge token")
-        hook_id = module.add_hook(current_app, project.forge_url, token, project.github_repo, url, secret)
+        FORGES[project.forge].update_hook(current_app, project.forge_url, token, project.github_repo,
+                                          project.forge_hook_id, url, secret)
     except (ForgeError, vault.VaultError) as exc:
-        raise ApiError(422, f"the forge would not take the webhook with a new secret ({exc}); the secret is "
-                            f"unchanged") from None
-    message = f"Webhook secret replaced, and the webhook on {project.forge} with it"
-    try:
-        module.remove_hook(current_app, project.forge_url, token, project.github_repo, project.forge_hook_id)
-    except ForgeError as exc:
-        message += f"; the old webhook could not be removed ({exc}): remove it there"
-    return hook_id, message
+        return (f"Webhook secret replaced, but its webhook on {project.forge} could not be changed ({exc}): put "
+                f"the new secret in the repository's webhook settings")
+    return f"Webhook secret replaced, and in its webhook on {project.forge}"
 
 
 @bp.delete("/projects/<project_id>/host-key")

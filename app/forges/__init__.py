@@ -12,8 +12,8 @@ A forge module gives:
   a delivery that is not what the forge sends;
 - `send_status(app, project, build, status, description)`: a commit status back;
 - for a user's account on it (hosting.py says in what words): `whoami`, `repositories`,
-  `repository`, `add_hook` and `remove_hook`, each given the app, the forge's address (None for
-  GitHub) and the user's token.
+  `repository`, `add_hook`, `update_hook` (a new secret) and `remove_hook`, each given the app,
+  the forge's address (None for GitHub) and the user's token.
 
 A forge reads the records; it never imports the API, the live events or the worker.
 """

@@ -112,6 +112,12 @@ class Gitea:
             "type": self.name.lower(), "active": True, "events": ["push", "pull_request"], "branch_filter": "*",
             "config": {"url": url, "content_type": "json", "secret": secret}}))
 
+    def update_hook(self, app, forge_url, token, path, hook_id, url, secret):
+        """Give the webhook Stoker added a new secret (and its address again)."""
+        api, headers = self._api(forge_url, token)
+        call(app, "PATCH", f"{api}/repos/{path}/hooks/{hook_id}", headers, json={
+            "active": True, "config": {"url": url, "content_type": "json", "secret": secret}})
+
     def remove_hook(self, app, forge_url, token, path, hook_id):
         api, headers = self._api(forge_url, token)
         call(app, "DELETE", f"{api}/repos/{path}/hooks/{hook_id}", headers)

@@ -78,6 +78,13 @@ def add_hook(app, forge_url, token, path, url, secret):
     return hook_id_of(hook)
 
 
+def update_hook(app, forge_url, token, path, hook_id, url, secret):
+    """Give the webhook Stoker added a new secret (and its address again)."""
+    api, headers = _api(app, token)
+    call(app, "PATCH", f"{api}/repos/{path}/hooks/{hook_id}/config", headers, checked=False,
+         json={"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"})
+
+
 def remove_hook(app, forge_url, token, path, hook_id):
     api, headers = _api(app, token)
     call(app, "DELETE", f"{api}/repos/{path}/hooks/{hook_id}", headers, checked=False)

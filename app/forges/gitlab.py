@@ -195,14 +195,23 @@ def repository(app, forge_url, token, path):
     return _project(hosting.call(app, "GET", f"{api}/projects/{quote(path, safe='')}", headers))
 
 
+def _hook(url, secret):
+    return {"url": url, "token": secret, "push_events": True, "tag_push_events": True, "merge_requests_events": True,
+            "enable_ssl_verification": True}
+
+
 def add_hook(app, forge_url, token, path, url, secret):
     """Add a project webhook sending pushes, tag pushes and merge requests to `url`, with `secret`
     as its secret token; its id."""
     api, headers = _api(forge_url, token)
     return hosting.hook_id_of(hosting.call(app, "POST", f"{api}/projects/{quote(path, safe='')}/hooks", headers,
-                                           json={"url": url, "token": secret, "push_events": True,
-                                                 "tag_push_events": True, "merge_requests_events": True,
-                                                 "enable_ssl_verification": True}))
+                                           json=_hook(url, secret)))
+
+
+def update_hook(app, forge_url, token, path, hook_id, url, secret):
+    api, headers = _api(forge_url, token)
+    hosting.call(app, "PUT", f"{api}/projects/{quote(path, safe='')}/hooks/{hook_id}", headers,
+                 json=_hook(url, secret))
 
 
 def remove_hook(app, forge_url, token, path, hook_id):

@@ -54,6 +54,12 @@ class ForgeServer:
             def do_DELETE(self):
                 self._answer("DELETE")
 
+            def do_PATCH(self):
+                self._answer("PATCH")
+
+            def do_PUT(self):
+                self._answer("PUT")
+
             def log_message(self, *args):
                 pass
 
@@ -104,12 +110,23 @@ class ForgeServer:
         if method == "POST" and rest == "/hooks":
             if repo.refuses_hooks:
                 return 422, {"message": "Validation Failed"}
+            # GitHub takes one webhook to an address per repository.
+            if self.kind == "github" and any(hook["config"]["url"] == body["config"]["url"]
+                                             for hook in repo.hooks.values()):
+                return 422, {"message": "Validation Failed", "errors": [{"message": "Hook already exists on this repository"}]}
             self.next_hook += 1
             repo.hooks[self.next_hook] = body
             return 201, {"id": self.next_hook, "active": True, "config": body.get("config"), "events": body.get("events")}
-        hook = re.fullmatch(r"/hooks/(\d+)", rest)
+        hook = re.fullmatch(r"/hooks/(\d+)(/config)?", rest)
+        if hook and int(hook[1]) not in repo.hooks:
+            return 404, {"message": "Not Found"}
         if method == "DELETE" and hook:
-            return (204, None) if repo.hooks.pop(int(hook[1]), None) is not None else (404, {"message": "Not Found"})
+            return 204, repo.hooks.pop(int(hook[1])) and None
+        # GitHub changes a webhook's config at its own address; Gitea and Forgejo the webhook's.
+        if method == "PATCH" and hook and bool(hook[2]) == (self.kind == "github"):
+            changed = repo.hooks[int(hook[1])]
+            changed["config"] = {**changed["config"], **(body if self.kind == "github" else body["config"])}
+            return 200, changed["config"] if self.kind == "github" else {"id": int(hook[1]), **changed}
         if method == "POST" and rest.startswith("/statuses/"):
             return 201, {"state": body.get("state")}
         return 404, {"message": "Not Found"}
@@ -143,8 +160,13 @@ class ForgeServer:
             repo.hooks[self.next_hook] = body
             return 201, {"id": self.next_hook, "url": body.get("url")}
         hook = re.fullmatch(r"/hooks/(\d+)", rest)
+        if hook and int(hook[1]) not in repo.hooks:
+            return 404, {"message": "404 Not found"}
         if method == "DELETE" and hook:
-            return (204, None) if repo.hooks.pop(int(hook[1]), None) is not None else (404, {"message": "404 Not found"})
+            return 204, repo.hooks.pop(int(hook[1])) and None
+        if method == "PUT" and hook:
+            repo.hooks[int(hook[1])] = {**repo.hooks[int(hook[1])], **body}
+            return 200, {"id": int(hook[1]), **repo.hooks[int(hook[1])]}
         if method == "POST" and rest.startswith("/statuses/"):
             return 201, {"status": body.get("state")}
         return 404, {"message": "404 Not Found"}
