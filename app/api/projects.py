@@ -191,15 +191,15 @@ def _project_fields(data):
     """Check a create request's fields, each with a message naming what is wrong."""
     fields = _setting_fields(data, creating=True)
     fields.update(_forge_fields(data))
-    fields.update(_repo_fields(data))
+    fields.update(_repo_fields(data, creating=True))
     return fields
 
 
-def _repo_fields(data):
-    """repoUrl and repoToken, where present in `data`, as model fields."""
+def _repo_fields(data, creating=False):
+    """repoUrl (needed `creating`) and repoToken, where present in `data`, as model fields."""
     config = current_app.config
     fields = {}
-    if "repoUrl" in data or "repoToken" not in data:
+    if creating or "repoUrl" in data or "repoToken" not in data:
         try:
             fields["repo_url"] = check_repo_url(data.get("repoUrl"), config["STOKER_ALLOW_LOCAL_REPOS"],
                                                 config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])

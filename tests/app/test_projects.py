@@ -143,6 +143,12 @@ def test_invalid_fields_are_400_naming_the_field(client, accounts, local_repo, f
     assert Project.select().count() == 0
 
 
+def test_a_project_needs_its_repo_url_even_with_a_token(client, accounts):
+    response = client.post("/api/project/projects", json={"name": "demo", "repoToken": "a-token"},
+                           headers=accounts.headers())
+    assert response.status_code == 400 and "repoUrl" in response.get_json()["message"]
+
+
 @pytest.mark.both_databases
 def test_listing_names_each_projects_latest_build(client, accounts, local_repo):
     headers = accounts.headers()
