@@ -27,8 +27,9 @@ from .background import caches, mirrors, schedules, statuses
 from .gate import GatedListener
 from .live import realtime, wakeups
 from .records import db
+from .runners import make_runner
 from .services import services
-from .worker import LOOK_AFTER_LOST_BUILDS, Worker, worker_name
+from .worker import REMOVE_WHAT_LOST_BUILDS_LEFT, TAKE_BACK_LOST_BUILDS, Worker, worker_name
 
 log = logging.getLogger("stoker")
 
@@ -39,7 +40,7 @@ MAX_CONNECTIONS = 4096
 # for their workers to record how the builds ended.
 STOP_GRACE_SECONDS = 15
 # Every background task a process may run; each says which processes need it (see runtime.Periodic).
-BACKGROUND = (LOOK_AFTER_LOST_BUILDS, statuses.DELIVERY, wakeups.RELAY, realtime.CLOSE_STALE_SOCKETS,
+BACKGROUND = (TAKE_BACK_LOST_BUILDS, REMOVE_WHAT_LOST_BUILDS_LEFT, statuses.DELIVERY, wakeups.RELAY, realtime.CLOSE_STALE_SOCKETS,
               db.CHECKPOINT, schedules.FIRE_SCHEDULES, mirrors.REMOVE_UNUSED_MIRRORS, caches.REMOVE_UNUSED_CACHES)
 
 
@@ -58,7 +59,7 @@ def run_until_signalled(app, serve_forever=None):
             # Builds write their workspaces here: see app/datadir.py.
             held.enter_context(datadir.kept_nosuid(app.config["STOKER_DATA_DIR"]))
             runtime.spawn(say_which_images, app)
-            guard_builds(app)
+            guard_builds(app.config, services(app).engine)
         _run_until_signalled(app, workers, stopping, serve_forever)
 
 
@@ -102,15 +103,14 @@ def denied_to_builds(config):
     return addresses
 
 
-def guard_builds(app):
+def guard_builds(config, engine):
     """Keep builds with a way out from what they must not reach, before any runs; say so either way."""
-    config = app.config
     if not config["STOKER_BUILD_EGRESS"]:
         log.info("builds' way out: off (STOKER_BUILD_EGRESS=0): builds on the default network have none")
         return
     denied = denied_to_builds(config)
     try:
-        services(app).engine.guard(denied)
+        engine.guard(denied)
     except BuildError as exc:
         log.warning("builds' way out: NOT GUARDED: builds can reach this host and its networks (%s); "
                     "run 'stoker firewall' as root, or set STOKER_BUILD_EGRESS=0", exc)

@@ -21,6 +21,7 @@ from .graph import FAILED, IGNORED, SKIPPED, run_graph
 from .imagebuilder import is_image_builder
 from .images import PULLED_WITH_CREDENTIALS, OwnImages, PulledWithCredentials
 from .lines import LinePrefixer, NoOwnLines, shown
+from .masks import SecretMask
 from .plan import FILENAME, IMAGE_BUILDER_ALONE, PlanError, Step, parse, run_variable_refused
 from .pulls import Images
 from .services import services_running
@@ -75,6 +76,25 @@ class BuildJob:
     commit_message: str | None = None
     commit_author: str | None = None
     page_url: str | None = None
+
+    def mask(self):
+        """What hides its secrets, credentials and registry passwords in its log."""
+        registries = self.registries.values()
+        return SecretMask([*self.secrets.values(), *self.access.secrets(), *(password for _, password in registries),
+                           *(imagebuilder.auth_token(*credentials) for credentials in registries)])
+
+    @classmethod
+    def given(cls, fields, data_dir, pin=None):
+        """The job the server's plain values describe (app/background/assignments.py), its caches
+        under this host's `data_dir`; `pin` keeps the ssh host key met on first contact."""
+        fields = dict(fields)
+        access, cache = fields.pop("access"), fields.pop("cache")
+        registries = {host: tuple(pair) for host, pair in fields.pop("registries").items()}
+        builder_registries = {host: tuple(pair) for host, pair in fields.pop("builder_registries").items()}
+        if cache is not None:
+            cache = caches.CacheAccess(**{**cache, "folder": Path(data_dir) / "caches" / Path(cache["folder"]).name})
+        return cls(**fields, access=Access(**access, pin=pin), registries=registries,
+                   builder_registries=builder_registries, cache=cache)
 
     def context(self, mirror):
         """What `when:` conditions are held against for this build."""

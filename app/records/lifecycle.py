@@ -20,6 +20,7 @@ from .models import Build, Status, db, utcnow
 log = logging.getLogger(__name__)
 
 LOST = "the worker running this build was lost twice"
+STOPPED = "Stoker was stopped while this build ran"
 # How many queued jobs one claim looks at, when groups at their limit hold the first.
 CANDIDATES = 64
 
@@ -266,3 +267,12 @@ def recover_lost():
                     append_note(job, note)
                 recovered.append(job)
     return recovered
+
+
+def ending(exit_code, skipped, reason, error, timeout):
+    """The status a build's run ends in and the error it says, from its exit code, whether its plan
+    skipped it, and why it was halted (if it was: "timeout", "stopped", "canceled" ...)."""
+    said = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
+    if skipped and reason is None:
+        return Status.SKIPPED, said or error
+    return (Status.PASSED if exit_code == 0 and reason is None else Status.FAILED), said or error

@@ -5,27 +5,18 @@ UTF-8 when it is written, and pieces only ever end on a character boundary,
 so a client that adds up the byte lengths of what it received always holds
 the right offset to ask for the rest.
 """
-import codecs
 import logging
-import queue
-import threading
+from contextlib import contextmanager
 
 from flask import current_app
 from peewee import DatabaseError, IntegrityError, Value, fn
+
+from pipeline.logstream import LogStream
 
 from ..services import services
 from .models import Build, BuildLog, Member, StepLog, db
 
 log = logging.getLogger(__name__)
-
-# One database row holds at most this much; a fast build's output is coalesced up to it.
-PIECE_BYTES = 256 * 1024
-_CLOSE = object()
-
-
-def truncation_notice(cap):
-    return f"\n[stoker] the log reached {cap // (1024 * 1024)} MB and is cut here; the build goes on\n"
-
 
 class TakenOver(IntegrityError):
     """The build is no longer the writer's: its lease names another worker, or it is gone."""
@@ -44,109 +35,52 @@ def insert_if_held(model, owner, build_id, **row):
         raise TakenOver(f"build {build_id} is not held by {owner}")
 
 
-class LogWriter:
-    """Takes a build's raw output from any thread, and saves and emits it in order from one.
-
-    `write` never blocks on the database: a build printing fast is never slowed
-    by it, and past the cap its output is counted and dropped, so memory stays
-    bounded too.
-    """
+class LogWriter(LogStream):
+    """A build's log (or one step's) kept in the database and emitted to the build's people."""
 
     def __init__(self, app, build_id, cap, mask=None, step=None, owner=None):
-        self.app, self.build_id, self.cap = app, build_id, cap
+        self.app, self.build_id = app, build_id
         # The worker whose lease the build must still be under for a piece to be kept (None: any).
         self.owner = owner
-        self.mask = mask
         # A step's own log is kept apart from the build's, and not emitted: the build's log says it all.
         self.step = step
-        # The runner's thread and the build's watch both write; decoding and masking keep state.
-        self.lock = threading.Lock()
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.pending = queue.Queue()
-        self.accepted = 0
-        self.truncated = False
-        # Why the log stopped being kept, if it did; then the build fails saying so.
-        self.lost = None
-        self.thread = threading.Thread(target=self._save_in_order, name=f"log-{build_id}", daemon=True)
-        self.thread.start()
+        super().__init__(cap, mask, name=f"log-{build_id}")
 
-    def write(self, raw):
-        """Accept raw bytes of output; safe to call from any thread."""
-        with self.lock:
-            self._write(raw)
-
-    def _write(self, raw):
-        if self.truncated or not raw:
-            return
-        room = self.cap - self.accepted
-        if len(raw) > room:
-            raw, self.truncated = raw[:room], True
-        self.accepted += len(raw)
-        text = self.decoder.decode(raw, final=self.truncated)
-        if self.mask is not None:
-            text = self.mask.feed(text) + (self.mask.flush() if self.truncated else "")
-        if self.truncated:
-            text += truncation_notice(self.cap)
-        if text:
-            self.pending.put(text.encode())
-
-    def close(self):
-        """Flush what is left and wait until every piece is saved and emitted."""
-        with self.lock:
-            tail = self.decoder.decode(b"", final=True)
-            if self.mask is not None:
-                tail = self.mask.feed(tail) + self.mask.flush()
-            if tail:
-                self.pending.put(tail.encode())
-            self.pending.put(_CLOSE)
-        self.thread.join()
-
-    def _save_in_order(self):
+    @contextmanager
+    def saving(self):
         with self.app.app_context():
-            with db.connection_context():
-                project_id = project_of(self.build_id)
-                # A build run again after its worker was lost goes on with the same log.
-                offset = log_end(self.build_id, self.step)
-            closing = False
-            while not closing:
-                data, closing = self._take_waiting()
-                if data and offset is not None:
-                    try:
-                        try:
-                            offset = self._append(project_id, offset, data)
-                        except TakenOver:
-                            raise
-                        except IntegrityError:
-                            # A line of Stoker's own took this offset meanwhile: go on after it.
-                            with db.connection_context():
-                                offset = self._append(project_id, log_end(self.build_id, self.step), data)
-                    except IntegrityError:
-                        # Another worker holds the build now, or it is gone: this one lost it.
-                        log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
-                        offset = None
-                    except (DatabaseError, OSError) as exc:
-                        # A full disk, say: the rest is dropped (and the queue still drained), and
-                        # the build cannot pass with a log that silently stops.
-                        log.error("build %s: its log could not be kept from byte %s on: %s", self.build_id,
-                                  offset, exc)
-                        self.lost = f"the build's log could not be kept from byte {offset} on ({exc})"
-                        offset = None
+            yield
 
-    def _append(self, project_id, offset, data):
+    def start(self):
+        with db.connection_context():
+            self.project_id = project_of(self.build_id)
+            # A build run again after its worker was lost goes on with the same log.
+            return log_end(self.build_id, self.step)
+
+    def save(self, offset, data):
+        try:
+            try:
+                return self._append(offset, data)
+            except TakenOver:
+                raise
+            except IntegrityError:
+                # A line of Stoker's own took this offset meanwhile: go on after it.
+                with db.connection_context():
+                    return self._append(log_end(self.build_id, self.step), data)
+        except IntegrityError:
+            # Another worker holds the build now, or it is gone: this one lost it.
+            log.warning("build %s: log taken over; dropping this worker's output", self.build_id)
+        except (DatabaseError, OSError) as exc:
+            # A full disk, say: the rest is dropped (and the queue still drained), and the build
+            # cannot pass with a log that silently stops.
+            log.error("build %s: its log could not be kept from byte %s on: %s", self.build_id, offset, exc)
+            self.lost = f"the build's log could not be kept from byte {offset} on ({exc})"
+        return None
+
+    def _append(self, offset, data):
         if self.step is None:
-            return append(self.build_id, project_id, offset, data, self.owner)
+            return append(self.build_id, self.project_id, offset, data, self.owner)
         return append_to_step(self.build_id, self.step, offset, data, self.owner)
-
-    def _take_waiting(self):
-        """Wait for output, then take whatever else already waits (up to a piece), so fast
-        output becomes few rows; also say whether the writer was closed."""
-        data, item = bytearray(), self.pending.get()
-        while item is not _CLOSE:
-            data += item
-            if len(data) >= PIECE_BYTES or self.pending.empty():
-                return bytes(data), False
-            item = self.pending.get_nowait()
-        return bytes(data), True
 
 
 def project_of(build_id):

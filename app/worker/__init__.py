@@ -5,8 +5,8 @@ with its kind's executor: builds.py (under a `Watch`, watch.py) and app_builds.p
 recovery.py takes back what lost workers left. Imports the records, the forges,
 the live side and the background work.
 """
-from .builds import STOPPED
+from ..records.lifecycle import STOPPED
 from .loop import Worker, worker_name
-from .recovery import LOOK_AFTER_LOST_BUILDS
+from .recovery import REMOVE_WHAT_LOST_BUILDS_LEFT, TAKE_BACK_LOST_BUILDS
 
-__all__ = ["LOOK_AFTER_LOST_BUILDS", "STOPPED", "Worker", "worker_name"]
+__all__ = ["REMOVE_WHAT_LOST_BUILDS_LEFT", "STOPPED", "TAKE_BACK_LOST_BUILDS", "Worker", "worker_name"]

@@ -4,97 +4,33 @@ import logging
 
 from peewee import DatabaseError, IntegrityError
 
-from pipeline.backend import Sandbox
-from pipeline.imagebuilder import auth_token
-from pipeline.runner import BuildJob, Outcome, Runner
+from pipeline.runner import BuildJob, Outcome
 
-from .. import runtime
-from ..background import caches, mail, retention
+from ..background import mail, retention
+from ..background.assignments import assignment
 from ..records.jobs import BUILD
-from ..records.lifecycle import move
+from ..records.lifecycle import ending, move
 from ..records.logs import LogWriter, append_note, insert_if_held
-from ..records.models import BuildStep, Event, Status, db
-from ..records.vault import SecretMask, VaultError, access_of, registries_of, secrets_of
+from ..records.models import BuildStep, Status, db
+from ..records.vault import VaultError, pin_host_key
 from .watch import Watch
 
 log = logging.getLogger(__name__)
 
-STOPPED = "Stoker was stopped while this build ran"
-
-
-def make_runner(app, engine, labels):
-    """The Runner a worker runs builds with, set up from the app's config."""
-    config = app.config
-    return Runner(
-        config["STOKER_DATA_DIR"],
-        backend=engine,
-        sandbox=Sandbox(network=config["STOKER_BUILD_NETWORK"], caps=config["STOKER_BUILD_CAPS"],
-                        pids=config["STOKER_BUILD_PIDS"], memory=config["STOKER_BUILD_MEMORY"],
-                        cpus=config["STOKER_BUILD_CPUS"]),
-        allow_local_repos=config["STOKER_ALLOW_LOCAL_REPOS"],
-        allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
-        git_timeout=config["STOKER_GIT_TIMEOUT"],
-        labels=labels,
-        pull_registries=config["STOKER_PULL_REGISTRIES"],
-        busybox=config["STOKER_BUSYBOX"],
-        image_builder=config["STOKER_IMAGE_BUILDER"],
-        off_the_hub=runtime.off_the_hub,
-    )
-
-
-def has_way_out(build, config):
-    """Whether the build gets a network of its own with a way out: the server gives them
-    (STOKER_BUILD_EGRESS), the build is on the default network (its project names none, and the
-    admin's default is none), and it is not a fork's pull request that nobody let run."""
-    unapproved_fork = build.fork and build.triggered_by_id is None
-    return (config["STOKER_BUILD_EGRESS"] and build.project.network is None
-            and config["STOKER_BUILD_NETWORK"] == "none" and not unapproved_fork)
 
 
 def run_build(worker, runner, build):
     """Run a build `worker` has claimed, with `runner`, under watch, and record how it ended."""
+    config = worker.app.config
     with db.connection_context():
         try:
-            secrets = secrets_of(build, worker.app.config["SECRET_KEY"])
-            access = access_of(build.project, worker.app.config["SECRET_KEY"])
-            # A fork's code could run in a private image pulled for it: it gets no credentials either.
-            registries, for_builder = ({}, ()) if build.fork else registries_of(build.project,
-                                                                                 worker.app.config["SECRET_KEY"])
-            # What the image builder gets its Dockerfile can read: never for a pull request, as secrets by default.
-            builder_registries = {} if build.event == Event.PULL_REQUEST else {
-                host: registries[host] for host in for_builder}
+            given = assignment(build, config)
         except VaultError as exc:
             move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=worker.name, error=str(exc))
             return
-        job = BuildJob(
-            build_id=build.id,
-            repo_url=build.project.repo_url,
-            commit_hash=build.commit_hash,
-            branch=build.branch,
-            image=build.project.image,
-            command=build.project.build_command,
-            timeout=build.project.timeout_seconds,
-            secrets=secrets,
-            event=build.event,
-            ref=build.ref,
-            variables=json.loads(build.variables) if build.variables else {},
-            before=build.before_hash,
-            base_branch=json.loads(build.pull_request)["baseBranch"] if build.pull_request else None,
-            default_branch=build.project.branch,
-            access=access,
-            registries=registries,
-            builder_registries=builder_registries,
-            fork=build.fork,
-            network=build.project.network,
-            egress=has_way_out(build, worker.app.config),
-            cache=caches.access_for(build, build.project, worker.app.config),
-            commit_message=build.commit_message,
-            commit_author=build.commit_author,
-            page_url=f"{worker.app.config['STOKER_PUBLIC_URL']}/builds/{build.id}",
-        )
+    job = BuildJob.given(given, config["STOKER_DATA_DIR"], pin=lambda hosts: pin_host_key(build.project_id, hosts))
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
-    mask = SecretMask([*job.secrets.values(), *access.secrets(), *(password for _, password in registries.values()),
-                       *(auth_token(*credentials) for credentials in registries.values())])
+    mask = job.mask()
     # Once its result is out: its containers, all ended, and its workspace are removed, the
     # project's builds past what it keeps go, and its people hear of a failure.
     with worker.tidying() as later:
@@ -105,19 +41,15 @@ def run_build(worker, runner, build):
 
 def _run_and_record(worker, runner, build, job, mask, later):
     outcome, reason, timeout = _run(worker, runner, job, mask, later)
-    error = {"timeout": f"Timed out after {timeout:g} s", "stopped": STOPPED}.get(reason)
-    if outcome.skipped and reason is None:
-        status = Status.SKIPPED
-    else:
-        status = Status.PASSED if outcome.exit_code == 0 and reason is None else Status.FAILED
+    status, error = ending(outcome.exit_code, outcome.skipped, reason, outcome.error, timeout)
     try:
-        _record(worker, build, status, outcome, mask.mask(error or outcome.error), reason)
+        _record(worker, build, status, outcome, mask.mask(error), reason)
     except DatabaseError:
         # The disk may be full of this build's own files (its log could not be kept, as likely as
         # not, for the same reason): they go first, then its end is written again.
         log.warning("build %s: recording its end failed; trying again with its files removed", build.id)
         later.close()
-        _record(worker, build, status, outcome, mask.mask(error or outcome.error), reason)
+        _record(worker, build, status, outcome, mask.mask(error), reason)
 
 
 def _record(worker, build, status, outcome, error, reason):

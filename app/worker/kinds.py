@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..records.jobs import APP_BUILD, BUILD, JobKind
+from ..runners import make_runner
 from . import app_builds, builds
 
 
@@ -22,6 +23,6 @@ class Executor:
 
 
 EXECUTORS = (
-    Executor(BUILD, builds.make_runner, builds.run_build),
+    Executor(BUILD, lambda app, engine, labels: make_runner(app.config, engine, labels), builds.run_build),
     Executor(APP_BUILD, app_builds.make_builder, app_builds.run_app_build),
 )

@@ -24,10 +24,15 @@ def process_alive(pid):
     return True
 
 
-def look_after_lost_builds(app):
-    """Take back the builds of lost workers, and remove their containers and folders on this host."""
+def take_back_lost_builds(app):
+    """Take back the builds whose worker or agent stopped renewing its lease. Every process does
+    this, a web process without workers too, since agents' builds are leased through it."""
     with app.app_context(), db.connection_context():
         recover_lost()
+
+
+def remove_what_lost_builds_left(app):
+    """Remove the containers and folders of lost workers' builds on this host."""
     workspaces.sweep_data_dir(app.config["STOKER_DATA_DIR"])
     try:
         services(app).engine.remove_orphans(socket.gethostname(), process_alive)
@@ -35,6 +40,10 @@ def look_after_lost_builds(app):
         log.warning("cannot remove orphaned build containers: %s", exc)
 
 
-LOOK_AFTER_LOST_BUILDS = Periodic(
-    "looking after lost builds", look_after_lost_builds, role="workers",
-    every=lambda app: max(1.0, min(app.config["STOKER_LEASE_SECONDS"] / 2, 10.0)))
+def _every(app):
+    return max(1.0, min(app.config["STOKER_LEASE_SECONDS"] / 2, 10.0))
+
+
+TAKE_BACK_LOST_BUILDS = Periodic("taking back lost builds", take_back_lost_builds, role="all", every=_every)
+REMOVE_WHAT_LOST_BUILDS_LEFT = Periodic("removing what lost builds left", remove_what_lost_builds_left,
+                                        role="workers", every=_every)

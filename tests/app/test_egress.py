@@ -4,8 +4,8 @@ build: not this host, not another build's network, not the link-local range wher
 their metadata service, not what the admin denies."""
 import pytest
 
+from app.background.assignments import has_way_out
 from app.records.models import Build, Status
-from app.worker.builds import has_way_out
 from pipeline.backend.docker import DockerBackend, firewall
 from tests.support import TEST_IMAGE, http
 from tests.support.remote_host import METADATA_ADDRESS, REMOTE_ADDRESS, remote_host

@@ -3,8 +3,9 @@ import time
 
 import pytest
 
-from app.records.logs import LogWriter, append_note, read_log, truncation_notice
+from app.records.logs import LogWriter, append_note, read_log
 from app.records.models import Build, BuildLog, Project, Status, User
+from pipeline.logstream import truncation_notice
 from tests.support import api, create_project, wait_until
 
 pytestmark = pytest.mark.both_databases
