@@ -1,5 +1,5 @@
-"""The stoker command: `serve` (web and embedded worker), `worker`, `firewall`, `make-image`, `make-android-image`,
-`make-image-builder`.
+"""The stoker command: `serve` (web and embedded worker), `worker`, `agent`, `firewall`, `make-image`,
+`make-android-image`, `make-image-builder`.
 
 stoker.py has patched the standard library (app/runtime.py) before this
 module is imported; workers here are green threads, so a build waiting on
@@ -204,6 +204,40 @@ def worker(args):
     run_until_signalled(app)
 
 
+def agent(args):
+    """Run builds the server at --server hands this host, holding only the agent's token."""
+    from pipeline.backend import named
+
+    from .agent import BuildAgent
+
+    token = os.environ.get("STOKER_AGENT_TOKEN")
+    if not token:
+        raise SystemExit("stoker agent: set STOKER_AGENT_TOKEN to the agent's token (an admin makes one with "
+                         "POST /api/admin/agents)")
+    settings = config.from_env()
+    datadir.make_private(settings["STOKER_DATA_DIR"])
+    engine = named(settings["STOKER_BACKEND"], service_subnets=settings["STOKER_SERVICE_SUBNETS"])
+    build_agent = BuildAgent(args.server, token, settings, engine, make_runner,
+                             settings["STOKER_WORKER_CONCURRENCY"])
+    log.info("Stoker agent running %d builds at a time for %s", build_agent.concurrency, args.server)
+    with datadir.kept_nosuid(settings["STOKER_DATA_DIR"]):
+        guard_builds(settings, engine)
+        slots = build_agent.start()
+        signalled = []
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda signum, frame: signalled.append(signum))
+        while not signalled and not build_agent.stopping.is_set():
+            runtime.sleep(0.2)
+        build_agent.stop()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while build_agent.running and time.monotonic() < deadline:
+            build_agent.runner.kill_containers()
+            runtime.sleep(0.25)
+        runtime.stop(slots)
+    if not signalled:
+        raise SystemExit("stoker agent: stopped, its token refused")
+
+
 def make_image(args):
     import docker
 
@@ -234,6 +268,10 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the web server with an embedded worker").set_defaults(run=serve)
     commands.add_parser("worker", help="run a worker alone").set_defaults(run=worker)
+    agent_command = commands.add_parser("agent", help="run builds a server hands this host over its agent API "
+                                                       "(STOKER_AGENT_TOKEN; no database or server secret)")
+    agent_command.add_argument("--server", required=True, help="the server's address, e.g. https://ci.example.com")
+    agent_command.set_defaults(run=agent)
     commands.add_parser("firewall", help="keep builds with a way out from this host and its networks "
                                           "(root; serve and worker do it at start when they can)"
                         ).set_defaults(run=firewall)
@@ -252,7 +290,7 @@ def main(argv=None):
     builder.add_argument("--mirror", default=DEFAULT_MIRROR, help="the Debian mirror to debootstrap from")
     builder.set_defaults(run=make_debian_image)
     args = parser.parse_args(argv)
-    if args.run in (serve, worker):
+    if args.run in (serve, worker, agent):
         # Everything Stoker writes (database, secret, mirrors, workspaces) is for its own user alone;
         # not so the images it makes, whose files their containers' users must be able to read.
         os.umask(0o077)

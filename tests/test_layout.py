@@ -59,6 +59,8 @@ MAY_IMPORT = {
     "app.live": ("app.live", "app.records", *BASE),
     "app.forges": ("app.forges", "app.records", *BASE),
     "app.signin": BASE,
+    # A build agent holds no key: it reaches the records through the agent API alone.
+    "app.agent": BASE,
     "app.background": ("app.background", "app.forges", "app.records", *BASE),
     "app.api": ("app.api", "app.background", "app.live", "app.forges", "app.signin", "app.records", *BASE),
     "app.worker": ("app.worker", "app.background", "app.live", "app.forges", "app.records", *BASE),

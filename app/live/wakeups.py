@@ -52,5 +52,6 @@ def relay(app):
         time.sleep(RETRY_SECONDS)
 
 
-RELAY = Periodic("relaying wake-ups from other processes", relay, every=0, role="workers",
+# Every process: workers wait on the doorbell, and so do the agents' requests for work a web process holds.
+RELAY = Periodic("relaying wake-ups from other processes", relay, every=0, role="all",
                  applies=lambda app: bool(app.config["REDIS_URL"]))

@@ -1,6 +1,7 @@
 """The records Stoker keeps, by aggregate: accounts, projects, builds and app builds, and the words
 they use; MODELS is every table, in the order they are made."""
 from .accounts import ApiToken, ForgeAccount, Invitation, RevokedToken, SignInAttempt, SignInIdentity, User
+from .agents import Agent
 from .app_builds import AppArtifact, AppBuild, AppBundle
 from .base import BaseModel, IdField, LeasedJob, db, iso, utcnow
 from .builds import Build, BuildLog, BuildStep, GithubStatus, StepLog
@@ -8,9 +9,9 @@ from .projects import AuditEntry, Member, Project, ProjectRegistry, ProjectSecre
 from .words import AppBuildStatus, Event, Forge, ForkPolicy, Role, Status
 
 MODELS = (User, Invitation, ApiToken, ForgeAccount, Project, Member, AuditEntry, ProjectSecret, ProjectRegistry, Build, Schedule, BuildStep, GithubStatus, BuildLog, StepLog, RevokedToken,
-          AppBundle, AppBuild, AppArtifact, SignInIdentity, SignInAttempt)
+          AppBundle, AppBuild, AppArtifact, SignInIdentity, SignInAttempt, Agent)
 
-__all__ = ["ApiToken", "AuditEntry", "BaseModel", "Build", "BuildLog", "BuildStep", "Event", "ForgeAccount", "ForkPolicy", "Forge", "GithubStatus",
+__all__ = ["Agent", "ApiToken", "AuditEntry", "BaseModel", "Build", "BuildLog", "BuildStep", "Event", "ForgeAccount", "ForkPolicy", "Forge", "GithubStatus",
            "IdField", "Invitation", "LeasedJob", "MODELS", "Member", "AppArtifact", "AppBuild", "AppBundle",
            "AppBuildStatus", "Project", "ProjectRegistry", "ProjectSecret", "RevokedToken", "Role", "Schedule", "SignInAttempt", "SignInIdentity", "Status",
            "StepLog", "User", "db", "iso", "utcnow"]

@@ -38,6 +38,9 @@ def fuzzed(tmp_path_factory):
         "STOKER_OAUTH_GITEA_CLIENT_ID": "stoker", "STOKER_OAUTH_GITEA_CLIENT_SECRET": "secret",
     }, tmp)
     token = login(server, "alice")
+    # The agent API's bodies are read once an agent's token is shown.
+    server.agent_token = requests.post(f"{server.url}/api/admin/agents", json={"name": "fuzzed"}, timeout=10,
+                                       headers={"Authorization": f"Bearer {token}"}).json()["token"]
     create_project(server, token, repo, "sh ci.sh")
     requests.put(f"{server.url}/api/project/projects/1/secrets/API_KEY", json={"value": "hunter2"},
                  headers={"Authorization": f"Bearer {token}"}, timeout=10)
@@ -51,8 +54,8 @@ def test_every_operation_keeps_to_the_document(fuzzed, case):
     server, token = fuzzed
     if case.path == "/api/auth/logout":
         token = login(server, "alice", fresh=True)  # a token of its own, since this call revokes it
-    if case.method == "DELETE" and case.path == "/api/project/projects/{project_id}":
-        token = login(server, "mallory")  # a 403: the project the tests below use stays
+    if case.method == "DELETE" and case.path in ("/api/project/projects/{project_id}", "/api/admin/agents/{agent_id}"):
+        token = login(server, "mallory")  # a 403: the project and the agent the tests below use stay
     case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
                            checks=CHECKS, timeout=10)
 
@@ -68,12 +71,13 @@ JSON_OPERATIONS = [(method, path) for path, item in spec()["paths"].items() for 
 
 def concrete(path):
     return path.format(project_id=1, build_id=1, user_id=1, name="API_KEY", token_id=1, username="bob",
-                       host="registry.example.com", forge="github")
+                       host="registry.example.com", forge="github", agent_id=1, lease="agent:1:0")
 
 
 @pytest.mark.parametrize("method, path", JSON_OPERATIONS)
 def test_deep_json_and_lone_surrogates_are_400s_that_say_so(fuzzed, method, path):
     server, token = fuzzed
+    token = server.agent_token if path.startswith("/api/agent/") else token
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     response = requests.request(method, server.url + concrete(path), data=DEEP, headers=headers, timeout=10)
     assert (response.status_code, response.json()) == (400, {"message": "Request body is nested deeper than 32 levels"})

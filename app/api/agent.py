@@ -1,0 +1,231 @@
+"""The agent API: what a build agent (`stoker agent`) calls with its token, and nothing else does.
+
+An agent asks for work with a held request, answered the moment a build is queued; with a build it
+receives what that build needs and nothing more (assignments.py), under a lease named for that one
+claim. Everything it writes names the lease, and a lease taken over (the build queued again after the
+agent went silent, or canceled and gone) is refused with a 409: an agent cut off and come back cannot
+write into the build's new run.
+"""
+import time
+from datetime import datetime
+
+from flask import Blueprint, current_app, g, jsonify, request
+from peewee import IntegrityError, fn
+
+from .. import runtime
+from ..background import mail, retention
+from ..background.assignments import assignment
+from ..records.jobs import BUILD
+from ..records.lifecycle import claim_next, ending, move, renew_lease
+from ..records.logs import TakenOver, append, append_note, append_to_step, insert_if_held, log_end
+from ..records.models import Agent, Build, BuildLog, BuildStep, Status, StepLog, db, utcnow
+from ..records.vault import VaultError, pin_host_key
+from ..services import services
+from .errors import ApiError
+from .parsing import json_body, whole_number
+
+bp = Blueprint("agent", __name__, url_prefix="/api/agent")
+
+# The longest a request for work is held: well inside the idle timeouts of proxies on the way.
+HOLD_SECONDS = 25
+VERSION_LENGTH = 40
+# The most a piece of log may carry; an agent sends at most pipeline.logstream.PIECE_BYTES.
+MOST_PIECE_BYTES = 1024 * 1024
+REASONS = (None, "timeout", "stopped", "canceled", "deleted", "lost", "log lost")
+
+
+@bp.before_request
+def _an_agent():
+    """Every route needs an agent's token; nothing else opens them, and an agent's token opens nothing else."""
+    if request.method == "OPTIONS":
+        return
+    header = request.headers.get("Authorization", "")
+    agent = Agent.of_token(header[len("Bearer "):].strip()) if header.startswith("Bearer ") else None
+    if agent is None:
+        raise ApiError(401, "Invalid or revoked agent token")
+    g.agent = agent
+
+
+@bp.post("/jobs/next")
+def next_job():
+    """A build to run, claimed for the agent under a new lease; 204 when none came within `wait`
+    seconds (at most HOLD_SECONDS)."""
+    data = json_body()
+    wait = whole_number(data, "wait", 0, HOLD_SECONDS, default=HOLD_SECONDS)
+    version = data.get("version")
+    if version is not None and (not isinstance(version, str) or len(version) > VERSION_LENGTH):
+        raise ApiError(400, f"version must be at most {VERSION_LENGTH} characters")
+    concurrency = whole_number(data, "concurrency", 0, 1000, default=1)
+    deadline = time.monotonic() + wait
+    doorbell, config = services(current_app).doorbell, current_app.config
+    while True:
+        seen = doorbell.rings()
+        db.connect(reuse_if_open=True)
+        agent = Agent.get_or_none(Agent.id == g.agent.id)
+        if agent is None:
+            raise ApiError(401, "Invalid or revoked agent token")
+        Agent.update(last_seen_at=utcnow(), version=version, concurrency=concurrency).where(
+            Agent.id == agent.id).execute()
+        if not agent.paused:
+            found = _claim(agent, config)
+            if found is not None:
+                return found
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "", 204
+        # No connection is held while waiting: a hundred waiting agents hold none of the pool.
+        db.close()
+        doorbell.wait(seen, min(left, config["STOKER_POLL_SECONDS"]))
+
+
+def _claim(agent, config):
+    while True:
+        lease = agent.new_lease()
+        build = claim_next(BUILD, lease, config["STOKER_LEASE_SECONDS"])
+        if build is None:
+            return None
+        try:
+            given = assignment(build, config)
+        except VaultError as exc:
+            move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=lease, error=str(exc))
+            continue
+        # A build run again goes on with the same log (and its steps' logs), after what is kept.
+        ends = {"": log_end(build.id), **dict(StepLog.select(StepLog.step, fn.MAX(StepLog.offset + StepLog.length))
+                                               .where(StepLog.build == build.id).group_by(StepLog.step).tuples())}
+        return jsonify(message=f"Build {build.id} is yours to run", lease=lease,
+                       leaseSeconds=config["STOKER_LEASE_SECONDS"], logMaxBytes=config["STOKER_LOG_MAX_BYTES"],
+                       logEnds=ends, job=given)
+
+
+def _held(lease):
+    """The build this agent holds under `lease`; 409 if it holds it no longer (taken over, gone)."""
+    if not lease.startswith(g.agent.lease_prefix()) or len(lease) > 128:
+        raise ApiError(404, "No such lease")
+    build = Build.get_or_none((Build.worker_id == lease) & Build.status.in_((Status.RUNNING, Status.CANCELED)))
+    if build is None:
+        raise ApiError(409, "This lease is no longer held: the build was taken over, finished or deleted")
+    return build
+
+
+@bp.post("/jobs/<lease>/log")
+def write_log(lease):
+    """A piece of the build's log (or one step's) at its byte offset; a piece sent again is kept once."""
+    data = json_body()
+    build = _held(lease)
+    offset = whole_number(data, "offset", 0, current_app.config["STOKER_LOG_MAX_BYTES"] + MOST_PIECE_BYTES)
+    text, step = data.get("data"), data.get("step")
+    if not isinstance(text, str) or not text or len(text.encode("utf-8", "surrogatepass")) > MOST_PIECE_BYTES:
+        raise ApiError(400, f"data must be 1 byte to {MOST_PIECE_BYTES // 1024} KB of text")
+    if step is not None and (not isinstance(step, str) or not 1 <= len(step) <= 100):
+        raise ApiError(400, "step must be a step's name")
+    raw = text.encode("utf-8", "replace")
+    try:
+        if step is None:
+            append(build.id, build.project_id, offset, raw, owner=lease)
+        else:
+            append_to_step(build.id, step, offset, raw, owner=lease)
+    except TakenOver:
+        raise ApiError(409, "This lease is no longer held") from None
+    except IntegrityError:
+        if step is None:
+            kept = BuildLog.select(BuildLog.length).where((BuildLog.build == build.id) & (BuildLog.offset == offset))
+        else:
+            kept = StepLog.select(StepLog.length).where((StepLog.build == build.id) & (StepLog.step == step)
+                                                        & (StepLog.offset == offset))
+        kept = kept.scalar()
+        if kept != len(raw):
+            raise ApiError(409, f"Byte {offset} of the log holds something else") from None
+    return jsonify(message="Kept", next=offset + len(raw))
+
+
+@bp.post("/jobs/<lease>/steps")
+def write_step(lease):
+    """How one of the pipeline file's steps ended."""
+    data = json_body()
+    build = _held(lease)
+    name, status = data.get("name"), data.get("status")
+    if not isinstance(name, str) or not 1 <= len(name) <= 100:
+        raise ApiError(400, "name must be a step's name")
+    if status not in (Status.PASSED, Status.FAILED, Status.SKIPPED):
+        raise ApiError(400, "status must be passed, failed or skipped")
+    exit_code = data.get("exitCode")
+    if exit_code is not None:
+        exit_code = whole_number(data, "exitCode", -1000, 1000)
+    matrix = data.get("matrix")
+    if matrix is not None and not isinstance(matrix, str):
+        raise ApiError(400, "matrix must be a string")
+    try:
+        insert_if_held(BuildStep, lease, build.id, position=whole_number(data, "position", 0, 10_000), name=name,
+                       status=status, exit_code=exit_code, started_at=_moment(data, "startedAt"),
+                       finished_at=_moment(data, "finishedAt"), matrix=matrix)
+    except IntegrityError:
+        raise ApiError(409, "This lease is no longer held, or the step is kept already") from None
+    return jsonify(message="Kept"), 201
+
+
+def _moment(data, key):
+    value = data.get(key)
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.removesuffix("Z")).replace(tzinfo=None)
+    except (TypeError, ValueError, AttributeError):
+        raise ApiError(400, f"{key} must be an ISO 8601 time") from None
+
+
+@bp.post("/jobs/<lease>/renew")
+def renew(lease):
+    """Keep the lease; the answer says whether the build must stop (canceled)."""
+    json_body()
+    build = _held(lease)
+    if build.status == Status.CANCELED:
+        return jsonify(message="Canceled", halt="canceled")
+    if not renew_lease(BUILD, build.id, lease, current_app.config["STOKER_LEASE_SECONDS"]):
+        raise ApiError(409, "This lease is no longer held")
+    return jsonify(message="Renewed", halt=None)
+
+
+@bp.post("/jobs/<lease>/known-hosts")
+def pin(lease):
+    """The ssh host key the repository showed on first contact, to pin for every later one."""
+    known = json_body().get("knownHosts")
+    build = _held(lease)
+    if not isinstance(known, str) or not 1 <= len(known) <= 16384:
+        raise ApiError(400, "knownHosts must be an ssh known_hosts text")
+    pin_host_key(build.project_id, known)
+    return jsonify(message="Pinned")
+
+
+@bp.post("/jobs/<lease>/finish")
+def finish(lease):
+    """How the run ended; the build's status follows, as a worker's would."""
+    data = json_body()
+    build = _held(lease)
+    exit_code = data.get("exitCode")
+    if exit_code is not None:
+        exit_code = whole_number(data, "exitCode", -1000, 1000)
+    reason, error = data.get("reason"), data.get("error")
+    if reason not in REASONS:
+        raise ApiError(400, "reason must be one a run ends for")
+    if error is not None and not isinstance(error, str):
+        raise ApiError(400, "error must be a string")
+    texts = {key: data.get(key) for key in ("commitMessage", "commitAuthor")}
+    if any(value is not None and not isinstance(value, str) for value in texts.values()):
+        raise ApiError(400, "commitMessage and commitAuthor must be strings")
+    status, error = ending(exit_code, data.get("skipped") is True, reason, error and error[:2000],
+                           build.project.timeout_seconds)
+    moved = move(BUILD, build.id, status, expect=Status.RUNNING, owner=lease, exit_code=exit_code, error=error,
+                 commit_message=build.commit_message or (texts["commitMessage"] or "")[:2000] or None,
+                 commit_author=build.commit_author or (texts["commitAuthor"] or "")[:200] or None)
+    if moved is not None and reason == "log lost":
+        append_note(moved, error)
+    runtime.spawn(_after, current_app._get_current_object(), build.id, build.project_id)
+    return jsonify(message="Finished", status=(moved or build).status)
+
+
+def _after(app, build_id, project_id):
+    """What follows a build's end on a worker: the project's builds past what it keeps go, and its
+    people hear of a failure."""
+    with app.app_context():
+        retention.prune(project_id)
+        mail.tell(app, build_id)

@@ -1,0 +1,178 @@
+"""Build agents: hosts that run builds with no key but a token of their own, over the agent API.
+
+The agent API is driven here as an agent drives it; a real `stoker agent` process runs builds
+against a running server in the tests at the end."""
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.records.lifecycle import recover_lost
+from app.records.logs import read_log
+from app.records.models import Build, Status, utcnow
+from tests.support import TEST_IMAGE, api, create_project, login, start_server, stop_server
+
+
+@pytest.fixture
+def agent_token(client, accounts):
+    made = client.post("/api/admin/agents", json={"name": "arm-1", "labels": ["arch=arm64"]},
+                       headers=accounts.headers())
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["agent"]["labels"] == ["arch=arm64"]
+    return made.get_json()["token"]
+
+
+def as_agent(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def claim(client, token, wait=0):
+    answer = client.post("/api/agent/jobs/next", json={"wait": wait, "version": "test", "concurrency": 2},
+                         headers=as_agent(token))
+    assert answer.status_code in (200, 204), answer.get_json()
+    return answer.get_json() if answer.status_code == 200 else None
+
+
+def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
+        app, client, accounts, agent_token, local_repo):
+    token = accounts.token()
+    headers = accounts.headers()
+    made = create_project(client, token, local_repo, "sh ci.sh")
+    client.put(f"/api/project/projects/{made['project']['id']}/secrets/API_KEY", json={"value": "hunter2"},
+               headers=headers)
+
+    given = claim(client, agent_token)
+    lease, job = given["lease"], given["job"]
+    assert job["build_id"] == made["build"]["id"] and job["commit_hash"] == made["build"]["commitHash"]
+    assert job["secrets"] == {"API_KEY": "hunter2"} and given["logEnds"] == {"": 0}
+    assert Build.get().status == Status.RUNNING
+
+    # A piece of log at its offset, sent twice (its answer lost), is kept once.
+    for _ in range(2):
+        kept = client.post(f"/api/agent/jobs/{lease}/log", json={"offset": 0, "data": "hello\n"},
+                           headers=as_agent(agent_token))
+        assert kept.status_code == 200 and kept.get_json()["next"] == 6
+    clash = client.post(f"/api/agent/jobs/{lease}/log", json={"offset": 0, "data": "other!!\n"},
+                        headers=as_agent(agent_token))
+    assert clash.status_code == 409
+    assert read_log(job["build_id"], 0) == b"hello\n"
+
+    # Its lease lapses (the agent was cut off), the build is queued again and claimed anew.
+    Build.update(lease_expires_at=utcnow() - timedelta(seconds=1)).execute()
+    with app.app_context():
+        recover_lost()
+    again = claim(client, agent_token)
+    assert again["lease"] != lease and again["logEnds"][""] > 6
+    # The cut-off agent's late writes are refused; the new run's go on after what is kept.
+    for path, body in (("log", {"offset": 6, "data": "late\n"}), ("renew", {}),
+                       ("steps", {"position": 0, "name": "test", "status": "passed"}),
+                       ("finish", {"exitCode": 0})):
+        late = client.post(f"/api/agent/jobs/{lease}/{path}", json=body, headers=as_agent(agent_token))
+        assert late.status_code == 409, (path, late.get_json())
+    end = again["logEnds"][""]
+    assert client.post(f"/api/agent/jobs/{again['lease']}/log", json={"offset": end, "data": "run two\n"},
+                       headers=as_agent(agent_token)).status_code == 200
+    finished = client.post(f"/api/agent/jobs/{again['lease']}/finish", json={"exitCode": 0},
+                           headers=as_agent(agent_token))
+    assert finished.get_json()["status"] == Status.PASSED
+    log = read_log(job["build_id"], 0)
+    assert log.startswith(b"hello\n") and log.endswith(b"run two\n") and b"late" not in log
+
+
+def test_an_agent_token_opens_the_agent_api_alone_and_a_revoked_one_nothing(client, accounts, agent_token):
+    assert client.get("/api/auth/me", headers=as_agent(agent_token)).status_code == 401
+    assert client.get("/api/project/projects", headers=as_agent(agent_token)).status_code == 401
+    assert client.post("/api/agent/jobs/next", json={"wait": 0}, headers=accounts.headers()).status_code == 401
+    # Another agent's lease is no lease of this one's.
+    other = client.post("/api/admin/agents", json={"name": "other"}, headers=accounts.headers()).get_json()
+    assert client.post(f"/api/agent/jobs/agent:{other['agent']['id']}:abc/renew", json={},
+                       headers=as_agent(agent_token)).status_code == 404
+
+    (listed,) = [a for a in client.get("/api/admin/agents", headers=accounts.headers()).get_json()["agents"]
+                 if a["name"] == "arm-1"]
+    assert client.post("/api/agent/jobs/next", json={"wait": 0}, headers=as_agent(agent_token)).status_code == 204
+    (seen,) = [a for a in client.get("/api/admin/agents", headers=accounts.headers()).get_json()["agents"]
+               if a["name"] == "arm-1"]
+    assert listed["lastSeenAt"] is None and seen["lastSeenAt"] is not None
+    assert client.delete(f"/api/admin/agents/{listed['id']}", headers=accounts.headers()).status_code == 200
+    assert client.post("/api/agent/jobs/next", json={"wait": 0}, headers=as_agent(agent_token)).status_code == 401
+    # Agents are the admins' business.
+    bob = accounts.headers("bob")
+    assert client.get("/api/admin/agents", headers=bob).status_code == 403
+
+
+def test_a_paused_agent_takes_nothing_new(client, accounts, agent_token, local_repo):
+    agent_id = client.get("/api/admin/agents", headers=accounts.headers()).get_json()["agents"][0]["id"]
+    paused = client.patch(f"/api/admin/agents/{agent_id}", json={"paused": True}, headers=accounts.headers())
+    assert paused.get_json()["agent"]["paused"] is True
+    create_project(client, accounts.token(), local_repo)
+    assert claim(client, agent_token) is None and Build.get().status == Status.QUEUED
+    client.patch(f"/api/admin/agents/{agent_id}", json={"paused": False}, headers=accounts.headers())
+    assert claim(client, agent_token)["job"]["build_id"] == Build.get().id
+
+
+# --- a real agent process ---------------------------------------------------------------------
+
+SERVER_ONLY = ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "STOKER_SMTP_URL")
+
+
+def start_agent(server, token, tmp_path, name="agent"):
+    """`stoker agent` in a process of its own, its environment holding none of the server's settings."""
+    env = {key: value for key, value in os.environ.items() if key not in SERVER_ONLY}
+    env |= {"STOKER_AGENT_TOKEN": token, "STOKER_DATA_DIR": str(tmp_path / f"{name}-data"),
+            "STOKER_BUILD_IMAGE": TEST_IMAGE, "STOKER_BUILD_NETWORK": "none", "STOKER_BUILD_EGRESS": "0",
+            "STOKER_ALLOW_LOCAL_REPOS": "1", "STOKER_LEASE_SECONDS": "6"}
+    log_path = tmp_path / f"{name}.log"
+    process = subprocess.Popen([sys.executable, "-m", "stoker", "agent", "--server", server.url], env=env,
+                               stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+    process.log = lambda: log_path.read_text(errors="replace")
+    return process
+
+
+def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked(
+        tmp_path, local_repo, listeners, docker_client):
+    server = start_server("serve", {"DATABASE_URL": f"sqlite:///{tmp_path / 'stoker.db'}",
+                                    "STOKER_DATA_DIR": str(tmp_path / "server-data"),
+                                    "STOKER_WORKER_CONCURRENCY": "0", "STOKER_LEASE_SECONDS": "6"}, tmp_path)
+    agent = None
+    try:
+        token = login(server, "alice")
+        made = api(server, "POST", "/api/admin/agents", token, json={"name": "builder"}).json()
+        agent = start_agent(server, made["token"], tmp_path)
+        listener = listeners(server, token)
+        local_repo.commit({"ci.sh": "echo building on an agent; echo \"key=$API_KEY\"\n"}, message="Build")
+        project = create_project(server, token, local_repo, "sh ci.sh")
+        build_id = project["build"]["id"]
+        assert listener.statuses_of(build_id, Status.PASSED, timeout=60)[-1] == Status.PASSED
+        log = api(server, "GET", f"/api/build/{build_id}/logs", token).text
+        assert "building on an agent" in log
+        assert "building on an agent" in "".join(data for _, data in listener.log_of(build_id))
+
+        # Nothing on the agent's environment, command line or disk holds the server's keys.
+        proc = Path(f"/proc/{agent.pid}")
+        seen = proc.joinpath("environ").read_bytes() + proc.joinpath("cmdline").read_bytes()
+        for secret in (b"DATABASE_URL", b"SECRET_KEY", b"stoker.db"):
+            assert secret not in seen
+        on_disk = [path.name for path in (tmp_path / "agent-data").rglob("*")]
+        assert "secret_key" not in on_disk and not any(name.endswith(".db") for name in on_disk)
+
+        # Revoked mid-build: the agent stops at once and the build is queued again.
+        local_repo.commit({"ci.sh": "echo long; sleep 60\n"}, message="Long")
+        run = api(server, "POST", f"/api/project/projects/{project['project']['id']}/builds", token, json={})
+        long_id = run.json()["build"]["id"]
+        listener.statuses_of(long_id, Status.RUNNING, timeout=60)
+        agents = api(server, "GET", "/api/admin/agents", token).json()["agents"]
+        assert agents[0]["runningBuilds"] == [long_id]
+        api(server, "DELETE", f"/api/admin/agents/{agents[0]['id']}", token)
+        assert listener.statuses_of(long_id, Status.QUEUED)[-1] == Status.QUEUED
+        assert agent.wait(timeout=30) != 0, agent.log()
+        assert "token refused" in agent.log()
+        assert not docker_client.containers.list(filters={"label": f"stoker.build={long_id}"})
+    finally:
+        if agent is not None and agent.poll() is None:
+            agent.terminate()
+            agent.wait(timeout=30)
+        stop_server(server)
