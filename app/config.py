@@ -67,6 +67,9 @@ def from_env(environ=None):
         "STOKER_BUILD_MEMORY": env.get("STOKER_BUILD_MEMORY", "2g"),
         "STOKER_BUILD_CPUS": float(env.get("STOKER_BUILD_CPUS", "2")),
         "STOKER_WORKER_CONCURRENCY": int(env.get("STOKER_WORKER_CONCURRENCY", "2")),
+        # The labels this host's workers carry: they take builds needing no more than these.
+        "STOKER_WORKER_LABELS": tuple(sorted({label.strip() for label in env.get("STOKER_WORKER_LABELS", "").split(",")
+                                              if label.strip()})),
         "STOKER_LEASE_SECONDS": float(env.get("STOKER_LEASE_SECONDS", "60")),
         "STOKER_POLL_SECONDS": float(env.get("STOKER_POLL_SECONDS", "2")),
         "STOKER_PUBLIC_URL": env.get("STOKER_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),

@@ -232,9 +232,10 @@ class Watch(threading.Thread):
         self.halt.set()
 
     def run(self):
-        renewed = 0.0
+        # The first renewal, at once, tells the server the build is taken up (see recover_lost).
+        renewed = -float("inf")
         every = max(1.0, min(self.agent.config["STOKER_LEASE_SECONDS"] / 3, 10.0))
-        while not self.done.wait(WATCH_SECONDS):
+        while True:
             if self.reason is None and time.monotonic() - renewed > every:
                 try:
                     answer = self.agent.server.post(f"/api/agent/jobs/{self.lease}/renew", {}, timeout=10,
@@ -246,6 +247,8 @@ class Watch(threading.Thread):
                     self.stop_job("lost", "This agent lost its lease on the build; stopping here")
                 except (ConnectionError, RuntimeError):
                     pass
+            if self.done.wait(WATCH_SECONDS):
+                return
             if self.reason is None and time.monotonic() - self.started > self.timeout:
                 self.stop_job("timeout", f"Timed out after {self.timeout:g} s; stopping the build")
             if self.halt.is_set():

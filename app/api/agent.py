@@ -7,7 +7,7 @@ agent went silent, or canceled and gone) is refused with a 409: an agent cut off
 write into the build's new run.
 """
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
 from peewee import IntegrityError, fn
@@ -31,6 +31,9 @@ HOLD_SECONDS = 25
 VERSION_LENGTH = 40
 # The most a piece of log may carry; an agent sends at most pipeline.logstream.PIECE_BYTES.
 MOST_PIECE_BYTES = 1024 * 1024
+SEEN_EVERY = timedelta(seconds=10)
+# How long a build given to an agent waits for the agent to take it up (its first renewal, at once).
+OFFER_SECONDS = 15
 REASONS = (None, "timeout", "stopped", "canceled", "deleted", "lost", "log lost")
 
 
@@ -43,6 +46,9 @@ def _an_agent():
     agent = Agent.of_token(header[len("Bearer "):].strip()) if header.startswith("Bearer ") else None
     if agent is None:
         raise ApiError(401, "Invalid or revoked agent token")
+    # What it last did says it is live (see queue_reason); written at most every few seconds.
+    if agent.last_seen_at is None or utcnow() - agent.last_seen_at > SEEN_EVERY:
+        Agent.update(last_seen_at=utcnow()).where(Agent.id == agent.id).execute()
     g.agent = agent
 
 
@@ -81,7 +87,9 @@ def next_job():
 def _claim(agent, config):
     while True:
         lease = agent.new_lease()
-        build = claim_next(BUILD, lease, config["STOKER_LEASE_SECONDS"])
+        # Held until its agent first says it runs it, briefly: the agent may be gone already.
+        build = claim_next(BUILD, lease, min(OFFER_SECONDS, config["STOKER_LEASE_SECONDS"]), carried=agent.label_list(),
+                           taken_up=False)
         if build is None:
             return None
         try:

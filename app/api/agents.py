@@ -10,23 +10,11 @@ from ..records.logs import append_note
 from ..records.models import Agent, AuditEntry, Build, Status, db
 from .callers import current_user, require_admin
 from .errors import ApiError
+from .fields import labels_field
 from .parsing import flag, json_body, path_id
 
 bp = Blueprint("agents", __name__, url_prefix="/api/admin/agents")
 bp.before_request(require_admin)
-
-LABEL_LIMIT = 20
-
-
-def _labels(data):
-    labels = data.get("labels", [])
-    if (not isinstance(labels, list) or len(labels) > LABEL_LIMIT
-            or not all(isinstance(label, str) and 1 <= len(label) <= 100 and label.isprintable()
-                       and label.strip() == label for label in labels)):
-        raise ApiError(400, f"labels must be a list of at most {LABEL_LIMIT} labels, each 1 to 100 printable "
-                            f"characters")
-    return sorted(set(labels))
-
 
 def running_builds(agent):
     return [build_id for (build_id,) in Build.select(Build.id).where(
@@ -47,7 +35,7 @@ def create_agent():
     name = data.get("name")
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100 or not name.isprintable():
         raise ApiError(400, "name must be 1 to 100 printable characters")
-    labels = _labels(data)
+    labels = labels_field(data, "labels")
     token = Agent.new_token()
     with db.atomic():
         if Agent.select().where(Agent.name == name.strip()).exists():
@@ -75,7 +63,7 @@ def update_agent(agent_id):
     if "paused" in data:
         changes["paused"] = flag(data, "paused")
     if "labels" in data:
-        changes["labels"] = json.dumps(_labels(data))
+        changes["labels"] = json.dumps(labels_field(data, "labels"))
     if changes:
         with db.atomic():
             Agent.update(**changes).where(Agent.id == agent.id).execute()

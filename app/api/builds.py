@@ -1,7 +1,8 @@
 """Builds: read one, queue it again, cancel it, approve or decline a blocked one, or delete one."""
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..records import lifecycle
+from ..records.agents import queue_reason
 from ..records.jobs import BUILD
 from ..records.lifecycle import queue_build
 from ..records.logs import log_end, read_log
@@ -18,7 +19,8 @@ bp.before_request(require_login)
 def get_build(build_id):
     build = build_for(build_id)
     steps = [step.to_json() for step in build.steps.order_by(BuildStep.position, BuildStep.id)]
-    body = {**build.to_json(with_project=True), "steps": steps}
+    body = {**build.to_json(with_project=True), "steps": steps,
+            "queueReason": queue_reason(build, current_app.config["STOKER_WORKER_LABELS"])}
     body["project"]["role"] = build.role
     return jsonify(message="Build fetched", build=body)
 

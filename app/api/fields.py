@@ -86,3 +86,17 @@ def forge_answer(work, *args):
         return work(current_app, *args)
     except ForgeError as exc:
         raise ApiError(exc.status, str(exc)) from None
+
+
+LABEL_LIMIT = 20
+
+
+def labels_field(data, key):
+    """`data[key]`: a list of labels a worker or agent carries ("arch=arm64", "gpu"), sorted, each once."""
+    labels = data.get(key) or []
+    if (not isinstance(labels, list) or len(labels) > LABEL_LIMIT
+            or not all(isinstance(label, str) and 1 <= len(label) <= 100 and label.isprintable()
+                       and label.strip() == label and "," not in label for label in labels)):
+        raise ApiError(400, f"{key} must be a list of at most {LABEL_LIMIT} labels, each 1 to 100 printable "
+                            f"characters without commas")
+    return sorted(set(labels))

@@ -27,7 +27,7 @@ from ..records.models import Build, Event, Forge, ForkPolicy, Member, Project, R
 from .access import audit, project_for
 from .callers import current_user, require_login
 from .errors import ApiError
-from .fields import branch_field, check_variables, forge_account, forge_answer, forge_url_field
+from .fields import branch_field, check_variables, forge_account, forge_answer, forge_url_field, labels_field
 from .parsing import flag, json_body, page_args, whole_number
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
@@ -173,6 +173,9 @@ def _setting_fields(data, *, creating):
             raise ApiError(400, f"network must be one of {', '.join(config['STOKER_BUILD_NETWORKS'])} "
                                 "(STOKER_BUILD_NETWORKS), or null for the server's default")
         fields["network"] = network
+    if "agentLabels" in data:
+        labels = labels_field(data, "agentLabels")
+        fields["agent_labels"] = json.dumps(labels) if labels else None
     if "branches" in data:
         try:
             fields["branches"] = json.dumps(check_patterns(data["branches"], "branches"))
@@ -390,7 +393,8 @@ def project_json(project):
 
 SETTINGS = ("name", "repoUrl", "repoToken", "branch", "branches", "tags", "pullRequests", "forkPullRequests",
             "buildCommand", "image", "timeoutSeconds", "autoCancel", "concurrency", "keepBuilds", "notifyEmails",
-            "public", "forge", "forgeUrl", "forgeRepo", "forgeToken", "githubRepo", "githubToken", "network")
+            "public", "forge", "forgeUrl", "forgeRepo", "forgeToken", "githubRepo", "githubToken", "network",
+            "agentLabels")
 
 
 def _tokens_left_behind(project, data, fields):

@@ -4,10 +4,13 @@ claim, so that nothing written under an earlier claim counts once the build is c
 import hashlib
 import json
 import secrets
+from datetime import timedelta
 
 from peewee import BooleanField, CharField, DateTimeField, IntegerField, TextField
 
 from .base import BaseModel, iso, utcnow
+from .builds import Build
+from .words import Status
 
 
 class Agent(BaseModel):
@@ -52,3 +55,31 @@ class Agent(BaseModel):
         return {"id": self.id, "name": self.name, "labels": self.label_list(), "paused": self.paused,
                 "version": self.version, "concurrency": self.concurrency, "lastSeenAt": iso(self.last_seen_at),
                 "createdAt": iso(self.created_at), "runningBuilds": list(running)}
+
+
+# An agent that asked for work, or wrote for a build, this recently is live (its requests for work
+# are held for 25 s at most, and a busy one renews its builds' leases far more often).
+LIVE_SECONDS = 60
+
+
+def queue_reason(build, worker_labels=()):
+    """Why a build that has not started waits, in a sentence; None for one that has."""
+    if build.status == Status.BLOCKED:
+        return "Waiting for approval: a fork's pull request runs once someone with write access lets it"
+    if build.status != Status.QUEUED:
+        return None
+    project = build.project
+    if project.concurrency is not None:
+        running = [build_id for (build_id,) in Build.select(Build.id).where(
+            (Build.project == project.id) & (Build.status == Status.RUNNING)).order_by(Build.id).tuples()]
+        if len(running) >= project.concurrency:
+            return (f"Waiting behind the project's concurrency of {project.concurrency}: "
+                    f"{', '.join(f'#{n}' for n in running)} running")
+    needed = set(json.loads(project.agent_labels)) if project.agent_labels else set()
+    if needed and not needed <= set(worker_labels):
+        live = Agent.select().where((Agent.last_seen_at > utcnow() - timedelta(seconds=LIVE_SECONDS))
+                                    & ~Agent.paused)
+        if not any(needed <= set(agent.label_list()) for agent in live):
+            return f"No live agent carries its labels ({', '.join(sorted(needed))})"
+    busy = Build.select().where(Build.status == Status.RUNNING).count()
+    return f"Waiting for a free worker or agent ({busy} build{'' if busy == 1 else 's'} running)"

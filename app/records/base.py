@@ -49,3 +49,6 @@ class LeasedJob(BaseModel):
     # The running worker renews this; past it, the job is taken back (see lifecycle.recover_lost).
     lease_expires_at = DateTimeField(null=True)
     attempts = IntegerField(default=0)
+    # When its holder took it up: at once for a worker; for an agent, when it first says it runs it
+    # (an agent's request for work may be answered after the agent is gone: see recover_lost).
+    taken_up_at = DateTimeField(null=True)

@@ -5,6 +5,7 @@ transaction (`changes()`); only once that has committed do its events go
 out and the workers wake. An event that cannot be sent is logged, and never
 undoes or fails the write.
 """
+import json
 import logging
 from contextlib import contextmanager
 from datetime import timedelta
@@ -105,22 +106,26 @@ def queue_build(project, **fields):
     return queue(BUILD, project=project, **fields)
 
 
-def claim_next(kind, worker_id, lease_seconds):
+def claim_next(kind, worker_id, lease_seconds, carried=(), taken_up=True):
     """Mark the oldest queued job of `kind` running for this worker, with a lease; return it, or None.
 
     A job whose group already runs as many jobs as its limit allows stays
-    queued, and the next one in line is taken instead. Either way the move is
-    a compare-and-set, so no job is ever given to two workers.
+    queued, and the next one in line is taken instead; so does one that needs
+    labels the worker does not carry all of. Either way the move is a
+    compare-and-set, so no job is ever given to two workers.
     """
     now = utcnow()
-    lease = {"worker_id": worker_id, "lease_expires_at": now + timedelta(seconds=lease_seconds)}
+    lease = {"worker_id": worker_id, "lease_expires_at": now + timedelta(seconds=lease_seconds),
+             "taken_up_at": now if taken_up else None}
     if kind.started_field:
         lease[kind.started_field] = now
     if db.for_update:
-        return _claim_skipping_locked(kind, lease)
+        return _claim_skipping_locked(kind, lease, frozenset(carried))
     # SQLite: read the candidates to the end first, since writing while a read is still
     # open on the connection fails at once if another writer got in between.
-    for job_id, group, limit in list(_queued(kind).limit(CANDIDATES).tuples()):
+    for job_id, group, limit, labels in list(_queued(kind).limit(CANDIDATES).tuples()):
+        if not fits(labels, carried):
+            continue
         # SQLite's IMMEDIATE transactions already take turns: no lock is needed for the count.
         with changes() as batch:
             if limit is not None and _running(kind, group) >= limit:
@@ -137,19 +142,24 @@ def _queued(kind):
     no other project's one."""
     model = kind.model
     if kind.group is None:
-        return (model.select(model.id, SQL("NULL"), SQL("NULL"))
+        return (model.select(model.id, SQL("NULL"), SQL("NULL"), SQL("NULL"))
                 .where(model.status == kind.statuses.QUEUED).order_by(model.id))
     # Each group's running jobs counted once, not once for every job queued.
     running = model.alias()
     group = getattr(running, kind.group.name)
     busy = (running.select(group.alias("group_id"), fn.COUNT(running.id).alias("jobs"))
             .where(running.status == kind.running).group_by(group).alias("busy"))
-    return (model.select(model.id, kind.group, kind.limit).join(kind.group.rel_model)
+    return (model.select(model.id, kind.group, kind.limit, kind.labels or SQL("NULL")).join(kind.group.rel_model)
             .join(busy, JOIN.LEFT_OUTER, on=(busy.c.group_id == kind.group))
             .where(model.status == kind.statuses.QUEUED).order_by(fn.COALESCE(busy.c.jobs, 0), model.id))
 
 
-def _claim_skipping_locked(kind, lease):
+def fits(labels, carried):
+    """Whether a worker carrying `carried` may take a job needing `labels` (JSON, or None for none)."""
+    return not labels or set(json.loads(labels)) <= set(carried)
+
+
+def _claim_skipping_locked(kind, lease, carried):
     """PostgreSQL: take the oldest queued job no other worker is taking right now.
 
     FOR UPDATE SKIP LOCKED lets workers claiming at once each lock a different row
@@ -164,8 +174,8 @@ def _claim_skipping_locked(kind, lease):
             row = query.limit(1).for_update(of=kind.model, skip_locked=True).tuples().first()
             if row is None:
                 return None
-            job_id, group, limit = row
-            if limit is not None and (_running(kind, group, lock=True) >= limit
+            job_id, group, limit, labels = row
+            if not fits(labels, carried) or limit is not None and (_running(kind, group, lock=True) >= limit
                                       or _older_queued(kind, group, job_id)):
                 passed_over.append(job_id)
                 continue
@@ -233,9 +243,12 @@ def cancel_superseded(build, waiting_only=False):
 
 
 def renew_lease(kind, job_id, worker_id, lease_seconds):
-    """Extend this worker's lease on its running job; False if the job is no longer its own."""
+    """Extend this worker's lease on its running job, which it has taken up; False if the job is no
+    longer its own."""
     model = kind.model
-    return model.update(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds)).where(
+    now = utcnow()
+    return model.update(lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        taken_up_at=fn.COALESCE(model.taken_up_at, now)).where(
         (model.id == job_id) & (model.status == kind.running) & (model.worker_id == worker_id)
     ).execute() == 1
 
@@ -251,11 +264,16 @@ def recover_lost():
     recovered = []
     for kind in KINDS:
         model = kind.model
-        expired = list(model.select(model.id, model.worker_id, model.attempts)
+        expired = list(model.select(model.id, model.worker_id, model.attempts, model.taken_up_at)
                        .where((model.status == kind.running) & (model.lease_expires_at < now)).tuples())
-        for job_id, worker_id, attempts in expired:
+        for job_id, worker_id, attempts, taken_up_at in expired:
             taken = {"expect": kind.running, "owner": worker_id, "lease_ended_before": now}
-            if attempts < 1:
+            if taken_up_at is None:
+                # Given to an agent that never took it up (gone while its request was held): it did not
+                # run, and is queued again as it was.
+                job = move(kind, job_id, kind.statuses.QUEUED, **taken, worker_id=None, lease_expires_at=None)
+                note = f"The agent given this {kind.name} never took it up; it is queued again"
+            elif attempts < 1:
                 job = move(kind, job_id, kind.statuses.QUEUED, **taken, worker_id=None, lease_expires_at=None,
                            attempts=attempts + 1)
                 note = f"The worker running this {kind.name} was lost; it is queued again"

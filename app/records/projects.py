@@ -55,6 +55,8 @@ class Project(BaseModel):
     ssh_known_hosts = TextField(null=True)
     # The Docker network its builds run on, one of STOKER_BUILD_NETWORKS; null: the server's default.
     network = CharField(max_length=255, null=True)
+    # The labels (JSON) a worker or agent must carry all of to run its builds; null: any may.
+    agent_labels = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     @property
@@ -100,6 +102,7 @@ class Project(BaseModel):
             "hasRepoToken": bool(self.repo_token_sealed),
             "deployKey": self.deploy_key_public,
             "network": self.network,
+            "agentLabels": json.loads(self.agent_labels) if self.agent_labels else [],
             "webhookUrl": f"{public_url}/api/webhooks/{self.forge}/{self.id}",
             # Stoker added the webhook on the forge itself (a project connected from a forge account).
             "webhookAdded": self.forge_hook_id is not None,

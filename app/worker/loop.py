@@ -103,7 +103,8 @@ class Worker:
         """Claim the oldest queued job of `kind` and run it; False when there was none."""
         with self.app.app_context():
             with db.connection_context():
-                job = claim_next(kind, self.name, kind.lease_seconds(self.app.config))
+                job = claim_next(kind, self.name, kind.lease_seconds(self.app.config),
+                                 carried=self.app.config["STOKER_WORKER_LABELS"])
             if job is None:
                 return False
             execute(self, tool, job)

@@ -2,9 +2,6 @@
 
 The agent API is driven here as an agent drives it; a real `stoker agent` process runs builds
 against a running server in the tests at the end."""
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import pytest
 from app.records.lifecycle import recover_lost
 from app.records.logs import read_log
 from app.records.models import Build, Status, utcnow
-from tests.support import TEST_IMAGE, api, create_project, login, start_server, stop_server
+from tests.support import api, create_project, login, start_agent, start_server, stop_agent, stop_server
 
 
 @pytest.fixture
@@ -60,10 +57,13 @@ def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
     assert clash.status_code == 409
     assert read_log(job["build_id"], 0) == b"hello\n"
 
-    # Its lease lapses (the agent was cut off), the build is queued again and claimed anew.
+    # Its lease lapses before the agent said it runs it (its request for work was answered after it
+    # was gone): the build is queued again as it was, its one retry not spent.
     Build.update(lease_expires_at=utcnow() - timedelta(seconds=1)).execute()
     with app.app_context():
         recover_lost()
+    assert (Build.get().status, Build.get().attempts) == (Status.QUEUED, 0)
+    assert b"never took it up" in read_log(job["build_id"], 0)
     again = claim(client, agent_token)
     assert again["lease"] != lease and again["logEnds"][""] > 6
     # The cut-off agent's late writes are refused; the new run's go on after what is kept.
@@ -83,6 +83,7 @@ def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
 
 
 def test_an_agent_token_opens_the_agent_api_alone_and_a_revoked_one_nothing(client, accounts, agent_token):
+    (listed,) = client.get("/api/admin/agents", headers=accounts.headers()).get_json()["agents"]
     assert client.get("/api/auth/me", headers=as_agent(agent_token)).status_code == 401
     assert client.get("/api/project/projects", headers=as_agent(agent_token)).status_code == 401
     assert client.post("/api/agent/jobs/next", json={"wait": 0}, headers=accounts.headers()).status_code == 401
@@ -91,8 +92,6 @@ def test_an_agent_token_opens_the_agent_api_alone_and_a_revoked_one_nothing(clie
     assert client.post(f"/api/agent/jobs/agent:{other['agent']['id']}:abc/renew", json={},
                        headers=as_agent(agent_token)).status_code == 404
 
-    (listed,) = [a for a in client.get("/api/admin/agents", headers=accounts.headers()).get_json()["agents"]
-                 if a["name"] == "arm-1"]
     assert client.post("/api/agent/jobs/next", json={"wait": 0}, headers=as_agent(agent_token)).status_code == 204
     (seen,) = [a for a in client.get("/api/admin/agents", headers=accounts.headers()).get_json()["agents"]
                if a["name"] == "arm-1"]
@@ -116,22 +115,6 @@ def test_a_paused_agent_takes_nothing_new(client, accounts, agent_token, local_r
 
 # --- a real agent process ---------------------------------------------------------------------
 
-SERVER_ONLY = ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "STOKER_SMTP_URL")
-
-
-def start_agent(server, token, tmp_path, name="agent"):
-    """`stoker agent` in a process of its own, its environment holding none of the server's settings."""
-    env = {key: value for key, value in os.environ.items() if key not in SERVER_ONLY}
-    env |= {"STOKER_AGENT_TOKEN": token, "STOKER_DATA_DIR": str(tmp_path / f"{name}-data"),
-            "STOKER_BUILD_IMAGE": TEST_IMAGE, "STOKER_BUILD_NETWORK": "none", "STOKER_BUILD_EGRESS": "0",
-            "STOKER_ALLOW_LOCAL_REPOS": "1", "STOKER_LEASE_SECONDS": "6"}
-    log_path = tmp_path / f"{name}.log"
-    process = subprocess.Popen([sys.executable, "-m", "stoker", "agent", "--server", server.url], env=env,
-                               stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-    process.log = lambda: log_path.read_text(errors="replace")
-    return process
-
-
 def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked(
         tmp_path, local_repo, listeners, docker_client):
     server = start_server("serve", {"DATABASE_URL": f"sqlite:///{tmp_path / 'stoker.db'}",
@@ -141,7 +124,7 @@ def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked
     try:
         token = login(server, "alice")
         made = api(server, "POST", "/api/admin/agents", token, json={"name": "builder"}).json()
-        agent = start_agent(server, made["token"], tmp_path)
+        agent = start_agent(server, made["token"], tmp_path, STOKER_LEASE_SECONDS="6")
         listener = listeners(server, token)
         local_repo.commit({"ci.sh": "echo building on an agent; echo \"key=$API_KEY\"\n"}, message="Build")
         project = create_project(server, token, local_repo, "sh ci.sh")
@@ -172,7 +155,41 @@ def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked
         assert "token refused" in agent.log()
         assert not docker_client.containers.list(filters={"label": f"stoker.build={long_id}"})
     finally:
-        if agent is not None and agent.poll() is None:
-            agent.terminate()
-            agent.wait(timeout=30)
+        if agent is not None:
+            stop_agent(agent)
         stop_server(server)
+
+
+def test_labels_route_builds_and_a_queued_build_says_why_it_waits(client, accounts, agent_token, local_repo):
+    headers = accounts.headers()
+    made = create_project(client, accounts.token(), local_repo, agentLabels=["gpu", "arch=arm64"])
+    project, build_id = made["project"], made["build"]["id"]
+    assert project["agentLabels"] == ["arch=arm64", "gpu"]
+
+    def reason():
+        return client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]["queueReason"]
+
+    # The agent carries arch=arm64 alone: it takes nothing, and no live agent carries both.
+    assert claim(client, agent_token) is None and Build.get_by_id(build_id).status == Status.QUEUED
+    assert reason() == "No live agent carries its labels (arch=arm64, gpu)"
+    agent_id = client.get("/api/admin/agents", headers=headers).get_json()["agents"][0]["id"]
+    client.patch(f"/api/admin/agents/{agent_id}", json={"labels": ["arch=arm64", "gpu", "big"]}, headers=headers)
+    assert reason().startswith("Waiting for a free worker or agent")
+    assert claim(client, agent_token)["job"]["build_id"] == build_id and reason() is None
+
+    # Behind the project's concurrency, it says which builds it waits for.
+    client.patch(f"/api/project/projects/{project['id']}", json={"concurrency": 1, "agentLabels": []}, headers=headers)
+    second = client.post(f"/api/project/projects/{project['id']}/builds", json={}, headers=headers).get_json()
+    queued = client.get(f"/api/build/{second['build']['id']}", headers=headers).get_json()["build"]
+    assert queued["queueReason"] == f"Waiting behind the project's concurrency of 1: #{build_id} running"
+    bad = client.patch(f"/api/project/projects/{project['id']}", json={"agentLabels": ["a,b"]}, headers=headers)
+    assert bad.status_code == 400 and "agentLabels" in bad.get_json()["message"]
+
+
+def test_a_worker_takes_only_builds_its_labels_cover(app, client, accounts, local_repo, drain):
+    build_id = create_project(client, accounts.token(), local_repo, "true", agentLabels=["gpu"])["build"]["id"]
+    drain()
+    assert Build.get_by_id(build_id).status == Status.QUEUED
+    app.config["STOKER_WORKER_LABELS"] = ("gpu", "linux")
+    drain()
+    assert Build.get_by_id(build_id).status == Status.PASSED

@@ -33,7 +33,7 @@ def test_a_build_reads_back_in_the_documented_shape(client, accounts, project, d
     body = response.get_json()
     assert body["message"] == "Build fetched"
     build = body["build"]
-    assert set(build) == BUILD_KEYS | {"project", "steps"}
+    assert set(build) == BUILD_KEYS | {"project", "steps", "queueReason"} and build["queueReason"] is None
     assert build["steps"] == []  # no .stoker.yml: the build command is no step
     assert build["project"] == {key: created["project"][key] for key in ("id", "name", "repoUrl", "branch", "role")}
     assert build["status"] == Status.PASSED

@@ -473,6 +473,18 @@ def test_api_tokens_and_users_are_managed_from_their_pages(live_server, open_pag
     page.get_by_role("button", name="Make an invitation").click()
     assert len(page.get_by_label("Invitation code (good for one registration)").input_value()) >= 24
 
+    # A build agent is added, its token shown once, and revoked.
+    page.get_by_label("Agent name").fill("builder-1")
+    page.get_by_label("Labels (comma-separated)").fill("arch=arm64, gpu")
+    page.get_by_role("button", name="Add an agent").click()
+    agent_token = page.get_by_label("Token of builder-1").input_value()
+    assert agent_token.startswith("sta_")
+    expect(page.locator('[data-agent="builder-1"]')).to_contain_text("builder-1 (arch=arm64, gpu) running 0 of 0")
+    page.get_by_role("button", name="Revoke builder-1").click()
+    expect(page.locator(".agents")).to_have_text("No agents")
+    assert requests.post(f"{live_server.url}/api/agent/jobs/next", json={"wait": 0}, timeout=10,
+                         headers={"Authorization": f"Bearer {agent_token}"}).status_code == 401
+
     # Someone who is not an admin sees no Users link, and the page refuses them.
     carol = open_page(live_server)
     login(live_server, "carol")

@@ -11,7 +11,7 @@ from .http import LocalHttp, Site, raw_get
 from .processes import processes_started
 from .repos import LocalRepo
 from .routes import concrete, routes
-from .servers import LiveServer, free_port, start_server, stop_server
+from .servers import LiveServer, free_port, start_agent, start_server, stop_agent, stop_server
 from .services import (
                        CHROMIUM,
                        CHROMIUM_ARGS,
@@ -35,5 +35,5 @@ __all__ = ["Accounts", "BOMBS", "CHROMIUM", "CHROMIUM_ARGS", "FORGE_FIXTURES", "
            "concrete", "create_project", "delivery", "forge_body", "forge_fixtures", "forge_headers", "free_port",
            "github_payload", "hex_signature", "image_with_entrypoint", "labelled", "log_of", "login", "png",
            "processes_started", "pull_request", "push_payload", "raw_get", "routes", "run_now", "send",
-           "sentinel_build", "serve_web_app", "settings", "signature", "signed_headers", "start_server", "stop_server",
+           "sentinel_build", "serve_web_app", "settings", "signature", "signed_headers", "start_agent", "start_server", "stop_agent", "stop_server",
            "unavailable", "wait_until"]

@@ -30,10 +30,12 @@ class LiveServer:
 def start_server(command, env_overrides, tmp_path, wait_for_http=True):
     """Start `stoker <command>` in its own process, wait until it answers, and return it."""
     port = free_port()
+    # A server for hosts of the tests' own (tests/support/hosts.py) listens at this machine's end of their links.
+    host = env_overrides.get("STOKER_HOST", "127.0.0.1")
     env = {
         **os.environ,
         "PORT": str(port),
-        "STOKER_HOST": "127.0.0.1",
+        "STOKER_HOST": host,
         "SECRET_KEY": SECRET,
         "STOKER_ALLOW_LOCAL_REPOS": "1",
         "STOKER_BUILD_IMAGE": TEST_IMAGE,
@@ -53,7 +55,7 @@ def start_server(command, env_overrides, tmp_path, wait_for_http=True):
         [sys.executable, "-m", "stoker", command],
         env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
     )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
+    server = LiveServer(f"http://{host}:{port}", process, log_path)
     deadline = time.monotonic() + 20
     while wait_for_http and time.monotonic() < deadline:
         if process.poll() is not None:
@@ -79,3 +81,28 @@ def stop_server(server):
         server.process.wait(STOP_GRACE_SECONDS + 10)
     except subprocess.TimeoutExpired:
         server.process.kill()
+
+
+# What an agent must never be given: the settings only the server holds.
+SERVER_ONLY = ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "STOKER_SMTP_URL")
+
+
+def start_agent(server, token, tmp_path, name="agent", host=None, **settings):
+    """`stoker agent` for `server` in a process of its own (in `host`, one of tests/support/hosts.py,
+    if given), its environment holding none of the server's settings; its log is `.log()`."""
+    env = {key: value for key, value in os.environ.items() if key not in SERVER_ONLY}
+    env |= {"STOKER_AGENT_TOKEN": token, "STOKER_DATA_DIR": str(tmp_path / f"{name}-data"),
+            "STOKER_BUILD_IMAGE": TEST_IMAGE, "STOKER_BUILD_NETWORK": "none", "STOKER_BUILD_EGRESS": "0",
+            "STOKER_ALLOW_LOCAL_REPOS": "1", **settings}
+    log_path = tmp_path / f"{name}.log"
+    command = [sys.executable, "-m", "stoker", "agent", "--server", server.url]
+    start = host.popen if host is not None else subprocess.Popen
+    process = start(command, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+    process.log = lambda: log_path.read_text(errors="replace")
+    return process
+
+
+def stop_agent(process):
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=30)

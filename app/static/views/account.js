@@ -137,4 +137,35 @@ export async function showAdmin(main) {
       field("invitation-hours", "Good for (hours)", hours), problem,
       h("button", { type: "submit", class: "primary" }, "Make an invitation")),
     code);
+  await showAgents(main);
+}
+
+// Build agents: hosts that run builds holding only a token of their own (`stoker agent`).
+async function showAgents(main) {
+  const problem = problemText();
+  const fresh = h("div", { "aria-live": "polite" });
+  const { list, draw, drawn } = deletableList("/admin/agents", "agents", problem, {
+    id: (agent) => agent.id, label: (agent) => `Revoke ${agent.name}`, empty: "No agents",
+    attributes: (agent) => ({ "data-agent": agent.name }), deleted: () => fresh.replaceChildren(),
+    show: (agent) => [h("span", { class: "who" }, agent.name),
+                      agent.labels.length ? ` (${agent.labels.join(", ")})` : "",
+                      agent.paused ? " paused," : "", ` running ${agent.runningBuilds.length} of ${agent.concurrency},`,
+                      " last seen ", timeAgo(agent.lastSeenAt), agent.version ? `, version ${agent.version}` : ""] });
+  const name = h("input", { id: "agent-name", required: true, maxlength: 100, placeholder: "builder-1" });
+  const labels = h("input", { id: "agent-labels", placeholder: "arch=arm64, gpu" });
+  main.append(h("h2", {}, "Build agents"),
+    h("p", {}, "Build hosts that hold no keys: run ", h("code", {}, "stoker agent --server " + location.origin),
+      " there with its token as STOKER_AGENT_TOKEN."),
+    list, fresh,
+    h("form", { class: "panel", onsubmit: (event) => submitting(event, problem, async () => {
+      const body = { name: name.value.trim(),
+                     labels: labels.value.split(",").map((label) => label.trim()).filter(Boolean) };
+      const { agent, token } = await api("POST", "/admin/agents", body);
+      fresh.replaceChildren(shownOnce("agent-token", `Token of ${agent.name}`, token));
+      name.value = labels.value = "";
+      await draw();
+    }) },
+      field("agent-name", "Agent name", name), field("agent-labels", "Labels (comma-separated)", labels), problem,
+      h("button", { type: "submit", class: "primary" }, "Add an agent")));
+  return drawn;
 }

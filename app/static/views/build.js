@@ -110,7 +110,10 @@ export async function showBuild(main, app, buildId) {
       h("dt", {}, "Started"), h("dd", {}, timeAgo(build.runStartedAt)),
       h("dt", {}, "Duration"), h("dd", { class: "duration" }, formatDuration(buildDuration(build))),
       h("dt", {}, "Exit code"), h("dd", { class: "exit-code" }, build.exitCode ?? "—"),
-      ...(build.error ? [h("dt", {}, "Error"), h("dd", { class: "build-error" }, build.error)] : []));
+      ...(build.error ? [h("dt", {}, "Error"), h("dd", { class: "build-error" }, build.error)] : []),
+      // Why it has not started, as the server saw it when the page asked.
+      ...(build.queueReason && [Status.QUEUED, Status.BLOCKED].includes(build.status)
+        ? [h("dt", {}, "Waiting"), h("dd", { class: "queue-reason" }, build.queueReason)] : []));
     steps.replaceChildren(build.steps?.length ? stepTable(build.steps, showStepLog) : "", stepLog);
     document.title = `#${build.id} ${build.status} · ${firstLine(build.commit) || project.name} · Stoker`;
   }
