@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench.checkout import large_checkout  # noqa: E402
 from pipeline.git.checkout import Clone, Head, check_out  # noqa: E402
 from pipeline.git.mirror import GitMirror  # noqa: E402
-from tests.support import Listener, delivery, login, push_payload, start_server, stop_server  # noqa: E402
+from tests.support import Listener, delivery, login, push_payload, start_agent, start_server, stop_agent, stop_server  # noqa: E402
 
 IMAGE = "stoker-busybox:latest"
 
@@ -193,6 +193,79 @@ def push_to_running(work, args, runs=30):
             save_to_event.append((wall - saved.timestamp()) * 1000)
             stoker.wait_for(build_id, "passed")
     return {"push_to_running": summary(to_running), "event_latency": summary(save_to_event)}
+
+
+@contextmanager
+def stoker_with_agents(work, args, agents=1, each=1):
+    """A running Stoker with no workers of its own, `agents` agents of `each` builds at a time on
+    loopback, and an account and a project on work/repo whose first build has passed."""
+    stoker = Stoker(work, workers=0, database_url=args.database_url)
+    processes = []
+    try:
+        stoker.sign_in()
+        for n in range(agents):
+            made = stoker.session.post(stoker.url + "/api/admin/agents", headers=stoker.headers,
+                                       json={"name": f"bench-{n}"}).json()
+            processes.append(start_agent(stoker.server, made["token"], work, name=f"agent-{n}",
+                                         STOKER_WORKER_CONCURRENCY=str(each)))
+        stoker.first_build = stoker.create_project(work / "repo")["build"]["id"]
+        yield stoker
+    finally:
+        for process in processes:
+            stop_agent(process)
+        stoker.stop()
+
+
+def agent_push_to_running(work, args, runs=30):
+    """Webhook sent -> `running` received through an agent, beside the same through a worker,
+    pushed in turn to the two: what holding no keys costs in latency."""
+    _, commit = small_repo(work)
+    with stoker_with_project(work, args) as worker, stoker_with_agents(work, args) as agent:
+        figures = {"worker": [], "agent": []}
+        for _ in range(runs):
+            for name, stoker in (("worker", worker), ("agent", agent)):
+                sent, _, response = stoker.push(commit)
+                build_id = response.json()["build"]["id"]
+                received, _, _ = stoker.wait_for(build_id, "running")
+                figures[name].append((received - sent) * 1000)
+                stoker.wait_for(build_id, "passed")
+    return {"agent_push_to_running": {"worker": summary(figures["worker"]), "agent": summary(figures["agent"]),
+                                      "agent_median_over_worker": statistics.median(figures["agent"])
+                                      / statistics.median(figures["worker"])}}
+
+
+def agent_burst(work, args, pushes=60, seconds=5):
+    """60 signed pushes in 5 s through one agent and through two (two builds at a time each): time
+    to all finished, lost, duplicated."""
+    results = {}
+    for agents in (1, 2):
+        here = work / f"agents-{agents}"
+        here.mkdir()
+        repo, _ = small_repo(here)
+        commits = []
+        for n in range(pushes):
+            (here / "repo" / "n.txt").write_text(f"{n}\n")
+            repo.index.add(["n.txt"])
+            commits.append(repo.index.commit(f"push {n}").hexsha)
+        with stoker_with_agents(here, args, agents=agents, each=2) as stoker:
+            begun = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                futures = []
+                for n, commit in enumerate(commits):
+                    time.sleep(max(0.0, begun + n * seconds / pushes - time.perf_counter()))
+                    futures.append(pool.submit(stoker.push, commit))
+                ids = [f.result()[2].json()["build"]["id"] for f in futures]
+            for build_id in ids:
+                stoker.wait_for(build_id, "passed", timeout=600)
+            finished = (time.perf_counter() - begun) * 1000
+            listed = stoker.session.get(f"{stoker.url}/api/project/projects/1/builds?limit=100",
+                                        headers=stoker.headers).json()["builds"]
+            built = [build["commitHash"] for build in listed if build["id"] != stoker.first_build]
+            results[f"agents_{agents}"] = {"all_finished_ms": finished,
+                                           "lost": sum(1 for c in commits if c not in built),
+                                           "duplicated": len(built) - len(set(built))}
+    results["two_over_one"] = results["agents_2"]["all_finished_ms"] / results["agents_1"]["all_finished_ms"]
+    return {"agent_burst": results}
 
 
 def build_overhead(work, args, runs=15):
@@ -485,7 +558,8 @@ print(open("/proc/self/status").read())
 
 BENCHMARKS = {"push_to_running": push_to_running, "build_overhead": build_overhead, "checkout": checkout,
               "burst": burst, "api_reads": api_reads, "memory": memory, "project_list": project_list,
-              "parallel_steps": parallel_steps, "large_checkout": large_checkout}
+              "parallel_steps": parallel_steps, "large_checkout": large_checkout,
+              "agent_push_to_running": agent_push_to_running, "agent_burst": agent_burst}
 
 
 def rows(results, prefix=""):
