@@ -2,12 +2,13 @@
 with what it runs, paused, or revoked at once."""
 import json
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from ..records.jobs import BUILD
 from ..records.lifecycle import move
 from ..records.logs import append_note
 from ..records.models import Agent, AuditEntry, Build, Status, db
+from ..services import services
 from .callers import current_user, require_admin
 from .errors import ApiError
 from .fields import labels_field
@@ -87,4 +88,6 @@ def revoke_agent(agent_id):
                      lease_expires_at=None)
         if build is not None:
             append_note(build, "The agent running this build was revoked; it is queued again")
+    # Its requests for work held now look again, and end.
+    services(current_app).wake_workers(current_app)
     return jsonify(message=f"Agent revoked; {len(running)} of its builds queued again")

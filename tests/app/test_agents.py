@@ -128,7 +128,11 @@ def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked
         listener = listeners(server, token)
         local_repo.commit({"ci.sh": "echo building on an agent; echo \"key=$API_KEY\"\n"}, message="Build")
         project = create_project(server, token, local_repo, "sh ci.sh")
-        build_id = project["build"]["id"]
+        api(server, "PUT", f"/api/project/projects/{project['project']['id']}/secrets/API_KEY", token,
+            json={"value": "hunter2-of-the-project"})
+        listener.statuses_of(project["build"]["id"], Status.PASSED, timeout=60)
+        run = api(server, "POST", f"/api/project/projects/{project['project']['id']}/builds", token, json={})
+        build_id = run.json()["build"]["id"]
         assert listener.statuses_of(build_id, Status.PASSED, timeout=60)[-1] == Status.PASSED
         log = api(server, "GET", f"/api/build/{build_id}/logs", token).text
         assert "building on an agent" in log
@@ -139,8 +143,10 @@ def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked
         seen = proc.joinpath("environ").read_bytes() + proc.joinpath("cmdline").read_bytes()
         for secret in (b"DATABASE_URL", b"SECRET_KEY", b"stoker.db"):
             assert secret not in seen
-        on_disk = [path.name for path in (tmp_path / "agent-data").rglob("*")]
-        assert "secret_key" not in on_disk and not any(name.endswith(".db") for name in on_disk)
+        on_disk = [path for path in (tmp_path / "agent-data").rglob("*") if path.is_file()]
+        assert "secret_key" not in {path.name for path in on_disk} and not any(p.suffix == ".db" for p in on_disk)
+        assert not [path for path in on_disk if b"hunter2-of-the-project" in path.read_bytes()]
+        assert "key=***" in log and "hunter2" not in log
 
         # Revoked mid-build: the agent stops at once and the build is queued again.
         local_repo.commit({"ci.sh": "echo long; sleep 60\n"}, message="Long")
