@@ -153,6 +153,17 @@ def small_repo(work):
     return repo, repo.index.commit("bench").hexsha
 
 
+def commits_to_push(work, pushes):
+    """A small repository at work/repo with `pushes` commits, one to push each, oldest first."""
+    repo, _ = small_repo(work)
+    commits = []
+    for n in range(pushes):
+        (work / "repo" / "n.txt").write_text(f"{n}\n")
+        repo.index.add(["n.txt"])
+        commits.append(repo.index.commit(f"push {n}").hexsha)
+    return commits
+
+
 @contextmanager
 def stoker_with_project(work, args, workers=1):
     """A running Stoker with an account and a project on work/repo whose first build has passed."""
@@ -241,12 +252,7 @@ def agent_burst(work, args, pushes=60, seconds=5):
     for agents in (1, 2):
         here = work / f"agents-{agents}"
         here.mkdir()
-        repo, _ = small_repo(here)
-        commits = []
-        for n in range(pushes):
-            (here / "repo" / "n.txt").write_text(f"{n}\n")
-            repo.index.add(["n.txt"])
-            commits.append(repo.index.commit(f"push {n}").hexsha)
+        commits = commits_to_push(here, pushes)
         with stoker_with_agents(here, args, agents=agents, each=2) as stoker:
             begun = time.perf_counter()
             with ThreadPoolExecutor(max_workers=16) as pool:
@@ -345,12 +351,7 @@ def read_every_50_ms(read, into, stop):
 def burst(work, args, pushes=200, seconds=10):
     """5: 200 signed pushes in 10 s with 1, 2 and 4 workers: acks, time to all finished, lost, duplicated,
     and the builds list read every 50 ms meanwhile, against the same read while idle."""
-    repo, _ = small_repo(work)
-    commits = []
-    for n in range(pushes):
-        (work / "repo" / "n.txt").write_text(f"{n}\n")
-        repo.index.add(["n.txt"])
-        commits.append(repo.index.commit(f"push {n}").hexsha)
+    commits = commits_to_push(work, pushes)
     bare = statistics.median(bare_docker_run() for _ in range(5))
     results = {"bare_docker_run_ms": bare}
     for workers in args.workers:

@@ -1,4 +1,5 @@
 """Runs one build from start to end: fetch, check out, run, clean up; knows nothing of the web side."""
+import logging
 import threading
 import time
 from collections import Counter
@@ -33,6 +34,30 @@ MAX_PLAN_BYTES = 256 * 1024
 MAX_READERS = 16
 # After how many fetches into a mirror git looks at packing it again (see Runner._maintenance_due).
 MAINTAIN_EVERY = 16
+
+log = logging.getLogger(__name__)
+
+
+def run_watched(runner, job, watch, output, on_step, on_step_output, later, masks, stopping):
+    """Run `job` with `runner` under `watch`, a thread that halts it when it must stop (a worker's
+    or an agent's: it has `halt`, `done`, `reason` and `follow(plan)`), and stop the watch once it
+    ends; never raises. Its outcome, and why it was halted, if it was ("stopped": the process
+    `stopping` was)."""
+    watch.start()
+    try:
+        outcome = runner.run(job, output, halt=watch.halt, on_plan=watch.follow, on_step=on_step,
+                             on_step_output=on_step_output, later=later, masks=masks)
+    except Exception as exc:
+        log.exception("build %s failed inside Stoker", job.build_id)
+        outcome = Outcome(error=f"internal error: {exc}")
+    finally:
+        watch.done.set()
+        watch.join()
+    reason = watch.reason
+    if reason is None and watch.halt.is_set() and stopping.is_set() and outcome.exit_code != 0:
+        reason = "stopped"
+    return outcome, reason
+
 
 @dataclass(frozen=True)
 class BuildJob:

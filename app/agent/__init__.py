@@ -17,8 +17,10 @@ from importlib.metadata import version as installed
 
 import requests
 
+from pipeline import watching
 from pipeline.logstream import LogStream
-from pipeline.runner import BuildJob, Outcome
+from pipeline.runner import BuildJob, run_watched
+from pipeline.watching import WATCH_SECONDS
 
 from .. import runtime
 
@@ -28,8 +30,6 @@ log = logging.getLogger(__name__)
 HOLD_SECONDS = 25
 # Backoff between tries when the server cannot be reached: from the first to the longest.
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 30.0
-# How often a running build's record is looked at (cancel, lease) and its clock (timeout).
-WATCH_SECONDS = 0.5
 
 
 class Revoked(Exception):
@@ -162,31 +162,22 @@ class BuildAgent:
 
         watch = Watch(self, lease, job, say=lambda line: build_log.write(f"\n==> {line}\n".encode()))
         self.running[lease] = watch.halt
-        watch.start()
         # The build's containers and workspace go once its end is sent.
         with ExitStack() as later:
             try:
-                outcome = self.runner.run(job, build_log.write, halt=watch.halt, on_plan=watch.follow,
-                                          on_step=lambda result, status: self._step(lease, result, status),
-                                          on_step_output=step_output, later=later, masks=mask.of_bytes)
-            except Exception as exc:
-                log.exception("build %s failed inside Stoker", job.build_id)
-                outcome = Outcome(error=f"internal error: {exc}")
+                outcome, reason = run_watched(self.runner, job, watch, build_log.write,
+                                              lambda result, status: self._step(lease, result, status), step_output,
+                                              later, mask.of_bytes, self.stopping)
             finally:
-                watch.done.set()
-                watch.join()
                 self.running.pop(lease, None)
                 build_log.close()
                 for step_log in step_logs.values():
                     step_log.close()
-            self._finish(lease, job, watch, outcome, build_log, mask)
+            if build_log.lost:
+                outcome.error, reason = build_log.lost, reason or "log lost"
+            self._finish(lease, job, reason, outcome, mask)
 
-    def _finish(self, lease, job, watch, outcome, build_log, mask):
-        reason = watch.reason
-        if reason is None and watch.halt.is_set() and self.stopping.is_set() and outcome.exit_code != 0:
-            reason = "stopped"
-        if build_log.lost:
-            outcome.error, reason = build_log.lost, reason or "log lost"
+    def _finish(self, lease, job, reason, outcome, mask):
         try:
             self.server.post(f"/api/agent/jobs/{lease}/finish", {
                 "exitCode": outcome.exit_code, "skipped": outcome.skipped, "reason": reason,
@@ -211,25 +202,13 @@ class BuildAgent:
             log.warning("the host key met was not pinned: %s", exc)
 
 
-class Watch(threading.Thread):
+class Watch(watching.Watch):
     """Keeps a running build's lease, and halts the build when it is canceled, runs too long, or
     turns out to be another's (its lease taken over, the build deleted)."""
 
     def __init__(self, agent, lease, job, say):
-        super().__init__(name=f"watch-{job.build_id}", daemon=True)
-        self.agent, self.lease, self.job, self.say = agent, lease, job, say
-        self.halt, self.done = threading.Event(), threading.Event()
-        self.reason, self.timeout, self.started = None, job.timeout, time.monotonic()
-
-    def follow(self, plan):
-        if plan.timeout is not None:
-            self.timeout = plan.timeout
-
-    def stop_job(self, reason, line):
-        if self.reason is None:
-            self.reason = reason
-            self.say(line)
-        self.halt.set()
+        super().__init__(f"watch-{job.build_id}", job.timeout, say)
+        self.agent, self.lease, self.job = agent, lease, job
 
     def run(self):
         # The first renewal, at once, tells the server the build is taken up (see recover_lost).
@@ -249,7 +228,7 @@ class Watch(threading.Thread):
                     pass
             if self.done.wait(WATCH_SECONDS):
                 return
-            if self.reason is None and time.monotonic() - self.started > self.timeout:
+            if self.reason is None and self.overdue():
                 self.stop_job("timeout", f"Timed out after {self.timeout:g} s; stopping the build")
             if self.halt.is_set():
                 self.agent.runner.kill_containers(self.job.build_id)

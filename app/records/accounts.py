@@ -1,10 +1,9 @@
 """Accounts: users, the invitations that let one more register, API tokens, revoked login tokens, and
 the forge accounts users connect."""
-import hashlib
 
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, TextField, fn
 
-from .base import BaseModel, iso, utcnow
+from .base import BaseModel, iso, secret_hash, utcnow
 
 
 class User(BaseModel):
@@ -66,9 +65,7 @@ class ApiToken(BaseModel):
 
     PREFIX = "stk_"
 
-    @staticmethod
-    def hash_of(value):
-        return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    hash_of = staticmethod(secret_hash)
 
     @classmethod
     def of_value(cls, value):

@@ -1,14 +1,13 @@
 """Build agents: hosts that run builds holding no key but a token of their own, and take their work
 over the agent API (api/agent.py). A build an agent runs is held under a lease named for that one
 claim, so that nothing written under an earlier claim counts once the build is claimed again."""
-import hashlib
 import json
 import secrets
 from datetime import timedelta
 
 from peewee import BooleanField, CharField, DateTimeField, IntegerField, TextField
 
-from .base import BaseModel, iso, utcnow
+from .base import BaseModel, iso, secret_hash, utcnow
 from .builds import Build
 from .words import Status
 
@@ -27,9 +26,7 @@ class Agent(BaseModel):
 
     PREFIX = "sta_"
 
-    @staticmethod
-    def hash_of(value):
-        return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    hash_of = staticmethod(secret_hash)
 
     @classmethod
     def new_token(cls):

@@ -1,4 +1,6 @@
 """What every record shares: the database (chosen at start), ids never given twice, times in UTC."""
+import hashlib
+
 from peewee import (
     SQL,
     AutoField,
@@ -52,3 +54,8 @@ class LeasedJob(BaseModel):
     # When its holder took it up: at once for a worker; for an agent, when it first says it runs it
     # (an agent's request for work may be answered after the agent is gone: see recover_lost).
     taken_up_at = DateTimeField(null=True)
+
+
+def secret_hash(value):
+    """What is kept of a token: enough to recognise it, not to use it."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()

@@ -4,7 +4,7 @@ import logging
 
 from peewee import DatabaseError, IntegrityError
 
-from pipeline.runner import BuildJob, Outcome
+from pipeline.runner import BuildJob, run_watched
 
 from ..background import mail, retention
 from ..background.assignments import assignment
@@ -86,35 +86,20 @@ def _run(worker, runner, job, mask, later):
     watch = worker.watch = Watch(worker, BUILD, job.build_id, job.timeout,
                                  kill=lambda: runner.kill_containers(job.build_id),
                                  say=lambda line: log_writer.write(f"\n==> {line}\n".encode()))
-    watch.start()
     try:
-        outcome = runner.run(job, log_writer.write, halt=watch.halt,
-                                    on_plan=lambda plan: _follow(watch, plan),
-                                    on_step=lambda result, status: _record_step(worker, job, result, status),
-                                    on_step_output=step_output, later=later, masks=mask.of_bytes)
-    except Exception as exc:
-        log.exception("build %s failed inside Stoker", job.build_id)
-        outcome = Outcome(error=f"internal error: {exc}")
+        outcome, reason = run_watched(runner, job, watch, log_writer.write,
+                                      lambda result, status: _record_step(worker, job, result, status), step_output,
+                                      later, mask.of_bytes, worker.stopping)
     finally:
-        watch.done.set()
-        watch.join()
         worker.watch = None
         # Every line is saved and emitted before the final status goes out.
         log_writer.close()
         for writer in step_writers.values():
             writer.close()
-    reason = watch.reason
-    if reason is None and watch.halt.is_set() and worker.stopping.is_set() and outcome.exit_code != 0:
-        reason = "stopped"
     if log_writer.lost:
         # Whatever the command's exit code, a build whose log stops short has not passed.
         outcome.error, reason = log_writer.lost, reason or "log lost"
     return outcome, reason, watch.timeout
-
-
-def _follow(watch, plan):
-    if plan.timeout is not None:
-        watch.timeout = plan.timeout
 
 
 def _record_step(worker, job, result, status):

@@ -1,15 +1,14 @@
 """The watch on a running job of any kind: its lease kept, and the job halted when it must stop."""
-import threading
 import time
+
+from pipeline import watching
+from pipeline.watching import WATCH_SECONDS
 
 from ..records.lifecycle import renew_lease
 from ..records.models import db
 
-# How often a running job's record is checked for a cancel, and its clock for a timeout.
-WATCH_SECONDS = 0.5
 
-
-class Watch(threading.Thread):
+class Watch(watching.Watch):
     """Keeps a running job's lease, and halts the job when it is canceled, runs too long, is
     deleted, or turns out to be another worker's.
 
@@ -19,21 +18,8 @@ class Watch(threading.Thread):
     """
 
     def __init__(self, worker, kind, job_id, timeout, kill, say=None):
-        super().__init__(name=f"watch-{kind.name.replace(' ', '-')}-{job_id}", daemon=True)
-        self.worker, self.kind, self.job_id = worker, kind, job_id
-        self.kill, self.say = kill, say
-        self.halt = threading.Event()
-        self.done = threading.Event()
-        self.reason = None
-        self.started = time.monotonic()
-        self.timeout = timeout
-
-    def stop_job(self, reason, line):
-        if self.reason is None:
-            self.reason = reason
-            if self.say is not None:
-                self.say(line)
-        self.halt.set()
+        super().__init__(f"watch-{kind.name.replace(' ', '-')}-{job_id}", timeout, say)
+        self.worker, self.kind, self.job_id, self.kill = worker, kind, job_id, kill
 
     def run(self):
         kind, model = self.kind, self.kind.model
@@ -54,7 +40,7 @@ class Watch(threading.Thread):
                         self.stop_job("lost", "This worker lost its lease on the build; stopping here")
                     elif status == kind.canceled:
                         self.stop_job("canceled", "Canceled")
-                    elif time.monotonic() - self.started > self.timeout:
+                    elif self.overdue():
                         self.stop_job("timeout", f"Timed out after {self.timeout:g} s; stopping the build")
                 if self.halt.is_set():
                     self.kill()
