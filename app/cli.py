@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import socketio
 
+from pipeline import workspaces
 from pipeline.backend import BuildError
 from pipeline.debian import DEFAULT_MIRROR
 from pipeline.imagebuilder import default_image_builder
@@ -30,6 +31,7 @@ from .records import db
 from .runners import make_runner
 from .services import services
 from .worker import REMOVE_WHAT_LOST_BUILDS_LEFT, TAKE_BACK_LOST_BUILDS, Worker, worker_name
+from .worker.recovery import process_alive
 
 log = logging.getLogger("stoker")
 
@@ -210,7 +212,8 @@ def agent(args):
 
     from .agent import BuildAgent
 
-    token = os.environ.get("STOKER_AGENT_TOKEN")
+    # Out of the environment: no git or ssh process it starts inherits it.
+    token = os.environ.pop("STOKER_AGENT_TOKEN", None)
     if not token:
         raise SystemExit("stoker agent: set STOKER_AGENT_TOKEN to the agent's token (an admin makes one with "
                          "POST /api/admin/agents)")
@@ -222,6 +225,12 @@ def agent(args):
     log.info("Stoker agent running %d builds at a time for %s", build_agent.concurrency, args.server)
     with datadir.kept_nosuid(settings["STOKER_DATA_DIR"]):
         guard_builds(settings, engine)
+        # What an agent that crashed here left: its workspaces, and its containers still running.
+        workspaces.sweep_data_dir(settings["STOKER_DATA_DIR"])
+        try:
+            engine.remove_orphans(socket.gethostname(), process_alive)
+        except BuildError as exc:
+            log.warning("cannot remove orphaned build containers: %s", exc)
         slots = build_agent.start()
         signalled = []
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -231,7 +240,7 @@ def agent(args):
         build_agent.stop()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while build_agent.running and time.monotonic() < deadline:
-            build_agent.runner.kill_containers()
+            build_agent.kill_all()
             runtime.sleep(0.25)
         runtime.stop(slots)
     if not signalled:

@@ -114,20 +114,26 @@ class BuildAgent:
         self.stopping = threading.Event()
         self.server = Server(server_url, token, self.stopping)
         self.config, self.engine, self.concurrency = config, engine, concurrency
-        self.name = f"agent:{socket.gethostname()}:{os.getpid()}"
-        self.runner = make_runner(config, engine, {"stoker.worker": self.name})
+        # A runner a slot, its containers labelled as a worker's are (host:pid:slot): a slot killing
+        # a run it lost kills none of another slot's, and a host sweeping after a crash finds them.
+        self.runners = [make_runner(config, engine, {"stoker.worker": f"{socket.gethostname()}:{os.getpid()}:{slot}"})
+                        for slot in range(concurrency)]
         self.running = {}
 
     def start(self):
         """Its slots, each a green thread."""
-        return [runtime.spawn(self._slot) for _ in range(self.concurrency)]
+        return [runtime.spawn(self._slot, runner) for runner in self.runners]
 
     def stop(self):
         self.stopping.set()
         for halt in list(self.running.values()):
             halt.set()
 
-    def _slot(self):
+    def kill_all(self):
+        for runner in self.runners:
+            runner.kill_containers()
+
+    def _slot(self, runner):
         while not self.stopping.is_set():
             try:
                 given = self.server.post("/api/agent/jobs/next", {
@@ -143,12 +149,21 @@ class BuildAgent:
                 log.exception("could not ask for work")
                 self.stopping.wait(FIRST_PAUSE)
                 continue
-            if given is not None:
-                self._run(given)
+            if given is None:
+                continue
+            # Taken up at once: only now does the server send what the build needs.
+            try:
+                started = self.server.post(f"/api/agent/jobs/{given['lease']}/start", {})
+            except (LeaseLost, ConnectionError, RuntimeError) as exc:
+                log.warning("build %s was offered but could not be taken up (%s)", given["buildId"], exc)
+                continue
+            except Revoked:
+                self.stop()
+                return
+            self._run(runner, given["lease"], started)
 
-    def _run(self, given):
-        lease, job = given["lease"], BuildJob.given(given["job"], self.config["STOKER_DATA_DIR"],
-                                                    pin=lambda hosts: self._pin(given["lease"], hosts))
+    def _run(self, runner, lease, given):
+        job = BuildJob.given(given["job"], self.config["STOKER_DATA_DIR"], pin=lambda hosts: self._pin(lease, hosts))
         log.info("agent runs build %s (%s)", job.build_id, job.commit_hash[:12])
         mask, cap, ends = job.mask(), given["logMaxBytes"], given.get("logEnds", {})
         build_log = RemoteLog(self.server, lease, ends.get("", 0), cap, mask)
@@ -160,12 +175,12 @@ class BuildAgent:
                                             step=name[:100])
             step_logs[name].write(raw)
 
-        watch = Watch(self, lease, job, say=lambda line: build_log.write(f"\n==> {line}\n".encode()))
+        watch = Watch(self, runner, lease, job, say=lambda line: build_log.write(f"\n==> {line}\n".encode()))
         self.running[lease] = watch.halt
         # The build's containers and workspace go once its end is sent.
         with ExitStack() as later:
             try:
-                outcome, reason = run_watched(self.runner, job, watch, build_log.write,
+                outcome, reason = run_watched(runner, job, watch, build_log.write,
                                               lambda result, status: self._step(lease, result, status), step_output,
                                               later, mask.of_bytes, self.stopping)
             finally:
@@ -206,13 +221,12 @@ class Watch(watching.Watch):
     """Keeps a running build's lease, and halts the build when it is canceled, runs too long, or
     turns out to be another's (its lease taken over, the build deleted)."""
 
-    def __init__(self, agent, lease, job, say):
+    def __init__(self, agent, runner, lease, job, say):
         super().__init__(f"watch-{job.build_id}", job.timeout, say)
-        self.agent, self.lease, self.job = agent, lease, job
+        self.agent, self.runner, self.lease, self.job = agent, runner, lease, job
 
     def run(self):
-        # The first renewal, at once, tells the server the build is taken up (see recover_lost).
-        renewed = -float("inf")
+        renewed = time.monotonic()
         every = max(1.0, min(self.agent.config["STOKER_LEASE_SECONDS"] / 3, 10.0))
         while True:
             if self.reason is None and time.monotonic() - renewed > every:
@@ -231,7 +245,7 @@ class Watch(watching.Watch):
             if self.reason is None and self.overdue():
                 self.stop_job("timeout", f"Timed out after {self.timeout:g} s; stopping the build")
             if self.halt.is_set():
-                self.agent.runner.kill_containers(self.job.build_id)
+                self.runner.kill_containers(self.job.build_id)
 
 
 def _iso(moment):

@@ -6,11 +6,15 @@ claim. Everything it writes names the lease, and a lease taken over (the build q
 agent went silent, or canceled and gone) is refused with a 409: an agent cut off and come back cannot
 write into the build's new run.
 """
+import json
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, current_app, g, jsonify, request
 from peewee import IntegrityError, fn
+
+from pipeline.git.inputs import check_known_hosts
+from pipeline.plan import MAX_TIMEOUT
 
 from .. import runtime
 from ..background import mail, retention
@@ -32,6 +36,13 @@ VERSION_LENGTH = 40
 # The most a piece of log may carry; an agent sends at most pipeline.logstream.PIECE_BYTES.
 MOST_PIECE_BYTES = 1024 * 1024
 SEEN_EVERY = timedelta(seconds=10)
+# A canceled build's last lines (the agent's "Canceled", its steps' ends) are taken this long.
+CANCELED_GRACE = timedelta(seconds=30)
+# Room past the log's cap for the line that says it was cut; the most steps a build keeps.
+LOG_SLACK = 4096
+MOST_STEPS = 1000
+# How long past the longest timeout a build's renewals are still taken.
+OVERTIME = timedelta(minutes=5)
 # How long a build given to an agent waits for the agent to take it up (its first renewal, at once).
 OFFER_SECONDS = 15
 REASONS = (None, "timeout", "stopped", "canceled", "deleted", "lost", "log lost")
@@ -59,8 +70,9 @@ def next_job():
     data = json_body()
     wait = whole_number(data, "wait", 0, HOLD_SECONDS, default=HOLD_SECONDS)
     version = data.get("version")
-    if version is not None and (not isinstance(version, str) or len(version) > VERSION_LENGTH):
-        raise ApiError(400, f"version must be at most {VERSION_LENGTH} characters")
+    if version is not None and (not isinstance(version, str) or len(version) > VERSION_LENGTH
+                                or not version.isprintable()):
+        raise ApiError(400, f"version must be at most {VERSION_LENGTH} printable characters")
     concurrency = whole_number(data, "concurrency", 0, 1000, default=1)
     deadline = time.monotonic() + wait
     doorbell, config = services(current_app).doorbell, current_app.config
@@ -70,8 +82,10 @@ def next_job():
         agent = Agent.get_or_none(Agent.id == g.agent.id)
         if agent is None:
             raise ApiError(401, "Invalid or revoked agent token")
-        Agent.update(last_seen_at=utcnow(), version=version, concurrency=concurrency).where(
-            Agent.id == agent.id).execute()
+        if ((agent.version, agent.concurrency) != (version, concurrency) or agent.last_seen_at is None
+                or utcnow() - agent.last_seen_at > SEEN_EVERY):
+            Agent.update(last_seen_at=utcnow(), version=version, concurrency=concurrency).where(
+                Agent.id == agent.id).execute()
         if not agent.paused:
             found = _claim(agent, config)
             if found is not None:
@@ -85,31 +99,52 @@ def next_job():
 
 
 def _claim(agent, config):
-    while True:
-        lease = agent.new_lease()
-        # Held until its agent first says it runs it, briefly: the agent may be gone already.
-        build = claim_next(BUILD, lease, min(OFFER_SECONDS, config["STOKER_LEASE_SECONDS"]), carried=agent.label_list(),
-                           taken_up=False)
-        if build is None:
-            return None
-        try:
-            given = assignment(build, config)
-        except VaultError as exc:
-            move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=lease, error=str(exc))
-            continue
-        # A build run again goes on with the same log (and its steps' logs), after what is kept.
-        ends = {"": log_end(build.id), **dict(StepLog.select(StepLog.step, fn.MAX(StepLog.offset + StepLog.length))
-                                               .where(StepLog.build == build.id).group_by(StepLog.step).tuples())}
-        return jsonify(message=f"Build {build.id} is yours to run", lease=lease,
-                       leaseSeconds=config["STOKER_LEASE_SECONDS"], logMaxBytes=config["STOKER_LOG_MAX_BYTES"],
-                       logEnds=ends, job=given)
+    """A build offered to the agent: its id and lease alone. What it needs comes once the agent
+    takes it up (start), so an offer dropped, or answered after its agent was gone, shows nothing."""
+    lease = agent.new_lease()
+    # Held until its agent takes it up, briefly: the agent may be gone already.
+    build = claim_next(BUILD, lease, min(OFFER_SECONDS, config["STOKER_LEASE_SECONDS"]), carried=agent.label_list(),
+                       taken_up=False)
+    if build is None:
+        return None
+    if not Agent.select().where(Agent.id == agent.id).exists():
+        # Revoked while it claimed: the revocation did not see this build, so it goes back here.
+        move(BUILD, build.id, Status.QUEUED, expect=Status.RUNNING, owner=lease, worker_id=None, lease_expires_at=None)
+        raise ApiError(401, "Invalid or revoked agent token")
+    return jsonify(message=f"Build {build.id} is offered; take it up with start", lease=lease, buildId=build.id,
+                   leaseSeconds=config["STOKER_LEASE_SECONDS"])
 
 
-def _held(lease):
-    """The build this agent holds under `lease`; 409 if it holds it no longer (taken over, gone)."""
+@bp.post("/jobs/<lease>/start")
+def start(lease):
+    """Take up an offered build: from now on it is the agent's to run (its lapse is a lost run), and
+    the answer carries what it needs."""
+    json_body()
+    build = _held(lease, Status.RUNNING)
+    config = current_app.config
+    if not renew_lease(BUILD, build.id, lease, config["STOKER_LEASE_SECONDS"]):
+        raise ApiError(409, "This lease is no longer held")
+    try:
+        given = assignment(build, config)
+    except VaultError as exc:
+        move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=lease, error=str(exc))
+        raise ApiError(409, f"The build cannot be run: {exc}") from None
+    # A build run again goes on with the same log (and its steps' logs), after what is kept.
+    ends = {"": log_end(build.id), **dict(StepLog.select(StepLog.step, fn.MAX(StepLog.offset + StepLog.length))
+                                           .where(StepLog.build == build.id).group_by(StepLog.step).tuples())}
+    return jsonify(message=f"Build {build.id} is yours to run", logMaxBytes=config["STOKER_LOG_MAX_BYTES"],
+                   logEnds=ends, job=given)
+
+
+def _held(lease, *statuses):
+    """The build this agent holds under `lease`, in one of `statuses` (by default running, or canceled
+    within CANCELED_GRACE, while its last lines arrive); 409 if it holds it no longer."""
     if not lease.startswith(g.agent.lease_prefix()) or len(lease) > 128:
         raise ApiError(404, "No such lease")
-    build = Build.get_or_none((Build.worker_id == lease) & Build.status.in_((Status.RUNNING, Status.CANCELED)))
+    build = Build.get_or_none((Build.worker_id == lease) & Build.status.in_(statuses or (Status.RUNNING, Status.CANCELED)))
+    if build is not None and build.status == Status.CANCELED and not statuses and (
+            build.finished_at is None or utcnow() - build.finished_at > CANCELED_GRACE):
+        build = None
     if build is None:
         raise ApiError(409, "This lease is no longer held: the build was taken over, finished or deleted")
     return build
@@ -127,7 +162,18 @@ def write_log(lease):
     if step is not None and (not isinstance(step, str) or not 1 <= len(step) <= 100):
         raise ApiError(400, "step must be a step's name")
     raw = text.encode("utf-8", "replace")
+    # Each piece goes at the end of what is kept, and no further than the cap (and the line saying so).
+    if offset + len(raw) > current_app.config["STOKER_LOG_MAX_BYTES"] + LOG_SLACK:
+        raise ApiError(413, "The log is past its cap")
+    if step is not None and not StepLog.select().where((StepLog.build == build.id) & (StepLog.step == step)).exists() \
+            and StepLog.select(StepLog.step).where(StepLog.build == build.id).distinct().count() >= MOST_STEPS:
+        raise ApiError(409, f"A build keeps the logs of at most {MOST_STEPS} steps")
+    end = log_end(build.id, step)
+    if offset > end:
+        raise ApiError(409, f"The log ends at byte {end}; a piece goes there")
     try:
+        if offset < end:
+            raise IntegrityError("sent before")
         if step is None:
             append(build.id, build.project_id, offset, raw, owner=lease)
         else:
@@ -160,8 +206,10 @@ def write_step(lease):
     if exit_code is not None:
         exit_code = whole_number(data, "exitCode", -1000, 1000)
     matrix = data.get("matrix")
-    if matrix is not None and not isinstance(matrix, str):
-        raise ApiError(400, "matrix must be a string")
+    if matrix is not None and not _matrix_text(matrix):
+        raise ApiError(400, "matrix must be a JSON object of names and values, at most 4 KB")
+    if BuildStep.select().where(BuildStep.build == build.id).count() >= MOST_STEPS:
+        raise ApiError(409, f"A build keeps at most {MOST_STEPS} steps")
     try:
         insert_if_held(BuildStep, lease, build.id, position=whole_number(data, "position", 0, 10_000), name=name,
                        status=status, exit_code=exit_code, started_at=_moment(data, "startedAt"),
@@ -171,14 +219,23 @@ def write_step(lease):
     return jsonify(message="Kept"), 201
 
 
+def _matrix_text(text):
+    try:
+        value = json.loads(text) if isinstance(text, str) and len(text) <= 4096 else None
+    except ValueError:
+        return False
+    return isinstance(value, dict) and all(isinstance(v, (str, int, float, bool)) for v in value.values())
+
+
 def _moment(data, key):
     value = data.get(key)
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value.removesuffix("Z")).replace(tzinfo=None)
-    except (TypeError, ValueError, AttributeError):
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
         raise ApiError(400, f"{key} must be an ISO 8601 time") from None
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 @bp.post("/jobs/<lease>/renew")
@@ -188,6 +245,11 @@ def renew(lease):
     build = _held(lease)
     if build.status == Status.CANCELED:
         return jsonify(message="Canceled", halt="canceled")
+    # The agent keeps the build's time; the server holds it to the longest any build may take.
+    if build.run_started_at and utcnow() - build.run_started_at > timedelta(seconds=MAX_TIMEOUT) + OVERTIME:
+        move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=lease,
+             error=f"Timed out: ran past {MAX_TIMEOUT // 86400} days")
+        raise ApiError(409, "This build ran past the longest a build may")
     if not renew_lease(BUILD, build.id, lease, current_app.config["STOKER_LEASE_SECONDS"]):
         raise ApiError(409, "This lease is no longer held")
     return jsonify(message="Renewed", halt=None)
@@ -197,9 +259,16 @@ def renew(lease):
 def pin(lease):
     """The ssh host key the repository showed on first contact, to pin for every later one."""
     known = json_body().get("knownHosts")
-    build = _held(lease)
+    build = _held(lease, Status.RUNNING)
     if not isinstance(known, str) or not 1 <= len(known) <= 16384:
         raise ApiError(400, "knownHosts must be an ssh known_hosts text")
+    project = build.project
+    if not project.deploy_key_sealed or project.ssh_known_hosts is not None:
+        raise ApiError(409, "This project pins no host key now")
+    try:
+        check_known_hosts(known, project.repo_url)
+    except ValueError as exc:
+        raise ApiError(400, f"knownHosts: {exc}") from None
     pin_host_key(build.project_id, known)
     return jsonify(message="Pinned")
 
@@ -227,7 +296,8 @@ def finish(lease):
                  commit_author=build.commit_author or (texts["commitAuthor"] or "")[:200] or None)
     if moved is not None and reason == "log lost":
         append_note(moved, error)
-    runtime.spawn(_after, current_app._get_current_object(), build.id, build.project_id)
+    if moved is not None:
+        runtime.spawn(_after, current_app._get_current_object(), build.id, build.project_id)
     return jsonify(message="Finished", status=(moved or build).status)
 
 

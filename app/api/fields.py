@@ -100,3 +100,9 @@ def labels_field(data, key):
         raise ApiError(400, f"{key} must be a list of at most {LABEL_LIMIT} labels, each 1 to 100 printable "
                             f"characters without commas")
     return sorted(set(labels))
+
+
+def is_token(value, longest):
+    """Whether `value` could be a forge's token: 1 to `longest` printable ASCII characters, as HTTP
+    headers carry them."""
+    return isinstance(value, str) and 1 <= len(value) <= longest and value.isascii() and value.isprintable()

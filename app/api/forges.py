@@ -7,7 +7,7 @@ from ..records import vault
 from ..records.models import AuditEntry, Forge, ForgeAccount, db, utcnow
 from .callers import current_user, require_login
 from .errors import ApiError
-from .fields import forge_account, forge_answer, forge_url_field
+from .fields import forge_account, forge_answer, forge_url_field, is_token
 from .parsing import json_body
 
 bp = Blueprint("forges", __name__, url_prefix="/api/forges")
@@ -33,8 +33,8 @@ def connect_account(forge):
     module = forge_named(forge)
     data = json_body()
     token = data.get("token")
-    if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
-        raise ApiError(400, "token must be 1 to 500 printable characters")
+    if not is_token(token, 500):
+        raise ApiError(400, "token must be 1 to 500 printable ASCII characters")
     if forge == Forge.GITHUB:
         if data.get("url") is not None:
             raise ApiError(400, "url is for a self-hosted forge; GitHub's is the server's STOKER_GITHUB_API_URL")

@@ -27,7 +27,7 @@ from ..records.models import Build, Event, Forge, ForkPolicy, Member, Project, R
 from .access import audit, project_for
 from .callers import current_user, require_login
 from .errors import ApiError
-from .fields import branch_field, check_variables, forge_account, forge_answer, forge_url_field, labels_field
+from .fields import branch_field, check_variables, forge_account, forge_answer, forge_url_field, is_token, labels_field
 from .parsing import flag, json_body, page_args, whole_number
 
 bp = Blueprint("projects", __name__, url_prefix="/api/project")
@@ -92,8 +92,8 @@ def _forge_fields(data, project=None):
         if token is None:
             fields["github_token_sealed"] = None
         else:
-            if not isinstance(token, str) or not 1 <= len(token) <= 500 or not token.isprintable():
-                raise ApiError(400, f"{named['forgeToken']} must be a token of 1 to 500 printable characters")
+            if not is_token(token, 500):
+                raise ApiError(400, f"{named['forgeToken']} must be a token of 1 to 500 printable ASCII characters")
             if repo is None:
                 raise ApiError(400, f"{named['forgeRepo']} ('owner/repo') is needed to report to the forge "
                                     "from this repoUrl")

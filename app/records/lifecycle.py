@@ -119,13 +119,14 @@ def claim_next(kind, worker_id, lease_seconds, carried=(), taken_up=True):
              "taken_up_at": now if taken_up else None}
     if kind.started_field:
         lease[kind.started_field] = now
+    # Groups whose labels the worker does not carry are left out before the candidates are
+    # counted: a few such groups with many jobs queued must not hide every other group's.
+    unfit = _unfit_groups(kind, carried)
     if db.for_update:
-        return _claim_skipping_locked(kind, lease, frozenset(carried))
+        return _claim_skipping_locked(kind, lease, unfit)
     # SQLite: read the candidates to the end first, since writing while a read is still
     # open on the connection fails at once if another writer got in between.
-    for job_id, group, limit, labels in list(_queued(kind).limit(CANDIDATES).tuples()):
-        if not fits(labels, carried):
-            continue
+    for job_id, group, limit in list(_queued(kind, unfit).limit(CANDIDATES).tuples()):
         # SQLite's IMMEDIATE transactions already take turns: no lock is needed for the count.
         with changes() as batch:
             if limit is not None and _running(kind, group) >= limit:
@@ -136,22 +137,34 @@ def claim_next(kind, worker_id, lease_seconds, carried=(), taken_up=True):
     return None
 
 
-def _queued(kind):
-    """The kind's queued jobs as (id, group, limit), oldest first; of a kind in groups, those of
-    the groups with the fewest jobs running first: a project with fifty builds queued holds back
-    no other project's one."""
+def _unfit_groups(kind, carried):
+    """The groups (projects) needing labels that `carried` does not hold all of."""
+    if kind.labels is None:
+        return []
+    rows = kind.labels.model
+    return [group for group, labels in rows.select(rows.id, kind.labels).where(kind.labels.is_null(False)).tuples()
+            if not fits(labels, carried)]
+
+
+def _queued(kind, unfit=()):
+    """The kind's queued jobs as (id, group, limit), oldest first, but those of `unfit` groups; of a
+    kind in groups, those of the groups with the fewest jobs running first: a project with fifty
+    builds queued holds back no other project's one."""
     model = kind.model
     if kind.group is None:
-        return (model.select(model.id, SQL("NULL"), SQL("NULL"), SQL("NULL"))
+        return (model.select(model.id, SQL("NULL"), SQL("NULL"))
                 .where(model.status == kind.statuses.QUEUED).order_by(model.id))
     # Each group's running jobs counted once, not once for every job queued.
     running = model.alias()
     group = getattr(running, kind.group.name)
     busy = (running.select(group.alias("group_id"), fn.COUNT(running.id).alias("jobs"))
             .where(running.status == kind.running).group_by(group).alias("busy"))
-    return (model.select(model.id, kind.group, kind.limit, kind.labels or SQL("NULL")).join(kind.group.rel_model)
+    condition = model.status == kind.statuses.QUEUED
+    if unfit:
+        condition &= kind.group.not_in(unfit)
+    return (model.select(model.id, kind.group, kind.limit).join(kind.group.rel_model)
             .join(busy, JOIN.LEFT_OUTER, on=(busy.c.group_id == kind.group))
-            .where(model.status == kind.statuses.QUEUED).order_by(fn.COALESCE(busy.c.jobs, 0), model.id))
+            .where(condition).order_by(fn.COALESCE(busy.c.jobs, 0), model.id))
 
 
 def fits(labels, carried):
@@ -159,7 +172,7 @@ def fits(labels, carried):
     return not labels or set(json.loads(labels)) <= set(carried)
 
 
-def _claim_skipping_locked(kind, lease, carried):
+def _claim_skipping_locked(kind, lease, unfit):
     """PostgreSQL: take the oldest queued job no other worker is taking right now.
 
     FOR UPDATE SKIP LOCKED lets workers claiming at once each lock a different row
@@ -168,14 +181,14 @@ def _claim_skipping_locked(kind, lease, carried):
     passed_over = []
     with changes() as batch:
         while len(passed_over) < CANDIDATES:
-            query = _queued(kind)
+            query = _queued(kind, unfit)
             if passed_over:
                 query = query.where(kind.model.id.not_in(passed_over))
             row = query.limit(1).for_update(of=kind.model, skip_locked=True).tuples().first()
             if row is None:
                 return None
-            job_id, group, limit, labels = row
-            if not fits(labels, carried) or limit is not None and (_running(kind, group, lock=True) >= limit
+            job_id, group, limit = row
+            if limit is not None and (_running(kind, group, lock=True) >= limit
                                       or _older_queued(kind, group, job_id)):
                 passed_over.append(job_id)
                 continue

@@ -3,6 +3,7 @@
 Every URL, branch and commit is checked here before any git process starts;
 a remote's host is resolved once and git pinned to the addresses checked.
 """
+import base64
 import re
 from urllib.parse import urlsplit
 
@@ -172,3 +173,29 @@ def pull_number(ref):
     """The pull (merge) request's number a ref is the head of, as text; None for any other ref."""
     match = PULL_REF.fullmatch(ref or "")
     return match[2] if match else None
+
+
+# The host key types ssh pins (what `ssh-keyscan` and accept-new write).
+HOST_KEY_TYPES = {"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                  "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"}
+
+
+def check_known_hosts(text, url):
+    """Refuse (ValueError) known_hosts lines that are not plain host keys of the ssh `url`'s own host:
+    no markers (@cert-authority, @revoked), no patterns, no other host."""
+    if url.startswith("ssh://"):
+        host, port = _ssh_address(url)
+    else:
+        host, port = url.split("@", 1)[1].split(":", 1)[0], 22
+    named = host if port == 22 else f"[{host}]:{port}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("no host key")
+    for line in lines:
+        fields = line.split()
+        if len(fields) != 3 or fields[0] != named or fields[1] not in HOST_KEY_TYPES:
+            raise ValueError(f"each line must be `{named} <key type> <key>`")
+        try:
+            base64.b64decode(fields[2], validate=True)
+        except ValueError:
+            raise ValueError("a key is not base64") from None

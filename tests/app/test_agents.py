@@ -26,11 +26,21 @@ def as_agent(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def claim(client, token, wait=0):
+def offer(client, token, wait=0):
     answer = client.post("/api/agent/jobs/next", json={"wait": wait, "version": "test", "concurrency": 2},
                          headers=as_agent(token))
     assert answer.status_code in (200, 204), answer.get_json()
     return answer.get_json() if answer.status_code == 200 else None
+
+
+def claim(client, token, wait=0):
+    """A build offered and taken up: its lease and what it needs."""
+    offered = offer(client, token, wait)
+    if offered is None:
+        return None
+    started = client.post(f"/api/agent/jobs/{offered['lease']}/start", json={}, headers=as_agent(token))
+    assert started.status_code == 200, started.get_json()
+    return {**started.get_json(), "lease": offered["lease"]}
 
 
 def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
@@ -47,22 +57,40 @@ def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
     assert job["secrets"] == {"API_KEY": "hunter2"} and given["logEnds"] == {"": 0}
     assert Build.get().status == Status.RUNNING
 
-    # A piece of log at its offset, sent twice (its answer lost), is kept once.
+    # A piece of log at its offset, sent twice (its answer lost), is kept once; a piece goes at the
+    # end of what is kept, never past it, never over it, never past the cap.
     for _ in range(2):
         kept = client.post(f"/api/agent/jobs/{lease}/log", json={"offset": 0, "data": "hello\n"},
                            headers=as_agent(agent_token))
         assert kept.status_code == 200 and kept.get_json()["next"] == 6
-    clash = client.post(f"/api/agent/jobs/{lease}/log", json={"offset": 0, "data": "other!!\n"},
-                        headers=as_agent(agent_token))
-    assert clash.status_code == 409
+    for offset, data, status in ((0, "other!!\n", 409), (3, "lo\n", 409), (60, "gap\n", 409),
+                                 (6, "x" * (30 * 2**20), 400)):
+        refused = client.post(f"/api/agent/jobs/{lease}/log", json={"offset": offset, "data": data},
+                              headers=as_agent(agent_token))
+        assert refused.status_code in (status, 413), (offset, refused.get_json())
     assert read_log(job["build_id"], 0) == b"hello\n"
+    # Steps are what a pipeline's steps could be: a matrix is a small JSON object.
+    for matrix, status in (('{"GO": "1.22"}', 201), ("x" * 5000, 400), ("[1]", 400)):
+        step = client.post(f"/api/agent/jobs/{lease}/steps", headers=as_agent(agent_token),
+                           json={"position": 0, "name": "test", "status": "passed", "matrix": matrix})
+        assert step.status_code == status
+    # No host key is pinned for a project that fetches over no ssh.
+    assert client.post(f"/api/agent/jobs/{lease}/known-hosts", json={"knownHosts": "@cert-authority * ssh-ed25519 AAAA"},
+                       headers=as_agent(agent_token)).status_code == 409
 
-    # Its lease lapses before the agent said it runs it (its request for work was answered after it
-    # was gone): the build is queued again as it was, its one retry not spent.
+    # Its lease lapses (the agent was cut off): the build is queued again, its one retry spent.
     Build.update(lease_expires_at=utcnow() - timedelta(seconds=1)).execute()
     with app.app_context():
         recover_lost()
-    assert (Build.get().status, Build.get().attempts) == (Status.QUEUED, 0)
+    assert (Build.get().status, Build.get().attempts) == (Status.QUEUED, 1)
+    # An offer never taken up (the agent gone while its request was held) showed nothing of the
+    # build, and spends nothing when it lapses.
+    offered = offer(client, agent_token)
+    assert set(offered) == {"message", "lease", "buildId", "leaseSeconds"}
+    Build.update(lease_expires_at=utcnow() - timedelta(seconds=1)).execute()
+    with app.app_context():
+        recover_lost()
+    assert (Build.get().status, Build.get().attempts) == (Status.QUEUED, 1)
     assert b"never took it up" in read_log(job["build_id"], 0)
     again = claim(client, agent_token)
     assert again["lease"] != lease and again["logEnds"][""] > 6
@@ -108,7 +136,7 @@ def test_a_paused_agent_takes_nothing_new(client, accounts, agent_token, local_r
     paused = client.patch(f"/api/admin/agents/{agent_id}", json={"paused": True}, headers=accounts.headers())
     assert paused.get_json()["agent"]["paused"] is True
     create_project(client, accounts.token(), local_repo)
-    assert claim(client, agent_token) is None and Build.get().status == Status.QUEUED
+    assert offer(client, agent_token) is None and Build.get().status == Status.QUEUED
     client.patch(f"/api/admin/agents/{agent_id}", json={"paused": False}, headers=accounts.headers())
     assert claim(client, agent_token)["job"]["build_id"] == Build.get().id
 
@@ -176,7 +204,7 @@ def test_labels_route_builds_and_a_queued_build_says_why_it_waits(client, accoun
         return client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]["queueReason"]
 
     # The agent carries arch=arm64 alone: it takes nothing, and no live agent carries both.
-    assert claim(client, agent_token) is None and Build.get_by_id(build_id).status == Status.QUEUED
+    assert offer(client, agent_token) is None and Build.get_by_id(build_id).status == Status.QUEUED
     assert reason() == "No live agent carries its labels (arch=arm64, gpu)"
     agent_id = client.get("/api/admin/agents", headers=headers).get_json()["agents"][0]["id"]
     client.patch(f"/api/admin/agents/{agent_id}", json={"labels": ["arch=arm64", "gpu", "big"]}, headers=headers)
@@ -199,3 +227,15 @@ def test_a_worker_takes_only_builds_its_labels_cover(app, client, accounts, loca
     app.config["STOKER_WORKER_LABELS"] = ("gpu", "linux")
     drain()
     assert Build.get_by_id(build_id).status == Status.PASSED
+
+
+@pytest.mark.both_databases
+def test_builds_no_one_here_can_take_hold_back_no_one_elses(client, accounts, agent_token, local_repo):
+    """However many builds wait for labels nobody carries, the others are still taken."""
+    headers = accounts.headers()
+    nowhere = create_project(client, accounts.token("bob"), local_repo, agentLabels=["nowhere"])["project"]
+    for _ in range(70):
+        client.post(f"/api/project/projects/{nowhere['id']}/builds", json={}, headers=accounts.headers("bob"))
+    wanted = create_project(client, accounts.token(), local_repo, name="wanted")["build"]["id"]
+    assert claim(client, agent_token)["job"]["build_id"] == wanted
+    assert client.get(f"/api/build/{wanted}", headers=headers).get_json()["build"]["status"] == Status.RUNNING

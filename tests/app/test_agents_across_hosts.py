@@ -105,9 +105,11 @@ def test_builds_spread_over_agents_on_hosts_of_their_own_and_a_lost_ones_build_m
 
         # An agent cut off mid-build: the build moves to the other, and once the link is back the cut
         # agent's late writes are refused, leaving the build as the other ran it.
-        agents = [survivor, agent_on(server, token, east if lost is agents[0] else west, tmp_path,
-                                     "again", ["zone=east" if lost is agents[0] else "zone=west"])]
-        host_of = {agents[0]: west if lost is agents[0] else east, agents[1]: east if lost is agents[0] else west}
+        (lost_host, lost_zone), survivor_host = ((east, "zone=east"), west) if lost is agents[0] else \
+            ((west, "zone=west"), east)
+        again = agent_on(server, token, lost_host, tmp_path, "again", [lost_zone])
+        agents = [survivor, again]
+        host_of = {survivor: survivor_host, again: lost_host}
         cut_id = api(server, "POST", f"/api/project/projects/{project_id}/builds", token,
                      json={"variables": {"HOLD": "4"}}).json()["build"]["id"]
         listener.statuses_of(cut_id, Status.RUNNING, timeout=60)

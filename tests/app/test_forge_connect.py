@@ -145,3 +145,9 @@ def test_a_connected_project_reports_each_build_to_its_forge_in_its_words(app, c
     assert [call["body"]["state"] for call in sent] == ["pending", "success"]
     assert all(TOKEN in call["auth"] for call in sent)
     assert sent[-1]["body"]["target_url"].endswith(f"/builds/{build['id']}")
+
+
+def test_a_token_no_http_header_can_carry_is_a_400(client, accounts, forge):
+    """A forge's token goes into a header: a character outside ASCII once made the call a 500."""
+    answer = connect(client, accounts.headers(), forge, token="tökén-of-alice")
+    assert answer.status_code == 400 and "ASCII" in answer.get_json()["message"]

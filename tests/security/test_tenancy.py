@@ -131,19 +131,22 @@ def test_bob_hears_none_of_alices_events_whatever_room_he_asks_for(live_server, 
 
 
 def test_every_admin_route_refuses_a_user_who_is_not_one_and_changes_nothing(app, client, accounts):
-    from app.records.models import Invitation, User
+    from app.records.models import Agent, Invitation, User
 
     admin, bob = accounts.headers("root"), accounts.headers("bob")
     assert client.get("/api/auth/me", headers=admin).get_json()["user"]["admin"] is True
-    before = (list(User.select().dicts()), Invitation.select().count())
+    client.post("/api/admin/agents", json={"name": "builder"}, headers=admin)
+    client.post("/api/admin/agents", json={"name": "other"}, headers=admin)
+    before = (list(User.select().dicts()), Invitation.select().count(), list(Agent.select().dicts()))
     checked = 0
     for rule, method in routes(app):
         if not rule.rule.startswith("/api/admin/"):
             continue
-        for body in ({}, {"admin": True}, {"disabled": True}, {"expiresInHours": 720}):
+        for body in ({}, {"admin": True}, {"disabled": True}, {"expiresInHours": 720}, {"name": "mine"},
+                     {"paused": True}):
             response = client.open(concrete(rule).replace("/1", "/2"), method=method, json=body, headers=bob)
             assert response.status_code == 403, f"{method} {rule.rule} answered {response.status_code}"
             assert set(response.get_json()) == {"message"}
         checked += 1
-    assert checked == 3
-    assert (list(User.select().dicts()), Invitation.select().count()) == before
+    assert checked == 7
+    assert (list(User.select().dicts()), Invitation.select().count(), list(Agent.select().dicts())) == before
