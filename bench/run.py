@@ -164,6 +164,18 @@ def commits_to_push(work, pushes):
     return commits
 
 
+def pushed_evenly(stoker, commits, seconds):
+    """Push each of `commits` to `stoker`, spread evenly over `seconds`, 16 at a time at most; the
+    answers, in order."""
+    begun = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = []
+        for n, commit in enumerate(commits):
+            time.sleep(max(0.0, begun + n * seconds / len(commits) - time.perf_counter()))
+            futures.append(pool.submit(stoker.push, commit))
+        return [future.result() for future in futures]
+
+
 @contextmanager
 def stoker_with_project(work, args, workers=1):
     """A running Stoker with an account and a project on work/repo whose first build has passed."""
@@ -255,12 +267,7 @@ def agent_burst(work, args, pushes=60, seconds=5):
         commits = commits_to_push(here, pushes)
         with stoker_with_agents(here, args, agents=agents, each=2) as stoker:
             begun = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                futures = []
-                for n, commit in enumerate(commits):
-                    time.sleep(max(0.0, begun + n * seconds / pushes - time.perf_counter()))
-                    futures.append(pool.submit(stoker.push, commit))
-                ids = [f.result()[2].json()["build"]["id"] for f in futures]
+            ids = [response.json()["build"]["id"] for _, _, response in pushed_evenly(stoker, commits, seconds)]
             for build_id in ids:
                 stoker.wait_for(build_id, "passed", timeout=600)
             finished = (time.perf_counter() - begun) * 1000
@@ -373,12 +380,7 @@ def burst(work, args, pushes=200, seconds=10):
             reader = threading.Thread(target=read_every_50_ms, args=(read_builds, reads, stop_reading))
             reader.start()
             begun = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                futures = []
-                for n, commit in enumerate(commits):
-                    time.sleep(max(0.0, begun + n * seconds / pushes - time.perf_counter()))
-                    futures.append(pool.submit(stoker.push, commit))
-                answers = [f.result() for f in futures]
+            answers = pushed_evenly(stoker, commits, seconds)
             ids = [response.json()["build"]["id"] for _, _, response in answers]
             for build_id in ids:
                 stoker.wait_for(build_id, "passed", timeout=600)
