@@ -160,7 +160,11 @@ class BuildAgent:
             except Revoked:
                 self.stop()
                 return
-            self._run(runner, given["lease"], started)
+            try:
+                self._run(runner, given["lease"], started)
+            except Exception:
+                # The slot goes on; the build's lease lapses and the server takes it back.
+                log.exception("build %s could not be run here", given["buildId"])
 
     def _run(self, runner, lease, given):
         job = BuildJob.given(given["job"], self.config["STOKER_DATA_DIR"], pin=lambda hosts: self._pin(lease, hosts))

@@ -1,5 +1,5 @@
-"""Build agents on hosts of their own (network namespaces, tests/support/hosts.py), each reaching
-the server over its link alone: builds spread over them, one lost or cut off mid-build hands its
+"""Build agents on hosts of their own (network namespaces, tests/support/hosts.py), the server on
+another, each agent reaching the server over its link alone: builds spread over them, one lost or cut off mid-build hands its
 build to the other exactly once, and labels send builds where they ask to go."""
 import signal
 import time
@@ -24,18 +24,19 @@ for port in (5432, 6379):
 
 
 @pytest.fixture
-def two_hosts():
-    with hosts(2) as made:
+def three_hosts():
+    with hosts(3) as made:
         yield made
 
 
 @pytest.fixture
-def agents_server(two_hosts, tmp_path):
-    """A server at this machine's end of the first host's link (the second reaches it through this
-    machine), with no workers of its own."""
+def agents_server(three_hosts, tmp_path):
+    """A server on a host of its own, with no workers of its own (and SQLite: PostgreSQL is out of
+    its reach too); the agents' hosts reach it through this machine."""
     server = start_server("serve", {"DATABASE_URL": f"sqlite:///{tmp_path / 'stoker.db'}",
-                                    "STOKER_DATA_DIR": str(tmp_path / "server-data"), "STOKER_HOST": two_hosts[0].gateway,
-                                    "STOKER_WORKER_CONCURRENCY": "0", "STOKER_LEASE_SECONDS": LEASE}, tmp_path)
+                                    "STOKER_DATA_DIR": str(tmp_path / "server-data"),
+                                    "STOKER_WORKER_CONCURRENCY": "0", "STOKER_LEASE_SECONDS": LEASE}, tmp_path,
+                          on=three_hosts[0])
     yield server
     stop_server(server)
 
@@ -55,10 +56,10 @@ def holder(server, token, build_id, agents):
 
 
 def test_builds_spread_over_agents_on_hosts_of_their_own_and_a_lost_ones_build_moves_once(
-        two_hosts, agents_server, tmp_path, local_repo, listeners, docker_client):
-    server, (east, west) = agents_server, two_hosts
+        three_hosts, agents_server, tmp_path, local_repo, listeners, docker_client):
+    server, (_, east, west) = agents_server, three_hosts
     # A host reaches the server over its link, and neither the database nor Redis on this machine.
-    for host in two_hosts:
+    for host in three_hosts:
         reached = host.python(CANNOT_REACH)
         assert reached.returncode == 0, reached.stderr
     token = login(server, "alice")

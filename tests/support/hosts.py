@@ -1,7 +1,8 @@
-"""Build hosts of their own on this machine: each a network namespace joined to this machine by a
-veth pair, a /30 of 198.51.100.0/24 between them (a documentation range neither this machine's
-interfaces nor STOKER_SERVICE_SUBNETS use). A program started in one reaches this machine only at
-its end of the link; this machine's loopback, where PostgreSQL and Redis listen, is not its own."""
+"""Hosts of the tests' own on this machine (a server's, build agents'): each a network namespace
+joined to this machine by a veth pair, a /30 of 198.51.100.0/24 between them (a documentation range
+neither this machine's interfaces nor STOKER_SERVICE_SUBNETS use). A program started in one reaches
+the others through this machine, which forwards between the links; this machine's loopback, where
+PostgreSQL and Redis listen, is not its own."""
 import subprocess
 import sys
 import uuid

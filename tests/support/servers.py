@@ -27,11 +27,11 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(command, env_overrides, tmp_path, wait_for_http=True):
-    """Start `stoker <command>` in its own process, wait until it answers, and return it."""
+def start_server(command, env_overrides, tmp_path, wait_for_http=True, on=None):
+    """Start `stoker <command>` in its own process (on `on`, a host of tests/support/hosts.py, if
+    given, listening at its address), wait until it answers, and return it."""
     port = free_port()
-    # A server for hosts of the tests' own (tests/support/hosts.py) listens at this machine's end of their links.
-    host = env_overrides.get("STOKER_HOST", "127.0.0.1")
+    host = on.address if on is not None else env_overrides.get("STOKER_HOST", "127.0.0.1")
     env = {
         **os.environ,
         "PORT": str(port),
@@ -51,10 +51,9 @@ def start_server(command, env_overrides, tmp_path, wait_for_http=True):
         **env_overrides,
     }
     log_path = tmp_path / f"{command}-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stoker", command],
-        env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-    )
+    start = on.popen if on is not None else subprocess.Popen
+    process = start([sys.executable, "-m", "stoker", command], env=env, stdout=log_path.open("wb"),
+                    stderr=subprocess.STDOUT)
     server = LiveServer(f"http://{host}:{port}", process, log_path)
     deadline = time.monotonic() + 20
     while wait_for_http and time.monotonic() < deadline:
