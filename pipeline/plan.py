@@ -20,7 +20,9 @@ from .when import When
 from .words import After, Event
 
 FILENAME = ".stoker.yml"
-KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache", "clone"}
+KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache", "clone", "labels"}
+# The most labels a build may ask its host to carry ("arch=arm64", "gpu").
+MAX_LABELS = 20
 MAX_COMBINATIONS = 16
 CLONE_KEYS = ("depth", "submodules", "lfs", "skip")
 DEPTH = re.compile(r"[1-9][0-9]{0,8}")
@@ -149,6 +151,8 @@ class Plan:
     cache: tuple = ()
     # How the workspace is checked out (see pipeline/git/checkout.py).
     clone: Clone = Clone()
+    # What the worker or agent that runs it must carry, each label ("gpu", "arch=arm64").
+    labels: tuple = ()
 
     def expanded(self):
         """The plan with its steps once per matrix combination, each named for it ("test (PY=3.12)")
@@ -406,6 +410,23 @@ def _cache(node):
     return tuple(dict.fromkeys(paths))
 
 
+def _labels(node):
+    """A list of labels, or a mapping of names to values (`arch: arm64` is the label arch=arm64)."""
+    if isinstance(node, yaml.MappingNode):
+        labels = [f"{_scalar_text(key, 'a label name')}={_scalar_text(value, 'a label value')}"
+                  for key, value in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        labels = [_scalar_text(item, "a label") for item in node.value]
+    else:
+        labels = [_scalar_text(node, "a label")]
+    if not 1 <= len(labels) <= MAX_LABELS or not all(
+            1 <= len(label) <= 100 and label.isprintable() and label.strip() == label and "," not in label
+            for label in labels):
+        _fail(node, f"labels must be 1 to {MAX_LABELS} labels (a list, or names and values), each 1 to 100 "
+                    f"printable characters without commas")
+    return tuple(sorted(set(labels)))
+
+
 def _clone(node):
     found = {}
     for name, value in _keyed(node, "clone", CLONE_KEYS):
@@ -579,4 +600,5 @@ def parse(text):
         matrix=matrix,
         cache=_cache(found["cache"]) if "cache" in found else (),
         clone=_clone(found["clone"]) if "clone" in found else Clone(),
+        labels=_labels(found["labels"]) if "labels" in found else (),
     )

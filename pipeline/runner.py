@@ -101,6 +101,8 @@ class BuildJob:
     commit_message: str | None = None
     commit_author: str | None = None
     page_url: str | None = None
+    # The labels this host carries, which the pipeline file's must be among; None: not asked.
+    carried: tuple | None = None
 
     def mask(self):
         """What hides its secrets, credentials and registry passwords in its log."""
@@ -109,7 +111,7 @@ class BuildJob:
                            *(imagebuilder.auth_token(*credentials) for credentials in registries)])
 
     @classmethod
-    def given(cls, fields, data_dir, pin=None):
+    def given(cls, fields, data_dir, pin=None, carried=None):
         """The job the server's plain values describe (app/background/assignments.py), its caches
         under this host's `data_dir`; `pin` keeps the ssh host key met on first contact."""
         fields = dict(fields)
@@ -119,7 +121,7 @@ class BuildJob:
         if cache is not None:
             cache = caches.CacheAccess(**{**cache, "folder": Path(data_dir) / "caches" / Path(cache["folder"]).name})
         return cls(**fields, access=Access(**access, pin=pin), registries=registries,
-                   builder_registries=builder_registries, cache=cache)
+                   builder_registries=builder_registries, cache=cache, carried=carried)
 
     def context(self, mirror):
         """What `when:` conditions are held against for this build."""
@@ -198,6 +200,8 @@ class Outcome:
     commit_author: str | None = None
     # Why `when:` left the whole build out, if it did.
     skipped: str | None = None
+    # The labels its pipeline file asks for that this host does not carry: the build goes back.
+    labels_needed: tuple = ()
 
 
 @dataclass
@@ -355,6 +359,11 @@ class Runner:
                 # The plan says how to check out: it is read from the mirror first.
                 top = mirror.top_level(job.commit_hash)
                 plan = self.off_the_hub(parse_plan, plan_text(mirror, top))
+                if plan is not None and job.carried is not None and not set(plan.labels) <= set(job.carried):
+                    outcome.labels_needed = plan.labels
+                    say(f"{FILENAME} asks for labels this host does not carry ({', '.join(plan.labels)}); "
+                        f"handing the build back for one that does")
+                    return outcome
                 self._repos_with_plans.discard(job.repo_url)
                 if plan is not None:
                     self._repos_with_plans.add(job.repo_url)

@@ -167,7 +167,8 @@ class BuildAgent:
                 log.exception("build %s could not be run here", given["buildId"])
 
     def _run(self, runner, lease, given):
-        job = BuildJob.given(given["job"], self.config["STOKER_DATA_DIR"], pin=lambda hosts: self._pin(lease, hosts))
+        job = BuildJob.given(given["job"], self.config["STOKER_DATA_DIR"], pin=lambda hosts: self._pin(lease, hosts),
+                             carried=tuple(given.get("labels", ())))
         log.info("agent runs build %s (%s)", job.build_id, job.commit_hash[:12])
         mask, cap, ends = job.mask(), given["logMaxBytes"], given.get("logEnds", {})
         build_log = RemoteLog(self.server, lease, ends.get("", 0), cap, mask)
@@ -201,7 +202,8 @@ class BuildAgent:
             self.server.post(f"/api/agent/jobs/{lease}/finish", {
                 "exitCode": outcome.exit_code, "skipped": outcome.skipped, "reason": reason,
                 "error": mask.mask(outcome.error), "commitMessage": outcome.commit_message,
-                "commitAuthor": outcome.commit_author})
+                "commitAuthor": outcome.commit_author,
+                "labelsNeeded": list(outcome.labels_needed) if reason is None else []})
         except (LeaseLost, Revoked, ConnectionError, RuntimeError) as exc:
             log.warning("build %s: its end was not taken (%s)", job.build_id, exc)
 

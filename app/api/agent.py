@@ -20,12 +20,13 @@ from .. import runtime
 from ..background import mail, retention
 from ..background.assignments import assignment
 from ..records.jobs import BUILD
-from ..records.lifecycle import claim_next, ending, move, renew_lease
+from ..records.lifecycle import claim_next, ending, hand_back, move, renew_lease
 from ..records.logs import TakenOver, append, append_note, append_to_step, insert_if_held, log_end
 from ..records.models import Agent, Build, BuildLog, BuildStep, Status, StepLog, db, utcnow
 from ..records.vault import VaultError, pin_host_key
 from ..services import services
 from .errors import ApiError
+from .fields import labels_field
 from .parsing import json_body, whole_number
 
 bp = Blueprint("agent", __name__, url_prefix="/api/agent")
@@ -133,7 +134,7 @@ def start(lease):
     ends = {"": log_end(build.id), **dict(StepLog.select(StepLog.step, fn.MAX(StepLog.offset + StepLog.length))
                                            .where(StepLog.build == build.id).group_by(StepLog.step).tuples())}
     return jsonify(message=f"Build {build.id} is yours to run", logMaxBytes=config["STOKER_LOG_MAX_BYTES"],
-                   logEnds=ends, job=given)
+                   logEnds=ends, labels=g.agent.label_list(), job=given)
 
 
 def _held(lease, *statuses):
@@ -286,6 +287,13 @@ def finish(lease):
         raise ApiError(400, "reason must be one a run ends for")
     if error is not None and not isinstance(error, str):
         raise ApiError(400, "error must be a string")
+    if data.get("labelsNeeded"):
+        # Its pipeline file asks for labels this agent does not carry: back to the queue with them.
+        needed = labels_field(data, "labelsNeeded")
+        if set(needed) <= set(g.agent.label_list()):
+            raise ApiError(400, "labelsNeeded are labels this agent carries")
+        hand_back(build.id, lease, needed)
+        return jsonify(message="Handed back", status=Status.QUEUED)
     texts = {key: data.get(key) for key in ("commitMessage", "commitAuthor")}
     if any(value is not None and not isinstance(value, str) for value in texts.values()):
         raise ApiError(400, "commitMessage and commitAuthor must be strings")

@@ -72,7 +72,8 @@ def queue_reason(build, worker_labels=()):
         if len(running) >= project.concurrency:
             return (f"Waiting behind the project's concurrency of {project.concurrency}: "
                     f"{', '.join(f'#{n}' for n in running)} running")
-    needed = set(json.loads(project.agent_labels)) if project.agent_labels else set()
+    needed = {*(json.loads(project.agent_labels) if project.agent_labels else ()),
+              *(json.loads(build.labels) if build.labels else ())}
     if needed and not needed <= set(worker_labels):
         live = Agent.select().where((Agent.last_seen_at > utcnow() - timedelta(seconds=LIVE_SECONDS))
                                     & ~Agent.paused)

@@ -39,6 +39,9 @@ class Build(LeasedJob):
     variables = TextField(null=True)
     # The name of the schedule that made it, for a cron build.
     schedule = CharField(max_length=64, null=True)
+    # The labels (JSON) its pipeline file asks its worker or agent to carry, once one that did not
+    # handed it back; null: none asked, or not yet read.
+    labels = TextField(null=True)
     # What the pushed branch pointed at before the push (for `when: path`); null for a new branch.
     before_hash = CharField(max_length=64, null=True)
 

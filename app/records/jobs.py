@@ -42,8 +42,10 @@ class JobKind:
     limit: Field | None = None
     # Whether the job has a log that notes about it (a lost worker, say) belong in.
     has_log: bool = False
-    # The labels (JSON, a field of the group's row) a worker must carry all of to take the job.
+    # The labels (JSON, a field of the group's row, and one of the job's own) a worker must carry
+    # all of to take the job.
     labels: Field | None = None
+    job_labels: Field | None = None
 
 
 # `build.project` is read once and kept on the row: the outbox and the announcement share it.
@@ -57,6 +59,7 @@ BUILD = JobKind(
     lease_seconds=lambda config: config["STOKER_LEASE_SECONDS"],
     started_field="run_started_at", finished_field="finished_at",
     owe=_owe_statuses, group=Build.project, limit=Project.concurrency, has_log=True, labels=Project.agent_labels,
+    job_labels=Build.labels,
 )
 
 APP_BUILD = JobKind(

@@ -121,7 +121,7 @@ def claim_next(kind, worker_id, lease_seconds, carried=(), taken_up=True):
         lease[kind.started_field] = now
     # Groups whose labels the worker does not carry are left out before the candidates are
     # counted: a few such groups with many jobs queued must not hide every other group's.
-    unfit = _unfit_groups(kind, carried)
+    unfit = _unfit(kind, carried)
     if db.for_update:
         return _claim_skipping_locked(kind, lease, unfit)
     # SQLite: read the candidates to the end first, since writing while a read is still
@@ -137,18 +137,24 @@ def claim_next(kind, worker_id, lease_seconds, carried=(), taken_up=True):
     return None
 
 
-def _unfit_groups(kind, carried):
-    """The groups (projects) needing labels that `carried` does not hold all of."""
-    if kind.labels is None:
-        return []
-    rows = kind.labels.model
-    return [group for group, labels in rows.select(rows.id, kind.labels).where(kind.labels.is_null(False)).tuples()
+def _unfit(kind, carried):
+    """The groups (projects) and the queued jobs needing labels that `carried` does not hold all of."""
+    groups, jobs = [], []
+    if kind.labels is not None:
+        rows = kind.labels.model
+        groups = [group for group, labels in rows.select(rows.id, kind.labels).where(
+            kind.labels.is_null(False)).tuples() if not fits(labels, carried)]
+    if kind.job_labels is not None:
+        model = kind.model
+        jobs = [job for job, labels in model.select(model.id, kind.job_labels).where(
+            (model.status == kind.statuses.QUEUED) & kind.job_labels.is_null(False)).tuples()
             if not fits(labels, carried)]
+    return groups, jobs
 
 
-def _queued(kind, unfit=()):
-    """The kind's queued jobs as (id, group, limit), oldest first, but those of `unfit` groups; of a
-    kind in groups, those of the groups with the fewest jobs running first: a project with fifty
+def _queued(kind, unfit=((), ())):
+    """The kind's queued jobs as (id, group, limit), oldest first, but those `unfit` (groups, jobs);
+    of a kind in groups, those of the groups with the fewest jobs running first: a project with fifty
     builds queued holds back no other project's one."""
     model = kind.model
     if kind.group is None:
@@ -160,8 +166,11 @@ def _queued(kind, unfit=()):
     busy = (running.select(group.alias("group_id"), fn.COUNT(running.id).alias("jobs"))
             .where(running.status == kind.running).group_by(group).alias("busy"))
     condition = model.status == kind.statuses.QUEUED
-    if unfit:
-        condition &= kind.group.not_in(unfit)
+    unfit_groups, unfit_jobs = unfit
+    if unfit_groups:
+        condition &= kind.group.not_in(unfit_groups)
+    if unfit_jobs:
+        condition &= model.id.not_in(unfit_jobs)
     return (model.select(model.id, kind.group, kind.limit).join(kind.group.rel_model)
             .join(busy, JOIN.LEFT_OUTER, on=(busy.c.group_id == kind.group))
             .where(condition).order_by(fn.COALESCE(busy.c.jobs, 0), model.id))
@@ -307,3 +316,14 @@ def ending(exit_code, skipped, reason, error, timeout):
     if skipped and reason is None:
         return Status.SKIPPED, said or error
     return (Status.PASSED if exit_code == 0 and reason is None else Status.FAILED), said or error
+
+
+def hand_back(build_id, owner, labels):
+    """A build whose pipeline file asks for labels its holder does not carry: queued again with
+    them, for a worker or agent that does; it did not run, and spends nothing."""
+    build = move(BUILD, build_id, Status.QUEUED, expect=Status.RUNNING, owner=owner, worker_id=None,
+                 lease_expires_at=None, taken_up_at=None, labels=json.dumps(sorted(labels)))
+    if build is not None:
+        append_note(build, f"Its pipeline file asks for labels ({', '.join(sorted(labels))}); queued again for a "
+                           f"worker or agent that carries them")
+    return build

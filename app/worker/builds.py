@@ -9,7 +9,7 @@ from pipeline.runner import BuildJob, run_watched
 from ..background import mail, retention
 from ..background.assignments import assignment
 from ..records.jobs import BUILD
-from ..records.lifecycle import ending, move
+from ..records.lifecycle import ending, hand_back, move
 from ..records.logs import LogWriter, append_note, insert_if_held
 from ..records.models import BuildStep, Status, db
 from ..records.vault import VaultError, pin_host_key
@@ -28,7 +28,8 @@ def run_build(worker, runner, build):
         except VaultError as exc:
             move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=worker.name, error=str(exc))
             return
-    job = BuildJob.given(given, config["STOKER_DATA_DIR"], pin=lambda hosts: pin_host_key(build.project_id, hosts))
+    job = BuildJob.given(given, config["STOKER_DATA_DIR"], pin=lambda hosts: pin_host_key(build.project_id, hosts),
+                         carried=config["STOKER_WORKER_LABELS"])
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
     mask = job.mask()
     # Once its result is out: its containers, all ended, and its workspace are removed, the
@@ -41,6 +42,10 @@ def run_build(worker, runner, build):
 
 def _run_and_record(worker, runner, build, job, mask, later):
     outcome, reason, timeout = _run(worker, runner, job, mask, later)
+    if outcome.labels_needed and reason is None:
+        with db.connection_context():
+            hand_back(build.id, worker.name, outcome.labels_needed)
+        return
     status, error = ending(outcome.exit_code, outcome.skipped, reason, outcome.error, timeout)
     try:
         _record(worker, build, status, outcome, mask.mask(error), reason)

@@ -239,3 +239,30 @@ def test_builds_no_one_here_can_take_hold_back_no_one_elses(client, accounts, ag
     wanted = create_project(client, accounts.token(), local_repo, name="wanted")["build"]["id"]
     assert claim(client, agent_token)["job"]["build_id"] == wanted
     assert client.get(f"/api/build/{wanted}", headers=headers).get_json()["build"]["status"] == Status.RUNNING
+
+
+def test_a_pipeline_file_asking_for_labels_sends_its_build_to_a_holder_that_carries_them(
+        app, client, accounts, agent_token, local_repo, drain):
+    local_repo.commit({".stoker.yml": "labels: {arch: arm64}\nsteps:\n  - {name: test, commands: 'true'}\n"},
+                      message="Ask for arm64")
+    headers = accounts.headers()
+    build_id = create_project(client, accounts.token(), local_repo, "true")["build"]["id"]
+    # A worker carrying nothing reads the file, and hands the build back with its labels.
+    drain()
+    build = client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
+    assert (build["status"], build["queueReason"]) == (Status.QUEUED, "No live agent carries its labels (arch=arm64)")
+    assert b"asks for labels (arch=arm64)" in read_log(build_id, 0)
+    drain()  # it takes it no more
+    assert Build.get_by_id(build_id).status == Status.QUEUED and Build.get_by_id(build_id).attempts == 0
+    # The agent (arch=arm64) is given it, and its labels with it.
+    assert claim(client, agent_token)["labels"] == ["arch=arm64"]
+
+    # An agent that hands a build back names labels it lacks.
+    other = client.post("/api/admin/agents", json={"name": "plain"}, headers=headers).get_json()["token"]
+    second = client.post("/api/project/projects/1/builds", json={}, headers=headers).get_json()["build"]["id"]
+    Build.update(labels=None).where(Build.id == second).execute()
+    given = claim(client, other)
+    assert given["job"]["build_id"] == second
+    refused = client.post(f"/api/agent/jobs/{given['lease']}/finish", json={"labelsNeeded": ["arch=arm64"]},
+                          headers=as_agent(other))
+    assert refused.get_json()["status"] == Status.QUEUED and offer(client, other) is None

@@ -38,7 +38,17 @@ def test_timeouts_are_minutes_or_durations(text, seconds):
     assert parse(f"timeout: {text}\nsteps:\n  - {{name: a, commands: x}}\n").timeout == seconds
 
 
+@pytest.mark.parametrize("text, labels", [
+    ("labels: [gpu, arch=arm64, gpu]", ("arch=arm64", "gpu")),
+    ("labels: {arch: arm64, zone: eu}", ("arch=arm64", "zone=eu")),
+    ("labels: gpu", ("gpu",))])
+def test_labels_are_a_list_or_names_and_values(text, labels):
+    assert parse(f"{text}\nsteps:\n  - {{name: a, commands: x}}\n").labels == labels
+
+
 @pytest.mark.parametrize("text, line, words", [
+    ("labels: []\nsteps:\n  - {name: a, commands: x}\n", 1, "labels must be 1 to 20 labels"),
+    ("labels: ['a,b']\nsteps:\n  - {name: a, commands: x}\n", 1, "without commas"),
     ("steps: [\n", 2, "expected"),
     ("image: x\n", 1, "steps are missing"),
     ("steps:\n  - name: a\n", 2, "needs a name and commands"),
