@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from ..records.jobs import BUILD
 from ..records.lifecycle import move
 from ..records.logs import append_note
-from ..records.models import Agent, AuditEntry, Build, Status, db
+from ..records.models import Agent, AuditEntry, Status, db
 from ..services import services
 from .callers import current_user, require_admin
 from .errors import ApiError
@@ -18,8 +18,7 @@ bp = Blueprint("agents", __name__, url_prefix="/api/admin/agents")
 bp.before_request(require_admin)
 
 def running_builds(agent):
-    return [build_id for (build_id,) in Build.select(Build.id).where(
-        (Build.status == Status.RUNNING) & Build.worker_id.startswith(agent.lease_prefix())).tuples()]
+    return [build_id for build_id, _ in agent.running().tuples()]
 
 
 def _agent(agent_id):
@@ -79,8 +78,7 @@ def revoke_agent(agent_id):
     queued again, for another to run."""
     agent = _agent(agent_id)
     with db.atomic():
-        running = list(Build.select(Build.id, Build.worker_id).where(
-            (Build.status == Status.RUNNING) & Build.worker_id.startswith(agent.lease_prefix())).tuples())
+        running = list(agent.running().tuples())
         agent.delete_instance()
         AuditEntry.note(None, current_user, "agent.revoke", agent.name)
     for build_id, lease in running:

@@ -1,6 +1,5 @@
 """Who is calling: the bearer-token guard every API route uses (a login token or an API token of an
 enabled user), the caller it finds, and the names and hashes accounts are kept by."""
-import hashlib
 import re
 from datetime import timedelta
 from functools import cache
@@ -11,6 +10,7 @@ from flask_jwt_extended import verify_jwt_in_request
 from werkzeug.local import LocalProxy
 from werkzeug.security import generate_password_hash
 
+from ..records.base import secret_hash
 from ..records.models import ApiToken, RevokedToken, User, utcnow
 from ..records.words import Scope
 from .errors import ApiError
@@ -33,9 +33,8 @@ def dummy_hash():
     return hash_password("not-a-password-anyone-has")
 
 
-def invitation_hash(code):
-    """What is kept of an invitation code: enough to recognise it, not to use it."""
-    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+# What is kept of an invitation code: enough to recognise it, not to use it.
+invitation_hash = secret_hash
 
 
 def is_revoked(header, payload):

@@ -7,7 +7,6 @@ state, finds nothing to finish. A provider's account becomes a Stoker account on
 registration would (the first account, an invitation, or sign-up left open), and is linked to an
 existing account only from that account's own session: never by a matching name or e-mail address.
 """
-import hashlib
 import ipaddress
 import re
 import secrets
@@ -21,6 +20,7 @@ from peewee import fn
 from .. import signin
 from ..config import OAUTH_NAME
 from ..records import vault
+from ..records.base import secret_hash
 from ..records.db import take_turns
 from ..records.models import (
     AuditEntry,
@@ -68,10 +68,6 @@ def _provider(name):
 
 def _redirect_uri(name):
     return f"{current_app.config['STOKER_PUBLIC_URL']}/api/auth/oauth/{name}/callback"
-
-
-def _hash(value):
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _sign_up_open(provider):
@@ -140,7 +136,10 @@ def _start(provider, invitation, link_user):
     # The provider may be slow to answer (an OpenID issuer's keys are read first): no connection
     # to the database is held meanwhile.
     db.close()
-    started = signin_call(signin.start, current_app, provider, _redirect_uri(provider["name"]))
+    try:
+        started = signin.start(current_app, provider, _redirect_uri(provider["name"]))
+    except signin.SignInError as exc:
+        raise ApiError(502, str(exc)) from None
     # One browser keeps one value, so that two sign-ins begun in two tabs both finish.
     browser = _browser()
     if not re.fullmatch(r"[A-Za-z0-9_-]{43}", browser):
@@ -151,7 +150,7 @@ def _start(provider, invitation, link_user):
         if excess > 0:
             oldest = SignInAttempt.select(SignInAttempt.id).order_by(SignInAttempt.id).limit(excess)
             SignInAttempt.delete().where(SignInAttempt.id.in_(oldest)).execute()
-        SignInAttempt.create(state_hash=_hash(started.state), browser_hash=_hash(browser), provider=provider["name"],
+        SignInAttempt.create(state_hash=secret_hash(started.state), browser_hash=secret_hash(browser), provider=provider["name"],
                              verifier=started.verifier, nonce=started.nonce, invitation_hash=invitation,
                              link_user=link_user, address=address, expires_at=now + timedelta(minutes=ATTEMPT_MINUTES))
     response = jsonify(message=f"Continue at {provider['label']}", authorizeUrl=started.url)
@@ -159,13 +158,6 @@ def _start(provider, invitation, link_user):
     response.set_cookie(name, browser, max_age=ATTEMPT_MINUTES * 60, path=path, httponly=True, samesite="Lax",
                         secure=secure)
     return response
-
-
-def signin_call(work, *args):
-    try:
-        return work(*args)
-    except signin.SignInError as exc:
-        raise ApiError(502, str(exc)) from None
 
 
 class Refused(Exception):
@@ -205,7 +197,7 @@ def callback(name):
         SignInAttempt.delete().where(SignInAttempt.id == attempt.id).execute()
         return redirect(f"{back}#linked={quote(provider['label'])}")
     handed = secrets.token_urlsafe(32)
-    SignInAttempt.update(code_hash=_hash(handed), signed_in=user.id,
+    SignInAttempt.update(code_hash=secret_hash(handed), signed_in=user.id,
                          expires_at=utcnow() + timedelta(seconds=CODE_SECONDS)).where(
         SignInAttempt.id == attempt.id).execute()
     return redirect(f"{back}#signInCode={handed}")
@@ -217,10 +209,10 @@ def exchange():
     code = json_body().get("code")
     if not isinstance(code, str) or not 1 <= len(code) <= 100:
         raise ApiError(400, "code must be the code the sign-in landed with")
-    attempt = SignInAttempt.get_or_none(SignInAttempt.code_hash == _hash(code))
+    attempt = SignInAttempt.get_or_none(SignInAttempt.code_hash == secret_hash(code))
     browser = _browser()
     if (attempt is None or attempt.expires_at <= utcnow() or not browser
-            or not secrets.compare_digest(attempt.browser_hash, _hash(browser))
+            or not secrets.compare_digest(attempt.browser_hash, secret_hash(browser))
             or not SignInAttempt.delete().where(SignInAttempt.id == attempt.id).execute()):
         raise ApiError(401, "This sign-in code is not good (it is used, expired, or from another browser)")
     user = User.get_or_none((User.id == attempt.signed_in_id) & ~User.disabled)
@@ -238,9 +230,9 @@ def _take_attempt(name):
     state, browser = request.args.get("state", ""), _browser()
     if not state or not browser or len(state) > 200:
         return None
-    attempt = SignInAttempt.get_or_none(SignInAttempt.state_hash == _hash(state))
+    attempt = SignInAttempt.get_or_none(SignInAttempt.state_hash == secret_hash(state))
     if (attempt is None or attempt.provider != name or attempt.used or attempt.expires_at <= utcnow()
-            or not secrets.compare_digest(attempt.browser_hash, _hash(browser))):
+            or not secrets.compare_digest(attempt.browser_hash, secret_hash(browser))):
         return None
     # Whoever marks it owns it: of two callbacks with one state, one finishes.
     taken = SignInAttempt.update(used=True).where((SignInAttempt.id == attempt.id) & ~SignInAttempt.used).execute()

@@ -45,6 +45,11 @@ class Agent(BaseModel):
         """The name one claim of a build by this agent is held under."""
         return self.lease_prefix() + secrets.token_hex(12)
 
+    def running(self):
+        """Its builds running now, as (id, lease) rows."""
+        return Build.select(Build.id, Build.worker_id).where(
+            (Build.status == Status.RUNNING) & Build.worker_id.startswith(self.lease_prefix()))
+
     def label_list(self):
         return json.loads(self.labels)
 
