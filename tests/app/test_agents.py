@@ -11,6 +11,7 @@ from app.records.lifecycle import recover_lost
 from app.records.logs import read_log
 from app.records.models import Build, Status, utcnow
 from tests.support import api, create_project, login, start_agent, start_server, stop_agent, stop_server
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -200,7 +201,9 @@ def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked
         assert listener.statuses_of(long_id, Status.QUEUED)[-1] == Status.QUEUED
         assert agent.wait(timeout=30) != 0, agent.log()
         assert "token refused" in agent.log()
-        assert not docker_client.containers.list(filters={"label": f"stoker.build={long_id}"})
+        # Killed on the way out; the engine may take a moment to see the last of them end.
+        wait_until(lambda: not docker_client.containers.list(filters={"label": f"stoker.build={long_id}"}),
+                   timeout=15, what="the revoked agent's build container still runs")
     finally:
         if agent is not None:
             stop_agent(agent)
