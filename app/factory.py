@@ -6,6 +6,7 @@ from . import config, datadir
 from .api import (
     admin,
     agent,
+    agent_git,
     agents,
     app_builds,
     auth,
@@ -54,7 +55,7 @@ def create_app(test_config=None, *, serve_clients=True):
     realtime.init_app(app, serve_clients=serve_clients)
     wakeups.init_app(app)
 
-    for blueprint in (auth.bp, signin.bp, admin.bp, agents.bp, agent.bp, projects.bp, forges.bp, secrets.bp, members.bp, registries.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
+    for blueprint in (auth.bp, signin.bp, admin.bp, agents.bp, agent.bp, agent_git.bp, projects.bp, forges.bp, secrets.bp, members.bp, registries.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
                       app_builds.bp, downloads.bp, metrics.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,5 +1,6 @@
 """Runs one build from start to end: fetch, check out, run, clean up; knows nothing of the web side."""
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -34,6 +35,8 @@ MAX_PLAN_BYTES = 256 * 1024
 MAX_READERS = 16
 # After how many fetches into a mirror git looks at packing it again (see Runner._maintenance_due).
 MAINTAIN_EVERY = 16
+# What names a credential (Access.fingerprint), as the server sends it: it goes into a mirror's path.
+FINGERPRINT = re.compile(r"[0-9a-f]{16}")
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +114,16 @@ class BuildJob:
                            *(imagebuilder.auth_token(*credentials) for credentials in registries)])
 
     @classmethod
-    def given(cls, fields, data_dir, pin=None, carried=None):
+    def given(cls, fields, data_dir, pin=None, carried=None, relay=None):
         """The job the server's plain values describe (app/background/assignments.py), its caches
-        under this host's `data_dir`; `pin` keeps the ssh host key met on first contact."""
+        under this host's `data_dir`; `pin` keeps the ssh host key met on first contact. With a
+        `relay` (a Relay without its fingerprint), its git goes through the server."""
         fields = dict(fields)
         access, cache = fields.pop("access"), fields.pop("cache")
+        if relay is not None:
+            if not FINGERPRINT.fullmatch(str(access.get("fingerprint"))):
+                raise ValueError("the server named no credential for the build's mirrors")
+            access = {"relay": replace(relay, fingerprint=access["fingerprint"])}
         registries = {host: tuple(pair) for host, pair in fields.pop("registries").items()}
         builder_registries = {host: tuple(pair) for host, pair in fields.pop("builder_registries").items()}
         if cache is not None:
@@ -351,7 +359,8 @@ class Runner:
             run.egress = job.egress and self._guarded(say)
             early = self._early_step(run)
             try:
-                say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}")
+                by_way = " by way of the server" if job.access.relay else ""
+                say(f"Fetching {job.commit_hash} from {without_credentials(job.repo_url)}{by_way}")
                 mirror = self.mirror(job.repo_url, job.access)
                 if mirror.fetch(job.commit_hash, job.ref) and self._maintenance_due(mirror):
                     cleanup.callback(mirror.maintain)

@@ -18,6 +18,7 @@ from importlib.metadata import version as installed
 import requests
 
 from pipeline import watching
+from pipeline.git.command import Relay
 from pipeline.logstream import LogStream
 from pipeline.runner import BuildJob, run_watched
 from pipeline.watching import WATCH_SECONDS
@@ -45,7 +46,7 @@ class Server:
     backoff while `stopping` is not set."""
 
     def __init__(self, url, token, stopping):
-        self.url, self.stopping = url.rstrip("/"), stopping
+        self.url, self.token, self.stopping = url.rstrip("/"), token, stopping
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": "stoker-agent"})
@@ -167,8 +168,10 @@ class BuildAgent:
                 log.exception("build %s could not be run here", given["buildId"])
 
     def _run(self, runner, lease, given):
-        job = BuildJob.given(given["job"], self.config["STOKER_DATA_DIR"], pin=lambda hosts: self._pin(lease, hosts),
-                             carried=tuple(given.get("labels", ())))
+        # Its repository comes through the server, under this lease: no credential of it is here.
+        relay = Relay(f"{self.server.url}/api/agent/jobs/{lease}/git", self.server.token)
+        job = BuildJob.given(given["job"], self.config["STOKER_DATA_DIR"], carried=tuple(given.get("labels", ())),
+                             relay=relay)
         log.info("agent runs build %s (%s)", job.build_id, job.commit_hash[:12])
         mask, cap, ends = job.mask(), given["logMaxBytes"], given.get("logEnds", {})
         build_log = RemoteLog(self.server, lease, ends.get("", 0), cap, mask)
@@ -215,12 +218,6 @@ class BuildAgent:
                 "finishedAt": _iso(result.finished_at), "matrix": _matrix(result.matrix)})
         except (LeaseLost, Revoked, ConnectionError, RuntimeError) as exc:
             log.info("step %s not kept: %s", result.name, exc)
-
-    def _pin(self, lease, known_hosts):
-        try:
-            self.server.post(f"/api/agent/jobs/{lease}/known-hosts", {"knownHosts": known_hosts})
-        except (LeaseLost, Revoked, ConnectionError, RuntimeError) as exc:
-            log.warning("the host key met was not pinned: %s", exc)
 
 
 class Watch(watching.Watch):

@@ -10,10 +10,9 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from peewee import IntegrityError, fn
 
-from pipeline.git.inputs import check_known_hosts
 from pipeline.plan import MAX_TIMEOUT
 
 from .. import runtime
@@ -22,11 +21,12 @@ from ..background.assignments import assignment
 from ..records.jobs import BUILD
 from ..records.lifecycle import claim_next, ending, hand_back, move, renew_lease
 from ..records.logs import TakenOver, append, append_note, append_to_step, insert_if_held, log_end
-from ..records.models import Agent, Build, BuildLog, BuildStep, Status, StepLog, db, utcnow
-from ..records.vault import VaultError, pin_host_key
+from ..records.models import Agent, BuildLog, BuildStep, Status, StepLog, db, utcnow
+from ..records.vault import VaultError
 from ..services import services
 from .errors import ApiError
 from .fields import labels_field
+from .leases import SEEN_EVERY, an_agent, held
 from .parsing import json_body, whole_number
 
 bp = Blueprint("agent", __name__, url_prefix="/api/agent")
@@ -36,9 +36,6 @@ HOLD_SECONDS = 25
 VERSION_LENGTH = 40
 # The most a piece of log may carry; an agent sends at most pipeline.logstream.PIECE_BYTES.
 MOST_PIECE_BYTES = 1024 * 1024
-SEEN_EVERY = timedelta(seconds=10)
-# A canceled build's last lines (the agent's "Canceled", its steps' ends) are taken this long.
-CANCELED_GRACE = timedelta(seconds=30)
 # Room past the log's cap for the line that says it was cut; the most steps a build keeps.
 LOG_SLACK = 4096
 MOST_STEPS = 1000
@@ -49,19 +46,7 @@ OFFER_SECONDS = 15
 REASONS = (None, "timeout", "stopped", "canceled", "deleted", "lost", "log lost")
 
 
-@bp.before_request
-def _an_agent():
-    """Every route needs an agent's token; nothing else opens them, and an agent's token opens nothing else."""
-    if request.method == "OPTIONS":
-        return
-    header = request.headers.get("Authorization", "")
-    agent = Agent.of_token(header[len("Bearer "):].strip()) if header.startswith("Bearer ") else None
-    if agent is None:
-        raise ApiError(401, "Invalid or revoked agent token")
-    # What it last did says it is live (see queue_reason); written at most every few seconds.
-    if agent.last_seen_at is None or utcnow() - agent.last_seen_at > SEEN_EVERY:
-        Agent.update(last_seen_at=utcnow()).where(Agent.id == agent.id).execute()
-    g.agent = agent
+bp.before_request(an_agent)
 
 
 @bp.post("/jobs/next")
@@ -121,12 +106,12 @@ def start(lease):
     """Take up an offered build: from now on it is the agent's to run (its lapse is a lost run), and
     the answer carries what it needs."""
     json_body()
-    build = _held(lease, Status.RUNNING)
+    build = held(lease, Status.RUNNING)
     config = current_app.config
     if not renew_lease(BUILD, build.id, lease, config["STOKER_LEASE_SECONDS"]):
         raise ApiError(409, "This lease is no longer held")
     try:
-        given = assignment(build, config)
+        given = assignment(build, config, relayed=True)
     except VaultError as exc:
         move(BUILD, build.id, Status.FAILED, expect=Status.RUNNING, owner=lease, error=str(exc))
         raise ApiError(409, f"The build cannot be run: {exc}") from None
@@ -137,25 +122,11 @@ def start(lease):
                    logEnds=ends, labels=g.agent.label_list(), job=given)
 
 
-def _held(lease, *statuses):
-    """The build this agent holds under `lease`, in one of `statuses` (by default running, or canceled
-    within CANCELED_GRACE, while its last lines arrive); 409 if it holds it no longer."""
-    if not lease.startswith(g.agent.lease_prefix()) or len(lease) > 128:
-        raise ApiError(404, "No such lease")
-    build = Build.get_or_none((Build.worker_id == lease) & Build.status.in_(statuses or (Status.RUNNING, Status.CANCELED)))
-    if build is not None and build.status == Status.CANCELED and not statuses and (
-            build.finished_at is None or utcnow() - build.finished_at > CANCELED_GRACE):
-        build = None
-    if build is None:
-        raise ApiError(409, "This lease is no longer held: the build was taken over, finished or deleted")
-    return build
-
-
 @bp.post("/jobs/<lease>/log")
 def write_log(lease):
     """A piece of the build's log (or one step's) at its byte offset; a piece sent again is kept once."""
     data = json_body()
-    build = _held(lease)
+    build = held(lease)
     offset = whole_number(data, "offset", 0, current_app.config["STOKER_LOG_MAX_BYTES"] + MOST_PIECE_BYTES)
     text, step = data.get("data"), data.get("step")
     if not isinstance(text, str) or not text or len(text.encode("utf-8", "surrogatepass")) > MOST_PIECE_BYTES:
@@ -197,7 +168,7 @@ def write_log(lease):
 def write_step(lease):
     """How one of the pipeline file's steps ended."""
     data = json_body()
-    build = _held(lease)
+    build = held(lease)
     name, status = data.get("name"), data.get("status")
     if not isinstance(name, str) or not 1 <= len(name) <= 100:
         raise ApiError(400, "name must be a step's name")
@@ -243,7 +214,7 @@ def _moment(data, key):
 def renew(lease):
     """Keep the lease; the answer says whether the build must stop (canceled)."""
     json_body()
-    build = _held(lease)
+    build = held(lease)
     if build.status == Status.CANCELED:
         return jsonify(message="Canceled", halt="canceled")
     # The agent keeps the build's time; the server holds it to the longest any build may take.
@@ -256,29 +227,11 @@ def renew(lease):
     return jsonify(message="Renewed", halt=None)
 
 
-@bp.post("/jobs/<lease>/known-hosts")
-def pin(lease):
-    """The ssh host key the repository showed on first contact, to pin for every later one."""
-    known = json_body().get("knownHosts")
-    build = _held(lease, Status.RUNNING)
-    if not isinstance(known, str) or not 1 <= len(known) <= 16384:
-        raise ApiError(400, "knownHosts must be an ssh known_hosts text")
-    project = build.project
-    if not project.deploy_key_sealed or project.ssh_known_hosts is not None:
-        raise ApiError(409, "This project pins no host key now")
-    try:
-        check_known_hosts(known, project.repo_url)
-    except ValueError as exc:
-        raise ApiError(400, f"knownHosts: {exc}") from None
-    pin_host_key(build.project_id, known)
-    return jsonify(message="Pinned")
-
-
 @bp.post("/jobs/<lease>/finish")
 def finish(lease):
     """How the run ended; the build's status follows, as a worker's would."""
     data = json_body()
-    build = _held(lease)
+    build = held(lease)
     exit_code = data.get("exitCode")
     if exit_code is not None:
         exit_code = whole_number(data, "exitCode", -1000, 1000)

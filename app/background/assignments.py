@@ -17,9 +17,10 @@ def has_way_out(build, config):
             and config["STOKER_BUILD_NETWORK"] == "none" and not unapproved_fork)
 
 
-def assignment(build, config):
+def assignment(build, config, relayed=False):
     """The build's BuildJob fields (pipeline.runner.BuildJob.given reads them back), its secrets and
-    credentials unsealed; VaultError when they cannot be."""
+    credentials unsealed; VaultError when they cannot be. `relayed`: for a build agent, which fetches
+    through the server (app/api/agent_git.py) and is given no repository credential, only its name."""
     project, key = build.project, config["SECRET_KEY"]
     access = access_of(project, key)
     # A fork's code could run in a private image pulled for it: it gets no credentials either.
@@ -40,7 +41,8 @@ def assignment(build, config):
         "before": build.before_hash,
         "base_branch": json.loads(build.pull_request)["baseBranch"] if build.pull_request else None,
         "default_branch": project.branch,
-        "access": {"token": access.token, "ssh_key": access.ssh_key, "known_hosts": access.known_hosts},
+        "access": {"fingerprint": access.fingerprint()} if relayed else {
+            "token": access.token, "ssh_key": access.ssh_key, "known_hosts": access.known_hosts},
         "registries": registries,
         # What the image builder gets its Dockerfile can read: never for a pull request, as secrets by default.
         "builder_registries": {} if build.event == Event.PULL_REQUEST else {

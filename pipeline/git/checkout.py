@@ -130,14 +130,16 @@ class _Checkout:
         target = dest / path
         if target.is_symlink() or not target.is_dir() or not target.resolve().is_relative_to(dest.resolve()):
             raise GitError(f"{said}: its path is not a folder of the repository")
+        resolved = _resolved(url, parent.url)
+        # The project's credentials go to its own host alone; any other host is asked without them.
+        access = self.project.access if origin_of(resolved) == origin_of(self.project.url) else NO_ACCESS
         try:
-            resolved = check_repo_url(_resolved(url, parent.url), self.project.allow_local,
-                                      self.project.allow_private_hosts)
+            # Through a relay the server reaches it, and checks it by its own rules.
+            if access.relay is None:
+                check_repo_url(resolved, self.project.allow_local, self.project.allow_private_hosts)
         except ValueError as exc:
             reason = str(exc).replace("repoUrl", "its URL")
             raise GitError(f"{said}: its URL {without_credentials(url)!r} is refused: {reason}") from None
-        # The project's credentials go to its own host alone; any other host is asked without them.
-        access = self.project.access if _origin(resolved) == _origin(self.project.url) else NO_ACCESS
         mirror = self.mirror_of(resolved, access)
         try:
             mirror.fetch(commit)
@@ -152,7 +154,9 @@ class _Checkout:
             raise GitError("the repository keeps files in Git LFS, and git-lfs is not installed on this worker "
                            "(Debian: apt-get install git-lfs); or set clone: {lfs: false}")
         # The store is the remote's, whatever the repository's .lfsconfig says: -c comes first.
-        store = ("-c", f"lfs.url={_lfs_url(mirror.url)}")
+        relay = mirror.access.relay
+        # Through a relay, the server's copy of the remote's store, fetched with the project's credential.
+        store = ("-c", f"lfs.url={relay.url(mirror.url, commit)}/info/lfs" if relay else f"lfs.url={lfs_url(mirror.url)}")
         # git-lfs reads the user's ~/.netrc; this host's user has none to give.
         home = tempfile.mkdtemp(prefix="stoker-lfs-")
         try:
@@ -184,7 +188,7 @@ def _uses_lfs(mirror, top):
     return content is not None and b"filter=lfs" in content
 
 
-def _lfs_url(url):
+def lfs_url(url):
     """Where git-lfs finds the LFS store of the repository at `url`."""
     if url.startswith("/"):
         return "file://" + url
@@ -211,7 +215,7 @@ def _resolved(url, base):
     return urlunsplit(parts._replace(path=joined)) if parts else joined
 
 
-def _origin(url):
+def origin_of(url):
     """What a credential is for: the scheme and host (with port) a URL reaches."""
     if SCP_LIKE.fullmatch(url):
         return ("ssh", url.partition("@")[2].partition(":")[0].lower(), 22)

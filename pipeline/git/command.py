@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -61,21 +61,52 @@ def run_git(args, *, allow_local, timeout, env=None, secrets=()):
 
 
 @dataclass(frozen=True)
+class Relay:
+    """Git by way of the server that gave the build, as a build agent fetches: the server fetches
+    each remote with the project's credential and serves it on (app/api/agent_git.py). The agent
+    holds its own token and the build's lease in `base`, good for that build's repository (and its
+    host's submodules) while the build runs, and never the project's token or deploy key."""
+
+    # {server}/api/agent/jobs/{lease}/git
+    base: str
+    token: str = field(repr=False)
+    # The project's credential's fingerprint, named by the server: mirrors here are keyed as a worker's.
+    fingerprint: str = ""
+
+    def url(self, remote, commit):
+        """Where the server serves `remote`, fetched as far as `commit`."""
+        name = base64.urlsafe_b64encode(remote.encode()).decode().rstrip("=")
+        return f"{self.base}/{commit}/{name}"
+
+    def env(self):
+        """Git environment that speaks to the server with the agent's token: over http too, the
+        server's own address being the admin's choice, not a project's."""
+        parts = urlsplit(self.base)
+        return {"GIT_ALLOW_PROTOCOL": parts.scheme, "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: Bearer {self.token}"}
+
+
+@dataclass(frozen=True)
 class Access:
     """How git proves itself to a private repository: a token for https:// remotes, a deploy key
-    (an OpenSSH private key) for ssh ones, with the server's host key once pinned."""
+    (an OpenSSH private key) for ssh ones, with the server's host key once pinned; or, on a build
+    agent, a relay through the server that holds them."""
 
     token: str | None = None
     ssh_key: str | None = None
     known_hosts: str | None = None
     # Given the host key ssh accepted on first contact, to pin it for every later one.
     pin: Callable[[str], None] | None = None
+    relay: Relay | None = None
 
     def secrets(self):
-        return [value for value in (self.token, self.ssh_key) if value]
+        return [value for value in (self.token, self.ssh_key, self.relay and self.relay.token) if value]
 
     def fingerprint(self):
         """Names the credential (never shows it): a mirror fetched with one is used with it alone."""
+        if self.relay is not None:
+            return self.relay.fingerprint
         digest = hashlib.sha256()
         for value in (self.token, self.ssh_key):
             digest.update((value or "").encode() + b"\0")
@@ -90,6 +121,9 @@ def credentials(url, access):
     """Git environment carrying `access` for `url`, so that no credential is ever in a command
     line: a token as an HTTP header in git's environment, a deploy key in a file of a folder only
     this user can read, removed when git is done."""
+    if access.relay is not None:
+        yield access.relay.env()
+        return
     url, env = split_credentials(url)
     env = dict(env or {})
     if access.token and url.startswith("https://") and not env:

@@ -180,10 +180,13 @@ class GitMirror:
             # A wrong no here costs a fetch that brings nothing.
             if self.has(commit_hash, surely=False) and (tag is None or self.has(tag, surely=False)):
                 return False
-            pins = network_pins(self.url, self.allow_private_hosts)
+            relay = self.access.relay
+            # Through a relay, the server reaches the remote: it resolves and checks its host.
+            pins = [] if relay else network_pins(self.url, self.allow_private_hosts)
+            source = relay.url(self.url, commit_hash) if relay else self.url
             try:
                 extra = [f"+{check_pull_ref(ref)}:{ref}"] if pull_number(ref) else []
-                self._fetch(*pins, *FETCH, "--prune", "--force", "--", self.url,
+                self._fetch(*pins, *FETCH, "--prune", "--force", "--", source,
                             "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", *extra)
             except GitError:
                 self._remove_half_written()
@@ -191,7 +194,7 @@ class GitMirror:
             if not self.has(commit_hash):
                 # A force-push may have left the commit on no branch; ask for it by name.
                 try:
-                    self._fetch(*pins, *FETCH, "--", self.url, commit_hash)
+                    self._fetch(*pins, *FETCH, "--", source, commit_hash)
                 except GitError:
                     self._remove_half_written()
             if not self.has(commit_hash):

@@ -2,16 +2,25 @@
 
 The agent API is driven here as an agent drives it; a real `stoker agent` process runs builds
 against a running server in the tests at the end."""
+import base64
+import hashlib
+import os
+import subprocess
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from app.records.lifecycle import recover_lost
 from app.records.logs import read_log
 from app.records.models import Build, Status, utcnow
-from tests.support import api, create_project, login, start_agent, start_server, stop_agent, stop_server
+from pipeline.git.command import Access
+from tests.support import LocalRepo, api, create_project, login, start_agent, start_server, stop_agent, stop_server
+from tests.support.gitservers import HttpsGitServer, password_is
 from tests.support.waiting import wait_until
+
+REPO_TOKEN = "glpat-Ag3ntNeverSeesThis-77d1c0e2"
 
 
 @pytest.fixture
@@ -75,10 +84,9 @@ def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
         step = client.post(f"/api/agent/jobs/{lease}/steps", headers=as_agent(agent_token),
                            json={"position": 0, "name": "test", "status": "passed", "matrix": matrix})
         assert step.status_code == status
-    # No host key is pinned for a project that fetches over no ssh.
-    assert client.post(f"/api/agent/jobs/{lease}/known-hosts", json={"knownHosts": "@cert-authority * ssh-ed25519 AAAA"},
-                       headers=as_agent(agent_token)).status_code == 409
-
+    # No credential of the repository comes with the job: its git goes through the server.
+    assert job["access"] == {"fingerprint": Access().fingerprint()}
+    assert_relayed_to_its_lease_alone(client, agent_token, lease, job, local_repo)
     # Its lease lapses (the agent was cut off): the build is queued again, its one retry spent.
     Build.update(lease_expires_at=utcnow() - timedelta(seconds=1)).execute()
     with app.app_context():
@@ -109,6 +117,29 @@ def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
     assert finished.get_json()["status"] == Status.PASSED
     log = read_log(job["build_id"], 0)
     assert log.startswith(b"hello\n") and log.endswith(b"run two\n") and b"late" not in log
+
+
+def relayed(lease, commit, remote, path=""):
+    name = base64.urlsafe_b64encode(remote.encode()).decode().rstrip("=")
+    return f"/api/agent/jobs/{lease}/git/{commit}/{name}{path}"
+
+
+def assert_relayed_to_its_lease_alone(client, agent_token, lease, job, local_repo):
+    """The server serves its build's repository to the lease's agent for fetching, and nothing more."""
+    refs = relayed(lease, job["commit_hash"], job["repo_url"], "/info/refs?service=git-upload-pack")
+    served = client.get(refs, headers=as_agent(agent_token))
+    assert served.status_code == 200 and b"# service=git-upload-pack" in served.data
+    assert job["commit_hash"].encode() in served.data
+    assert client.get(refs).status_code == 401
+    assert client.get(refs.replace("upload", "receive"), headers=as_agent(agent_token)).status_code == 403
+    assert client.post(relayed(lease, job["commit_hash"], job["repo_url"], "/git-receive-pack"),
+                       headers=as_agent(agent_token)).status_code == 404
+    # Another repository (a local one, or one on another host) is not the build's to fetch.
+    for remote in (str(local_repo.path.parent), "https://elsewhere.example/o/r.git"):
+        assert client.get(relayed(lease, job["commit_hash"], remote, "/info/refs?service=git-upload-pack"),
+                          headers=as_agent(agent_token)).status_code == 404
+    assert client.get(relayed(lease + "0", job["commit_hash"], job["repo_url"], "/info/refs?service=git-upload-pack"),
+                      headers=as_agent(agent_token)).status_code == 409
 
 
 def test_an_agent_token_opens_the_agent_api_alone_and_a_revoked_one_nothing(client, accounts, agent_token):
@@ -168,7 +199,10 @@ def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked
         made = api(server, "POST", "/api/admin/agents", token, json={"name": "builder"}).json()
         agent = start_agent(server, made["token"], tmp_path, STOKER_LEASE_SECONDS="6")
         listener = listeners(server, token)
-        local_repo.commit({"ci.sh": "echo building on an agent; echo \"key=$API_KEY\"\n"}, message="Build")
+        content = os.urandom(3000)
+        local_repo.commit_lfs({"big.bin": content})
+        local_repo.commit({"ci.sh": "echo building on an agent; echo \"key=$API_KEY\"; sha256sum big.bin\n"},
+                          message="Build")
         project = create_project(server, token, local_repo, "sh ci.sh")
         api(server, "PUT", f"/api/project/projects/{project['project']['id']}/secrets/API_KEY", token,
             json={"value": "hunter2-of-the-project"})
@@ -179,6 +213,8 @@ def test_an_agent_process_runs_builds_live_holding_no_key_and_stops_when_revoked
         log = api(server, "GET", f"/api/build/{build_id}/logs", token).text
         assert "building on an agent" in log
         assert "building on an agent" in "".join(data for _, data in listener.log_of(build_id))
+        # Its repository and LFS files came by way of the server (which reaches a local path; the agent is not let).
+        assert "by way of the server" in log and hashlib.sha256(content).hexdigest() in log
 
         # Nothing on the agent's environment, command line or disk holds the server's keys.
         proc = Path(f"/proc/{agent.pid}")
@@ -282,3 +318,54 @@ def test_a_pipeline_file_asking_for_labels_sends_its_build_to_a_holder_that_carr
     refused = client.post(f"/api/agent/jobs/{given['lease']}/finish", json={"labelsNeeded": ["arch=arm64"]},
                           headers=as_agent(other))
     assert refused.get_json()["status"] == Status.QUEUED and offer(client, other) is None
+
+
+def test_an_agent_builds_a_private_repository_and_its_submodule_by_way_of_the_server_never_holding_the_token(
+        tmp_path, served, listeners):
+    """The agent cannot even reach the git server (it does not trust its certificate): the server
+    fetches with the project's token, and serves the agent under the build's lease."""
+    root, _ = served
+    lib = LocalRepo(tmp_path / "lib")
+    lib_head = lib.commit({"lib.txt": "from a private submodule\n"})
+    subprocess.run(["git", "clone", "-q", "--bare", str(lib.path), str(root / "lib.git")], check=True)
+    subprocess.run(["git", "clone", "-q", str(root / "demo.git"), str(tmp_path / "work")], check=True)
+    work = LocalRepo(tmp_path / "work")
+    work.commit({"ci.sh": "cat vendor/lib/lib.txt\n"})
+    work.link_submodule("vendor/lib", "../lib.git", lib_head)
+    subprocess.run(["git", "-C", str(work.path), "push", "-q", str(root / "demo.git"), "main"], check=True)
+    git_server = HttpsGitServer(tmp_path, root, REPO_TOKEN)
+    server = start_server("serve", {"DATABASE_URL": f"sqlite:///{tmp_path / 'stoker.db'}",
+                                    "STOKER_DATA_DIR": str(tmp_path / "server-data"), "STOKER_WORKER_CONCURRENCY": "0",
+                                    "STOKER_ALLOW_PRIVATE_REPO_HOSTS": "1", "GIT_SSL_CAINFO": git_server.ca}, tmp_path)
+    agent = None
+    try:
+        token = login(server, "alice")
+        made = api(server, "POST", "/api/admin/agents", token, json={"name": "builder"}).json()
+        agent = start_agent(server, made["token"], tmp_path)
+        listener = listeners(server, token)
+        project = create_project(server, token, SimpleNamespace(url=git_server.url("demo.git")), "sh ci.sh",
+                                 repoToken=REPO_TOKEN)
+        build_id = project["build"]["id"]
+        assert listener.statuses_of(build_id, Status.PASSED, timeout=60)[-1] == Status.PASSED
+        log = api(server, "GET", f"/api/build/{build_id}/logs", token).text
+        assert "from a private submodule" in log and "by way of the server" in log
+        assert any(password_is(header, REPO_TOKEN) for header in git_server.seen)
+
+        proc = Path(f"/proc/{agent.pid}")
+        assert REPO_TOKEN.encode() not in proc.joinpath("environ").read_bytes() + proc.joinpath("cmdline").read_bytes()
+        assert not [path for path, data in files_under(tmp_path / "agent-data").items() if REPO_TOKEN.encode() in data]
+        assert REPO_TOKEN not in agent.log()
+
+        # What the server could not fetch, the build's log says, in git's words.
+        work.git("update-index", "--cacheinfo", f"160000,{'1' * 40},vendor/lib")
+        work.git("commit", "-q", "-m", "A submodule commit that is nowhere")
+        subprocess.run(["git", "-C", str(work.path), "push", "-q", str(root / "demo.git"), "main"], check=True)
+        run = api(server, "POST", f"/api/project/projects/{project['project']['id']}/builds", token, json={})
+        assert listener.statuses_of(run.json()["build"]["id"], Status.FAILED, timeout=60)[-1] == Status.FAILED
+        log = api(server, "GET", f"/api/build/{run.json()['build']['id']}/logs", token).text
+        assert "remote error: the server could not fetch" in log and f"commit {'1' * 40} is not in" in log
+    finally:
+        if agent is not None:
+            stop_agent(agent)
+        stop_server(server)
+        git_server.close()

@@ -91,8 +91,7 @@ def start_agent(server, token, tmp_path, name="agent", host=None, **settings):
     if given), its environment holding none of the server's settings; its log is `.log()`."""
     env = {key: value for key, value in os.environ.items() if key not in SERVER_ONLY}
     env |= {"STOKER_AGENT_TOKEN": token, "STOKER_DATA_DIR": str(tmp_path / f"{name}-data"),
-            "STOKER_BUILD_IMAGE": TEST_IMAGE, "STOKER_BUILD_NETWORK": "none", "STOKER_BUILD_EGRESS": "0",
-            "STOKER_ALLOW_LOCAL_REPOS": "1", **settings}
+            "STOKER_BUILD_IMAGE": TEST_IMAGE, "STOKER_BUILD_NETWORK": "none", "STOKER_BUILD_EGRESS": "0", **settings}
     log_path = tmp_path / f"{name}.log"
     command = [sys.executable, "-m", "stoker", "agent", "--server", server.url]
     start = host.popen if host is not None else subprocess.Popen

@@ -1,0 +1,203 @@
+"""Git for build agents, by way of the server: an agent holds no repository credential.
+
+The server fetches a build's repository into its own mirror with the project's token or deploy key
+(as a worker beside it would), and serves that mirror on to the agent holding the build, with git's
+own smart HTTP server (`git http-backend`), reads only; and the files the repository keeps in Git LFS
+likewise. What opens it is the agent's token with the build's lease: good for that build's
+repository, and for the submodules on its host (a worker would fetch those with the project's
+credential too), while the build runs, and for nothing else.
+"""
+import base64
+import binascii
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, request, send_file
+
+from pipeline.git import GitError
+from pipeline.git.checkout import lfs_url, origin_of
+from pipeline.git.command import credentials, git_env, run_git
+from pipeline.git.inputs import COMMIT_HASH, check_repo_url, without_credentials
+from pipeline.git.mirror import GitMirror
+
+from .. import runtime
+from ..records.models import Status
+from ..records.vault import VaultError, access_of
+from .errors import ApiError
+from .leases import an_agent, held
+from .parsing import json_body, request_body
+
+bp = Blueprint("agent_git", __name__, url_prefix="/api/agent/jobs/<lease>/git/<commit>/<remote>")
+bp.before_request(an_agent)
+
+LFS_TYPE = "application/vnd.git-lfs+json"
+OID = COMMIT_HASH  # an LFS object's id is a SHA-256, as a commit's can be
+# The most objects one batch may ask for (git-lfs asks 100 at a time).
+MOST_OBJECTS = 1000
+# What `git http-backend` is told: reads alone, and any commit of the mirror by its hash (it holds
+# the one repository, and a build's commit may be on no branch any more).
+SERVING = {"http.receivepack": "false", "http.uploadpack": "true", "uploadpack.allowAnySHA1InWant": "true"}
+
+
+class NotFetched(ApiError):
+    """The server could not fetch the remote (502)."""
+
+
+def _mirror(lease, commit, remote):
+    """The server's mirror of `remote` (base64url in the path) holding `commit`, fetched with the
+    project's credential when `remote` is the build's repository or on its host; 404 for a remote
+    the build has no business with, 502 when it cannot be fetched."""
+    build = held(lease, Status.RUNNING)
+    if not COMMIT_HASH.fullmatch(commit):
+        raise ApiError(400, "commit must be a commit's full hash")
+    try:
+        url = base64.urlsafe_b64decode(remote + "=" * (-len(remote) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ApiError(400, "remote must be a repository's URL in base64url") from None
+    project, config = build.project, current_app.config
+    if url != project.repo_url:
+        # A submodule on the project's host; a local one (tests, a trusted setup) is never served.
+        try:
+            check_repo_url(url, False, config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])
+        except ValueError:
+            raise ApiError(404, "No such repository") from None
+        if origin_of(url) != origin_of(project.repo_url):
+            raise ApiError(404, "No such repository")
+    try:
+        access = access_of(project, config["SECRET_KEY"])
+    except VaultError as exc:
+        raise ApiError(409, str(exc)) from None
+    mirror = GitMirror(Path(config["STOKER_DATA_DIR"]) / "mirrors", url, access=access,
+                       allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
+                       allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], timeout=config["STOKER_GIT_TIMEOUT"])
+    try:
+        # A tag's or a pull request's ref is fetched with the build's own commit.
+        if mirror.fetch(commit, build.ref if commit == build.commit_hash and url == project.repo_url else None):
+            runtime.spawn(mirror.maintain)
+    except GitError as exc:
+        raise NotFetched(502, f"the server could not fetch {without_credentials(url)}: {exc}") from None
+    return mirror
+
+
+@bp.get("/info/refs")
+def refs(lease, commit, remote):
+    if request.args.get("service") != "git-upload-pack":
+        raise ApiError(403, "Only fetching is served")
+    try:
+        mirror = _mirror(lease, commit, remote)
+    except NotFetched as exc:
+        # Said as git's protocol says a remote's error, so the agent's git, and the build's log, show why.
+        line = f"ERR {exc.message}\n".encode()
+        return Response(b"%04x" % (len(line) + 4) + line, content_type="application/x-git-upload-pack-advertisement")
+    return _served(mirror, "info/refs", None)
+
+
+@bp.post("/git-upload-pack")
+def upload_pack(lease, commit, remote):
+    mirror = _mirror(lease, commit, remote)
+    return _served(mirror, "git-upload-pack", request_body())
+
+
+def _served(mirror, path, body):
+    """`git http-backend`'s answer for `path` of the mirror, streamed as git writes it."""
+    protocol = request.headers.get("Git-Protocol", "")
+    if len(protocol) > 200 or not protocol.isprintable():
+        raise ApiError(400, "Git-Protocol is not one git sends")
+    env = {**os.environ, **git_env(False), "GIT_PROJECT_ROOT": str(mirror.path.parent), "GIT_HTTP_EXPORT_ALL": "1",
+           "PATH_INFO": f"/{mirror.path.name}/{path}", "REQUEST_METHOD": request.method,
+           "QUERY_STRING": request.query_string.decode("ascii", "replace"),
+           "CONTENT_TYPE": request.headers.get("Content-Type", ""), "GIT_PROTOCOL": protocol,
+           "GIT_CONFIG_COUNT": str(len(SERVING))}
+    for index, (key, value) in enumerate(SERVING.items()):
+        env[f"GIT_CONFIG_KEY_{index}"], env[f"GIT_CONFIG_VALUE_{index}"] = key, value
+    stdin = tempfile.TemporaryFile()
+    if body is not None:
+        stdin.write(body)
+        stdin.seek(0)
+        env["CONTENT_LENGTH"] = str(len(body))
+        if request.headers.get("Content-Encoding") == "gzip":
+            env["HTTP_CONTENT_ENCODING"] = "gzip"
+    with stdin:
+        backend = subprocess.Popen(["git", "http-backend"], stdin=stdin, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, env=env)
+    status, headers = 200, []
+    for line in iter(backend.stdout.readline, b""):
+        line = line.rstrip(b"\r\n").decode("latin-1")
+        if not line:
+            break
+        name, _, value = line.partition(":")
+        if name.lower() == "status":
+            status = int(value.split()[0])
+        else:
+            headers.append((name, value.strip()))
+
+    answer = Response(iter(lambda: backend.stdout.read(64 * 1024), b""), status=status, headers=headers)
+    # Also when the body is never read (a HEAD request, a client gone).
+    answer.call_on_close(lambda: _ended(backend))
+    return answer
+
+
+def _ended(backend):
+    backend.kill()
+    backend.wait()
+    backend.stdout.close()
+
+
+@bp.post("/info/lfs/objects/batch")
+def lfs_batch(lease, commit, remote):
+    """The LFS batch API, for downloads: the server fetches the commit's LFS files into its mirror
+    and offers each one asked for that it has."""
+    data = json_body()
+    objects = data.get("objects")
+    if data.get("operation") != "download":
+        raise ApiError(403, "Only downloads are served")
+    if not isinstance(objects, list) or len(objects) > MOST_OBJECTS or not all(
+            isinstance(item, dict) and isinstance(item.get("oid"), str) for item in objects):
+        raise ApiError(422, f"objects must be at most {MOST_OBJECTS} objects, each with its oid")
+    mirror = _mirror(lease, commit, remote)
+    _fetch_lfs(mirror, commit)
+    here = request.base_url.rsplit("/", 1)[0]
+    answers = []
+    for item in objects:
+        oid = item["oid"]
+        stored = _lfs_object(mirror, oid)
+        if stored is None:
+            answers.append({"oid": oid, "size": item.get("size"), "error": {"code": 404, "message": "Not found"}})
+        else:
+            # Opened with the agent's token, which git-lfs sends to the server as it sends it to git.
+            answers.append({"oid": oid, "size": stored.stat().st_size, "actions": {"download": {"href": f"{here}/{oid}"}}})
+    return Response(json.dumps({"transfer": "basic", "objects": answers}), content_type=LFS_TYPE)
+
+
+@bp.get("/info/lfs/objects/<oid>")
+def lfs_object(lease, commit, remote, oid):
+    stored = _lfs_object(_mirror(lease, commit, remote), oid)
+    if stored is None:
+        raise ApiError(404, "No such object")
+    return send_file(stored, mimetype="application/octet-stream")
+
+
+def _lfs_object(mirror, oid):
+    if not OID.fullmatch(oid) or len(oid) != 64:
+        return None
+    stored = mirror.path / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    return stored if stored.is_file() and not stored.is_symlink() else None
+
+
+def _fetch_lfs(mirror, commit):
+    """The LFS files of `commit` into the mirror's own store, with the project's credential."""
+    home = tempfile.mkdtemp(prefix="stoker-lfs-")
+    try:
+        with mirror.lock, credentials(mirror.remote, mirror.access) as env:
+            run_git(["--git-dir", str(mirror.path), "-c", f"lfs.url={lfs_url(mirror.url)}",
+                     "-c", f"remote.origin.url={mirror.url}", "lfs", "fetch", "origin", commit],
+                    allow_local=mirror.allow_local, timeout=mirror.timeout, env={**env, "HOME": home},
+                    secrets=mirror.access.secrets())
+    except GitError as exc:
+        raise ApiError(502, f"The server could not fetch the repository's LFS files: {exc}") from None
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
