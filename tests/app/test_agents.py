@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -117,6 +118,41 @@ def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
     assert finished.get_json()["status"] == Status.PASSED
     log = read_log(job["build_id"], 0)
     assert log.startswith(b"hello\n") and log.endswith(b"run two\n") and b"late" not in log
+
+
+def test_an_agent_rides_out_the_server_going_away_mid_build_and_goes_on_where_its_log_ends(
+        tmp_path, local_repo):
+    """The server restarts while an agent's build writes its log: the agent tries again with
+    backoff, and the build ends once, its every line kept once and in order."""
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path / 'stoker.db'}", "STOKER_DATA_DIR": str(tmp_path / "server-data"),
+                "STOKER_WORKER_CONCURRENCY": "0", "STOKER_LEASE_SECONDS": "30"}
+    server = start_server("serve", settings, tmp_path)
+    agent = None
+    try:
+        token = login(server, "alice")
+        made = api(server, "POST", "/api/admin/agents", token, json={"name": "builder"}).json()
+        agent = start_agent(server, made["token"], tmp_path, STOKER_LEASE_SECONDS="30")
+        local_repo.commit({"ci.sh": "for i in $(seq 1 12); do echo line-$i; sleep 0.5; done\n"})
+        build_id = create_project(server, token, local_repo, "sh ci.sh")["build"]["id"]
+        wait_until(lambda: "line-2" in api(server, "GET", f"/api/build/{build_id}/logs", token).text,
+                   timeout=60, what="the build's first lines")
+
+        stop_server(server)
+        time.sleep(2)
+        server = start_server("serve", {**settings, "PORT": server.url.rsplit(":", 1)[1]}, tmp_path)
+        token = login(server, "alice")
+        wait_until(lambda: api(server, "GET", f"/api/build/{build_id}", token).json()["build"]["status"]
+                   not in (Status.QUEUED, Status.RUNNING), timeout=60, what="the build's end")
+        build = api(server, "GET", f"/api/build/{build_id}", token).json()["build"]
+        assert build["status"] == Status.PASSED, build
+        lines = [line for line in api(server, "GET", f"/api/build/{build_id}/logs", token).text.splitlines()
+                 if line.startswith("line-")]
+        assert lines == [f"line-{i}" for i in range(1, 13)]
+        assert "trying again" in agent.log()
+    finally:
+        if agent is not None:
+            stop_agent(agent)
+        stop_server(server)
 
 
 def relayed(lease, commit, remote, path=""):

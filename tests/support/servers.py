@@ -30,7 +30,8 @@ class LiveServer:
 def start_server(command, env_overrides, tmp_path, wait_for_http=True, on=None):
     """Start `stoker <command>` in its own process (on `on`, a host of tests/support/hosts.py, if
     given, listening at its address), wait until it answers, and return it."""
-    port = free_port()
+    # The same port again: a server restarted where its clients (agents) know it.
+    port = int(env_overrides.get("PORT") or free_port())
     host = on.address if on is not None else env_overrides.get("STOKER_HOST", "127.0.0.1")
     env = {
         **os.environ,
@@ -52,7 +53,7 @@ def start_server(command, env_overrides, tmp_path, wait_for_http=True, on=None):
     }
     log_path = tmp_path / f"{command}-{port}.log"
     start = on.popen if on is not None else subprocess.Popen
-    process = start([sys.executable, "-m", "stoker", command], env=env, stdout=log_path.open("wb"),
+    process = start([sys.executable, "-m", "stoker", command], env=env, stdout=log_path.open("ab"),
                     stderr=subprocess.STDOUT)
     server = LiveServer(f"http://{host}:{port}", process, log_path)
     deadline = time.monotonic() + 20
