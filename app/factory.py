@@ -16,6 +16,7 @@ from .api import (
     downloads,
     errors,
     forges,
+    health,
     members,
     metrics,
     openapi,
@@ -56,6 +57,6 @@ def create_app(test_config=None, *, serve_clients=True):
     wakeups.init_app(app)
 
     for blueprint in (auth.bp, signin.bp, admin.bp, agents.bp, agent.bp, agent_git.bp, projects.bp, forges.bp, secrets.bp, members.bp, registries.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
-                      app_builds.bp, downloads.bp, metrics.bp):
+                      app_builds.bp, downloads.bp, metrics.bp, health.bp):
         app.register_blueprint(blueprint)
     return app

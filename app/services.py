@@ -13,6 +13,8 @@ class Services:
     redis: object = None
     # This process's subscription to the others' rings, once made: see wakeups.relay.
     subscription: object = None
+    # A client of its own with short deadlines for /readyz (see api/health.py), once asked.
+    health_redis: object = None
     # The Socket.IO server, in a process that serves clients.
     socketio: object = None
     # Where events go: the Socket.IO server, a write-only Redis manager, or None.

@@ -28,7 +28,8 @@ SQLITE_PRAGMAS = {
 }
 # Per Stoker process: at most this many connections, each closed after five idle minutes;
 # a request finding them all in use waits its turn for up to 30 s.
-POSTGRES_POOL = {"max_connections": 20, "stale_timeout": 300, "timeout": 30}
+# connect_timeout: a database that does not answer is said to be so (a 503, /readyz) in seconds, not minutes.
+POSTGRES_POOL = {"max_connections": 20, "stale_timeout": 300, "timeout": 30, "connect_timeout": 5}
 # How long a statement waits its turn for SQLite's write lock before it fails.
 SQLITE_WAIT_SECONDS = 15
 # Kept open for the life of the process: closing the last connection to a WAL
@@ -234,7 +235,11 @@ def init_app(app):
 
     @app.before_request
     def _connect():
-        db.connect(reuse_if_open=True)
+        try:
+            db.connect(reuse_if_open=True)
+        except OperationalError:
+            # Said where the database is first asked (a 503), or not at all (/healthz, /readyz's own answer).
+            pass
 
     @app.teardown_request
     def _close(exc):
