@@ -1,11 +1,13 @@
 """Builds: read one, queue it again, cancel it, approve or decline a blocked one, or delete one."""
-from flask import Blueprint, Response, current_app, jsonify, request
+import re
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from ..records import lifecycle
 from ..records.agents import queue_reason
 from ..records.jobs import BUILD
 from ..records.lifecycle import queue_build
-from ..records.logs import log_end, read_log
+from ..records.logs import log_end, log_pieces, read_log
 from ..records.models import Build, BuildStep, Role, Status, db
 from .access import audit, build_for
 from .callers import current_user, require_login
@@ -13,6 +15,9 @@ from .errors import ApiError
 
 bp = Blueprint("builds", __name__, url_prefix="/api/build")
 bp.before_request(require_login)
+
+# What of a step's name goes into a file name as it is.
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @bp.get("/<build_id>")
@@ -92,6 +97,11 @@ def logs(build_id):
     step = request.args.get("step")
     if step is not None and not (0 < len(step) <= 100 and step.isprintable()):
         raise ApiError(400, "step must be a step's name")
+    shape = request.args.get("format")
+    if shape == "text":
+        return _log_file(build, step)
+    if shape is not None:
+        raise ApiError(400, "format must be text (the log as a file to download)")
     offset = int(offset)
     data = read_log(build.id, offset, step)
     # Past the end, the end: a client asking from there learns where the log really is.
@@ -100,3 +110,26 @@ def logs(build_id):
         "X-Log-Next-Offset": str(after),
         "X-Build-Status": build.status,
     })
+
+
+def _log_file(build, step):
+    """The log (or a step's) as it is now, as a file, streamed a few pieces at a time: resumable
+    with a Range of bytes, and never held whole."""
+    total = log_end(build.id, step)
+    name = f"build-{build.id}" + (f"-{SAFE_NAME.sub('_', step)}" if step else "") + ".log"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Accept-Ranges": "bytes",
+               "X-Build-Status": build.status}
+    asked = request.range
+    # One range is served; several (rare, and a way to make a server repeat itself) get the whole file.
+    if asked is not None and len(asked.ranges) == 1:
+        span = asked.range_for_length(total)
+        if span is None:
+            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{total}"})
+        start, stop = span
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{total}"
+        status = 206
+    else:
+        start, stop, status = 0, total, 200
+    headers.update({"Content-Length": str(stop - start), "X-Log-Next-Offset": str(stop)})
+    return Response(stream_with_context(log_pieces(build.id, start, stop, step)), status=status,
+                    content_type="text/plain; charset=utf-8", headers=headers)

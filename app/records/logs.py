@@ -130,3 +130,29 @@ def read_log(build_id, offset, step=None):
         return b""
     joined = b"".join(piece.data.encode() for piece in pieces)
     return joined[max(0, offset - pieces[0].offset):]
+
+
+# How many pieces of a log are read at once when it is streamed whole (each at most about 1 MB).
+PIECES_AT_ONCE = 8
+
+
+def log_pieces(build_id, start, stop, step=None):
+    """Bytes `start` to `stop` of the build's log (or one step's), as UTF-8 bytes, a few pieces at a
+    time, each read on a connection of its own: a log of any size is never held whole."""
+    model = BuildLog if step is None else StepLog
+    mine = model.build == build_id
+    if step is not None:
+        mine &= StepLog.step == step
+    at = start
+    while at < stop:
+        with db.connection_context():
+            rows = list(model.select(model.offset, model.data)
+                        .where(mine & (model.offset + model.length > at) & (model.offset < stop))
+                        .order_by(model.offset).limit(PIECES_AT_ONCE))
+        if not rows:
+            return
+        for row in rows:
+            data = row.data.encode()
+            piece = data[max(at - row.offset, 0):stop - row.offset]
+            at = row.offset + min(len(data), stop - row.offset)
+            yield piece

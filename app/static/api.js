@@ -61,6 +61,18 @@ export async function api(method, path, body) {
   return (await call(method, path, body)).json();
 }
 
+/** Save the build's whole log as a file, named as the server names it. The token goes in a header,
+ *  so the browser cannot follow a plain link: the file is fetched, then handed to it. */
+export async function downloadLog(buildId) {
+  const response = await call("GET", `/build/${buildId}/logs?format=text`);
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = named ? named[1] : `build-${buildId}.log`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
 /** The log of a build (or of one of its steps) from byte `offset`: its text, and the byte offset
  *  to ask for next. */
 export async function fetchLog(buildId, offset, step) {

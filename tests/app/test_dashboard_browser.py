@@ -122,6 +122,16 @@ def test_a_push_appears_live_and_passes_with_its_log(live_server, open_page, loc
     expect(page.get_by_role("heading", level=1)).to_contain_text(Status.PASSED)
     assert page.evaluate("window.neverReloaded") is True
 
+    # 4. The log saved as a file, as the server keeps it.
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download log").click()
+    saved = downloading.value
+    assert saved.suggested_filename == f"build-{build_id}.log"
+    token = page.evaluate("sessionStorage.getItem('stoker.token')")
+    kept = requests.get(f"{live_server.url}/api/build/{build_id}/logs", timeout=10,
+                        headers={"Authorization": f"Bearer {token}"}).content
+    assert open(saved.path(), "rb").read() == kept and b"red alert" in kept
+
 
 def test_the_log_of_a_running_build_tails_live_and_cancel_and_rebuild_work(live_server, open_page, local_repo):
     token = login(live_server, "alice")

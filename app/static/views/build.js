@@ -1,5 +1,5 @@
 // One build: its status, timings and steps, its log as it is written; rebuild, cancel, approve, decline, delete.
-import { api, fetchLog } from "../api.js";
+import { api, downloadLog, fetchLog } from "../api.js";
 import {
   FINISHED, buildDuration, errorText, eventLabel, firstLine, formatDuration, h, progress, shortHash, statusBadge,
   timeAgo,
@@ -126,7 +126,9 @@ export async function showBuild(main, app, buildId) {
   }, (failure) => errorText(problem, failure));
 
   draw();
-  main.append(header, problem, facts, steps, h("h2", {}, "Log"), log);
+  const download = h("button", { type: "button", onclick: () => downloadLog(buildId).catch((failure) => errorText(problem, failure)) },
+                     "Download log");
+  main.append(header, problem, facts, steps, h("div", { class: "log-heading" }, h("h2", {}, "Log"), download), log);
   await tail.catchUp();
   const ticking = setInterval(() => {
     if (build.status === Status.RUNNING) facts.querySelector(".duration").textContent = formatDuration(buildDuration(build));
