@@ -16,12 +16,14 @@ from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 import socketio
+from pythonjsonlogger.json import JsonFormatter
 
 from pipeline import workspaces
 from pipeline.backend import BuildError
 from pipeline.debian import DEFAULT_MIRROR
 from pipeline.imagebuilder import default_image_builder
 from pipeline.images import DEFAULT_IMAGE, NoBusybox, cannot_make, find_busybox, is_own, make_busybox_image, registry_of
+from pipeline.runner import building
 
 from . import config, create_app, datadir, runtime
 from .background import caches, mirrors, schedules, statuses
@@ -306,5 +308,28 @@ def main(argv=None):
     if getattr(args, "name", "") is None:
         setting = "STOKER_IMAGE_BUILDER" if args.command == "make-image-builder" else "STOKER_ANDROID_IMAGE"
         args.name = config.from_env()[setting] or default_image_builder()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    set_up_logging(os.environ.get("STOKER_LOG_FORMAT", "text").strip().lower())
     args.run(args)
+
+
+class _OfTheBuild(logging.Filter):
+    """Names the build a line is about (`build_id`) where the thread saying it runs one."""
+
+    def filter(self, record):
+        build_id = building.get()
+        if build_id is not None:
+            record.build_id = build_id
+        return True
+
+
+def set_up_logging(shape):
+    """Stoker's own log lines on stderr: as text, or (`json`) one JSON object a line, with `time`,
+    `level`, `logger`, `message`, the build it is about where there is one, and a traceback's text."""
+    handler = logging.StreamHandler()
+    if shape == "json":
+        handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s", timestamp="time",
+                                           rename_fields={"levelname": "level", "name": "logger"}))
+        handler.addFilter(_OfTheBuild())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

@@ -89,6 +89,7 @@ def from_env(environ=None):
         "STOKER_DOWNLOAD_URL_SECONDS": int(env.get("STOKER_DOWNLOAD_URL_SECONDS", "3600")),
         "STOKER_APP_BUILD_TIMEOUT": float(env.get("STOKER_APP_BUILD_TIMEOUT", "300")),
         "STOKER_REGISTRATION": _one_of(env, "STOKER_REGISTRATION", "invitation", ("invitation", "open")),
+        "STOKER_LOG_FORMAT": _one_of(env, "STOKER_LOG_FORMAT", "text", ("text", "json")),
         # Where people may sign in besides a password: each STOKER_OAUTH_<NAME>_KIND names one.
         "STOKER_OAUTH": sign_in_providers(env),
         "STOKER_LOGIN_FAILURES_PER_USER": int(env.get("STOKER_LOGIN_FAILURES_PER_USER", "10")),

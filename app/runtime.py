@@ -93,7 +93,9 @@ def listen(host, port):
 
 def serve(listener, wsgi_app, *, max_connections, idle_seconds):
     """Serve `wsgi_app` on `listener` until killed; a connection idle for `idle_seconds` is closed."""
-    eventlet.wsgi.server(listener, wsgi_app, max_size=max_connections, socket_timeout=idle_seconds)
+    # Its lines about requests go through logging, in the process's own format (see cli.set_up_logging).
+    eventlet.wsgi.server(listener, wsgi_app, max_size=max_connections, socket_timeout=idle_seconds,
+                         log=logging.getLogger("stoker.http"))
 
 
 def stop(threads):

@@ -5,6 +5,7 @@ import threading
 import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,19 @@ MAINTAIN_EVERY = 16
 FINGERPRINT = re.compile(r"[0-9a-f]{16}")
 
 log = logging.getLogger(__name__)
+
+# The build a green thread (or thread) is running, for its host's log lines (STOKER_LOG_FORMAT=json).
+building = ContextVar("building", default=None)
+
+
+@contextmanager
+def about(build_id):
+    """While in it, this thread's log lines are about the build `build_id`."""
+    token = building.set(build_id)
+    try:
+        yield
+    finally:
+        building.reset(token)
 
 
 def run_watched(runner, job, watch, output, on_step, on_step_output, later, masks, stopping):

@@ -1,4 +1,5 @@
 """The `stoker` command's processes, each run for real."""
+import json
 import os
 import shutil
 import signal
@@ -167,3 +168,27 @@ def test_the_nosuid_mount_of_a_shared_data_dir_goes_with_the_last_process_using_
         stop_server(worker)
     assert mounted_at(data) == []
     shutil.rmtree(data)  # "Device or resource busy" while a mount was left behind
+
+
+def test_with_json_logs_every_line_is_an_object_and_a_builds_lines_name_it(tmp_path, local_repo):
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path / 'stoker.db'}", "STOKER_DATA_DIR": str(tmp_path / "data"),
+                "STOKER_LOG_FORMAT": "json"}
+    server = start_server("serve", settings, tmp_path)
+    try:
+        token = login(server, "alice")
+        build_id = create_project(server, token, local_repo, "echo hi")["build"]["id"]
+        wait_until(lambda: api(server, "GET", f"/api/build/{build_id}", token).json()["build"]["status"] == "passed",
+                   timeout=60, what="the build")
+        wait_until(lambda: f"runs build {build_id}" in server.log(), what="the worker's line")
+    finally:
+        stop_server(server)
+    lines = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    assert any(line["logger"] == "stoker.http" and "POST /api/project/projects" in line["message"] for line in lines)
+    about_it = [line for line in lines if line.get("build_id") == build_id]
+    assert any(f"runs build {build_id}" in line["message"] for line in about_it)
+    assert not [line for line in lines if "build_id" in line and line["build_id"] != build_id]
+
+    refused = start_server("serve", {**settings, "STOKER_LOG_FORMAT": "xml"}, tmp_path, wait_for_http=False)
+    assert refused.process.wait(20) != 0
+    assert "STOKER_LOG_FORMAT must be one of text, json" in refused.log()

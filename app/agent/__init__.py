@@ -20,7 +20,7 @@ import requests
 from pipeline import watching
 from pipeline.git.command import Relay
 from pipeline.logstream import LogStream
-from pipeline.runner import BuildJob, run_watched
+from pipeline.runner import BuildJob, about, run_watched
 from pipeline.watching import WATCH_SECONDS
 
 from .. import runtime
@@ -162,7 +162,8 @@ class BuildAgent:
                 self.stop()
                 return
             try:
-                self._run(runner, given["lease"], started)
+                with about(given["buildId"]):
+                    self._run(runner, given["lease"], started)
             except Exception:
                 # The slot goes on; the build's lease lapses and the server takes it back.
                 log.exception("build %s could not be run here", given["buildId"])

@@ -4,7 +4,7 @@ import logging
 
 from peewee import DatabaseError, IntegrityError
 
-from pipeline.runner import BuildJob, run_watched
+from pipeline.runner import BuildJob, about, run_watched
 
 from ..background import mail, retention
 from ..background.assignments import assignment
@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 def run_build(worker, runner, build):
     """Run a build `worker` has claimed, with `runner`, under watch, and record how it ended."""
+    with about(build.id):
+        _run_build(worker, runner, build)
+
+
+def _run_build(worker, runner, build):
     config = worker.app.config
     with db.connection_context():
         try:
