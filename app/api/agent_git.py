@@ -19,10 +19,11 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, request, send_file
 
 from pipeline.git import GitError
-from pipeline.git.checkout import lfs_url, origin_of
-from pipeline.git.command import credentials, git_env, run_git
+from pipeline.git.checkout import MAX_SUBMODULE_DEPTH, MAX_SUBMODULES, lfs_url, origin_of, resolved_url
+from pipeline.git.command import credentials, git_env, run_git, split_credentials
 from pipeline.git.inputs import COMMIT_HASH, check_repo_url, without_credentials
 from pipeline.git.mirror import GitMirror
+from pipeline.git.modules import submodules_at
 
 from .. import runtime
 from ..records.models import Status
@@ -49,8 +50,9 @@ class NotFetched(ApiError):
 
 def _mirror(lease, commit, remote):
     """The server's mirror of `remote` (base64url in the path) holding `commit`, fetched with the
-    project's credential when `remote` is the build's repository or on its host; 404 for a remote
-    the build has no business with, 502 when it cannot be fetched."""
+    project's credential: the build's repository, or a submodule on its host that the build's
+    commit names (or a submodule of one, as far as the server has them); 404 for any other remote,
+    502 when it cannot be fetched."""
     build = held(lease, Status.RUNNING)
     if not COMMIT_HASH.fullmatch(commit):
         raise ApiError(400, "commit must be a commit's full hash")
@@ -59,28 +61,65 @@ def _mirror(lease, commit, remote):
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ApiError(400, "remote must be a repository's URL in base64url") from None
     project, config = build.project, current_app.config
-    if url != project.repo_url:
-        # A submodule on the project's host; a local one (tests, a trusted setup) is never served.
-        try:
-            check_repo_url(url, False, config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])
-        except ValueError:
-            raise ApiError(404, "No such repository") from None
-        if origin_of(url) != origin_of(project.repo_url):
-            raise ApiError(404, "No such repository")
     try:
         access = access_of(project, config["SECRET_KEY"])
     except VaultError as exc:
         raise ApiError(409, str(exc)) from None
-    mirror = GitMirror(Path(config["STOKER_DATA_DIR"]) / "mirrors", url, access=access,
-                       allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
-                       allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], timeout=config["STOKER_GIT_TIMEOUT"])
+    # The agent knows the repository's URL without any user information an old project's may hold.
+    own = url == split_credentials(project.repo_url)[0]
+    remote_url = project.repo_url if own else url
+    if not own and not _named_by_the_build(build, url, lambda at: _server_mirror(at, access, config)):
+        raise ApiError(404, "No such repository")
+    mirror = _server_mirror(remote_url, access, config)
     try:
         # A tag's or a pull request's ref is fetched with the build's own commit.
-        if mirror.fetch(commit, build.ref if commit == build.commit_hash and url == project.repo_url else None):
+        if mirror.fetch(commit, build.ref if own and commit == build.commit_hash else None):
             runtime.spawn(mirror.maintain)
     except GitError as exc:
         raise NotFetched(502, f"the server could not fetch {without_credentials(url)}: {exc}") from None
     return mirror
+
+
+def _server_mirror(url, access, config):
+    return GitMirror(Path(config["STOKER_DATA_DIR"]) / "mirrors", url, access=access,
+                     allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
+                     allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], timeout=config["STOKER_GIT_TIMEOUT"])
+
+
+def _named_by_the_build(build, url, mirror_of):
+    """Whether `url` is a submodule on the project's host that the build's commit names, or that a
+    submodule of it names at the commit it is pinned to, as far as the server's mirrors hold them
+    (each is fetched when the agent asks for it, parents first). Nothing is fetched to find out: a
+    build names the remotes it may have, not an agent. A local path is never served but as the
+    project's own repository."""
+    project = build.project
+    try:
+        check_repo_url(url, False, current_app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"])
+    except ValueError:
+        return False
+    if origin_of(url) != origin_of(project.repo_url):
+        return False
+    looking, seen = [(split_credentials(project.repo_url)[0], build.commit_hash, 0)], 0
+    while looking and seen < MAX_SUBMODULES:
+        parent, commit, depth = looking.pop()
+        mirror = mirror_of(project.repo_url if parent == split_credentials(project.repo_url)[0] else parent)
+        try:
+            if not mirror.has(commit):
+                continue
+            named = submodules_at(mirror.git, commit, mirror.top_level(commit))
+        except GitError:
+            continue
+        for _, _, written, pinned in named:
+            seen += 1
+            try:
+                child = resolved_url(written, parent)
+            except GitError:
+                continue
+            if child == url:
+                return True
+            if depth < MAX_SUBMODULE_DEPTH and origin_of(child) == origin_of(project.repo_url):
+                looking.append((child, pinned, depth + 1))
+    return False
 
 
 @bp.get("/info/refs")
@@ -107,9 +146,10 @@ def _served(mirror, path, body):
     protocol = request.headers.get("Git-Protocol", "")
     if len(protocol) > 200 or not protocol.isprintable():
         raise ApiError(400, "Git-Protocol is not one git sends")
-    env = {**os.environ, **git_env(False), "GIT_PROJECT_ROOT": str(mirror.path.parent), "GIT_HTTP_EXPORT_ALL": "1",
-           "PATH_INFO": f"/{mirror.path.name}/{path}", "REQUEST_METHOD": request.method,
-           "QUERY_STRING": request.query_string.decode("ascii", "replace"),
+    # Nothing of the server's own environment (its secret, its database's address): git needs none of it.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **git_env(False), "GIT_PROJECT_ROOT": str(mirror.path.parent),
+           "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": f"/{mirror.path.name}/{path}", "REQUEST_METHOD": request.method,
+           "QUERY_STRING": "service=git-upload-pack" if path == "info/refs" else "",
            "CONTENT_TYPE": request.headers.get("Content-Type", ""), "GIT_PROTOCOL": protocol,
            "GIT_CONFIG_COUNT": str(len(SERVING))}
     for index, (key, value) in enumerate(SERVING.items()):
@@ -159,7 +199,8 @@ def lfs_batch(lease, commit, remote):
             isinstance(item, dict) and isinstance(item.get("oid"), str) for item in objects):
         raise ApiError(422, f"objects must be at most {MOST_OBJECTS} objects, each with its oid")
     mirror = _mirror(lease, commit, remote)
-    _fetch_lfs(mirror, commit)
+    if any(_lfs_object(mirror, item["oid"]) is None for item in objects):
+        _fetch_lfs(mirror, commit)
     here = request.base_url.rsplit("/", 1)[0]
     answers = []
     for item in objects:

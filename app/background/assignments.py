@@ -3,6 +3,8 @@ of them at once, and an agent receives them over the agent API, so both run a bu
 decisions (its secrets, credentials, network, caches), made here on the server."""
 import json
 
+from pipeline.git.command import split_credentials
+
 from ..records.models import Event
 from ..records.vault import access_of, registries_of, secrets_of
 from . import caches
@@ -28,7 +30,8 @@ def assignment(build, config, relayed=False):
     cache = caches.access_for(build, project, config)
     return {
         "build_id": build.id,
-        "repo_url": project.repo_url,
+        # An agent is never given one (an old project's URL may hold one): it fetches by way of the server.
+        "repo_url": split_credentials(project.repo_url)[0] if relayed else project.repo_url,
         "commit_hash": build.commit_hash,
         "branch": build.branch,
         "image": project.image,

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from . import GitError
 from .command import NO_ACCESS, credentials, run_git
 from .inputs import SCP_LIKE, check_branch, check_repo_url, is_ssh, without_credentials
+from .modules import REGULAR, submodules_at
 
 # A submodule's submodules count as deep as they nest; all of them count towards the most.
 MAX_SUBMODULE_DEPTH = 8
@@ -27,8 +28,6 @@ SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "fetch.recurseSubmodules=false")
 # Given on the command line to git-lfs's own commands alone, never written into the workspace.
 LFS_FILTER = ("-c", "filter.lfs.process=git-lfs filter-process", "-c", "filter.lfs.required=true",
               "-c", "filter.lfs.smudge=git-lfs smudge -- %f", "-c", "filter.lfs.clean=git-lfs clean -- %f")
-GITLINK = "160000"
-REGULAR = ("100644", "100755")
 
 
 @dataclass(frozen=True)
@@ -92,32 +91,9 @@ class _Checkout:
         top = top if top is not None else mirror.top_level(head.commit)
         if self.clone.lfs and _uses_lfs(mirror, top):
             self._lfs(mirror, head.commit, dest)
-        # As git does, a .gitmodules that is not a regular file (a link) names no submodule.
-        if self.clone.submodules and top.get(".gitmodules", ("",))[0] in REGULAR:
-            for name, path, url, commit in self._submodules(mirror, head.commit, dest):
+        if self.clone.submodules:
+            for name, path, url, commit in submodules_at(lambda *args: self._git(dest, *args), head.commit, top):
                 self._submodule(mirror, name, path, url, commit, dest, depth + 1)
-
-    def _submodules(self, mirror, commit, dest):
-        """(name, path, url, commit) of each submodule .gitmodules names that the tree has a commit for."""
-        listed = self._git(dest, "config", "--blob", f"{commit}:.gitmodules", "-z", "--list")
-        found = {}
-        for item in filter(None, listed.split("\0")):
-            key, _, value = item.partition("\n")
-            section, _, rest = key.partition(".")
-            name, _, setting = rest.rpartition(".")
-            if section == "submodule" and setting in ("path", "url"):
-                found.setdefault(name, {})[setting] = value
-        wanted = {entry["path"]: name for name, entry in found.items() if "path" in entry and "url" in entry}
-        if not wanted:
-            return []
-        staged = self._git(dest, "--literal-pathspecs", "ls-files", "--stage", "-z", "--", *wanted)
-        links = []
-        for entry in filter(None, staged.split("\0")):
-            info, _, path = entry.partition("\t")
-            mode, sha, _ = info.split(" ")
-            if mode == GITLINK and path in wanted:
-                links.append((wanted[path], path, found[wanted[path]]["url"], sha))
-        return links
 
     def _submodule(self, parent, name, path, url, commit, dest, depth):
         said = f"submodule {name!r} ({path})"
@@ -130,7 +106,7 @@ class _Checkout:
         target = dest / path
         if target.is_symlink() or not target.is_dir() or not target.resolve().is_relative_to(dest.resolve()):
             raise GitError(f"{said}: its path is not a folder of the repository")
-        resolved = _resolved(url, parent.url)
+        resolved = resolved_url(url, parent.url)
         # The project's credentials go to its own host alone; any other host is asked without them.
         access = self.project.access if origin_of(resolved) == origin_of(self.project.url) else NO_ACCESS
         try:
@@ -197,7 +173,7 @@ def lfs_url(url):
     return url
 
 
-def _resolved(url, base):
+def resolved_url(url, base):
     """A submodule's URL as git reads it: `./x` and `../x` are relative to its superproject's URL."""
     if not url.startswith(("./", "../")):
         return url

@@ -9,6 +9,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -40,23 +41,32 @@ def run_git(args, *, allow_local, timeout, env=None, secrets=()):
     """Run one git command; its output (without the last newline), or GitError with git's own
     words on failure (never with any of `secrets` in them). A process, not GitPython: a web
     process checks remotes without loading it."""
-    try:
-        done = subprocess.run(["git", *args], env={**os.environ, **git_env(allow_local), **(env or {})},
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    except Exception as exc:
-        # Under eventlet the green module raises the standard library's TimeoutExpired, another
-        # class than its own; either way run() has killed git.
-        if type(exc).__name__ != "TimeoutExpired":
-            raise
-        raise GitError(f"git took longer than {timeout:g} s") from None
-    if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace")
+    # A session of its own, so that a git that runs long is killed with what it started (git-lfs,
+    # ssh, pack-objects), not leaving them to write on without it.
+    with subprocess.Popen(["git", *args], env={**os.environ, **git_env(allow_local), **(env or {})},
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except Exception as exc:
+            # Under eventlet the green module raises the standard library's TimeoutExpired, another
+            # class than its own.
+            if type(exc).__name__ != "TimeoutExpired":
+                raise
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.communicate()
+            raise GitError(f"git took longer than {timeout:g} s") from None
+    if process.returncode != 0:
+        said = err.decode("utf-8", "replace")
         lines = [line.strip() for line in said.splitlines() if line.strip()]
-        reason = without_credentials(_reason(lines) if lines else f"git exited with {done.returncode}")
+        reason = without_credentials(_reason(lines) if lines else f"git exited with {process.returncode}")
         for secret in secrets:
             reason = reason.replace(secret, "***")
         raise GitError(reason.strip("' "))
-    out = done.stdout.decode("utf-8", "replace")
+    out = out.decode("utf-8", "replace")
     return out[:-1] if out.endswith("\n") else out
 
 

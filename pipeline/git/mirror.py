@@ -143,6 +143,10 @@ class GitMirror:
         return run_git(["--git-dir", str(self.path), *args],
                        allow_local=self.allow_local, timeout=self.timeout, env=env, secrets=self.access.secrets())
 
+    def git(self, *args):
+        """Run a git command that reads the mirror (no remote is asked); its output."""
+        return self._git(*args)
+
     def _fetch(self, *args):
         with credentials(self.remote, self.access) as env:
             self._git(*args, env=env)
@@ -177,8 +181,10 @@ class GitMirror:
                 shutil.rmtree(self.path, ignore_errors=True)
                 self.path.mkdir(parents=True)
                 self._git("init", "--quiet", "--bare")
-            # A wrong no here costs a fetch that brings nothing.
-            if self.has(commit_hash, surely=False) and (tag is None or self.has(tag, surely=False)):
+            # A wrong no here costs a fetch that brings nothing. A tag or a pull request's ref is
+            # wanted too: a mirror served on (to an agent) is asked for it by name.
+            also = tag or (ref if pull_number(ref) else None)
+            if self.has(commit_hash, surely=False) and (also is None or self.has(also, surely=False)):
                 return False
             relay = self.access.relay
             # Through a relay, the server reaches the remote: it resolves and checks its host.

@@ -405,3 +405,40 @@ def test_an_agent_builds_a_private_repository_and_its_submodule_by_way_of_the_se
             stop_agent(agent)
         stop_server(server)
         git_server.close()
+
+
+def test_the_relay_serves_a_build_the_submodules_its_commit_names_and_no_other_repository_of_the_host(
+        app, client, accounts, agent_token, served, tmp_path, monkeypatch):
+    root, _ = served
+    for name in ("lib", "other"):
+        made = LocalRepo(tmp_path / name)
+        made.commit({f"{name}.txt": f"{name}\n"})
+        subprocess.run(["git", "clone", "-q", "--bare", str(made.path), str(root / f"{name}.git")], check=True)
+    lib_head = subprocess.run(["git", "-C", str(root / "lib.git"), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    subprocess.run(["git", "clone", "-q", str(root / "demo.git"), str(tmp_path / "work")], check=True)
+    work = LocalRepo(tmp_path / "work")
+    work.link_submodule("vendor/lib", "../lib.git", lib_head)
+    subprocess.run(["git", "-C", str(work.path), "push", "-q", str(root / "demo.git"), "main"], check=True)
+    git_server = HttpsGitServer(tmp_path, root, REPO_TOKEN)
+    monkeypatch.setenv("GIT_SSL_CAINFO", git_server.ca)
+    app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"] = True
+    try:
+        create_project(client, accounts.token(), SimpleNamespace(url=git_server.url("demo.git")), "true",
+                       repoToken=REPO_TOKEN)
+        given = claim(client, agent_token)
+        lease, job = given["lease"], given["job"]
+        assert REPO_TOKEN not in str(given)
+
+        def asked(remote, commit):
+            return client.get(relayed(lease, commit, remote, "/info/refs?service=git-upload-pack"),
+                              headers=as_agent(agent_token)).status_code
+
+        assert asked(job["repo_url"], job["commit_hash"]) == 200
+        # What the commit's .gitmodules names, as the agent resolves it, once the server has the commit.
+        assert asked(git_server.url("lib.git"), lib_head) == 200
+        # Another repository the project's token reaches is not the build's, spelled any way.
+        for other in ("other.git", "other", "lib.git/", "LIB.git"):
+            assert asked(git_server.url(other), lib_head) == 404, other
+    finally:
+        git_server.close()

@@ -135,6 +135,18 @@ def test_the_mirror_fetches_only_when_the_commit_is_new(local_repo, tmp_path):
     assert mirror.describe(newer) == ("A commit", "Ada Lovelace")
 
 
+def test_a_pull_requests_ref_is_fetched_even_when_its_commit_is_there_already(local_repo, tmp_path):
+    """Its branch was pushed and built first: the mirror has the commit, not yet the ref a mirror
+    served on to an agent is asked for by name."""
+    mirror = mirror_of(local_repo, tmp_path)
+    head = local_repo.repo.head.commit.hexsha
+    mirror.fetch(head)
+    local_repo.git("update-ref", "refs/pull/7/head", head)
+    assert not mirror.has("refs/pull/7/head")
+    assert mirror.fetch(head, "refs/pull/7/head") is True
+    assert mirror.has("refs/pull/7/head") and mirror.fetch(head, "refs/pull/7/head") is False
+
+
 def test_a_commit_left_on_no_branch_is_still_fetched(local_repo, tmp_path):
     mirror = mirror_of(local_repo, tmp_path)
     mirror.fetch(local_repo.repo.head.commit.hexsha)
