@@ -7,7 +7,7 @@ from pipeline.git.mirror import remove_mirrors_except
 from ..records.models import Project, db
 from ..runtime import Periodic
 
-# How often a worker process looks; it also looks as soon as it starts.
+# How often a process looks (the server too: it keeps mirrors for its agents); it also looks as soon as it starts.
 EVERY_SECONDS = 60
 
 
@@ -23,4 +23,4 @@ def remove_unused_mirrors(app):
 
 
 REMOVE_UNUSED_MIRRORS = Periodic("removing the mirrors of deleted projects", remove_unused_mirrors,
-                                 every=EVERY_SECONDS, role="workers")
+                                 every=EVERY_SECONDS, role="all")

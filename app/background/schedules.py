@@ -66,4 +66,5 @@ def _fire(schedule, head, now):
     return 1
 
 
-FIRE_SCHEDULES = Periodic("firing schedules", fire_due, every=1.0, role="workers")
+# Any process (each firing is a compare-and-set): a server whose builds run on agents has no workers.
+FIRE_SCHEDULES = Periodic("firing schedules", fire_due, every=1.0, role="all")

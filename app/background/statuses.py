@@ -16,6 +16,8 @@ from ..runtime import Periodic
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# How long a status claimed for sending is left to the process that claimed it.
+CLAIM = timedelta(minutes=2)
 
 
 def deliver_due(app):
@@ -27,6 +29,11 @@ def deliver_due(app):
         newest[row.build_id] = row
     delivered = 0
     for row in newest.values():
+        claimed = GithubStatus.update(next_try_at=now + CLAIM).where(
+            (GithubStatus.id == row.id) & (GithubStatus.next_try_at == row.next_try_at)
+            & (GithubStatus.done == False)).execute()  # noqa: E712
+        if claimed != 1:
+            continue  # another process is sending it
         GithubStatus.update(done=True).where((GithubStatus.build == row.build_id) & (GithubStatus.id < row.id)
                                              & (GithubStatus.done == False)).execute()  # noqa: E712
         try:
@@ -59,4 +66,5 @@ def _deliver_in_context(app):
         deliver_due(app)
 
 
-DELIVERY = Periodic("delivering commit statuses", _deliver_in_context, every=1.0, role="workers")
+# Any process, each status claimed before it is sent: a server whose builds run on agents has no workers.
+DELIVERY = Periodic("delivering commit statuses", _deliver_in_context, every=1.0, role="all")
