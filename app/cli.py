@@ -26,7 +26,7 @@ from pipeline.images import DEFAULT_IMAGE, NoBusybox, cannot_make, find_busybox,
 from pipeline.runner import building
 
 from . import config, create_app, datadir, runtime
-from .background import caches, mirrors, schedules, statuses
+from .background import caches, hooks, mirrors, schedules, statuses
 from .gate import GatedListener
 from .live import realtime, wakeups
 from .records import db
@@ -44,8 +44,9 @@ MAX_CONNECTIONS = 4096
 # for their workers to record how the builds ended.
 STOP_GRACE_SECONDS = 15
 # Every background task a process may run; each says which processes need it (see runtime.Periodic).
-BACKGROUND = (TAKE_BACK_LOST_BUILDS, REMOVE_WHAT_LOST_BUILDS_LEFT, statuses.DELIVERY, wakeups.RELAY, realtime.CLOSE_STALE_SOCKETS,
-              db.CHECKPOINT, schedules.FIRE_SCHEDULES, mirrors.REMOVE_UNUSED_MIRRORS, caches.REMOVE_UNUSED_CACHES)
+BACKGROUND = (TAKE_BACK_LOST_BUILDS, REMOVE_WHAT_LOST_BUILDS_LEFT, statuses.DELIVERY, hooks.DELIVERY, wakeups.RELAY,
+              realtime.CLOSE_STALE_SOCKETS, db.CHECKPOINT, schedules.FIRE_SCHEDULES, mirrors.REMOVE_UNUSED_MIRRORS,
+              caches.REMOVE_UNUSED_CACHES)
 
 
 def run_until_signalled(app, serve_forever=None):

@@ -76,6 +76,8 @@ def from_env(environ=None):
         "STOKER_ALLOW_LOCAL_REPOS": env.get("STOKER_ALLOW_LOCAL_REPOS", "0").lower() in TRUE_WORDS,
         "STOKER_ALLOW_PRIVATE_REPO_HOSTS":
             env.get("STOKER_ALLOW_PRIVATE_REPO_HOSTS", "0").lower() in TRUE_WORDS,
+        "STOKER_ALLOW_PRIVATE_HOOK_HOSTS":
+            env.get("STOKER_ALLOW_PRIVATE_HOOK_HOSTS", "0").lower() in TRUE_WORDS,
         "STOKER_LOG_MAX_BYTES": int(float(env.get("STOKER_LOG_MAX_MB", "20")) * 1024 * 1024),
         "STOKER_CACHE_MAX_BYTES": int(float(env.get("STOKER_CACHE_MAX_MB", "1024")) * 1024 * 1024),
         "STOKER_GITHUB_API_URL": env.get("STOKER_GITHUB_API_URL", "https://api.github.com").rstrip("/"),

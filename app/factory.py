@@ -17,6 +17,7 @@ from .api import (
     errors,
     forges,
     health,
+    hooks,
     members,
     metrics,
     openapi,
@@ -56,7 +57,7 @@ def create_app(test_config=None, *, serve_clients=True):
     realtime.init_app(app, serve_clients=serve_clients)
     wakeups.init_app(app)
 
-    for blueprint in (auth.bp, signin.bp, admin.bp, agents.bp, agent.bp, agent_git.bp, projects.bp, forges.bp, secrets.bp, members.bp, registries.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
+    for blueprint in (auth.bp, signin.bp, admin.bp, agents.bp, agent.bp, agent_git.bp, projects.bp, forges.bp, secrets.bp, members.bp, registries.bp, hooks.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
                       app_builds.bp, downloads.bp, metrics.bp, health.bp):
         app.register_blueprint(blueprint)
     return app

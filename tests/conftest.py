@@ -264,6 +264,8 @@ def live_server(database_url, tmp_path, docker_client):
     server = start_server("serve", {
         "DATABASE_URL": database_url,
         "STOKER_DATA_DIR": str(tmp_path / "live-data"),
+        # Webhook targets in tests are on loopback.
+        "STOKER_ALLOW_PRIVATE_HOOK_HOSTS": "1",
     }, tmp_path)
     yield server
     stop_server(server)

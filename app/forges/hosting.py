@@ -44,27 +44,31 @@ class Repository:
                 "defaultBranch": self.default_branch, "admin": self.admin, "url": self.url}
 
 
-def request(app, method, url, headers, json=None, params=None, checked=True):
-    """(status, body) of one request to a forge, ForgeError when it cannot be made. A user's forge
-    address (`checked`; not the admin's own GitHub API address) is resolved and checked, and the
-    connection made to the very address checked: a name resolved again could point anywhere. No
-    redirect is followed, no proxy or .netrc of the environment applies, and an answer larger than
-    MAX_ANSWER or slower than DEADLINE in all is cut off."""
+def request(app, method, url, headers, json=None, params=None, checked=True, data=None, allow_private=None,
+            what="the forge"):
+    """(status, body) of one request to a forge (or `what` else is at `url`: an outgoing webhook's
+    target), ForgeError when it cannot be made. A user's address (`checked`; not the admin's own
+    GitHub API address) is resolved and checked (a private one only if `allow_private`, by default
+    as repositories' hosts are), and the connection made to the very address checked: a name
+    resolved again could point anywhere. No redirect is followed, no proxy or .netrc of the
+    environment applies, and an answer larger than MAX_ANSWER or slower than DEADLINE in all is cut
+    off. `data`: the body as bytes, sent as JSON as it is."""
     parts = urlsplit(url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
     host = parts.hostname
+    if allow_private is None:
+        allow_private = app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"]
     if checked:
         try:
-            host = str(resolve(parts.hostname, port, app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
-                               "the forge's address")[0])
+            host = str(resolve(parts.hostname, port, allow_private, f"{what}'s address")[0])
         except (OSError, UnsafeAddress) as exc:
-            raise ForgeError(f"the forge at {parts.hostname} cannot be reached: {exc}") from None
+            raise ForgeError(f"{what} at {parts.hostname} cannot be reached: {exc}") from None
     options = {"server_hostname": parts.hostname, "assert_hostname": parts.hostname} if https else {}
     pool = (urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool)(
         host, port, timeout=urllib3.Timeout(connect=5, read=10), retries=False, maxsize=1, **options)
     path = (parts.path or "/") + (f"?{urlencode(params)}" if params else f"?{parts.query}" if parts.query else "")
-    body = jsonlib.dumps(json).encode() if json is not None else None
+    body = jsonlib.dumps(json).encode() if json is not None else data
     sent = {"Host": parts.netloc, "User-Agent": "Stoker", "Accept": "application/json", **headers,
             **({"Content-Type": "application/json"} if body is not None else {})}
     deadline = time.monotonic() + DEADLINE
@@ -74,10 +78,10 @@ def request(app, method, url, headers, json=None, params=None, checked=True):
         for chunk in response.stream(64 * 1024):
             answer += chunk
             if len(answer) > MAX_ANSWER or time.monotonic() > deadline:
-                raise ForgeError(f"the forge at {parts.hostname} answered more than it may, or too slowly")
+                raise ForgeError(f"{what} at {parts.hostname} answered more than it may, or too slowly")
         return response.status, bytes(answer)
     except urllib3.exceptions.HTTPError as exc:
-        raise ForgeError(f"the forge at {parts.hostname} did not answer: {type(exc).__name__}") from None
+        raise ForgeError(f"{what} at {parts.hostname} did not answer: {type(exc).__name__}") from None
     finally:
         pool.close()
 

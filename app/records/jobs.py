@@ -13,7 +13,7 @@ from typing import Callable
 from flask import current_app
 from peewee import Field
 
-from . import links, outbox
+from . import hooks, links, outbox
 from .models import AppBuild, AppBuildStatus, Build, Member, Project, Status
 
 
@@ -51,6 +51,7 @@ class JobKind:
 # `build.project` is read once and kept on the row: the outbox and the announcement share it.
 def _owe_statuses(build):
     outbox.owe(build, build.project)
+    hooks.owe(build, build.project)
 
 
 BUILD = JobKind(

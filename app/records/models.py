@@ -5,13 +5,14 @@ from .agents import Agent
 from .app_builds import AppArtifact, AppBuild, AppBundle
 from .base import BaseModel, IdField, LeasedJob, db, iso, utcnow
 from .builds import Build, BuildLog, BuildStep, GithubStatus, StepLog
+from .hooks import HookDelivery, ProjectHook
 from .projects import AuditEntry, Member, Project, ProjectRegistry, ProjectSecret, Schedule
 from .words import AppBuildStatus, Event, Forge, ForkPolicy, Role, Status
 
 MODELS = (User, Invitation, ApiToken, ForgeAccount, Project, Member, AuditEntry, ProjectSecret, ProjectRegistry, Build, Schedule, BuildStep, GithubStatus, BuildLog, StepLog, RevokedToken,
-          AppBundle, AppBuild, AppArtifact, SignInIdentity, SignInAttempt, Agent)
+          AppBundle, AppBuild, AppArtifact, SignInIdentity, SignInAttempt, Agent, ProjectHook, HookDelivery)
 
-__all__ = ["Agent", "ApiToken", "AuditEntry", "BaseModel", "Build", "BuildLog", "BuildStep", "Event", "ForgeAccount", "ForkPolicy", "Forge", "GithubStatus",
+__all__ = ["Agent", "ApiToken", "AuditEntry", "BaseModel", "Build", "BuildLog", "BuildStep", "Event", "ForgeAccount", "ForkPolicy", "Forge", "GithubStatus", "HookDelivery",
            "IdField", "Invitation", "LeasedJob", "MODELS", "Member", "AppArtifact", "AppBuild", "AppBundle",
-           "AppBuildStatus", "Project", "ProjectRegistry", "ProjectSecret", "RevokedToken", "Role", "Schedule", "SignInAttempt", "SignInIdentity", "Status",
+           "AppBuildStatus", "Project", "ProjectHook", "ProjectRegistry", "ProjectSecret", "RevokedToken", "Role", "Schedule", "SignInAttempt", "SignInIdentity", "Status",
            "StepLog", "User", "db", "iso", "utcnow"]

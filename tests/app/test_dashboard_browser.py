@@ -1,4 +1,6 @@
 """The dashboard in a real browser against a running server: what a person sees and does."""
+import hashlib
+import hmac
 import json
 import re
 
@@ -21,6 +23,7 @@ from tests.support import (
     stop_server,
     unavailable,
 )
+from tests.support.http import Receiver
 
 try:
     from playwright.sync_api import expect
@@ -531,6 +534,32 @@ def test_each_steps_own_log_opens_from_the_build_page_and_registries_are_kept_fr
     expect(page.locator("main")).not_to_contain_text("never-shown-again")
     page.get_by_role("button", name="Forget registry.example.com:5000").click()
     expect(page.locator(".registries")).to_have_text("No registries")
+
+
+def test_a_webhook_is_added_tested_and_removed_from_the_project_page(live_server, open_page, local_repo):
+    receiver = Receiver()
+    try:
+        made = create_project(live_server, login(live_server, "alice"), local_repo)
+        page = signed_in(open_page(live_server), "alice")
+        page.goto(f"/projects/{made['project']['id']}")
+        page.get_by_text("Webhooks", exact=True).click()
+        page.get_by_label("Webhook URL").fill(receiver.url)
+        page.get_by_label("canceled").check()
+        page.get_by_role("button", name="Add webhook").click()
+        secret = page.locator(".hook-secret")
+        expect(secret).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
+        key = secret.text_content()
+        row = page.locator(".hooks li").first
+        expect(row).to_contain_text("on failed, fixed, canceled")
+        row.get_by_role("button", name=f"Send a test to {receiver.url}").click()
+        expect(page.locator(".hook-result")).to_have_text("The target took the test")
+        sent, body = receiver.seen[-1]
+        expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+        assert sent["X-Stoker-Event"] == "ping" and sent["X-Stoker-Signature-256"] == f"sha256={expected}"
+        page.get_by_role("button", name=f"Remove {receiver.url}").click()
+        expect(page.locator(".hooks")).to_have_text("No webhooks")
+    finally:
+        receiver.close()
 
 
 WORDS = re.compile(r'(<script type="application/json" id="words">)(.*?)(</script>)', re.S)

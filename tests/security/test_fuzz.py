@@ -38,6 +38,7 @@ def fuzzed(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{tmp / 'stoker.db'}",
         "STOKER_DATA_DIR": str(tmp / "data"),
         "STOKER_WORKER_CONCURRENCY": "0",
+        "STOKER_ALLOW_PRIVATE_HOOK_HOSTS": "1",
         # A sign-in provider, so that its routes answer as they do when one is set up; starting a
         # sign-in at a forge asks it nothing, and nothing listens at its address.
         "STOKER_OAUTH_GITEA_KIND": "gitea", "STOKER_OAUTH_GITEA_URL": "http://127.0.0.1:9",
@@ -50,6 +51,9 @@ def fuzzed(tmp_path_factory):
     create_project(server, token, repo, "sh ci.sh")
     requests.put(f"{server.url}/api/project/projects/1/secrets/API_KEY", json={"value": "hunter2"},
                  headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    # A webhook whose target nothing listens at: its routes answer as they do for a real one.
+    requests.post(f"{server.url}/api/project/projects/1/hooks", json={"url": "http://127.0.0.1:9/hook"},
+                  headers={"Authorization": f"Bearer {token}"}, timeout=10)
     yield server, token
     stop_server(server)
 
@@ -60,8 +64,9 @@ def test_every_operation_keeps_to_the_document(fuzzed, case):
     server, token = fuzzed
     if case.path == "/api/auth/logout":
         token = login(server, "alice", fresh=True)  # a token of its own, since this call revokes it
-    if case.method == "DELETE" and case.path in ("/api/project/projects/{project_id}", "/api/admin/agents/{agent_id}"):
-        token = login(server, "mallory")  # a 403: the project and the agent the tests below use stay
+    if case.method == "DELETE" and case.path in ("/api/project/projects/{project_id}", "/api/admin/agents/{agent_id}",
+                                                 "/api/project/projects/{project_id}/hooks/{hook_id}"):
+        token = login(server, "mallory")  # a 403: the project, agent and webhook the tests below use stay
     case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
                            checks=CHECKS, timeout=10)
 
@@ -77,7 +82,7 @@ JSON_OPERATIONS = [(method, path) for path, item in spec()["paths"].items() for 
 
 def concrete(path):
     return path.format(project_id=1, build_id=1, user_id=1, name="API_KEY", token_id=1, username="bob",
-                       host="registry.example.com", forge="github", agent_id=1, lease="agent:1:0")
+                       host="registry.example.com", forge="github", agent_id=1, lease="agent:1:0", hook_id=1)
 
 
 @pytest.mark.parametrize("method, path", JSON_OPERATIONS)

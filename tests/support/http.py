@@ -93,3 +93,31 @@ def host_listener(text):
     server = ThreadingHTTPServer(("0.0.0.0", 0), Answer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+class Receiver(LocalHttp):
+    """A webhook's target on 127.0.0.1: keeps every POST (`seen`: headers and body; `paths`) and
+    answers with the statuses it is given, in turn (then 200)."""
+
+    def __init__(self, answers=()):
+        self.seen, self.paths, self.answers = [], [], list(answers)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.seen.append((dict(self.headers), body))
+                receiver.paths.append(self.path)
+                status = receiver.answers.pop(0) if receiver.answers else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(Handler)
+        self.url += "/stoker"
+
+    def bodies(self):
+        return [json.loads(body) for _, body in self.seen]

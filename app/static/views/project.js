@@ -5,7 +5,7 @@ import { buildDuration, buildSummary, check, field, formatDuration, h, problemTe
   from "../dom.js";
 import { deletableList } from "../lists.js";
 import { Event, ForkPolicy, Role } from "../words.js";
-import { auditPanel, deleteProject, deployKeyPanel, membersPanel, registriesPanel } from "./team.js";
+import { auditPanel, deleteProject, deployKeyPanel, hooksPanel, membersPanel, registriesPanel } from "./team.js";
 
 const PAGE = 30;
 
@@ -58,6 +58,7 @@ export async function showProject(main, app, projectId) {
     membersPanel(project, app),
     admin ? deployKeyPanel(project) : null,
     admin ? registriesPanel(project) : null,
+    admin ? hooksPanel(project) : null,
     admin ? badgeSettings(project) : null,
     admin ? auditPanel(project) : null,
     admin ? deleteProject(project, app) : null,

@@ -139,3 +139,50 @@ export function registriesPanel(project) {
       h("button", { type: "submit" }, "Save registry")),
     h("p", { class: "hint" }, "Used to pull the images its steps name; never given to a build, nor to a fork's."));
 }
+
+/** Outgoing webhooks: where the project's build outcomes are posted; each secret is shown once. */
+export function hooksPanel(project) {
+  const base = `/project/projects/${project.id}/hooks`;
+  const problem = problemText();
+  const said = h("p", { class: "hook-result", role: "status" });
+  const url = h("input", { id: "hook-url", type: "url", required: true, placeholder: "https://chat.example.com/hooks/ci" });
+  const branches = h("input", { id: "hook-branches", placeholder: "main, release/*" });
+  const outcomes = ["failed", "fixed", "passed", "canceled"].map((outcome) =>
+    h("label", { class: "check" }, h("input", { type: "checkbox", value: outcome,
+                                                checked: outcome === "failed" || outcome === "fixed" }), ` ${outcome}`));
+
+  async function test(hook) {
+    errorText(problem, null);
+    try {
+      said.textContent = (await api("POST", `${base}/${hook.id}/test`)).message;
+    } catch (failure) {
+      errorText(problem, failure);
+    }
+  }
+
+  const { list, draw } = deletableList(base, "hooks", problem, {
+    id: (hook) => hook.id, label: (hook) => `Remove ${hook.url}`, empty: "No webhooks",
+    attributes: (hook) => ({ "data-hook": hook.id }),
+    show: (hook) => [h("code", {}, hook.url), ` on ${hook.outcomes.join(", ")}`,
+      hook.branches.length ? ` of ${hook.branches.join(", ")}` : "",
+      hook.lastDelivery ? h("span", { class: "muted" },
+        ` · last ${hook.lastDelivery.delivered ? "delivered" : hook.lastDelivery.pending ? "pending" : "not taken"}`) : "",
+      " ", h("button", { type: "button", onclick: () => test(hook) }, `Send a test to ${hook.url}`)] });
+
+  return h("details", { class: "panel hooks-panel" }, h("summary", {}, "Webhooks"), list, said,
+    h("form", { onsubmit: (event) => submitting(event, problem, async () => {
+      const { secret } = await api("POST", base, {
+        url: url.value.trim(),
+        outcomes: outcomes.map((label) => label.querySelector("input")).filter((box) => box.checked).map((box) => box.value),
+        branches: branches.value.split(",").map((name) => name.trim()).filter(Boolean),
+      });
+      said.replaceChildren("Added. Its secret, shown this once, signs every body (X-Stoker-Signature-256): ",
+                           h("code", { class: "hook-secret" }, secret));
+      url.value = branches.value = "";
+      await draw();
+    }) },
+      field("hook-url", "Webhook URL", url), h("fieldset", {}, h("legend", {}, "Post builds that"), ...outcomes),
+      field("hook-branches", "Of branches (none: all)", branches), problem,
+      h("button", { type: "submit" }, "Add webhook")),
+    h("p", { class: "hint" }, "A JSON body with the build and project, retried with backoff until the target takes it."));
+}
