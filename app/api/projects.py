@@ -452,7 +452,8 @@ def delete_project(project_id):
         # build queued meanwhile goes too, and a worker that took one sees it gone and halts.
         project.delete_instance()
         audit(None, "project.delete", f"{project.name} (#{project.id})")
-    mirrors.remove_unused_mirrors(current_app)
+    # A mirror still in use for a moment (its upkeep after the project's last build) is waited for.
+    mirrors.remove_unused_mirrors(current_app, wait=5)
     caches.remove_unused_caches(current_app)
     trouble = _remove_webhook(project)
     return jsonify(message="Project deleted" + (f"; {trouble}" if trouble else ""))

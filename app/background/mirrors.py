@@ -11,15 +11,16 @@ from ..runtime import Periodic
 EVERY_SECONDS = 60
 
 
-def remove_unused_mirrors(app):
-    """Remove the mirrors no project's repository needs any more; return how many went."""
+def remove_unused_mirrors(app, wait=0):
+    """Remove the mirrors no project's repository needs any more (waiting up to `wait` seconds for
+    one in use); return how many went."""
     root = Path(app.config["STOKER_DATA_DIR"]) / "mirrors"
     if not root.is_dir():
         return 0
     read_at = time.time()
     with db.connection_context():
         urls = [url for (url,) in Project.select(Project.repo_url).distinct().tuples()]
-    return remove_mirrors_except(root, urls, older_than=read_at)
+    return remove_mirrors_except(root, urls, older_than=read_at, wait=wait)
 
 
 REMOVE_UNUSED_MIRRORS = Periodic("removing the mirrors of deleted projects", remove_unused_mirrors,

@@ -33,19 +33,27 @@ def _url_key(url):
     return hashlib.sha256(url.encode()).hexdigest()[:24]
 
 
-def remove_mirrors_except(root, urls, *, older_than):
+def remove_mirrors_except(root, urls, *, older_than, wait=0):
     """Remove the mirrors under `root` of remotes not in `urls` (whatever credential fetched them),
-    untouched since `older_than` (a time.time(): a mirror made after the caller read `urls` may be a
-    new project's) and not in use; return how many went. Mirrors of the form before credentials had
-    their own go too."""
+    made before `older_than` (a time.time(): a mirror made after the caller read `urls` may be a new
+    project's) and not in use (waiting up to `wait` seconds for one that is: a fetch, its upkeep);
+    return how many went. Mirrors of the form before credentials had their own go too."""
     kept = {_url_key(url) for url in urls}
     removed = 0
     for path in Path(root).glob("*.git"):
         url_key, credential, _ = path.name.partition("-")
-        if (credential and url_key in kept) or path.stat().st_mtime >= older_than:
+        if credential and url_key in kept:
+            continue
+        # When it was made: its HEAD is written then, and never again (a fetch, or git's upkeep,
+        # changes the folder itself).
+        made = path / "HEAD" if (path / "HEAD").exists() else path
+        try:
+            if made.stat().st_mtime >= older_than:
+                continue
+        except FileNotFoundError:
             continue
         try:
-            with FileLock(str(path) + ".lock", timeout=0):
+            with FileLock(str(path) + ".lock", timeout=wait):
                 shutil.rmtree(path)
         except Timeout:
             continue
