@@ -25,8 +25,8 @@ from pipeline.imagebuilder import default_image_builder
 from pipeline.images import DEFAULT_IMAGE, NoBusybox, cannot_make, find_busybox, is_own, make_busybox_image, registry_of
 from pipeline.runner import building
 
-from . import config, create_app, datadir, runtime
-from .background import caches, hooks, mirrors, schedules, statuses
+from . import client, config, create_app, datadir, runtime
+from .background import caches, hooks, mirrors, retention, schedules, statuses
 from .gate import GatedListener
 from .live import realtime, wakeups
 from .records import db
@@ -46,7 +46,7 @@ STOP_GRACE_SECONDS = 15
 # Every background task a process may run; each says which processes need it (see runtime.Periodic).
 BACKGROUND = (TAKE_BACK_LOST_BUILDS, REMOVE_WHAT_LOST_BUILDS_LEFT, statuses.DELIVERY, hooks.DELIVERY, wakeups.RELAY,
               realtime.CLOSE_STALE_SOCKETS, db.CHECKPOINT, schedules.FIRE_SCHEDULES, mirrors.REMOVE_UNUSED_MIRRORS,
-              caches.REMOVE_UNUSED_CACHES)
+              caches.REMOVE_UNUSED_CACHES, retention.REMOVE_ORPHAN_ARTIFACTS)
 
 
 def run_until_signalled(app, serve_forever=None):
@@ -301,6 +301,7 @@ def main(argv=None):
     builder.add_argument("--name", default=None, help="default: STOKER_IMAGE_BUILDER")
     builder.add_argument("--mirror", default=DEFAULT_MIRROR, help="the Debian mirror to debootstrap from")
     builder.set_defaults(run=make_debian_image)
+    client.add_commands(commands)
     args = parser.parse_args(argv)
     if args.run in (serve, worker, agent):
         # Everything Stoker writes (database, secret, mirrors, workspaces) is for its own user alone;

@@ -79,6 +79,9 @@ def from_env(environ=None):
         "STOKER_ALLOW_PRIVATE_HOOK_HOSTS":
             env.get("STOKER_ALLOW_PRIVATE_HOOK_HOSTS", "0").lower() in TRUE_WORDS,
         "STOKER_LOG_MAX_BYTES": int(float(env.get("STOKER_LOG_MAX_MB", "20")) * 1024 * 1024),
+        "STOKER_ARTIFACT_DIR": str(Path(env.get("STOKER_ARTIFACT_DIR") or data_dir / "artifacts").resolve()),
+        "STOKER_ARTIFACT_MAX_BYTES": int(float(env.get("STOKER_ARTIFACT_MAX_MB", "100")) * 1024 * 1024),
+        "STOKER_ARTIFACT_BUILD_MAX_BYTES": int(float(env.get("STOKER_ARTIFACT_BUILD_MAX_MB", "1024")) * 1024 * 1024),
         "STOKER_CACHE_MAX_BYTES": int(float(env.get("STOKER_CACHE_MAX_MB", "1024")) * 1024 * 1024),
         "STOKER_GITHUB_API_URL": env.get("STOKER_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
         "STOKER_GIT_TIMEOUT": float(env.get("STOKER_GIT_TIMEOUT", "60")),

@@ -9,6 +9,7 @@ from .api import (
     agent_git,
     agents,
     app_builds,
+    artifacts,
     auth,
     builds,
     callers,
@@ -18,6 +19,7 @@ from .api import (
     forges,
     health,
     hooks,
+    lint,
     members,
     metrics,
     openapi,
@@ -57,7 +59,7 @@ def create_app(test_config=None, *, serve_clients=True):
     realtime.init_app(app, serve_clients=serve_clients)
     wakeups.init_app(app)
 
-    for blueprint in (auth.bp, signin.bp, admin.bp, agents.bp, agent.bp, agent_git.bp, projects.bp, forges.bp, secrets.bp, members.bp, registries.bp, hooks.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
-                      app_builds.bp, downloads.bp, metrics.bp, health.bp):
+    for blueprint in (auth.bp, signin.bp, admin.bp, agents.bp, agent.bp, agent_git.bp, projects.bp, forges.bp, secrets.bp, members.bp, registries.bp, hooks.bp, lint.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
+                      app_builds.bp, artifacts.bp, downloads.bp, metrics.bp, health.bp):
         app.register_blueprint(blueprint)
     return app

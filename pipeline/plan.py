@@ -12,19 +12,21 @@ from itertools import product
 import yaml
 
 from . import caches, plugins
+from .artifacts import ArtifactPlan
 from .git.checkout import Clone
-from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS
+from .globs import MAX_PATTERN_LENGTH, MAX_PATTERNS, check_patterns
 from .imagebuilder import is_image_builder
 from .images import IMAGE_REFERENCE
 from .when import When
 from .words import After, Event
 
 FILENAME = ".stoker.yml"
-KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache", "clone", "labels"}
+KEYS = {"image", "env", "timeout", "steps", "when", "services", "matrix", "cache", "clone", "labels", "artifacts"}
 # The most labels a build may ask its host to carry ("arch=arm64", "gpu").
 MAX_LABELS = 20
 MAX_COMBINATIONS = 16
 CLONE_KEYS = ("depth", "submodules", "lfs", "skip")
+ARTIFACT_KEYS = ("paths", "reports", "when")
 DEPTH = re.compile(r"[1-9][0-9]{0,8}")
 STEP_KEYS = ("name", "commands", "when", "image", "pull", "environment", "secrets", "depends_on", "failure",
              "entrypoint", "settings")
@@ -153,6 +155,8 @@ class Plan:
     clone: Clone = Clone()
     # What the worker or agent that runs it must carry, each label ("gpu", "arch=arm64").
     labels: tuple = ()
+    # What of the workspace is kept once the steps end (see pipeline/artifacts.py); None: nothing.
+    artifacts: ArtifactPlan | None = None
 
     def expanded(self):
         """The plan with its steps once per matrix combination, each named for it ("test (PY=3.12)")
@@ -410,6 +414,31 @@ def _cache(node):
     return tuple(dict.fromkeys(paths))
 
 
+def _artifacts(node):
+    """Glob patterns of files to keep (a list), or a mapping of `paths`, `reports` (JUnit XML files,
+    kept and read for the build's test counts) and `when` (success, the default, or always)."""
+    found = {}
+    if isinstance(node, yaml.MappingNode):
+        for name, value in _keyed(node, "artifacts", ARTIFACT_KEYS):
+            found[name] = value
+    else:
+        found["paths"] = node
+    plan = {}
+    for name in ("paths", "reports"):
+        if name in found:
+            try:
+                plan[name] = tuple(check_patterns(list(_texts(found[name], f"artifacts.{name}")), f"artifacts.{name}"))
+            except ValueError as exc:
+                _fail(found[name], str(exc))
+    if "when" in found:
+        plan["when"] = _scalar_text(found["when"], "artifacts.when")
+        if plan["when"] not in ("success", "always"):
+            _fail(found["when"], "artifacts.when must be success or always")
+    if not plan.get("paths") and not plan.get("reports"):
+        _fail(node, "artifacts must name paths or reports")
+    return ArtifactPlan(**plan)
+
+
 def _labels(node):
     """A list of labels, or a mapping of names to values (`arch: arm64` is the label arch=arm64)."""
     if isinstance(node, yaml.MappingNode):
@@ -601,4 +630,5 @@ def parse(text):
         cache=_cache(found["cache"]) if "cache" in found else (),
         clone=_clone(found["clone"]) if "clone" in found else Clone(),
         labels=_labels(found["labels"]) if "labels" in found else (),
+        artifacts=_artifacts(found["artifacts"]) if "artifacts" in found else None,
     )

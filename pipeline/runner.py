@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from . import caches, imagebuilder, plugins, workspaces
+from . import artifacts, caches, imagebuilder, plugins, workspaces
 from .backend import BuildError, BuildSpec, StepSpec
 from .clock import utcnow
 from .early import EarlyStep
@@ -41,6 +41,11 @@ FINGERPRINT = re.compile(r"[0-9a-f]{16}")
 
 log = logging.getLogger(__name__)
 
+class ArtifactNotKept(Exception):
+    """What keeps a build's artifacts (the worker's store, the server through an agent) did not
+    keep one; says why."""
+
+
 # The build a green thread (or thread) is running, for its host's log lines (STOKER_LOG_FORMAT=json).
 building = ContextVar("building", default=None)
 
@@ -55,7 +60,7 @@ def about(build_id):
         building.reset(token)
 
 
-def run_watched(runner, job, watch, output, on_step, on_step_output, later, masks, stopping):
+def run_watched(runner, job, watch, output, on_step, on_step_output, later, masks, stopping, on_artifact=None):
     """Run `job` with `runner` under `watch`, a thread that halts it when it must stop (a worker's
     or an agent's: it has `halt`, `done`, `reason` and `follow(plan)`), and stop the watch once it
     ends; never raises. Its outcome, and why it was halted, if it was ("stopped": the process
@@ -63,7 +68,7 @@ def run_watched(runner, job, watch, output, on_step, on_step_output, later, mask
     watch.start()
     try:
         outcome = runner.run(job, output, halt=watch.halt, on_plan=watch.follow, on_step=on_step,
-                             on_step_output=on_step_output, later=later, masks=masks)
+                             on_step_output=on_step_output, later=later, masks=masks, on_artifact=on_artifact)
     except Exception as exc:
         log.exception("build %s failed inside Stoker", job.build_id)
         outcome = Outcome(error=f"internal error: {exc}")
@@ -120,6 +125,9 @@ class BuildJob:
     page_url: str | None = None
     # The labels this host carries, which the pipeline file's must be among; None: not asked.
     carried: tuple | None = None
+    # How much of its workspace it may keep as artifacts: each file, and all; None: none here.
+    artifact_max_bytes: int | None = None
+    artifact_total_bytes: int | None = None
 
     def mask(self):
         """What hides its secrets, credentials and registry passwords in its log."""
@@ -248,6 +256,8 @@ class Run:
     env: dict = field(default_factory=dict)
     # Whether it has a way out: asked for (BuildJob.egress), and the backend's guard stands.
     egress: bool = False
+    # Keeps one artifact: (Found, its open file); raises ArtifactNotKept saying why not.
+    keep_artifact: Callable | None = None
 
     def say(self, line):
         """Stoker's own account of a stage: a line starting `==>`."""
@@ -341,7 +351,7 @@ class Runner:
         self.backend.kill({**self.labels, **only})
 
     def run(self, job, on_output=None, halt=None, on_plan=None, on_step=None, on_step_output=None, later=None,
-            masks=None):
+            masks=None, on_artifact=None):
         """Run `job` to its end and say how it ended; never raises for a failed build.
 
         Stoker's own account of each stage (lines starting `==>`) and the
@@ -359,6 +369,9 @@ class Runner:
 
         `masks`, if given, makes a fresh mask (feed and flush raw bytes) for each stream that is cut
         into lines among others' (steps side by side, services), to mask it before it is cut.
+
+        The files the plan's `artifacts:` name are given to `on_artifact(found, file)` once its steps
+        end (see pipeline/artifacts.py); without it, none are kept.
         """
         outcome = Outcome()
         with ExitStack() as own:
@@ -366,7 +379,7 @@ class Runner:
             workspace = cleanup.enter_context(workspaces.workspace(self.workspaces, f"build-{job.build_id}-"))
             run = Run(job, workspace, cleanup, outcome, on_output or (lambda raw: None),
                       on_step or (lambda result, status: None), on_step_output or (lambda name, raw: None),
-                      halt, masks, image=job.image)
+                      halt, masks, image=job.image, keep_artifact=on_artifact)
             run.images = Images(self.backend, self.pull_registries, job.registries, run.say, self.own_images,
                                 self.pulled_with_credentials)
             say = run.say
@@ -531,12 +544,34 @@ class Runner:
                              else f"stopped before step {first.name!r}")
         if outcome.exit_code is None:
             outcome.exit_code = 0
+        if plan.artifacts is not None and (outcome.exit_code == 0 or plan.artifacts.when == "always"):
+            self._keep_artifacts(run, plan.artifacts)
         if plan.cache and outcome.exit_code == 0 and job.cache is not None and job.cache.write:
             try:
                 size = self.off_the_hub(caches.save, job.cache, run.workspace, plan.cache)
                 say(f"Saved the cache of {job.cache.branch} ({size / 2**20:.1f} MB)")
             except (caches.CacheError, OSError) as exc:
                 say(f"Cache not saved: {exc}")
+
+    def _keep_artifacts(self, run, plan):
+        if run.keep_artifact is None or run.job.artifact_max_bytes is None:
+            run.say("No artifacts are kept here")
+            return
+        job = run.job
+        found = self.off_the_hub(artifacts.find, run.workspace, plan, job.artifact_max_bytes,
+                                 job.artifact_total_bytes, run.say)
+        if not found:
+            run.say("No artifacts: nothing in the workspace matches artifacts:")
+            return
+        files, size = 0, 0
+        for each in found:
+            try:
+                with artifacts.opened(run.workspace, each.name, each.size) as file:
+                    run.keep_artifact(each, file)
+                files, size = files + 1, size + each.size
+            except (artifacts.Refused, ArtifactNotKept) as exc:
+                run.say(str(exc))
+        run.say(f"Kept {files} artifact(s), {size / 2**20:.1f} MB")
 
     def _restore_cache(self, run, paths):
         if run.job.cache is None:

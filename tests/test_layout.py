@@ -61,6 +61,8 @@ MAY_IMPORT = {
     "app.signin": BASE,
     # A build agent holds no key: it reaches the records through the agent API alone.
     "app.agent": BASE,
+    # The command-line client: the API over HTTP, and nothing of the server's.
+    "app.client": (),
     "app.background": ("app.background", "app.forges", "app.records", *BASE),
     "app.api": ("app.api", "app.background", "app.live", "app.forges", "app.signin", "app.records", *BASE),
     "app.worker": ("app.worker", "app.background", "app.live", "app.forges", "app.records", *BASE),

@@ -14,13 +14,14 @@ from contextlib import ExitStack
 from datetime import timezone
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed
+from urllib.parse import quote
 
 import requests
 
 from pipeline import watching
 from pipeline.git.command import Relay
 from pipeline.logstream import LogStream
-from pipeline.runner import BuildJob, about, run_watched
+from pipeline.runner import ArtifactNotKept, BuildJob, about, run_watched
 from pipeline.watching import WATCH_SECONDS
 
 from .. import runtime
@@ -75,6 +76,20 @@ class Server:
             log.warning("%s; trying again in %g s", problem, pause)
             self.stopping.wait(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
+
+
+    def upload(self, lease, found, file):
+        """Send one of the build's artifacts, streamed from its file; ArtifactNotKept saying why not."""
+        headers = {"Content-Type": "application/octet-stream", "X-Artifact-Name": quote(found.name, safe="/"),
+                   "X-Artifact-Report": "1" if found.report else "0"}
+        try:
+            answer = self.session.post(f"{self.url}/api/agent/jobs/{lease}/artifacts", data=file, headers=headers,
+                                       timeout=(10, 300), allow_redirects=False)
+        except requests.RequestException as exc:
+            raise ArtifactNotKept(f"Artifact {found.name!r} not kept: cannot reach the server ({type(exc).__name__})") \
+                from None
+        if answer.status_code != 201:
+            raise ArtifactNotKept(f"Artifact {found.name!r} not kept: {_message(answer)}")
 
 
 def _message(answer):
@@ -191,7 +206,8 @@ class BuildAgent:
             try:
                 outcome, reason = run_watched(runner, job, watch, build_log.write,
                                               lambda result, status: self._step(lease, result, status), step_output,
-                                              later, mask.of_bytes, self.stopping)
+                                              later, mask.of_bytes, self.stopping,
+                                              on_artifact=lambda found, file: self.server.upload(lease, found, file))
             finally:
                 self.running.pop(lease, None)
                 build_log.close()

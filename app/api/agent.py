@@ -9,8 +9,10 @@ write into the build's new run.
 import json
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import PurePosixPath
+from urllib.parse import unquote
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
 from peewee import IntegrityError, fn
 
 from pipeline.plan import MAX_TIMEOUT
@@ -18,6 +20,7 @@ from pipeline.plan import MAX_TIMEOUT
 from .. import runtime
 from ..background import mail, retention
 from ..background.assignments import assignment
+from ..records import artifacts
 from ..records.jobs import BUILD
 from ..records.lifecycle import claim_next, ending, hand_back, move, renew_lease
 from ..records.logs import TakenOver, append, append_note, append_to_step, insert_if_held, log_end
@@ -227,6 +230,29 @@ def renew(lease):
     return jsonify(message="Renewed", halt=None)
 
 
+@bp.post("/jobs/<lease>/artifacts")
+def keep_artifact(lease):
+    """One of the build's artifacts, its bytes the body (streamed into the store, never held whole),
+    its name (percent-encoded UTF-8) in X-Artifact-Name; X-Artifact-Report: 1 for a JUnit report."""
+    build = held(lease, Status.RUNNING)
+    name = unquote(request.headers.get("X-Artifact-Name", ""), errors="strict") if request.headers.get(
+        "X-Artifact-Name", "").isascii() else ""
+    parts = PurePosixPath(name).parts
+    if (not 1 <= len(name) <= 500 or not name.isprintable() or name.startswith("/") or ".." in parts
+            or "\\" in name):
+        raise ApiError(400, "X-Artifact-Name must be a relative path of the workspace, at most 500 characters")
+    report = request.headers.get("X-Artifact-Report", "0")
+    if report not in ("0", "1"):
+        raise ApiError(400, "X-Artifact-Report must be 0 or 1")
+    config = current_app.config
+    request.max_content_length = config["STOKER_ARTIFACT_MAX_BYTES"]
+    try:
+        kept = artifacts.keep(config, build.id, name, request.stream, report == "1")
+    except artifacts.NotKept as exc:
+        raise ApiError(409, str(exc)) from None
+    return jsonify(message="Kept", size=kept.size, sha256=kept.sha256), 201
+
+
 @bp.post("/jobs/<lease>/finish")
 def finish(lease):
     """How the run ended; the build's status follows, as a worker's would."""
@@ -266,5 +292,5 @@ def _after(app, build_id, project_id):
     """What follows a build's end on a worker: the project's builds past what it keeps go, and its
     people hear of a failure."""
     with app.app_context():
-        retention.prune(project_id)
+        retention.prune(project_id, app.config)
         mail.tell(app, build_id)

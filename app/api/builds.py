@@ -3,8 +3,9 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from ..records import lifecycle
+from ..records import artifacts, lifecycle, links
 from ..records.agents import queue_reason
+from ..records.artifacts import BuildArtifact
 from ..records.jobs import BUILD
 from ..records.lifecycle import queue_build
 from ..records.logs import log_end, log_pieces, read_log
@@ -27,6 +28,8 @@ def get_build(build_id):
     body = {**build.to_json(with_project=True), "steps": steps,
             "queueReason": queue_reason(build, current_app.config["STOKER_WORKER_LABELS"])}
     body["project"]["role"] = build.role
+    kept = BuildArtifact.select().where(BuildArtifact.build == build.id).order_by(BuildArtifact.name)
+    body["artifacts"] = [artifact.to_json(links.url_for_artifact(current_app, artifact)) for artifact in kept]
     return jsonify(message="Build fetched", build=body)
 
 
@@ -84,6 +87,7 @@ def delete_build(build_id):
         if not Build.delete().where((Build.id == build.id) & Build.status.in_(Status.FINISHED)).execute():
             raise ApiError(409, "Only a finished build can be deleted; cancel it first")
         audit(build.project, "build.delete", build.id)
+    artifacts.remove_of(current_app.config, [build.id])
     return jsonify(message="Build deleted")
 
 

@@ -59,4 +59,6 @@ def assignment(build, config, relayed=False):
         "commit_message": build.commit_message,
         "commit_author": build.commit_author,
         "page_url": f"{config['STOKER_PUBLIC_URL']}/builds/{build.id}",
+        "artifact_max_bytes": config["STOKER_ARTIFACT_MAX_BYTES"],
+        "artifact_total_bytes": config["STOKER_ARTIFACT_BUILD_MAX_BYTES"],
     }

@@ -3,7 +3,9 @@ import logging
 
 from peewee import DatabaseError
 
+from ..records import artifacts
 from ..records.models import Build, Project, Status, db
+from ..runtime import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -13,19 +15,20 @@ MAX_KEEP_BUILDS = 1_000_000
 BATCH = 100
 
 
-def prune(project_id):
+def prune(project_id, config):
     """Delete the project's finished builds older than its newest `keep_builds` finished ones,
-    with their logs, steps and statuses (the database's cascades), a batch at a time; return how
+    with their logs, steps and statuses (the database's cascades) and artifacts (under `config`'s
+    STOKER_ARTIFACT_DIR), a batch at a time; return how
     many went. Builds not yet finished are never touched, nor counted. A database that fails
     meanwhile (a full disk) leaves the rest for after the next build."""
     try:
-        return _prune(project_id)
+        return _prune(project_id, config)
     except DatabaseError as exc:
         log.warning("project %s: old builds not deleted: %s", project_id, exc)
         return 0
 
 
-def _prune(project_id):
+def _prune(project_id, config):
     deleted = 0
     with db.connection_context():
         keep = Project.select(Project.keep_builds).where(Project.id == project_id).scalar()
@@ -43,6 +46,19 @@ def _prune(project_id):
                 if not batch:
                     break
                 deleted += Build.delete().where(Build.id.in_(batch) & finished).execute()
+            artifacts.remove_of(config, batch)
     if deleted:
         log.info("project %s: deleted %d build(s) older than its newest %d", project_id, deleted, keep)
     return deleted
+
+
+def _remove_orphan_artifacts(app):
+    with db.connection_context():
+        gone = artifacts.remove_orphans(app.config)
+    if gone:
+        log.info("removed the artifacts of %d deleted build(s)", gone)
+
+
+# What a project deleted with its builds (or a build deleted by another process) left in the store.
+REMOVE_ORPHAN_ARTIFACTS = Periodic("removing the artifacts of deleted builds", _remove_orphan_artifacts,
+                                   every=60, role="all")

@@ -11,6 +11,8 @@ from .words import Event, Status
 
 class Build(LeasedJob):
     project = ForeignKeyField(Project, backref="builds", on_delete="CASCADE")
+    # What its JUnit reports say (JSON: passed, failed, skipped, failedTests, unreadable); None: no report.
+    test_report = TextField(null=True)
     status = CharField(max_length=16, default=Status.QUEUED, index=True)
     commit_message = TextField(null=True)
     branch = CharField(max_length=255)
@@ -74,6 +76,7 @@ class Build(LeasedJob):
             "parentId": self.parent_id,
             "triggeredBy": self.triggered_by.username if self.triggered_by_id else None,
             "schedule": self.schedule,
+            "testReport": json.loads(self.test_report) if self.test_report else None,
         }
         if with_project:
             data["project"] = self.project.summary_json()

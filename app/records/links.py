@@ -1,4 +1,4 @@
-"""Signed download links for app builds: opened on a phone, so they carry no bearer token.
+"""Signed download links for app builds (opened on a phone) and build artifacts: they carry no bearer token.
 
 A link names the build and when it stops working, and is signed with a key
 derived from the server secret; changing either part, or waiting past it,
@@ -31,3 +31,19 @@ def url_for_build(app, build, now=None):
 def signed(app, uid, expires, signature):
     """Whether `signature` is this server's over the build `uid` and `expires` (a string)."""
     return _signer(app).verify_signature(_signed_part(uid, expires), signature.encode())
+
+
+def _artifact_signer(app):
+    return Signer(app.config["SECRET_KEY"], salt="stoker build artifact download")
+
+
+def url_for_artifact(app, artifact, now=None):
+    """A build artifact's download link, valid for STOKER_DOWNLOAD_URL_SECONDS: given to whoever
+    may read the build, and opened without a token (a browser's download, a script's curl)."""
+    expires = int((now or time.time()) + app.config["STOKER_DOWNLOAD_URL_SECONDS"])
+    signature = _artifact_signer(app).get_signature(_signed_part(artifact.id, expires)).decode()
+    return f"{app.config['STOKER_PUBLIC_URL']}/api/artifacts/{artifact.id}?expires={expires}&signature={signature}"
+
+
+def signed_artifact(app, artifact_id, expires, signature):
+    return _artifact_signer(app).verify_signature(_signed_part(artifact_id, expires), signature.encode())

@@ -4,10 +4,11 @@ import logging
 
 from peewee import DatabaseError, IntegrityError
 
-from pipeline.runner import BuildJob, about, run_watched
+from pipeline.runner import ArtifactNotKept, BuildJob, about, run_watched
 
 from ..background import mail, retention
 from ..background.assignments import assignment
+from ..records import artifacts
 from ..records.jobs import BUILD
 from ..records.lifecycle import ending, hand_back, move
 from ..records.logs import LogWriter, append_note, insert_if_held
@@ -40,7 +41,7 @@ def _run_build(worker, runner, build):
     # Once its result is out: its containers, all ended, and its workspace are removed, the
     # project's builds past what it keeps go, and its people hear of a failure.
     with worker.tidying() as later:
-        later.callback(retention.prune, build.project_id)
+        later.callback(retention.prune, build.project_id, config)
         later.callback(mail.tell, worker.app, build.id)
         _run_and_record(worker, runner, build, job, mask, later)
 
@@ -99,7 +100,8 @@ def _run(worker, runner, job, mask, later):
     try:
         outcome, reason = run_watched(runner, job, watch, log_writer.write,
                                       lambda result, status: _record_step(worker, job, result, status), step_output,
-                                      later, mask.of_bytes, worker.stopping)
+                                      later, mask.of_bytes, worker.stopping,
+                                      on_artifact=lambda found, file: _keep_artifact(worker, job, found, file))
     finally:
         worker.watch = None
         # Every line is saved and emitted before the final status goes out.
@@ -125,3 +127,14 @@ def _record_step(worker, job, result, status):
             # halts the rest.
             log.info("build %s: not recording step %s of a build no longer this worker's", job.build_id,
                      result.name)
+
+
+def _keep_artifact(worker, job, found, file):
+    """Into the store every web process serves from (records/artifacts.py)."""
+    try:
+        with db.connection_context():
+            artifacts.keep(worker.app.config, job.build_id, found.name, file, found.report)
+    except artifacts.NotKept as exc:
+        raise ArtifactNotKept(str(exc)) from None
+    except (OSError, DatabaseError) as exc:
+        raise ArtifactNotKept(f"Artifact {found.name!r} not kept: {exc}") from None

@@ -42,7 +42,7 @@ def test_each_ended_build_deletes_the_finished_builds_past_the_newest_kept(clien
     assert "second step\n" in log
 
 
-def test_builds_not_yet_finished_are_neither_deleted_nor_counted(client, accounts, local_repo, drain):
+def test_builds_not_yet_finished_are_neither_deleted_nor_counted(app, client, accounts, local_repo, drain):
     headers = accounts.headers()
     made = create_project(client, accounts.token(), local_repo, name="kept", keepBuilds=1)
     first = made["build"]["id"]
@@ -54,7 +54,7 @@ def test_builds_not_yet_finished_are_neither_deleted_nor_counted(client, account
         .where(Build.id == second).execute()
     drain()
     assert [b.id for b in Build.select().order_by(Build.id)] == [second, third]
-    assert retention.prune(made["project"]["id"]) == 0
+    assert retention.prune(made["project"]["id"], app.config) == 0
     assert Build.get_by_id(second).status == Status.RUNNING
 
 

@@ -10,7 +10,7 @@ from tests.support import api, concrete, create_project, login, raw_get, routes
 # The routes anyone may call: the account doors (a provider's sign-in among them), the forges'
 # webhooks (signed instead), the OpenAPI document, health, and the dashboard's pages, files and public badges.
 PUBLIC = {"auth.register", "auth.login", "signin.list_providers", "signin.start_sign_in", "signin.callback", "signin.exchange",
-          "webhooks.deliver", "openapi.openapi_json", "downloads.download", "health.alive", "health.ready",
+          "webhooks.deliver", "openapi.openapi_json", "downloads.download", "artifacts.download", "health.alive", "health.ready",
           "dashboard.page", "dashboard.vendor", "dashboard.badge", "static"}
 
 

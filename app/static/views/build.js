@@ -33,6 +33,8 @@ export async function showBuild(main, app, buildId) {
   const header = h("div", { class: "heading", "aria-live": "polite" });
   const facts = h("dl", { class: "facts" });
   const steps = h("div", { class: "steps-table" });
+  // What the build left: its test counts and its artifacts, each a signed link to save it.
+  const kept = h("section", { class: "kept" });
   const problem = h("p", { class: "error", role: "alert", hidden: true });
   const log = h("pre", { class: "log", tabindex: "0", "aria-label": "Build log" });
   // One step's own output, apart from the steps that ran beside it.
@@ -115,6 +117,7 @@ export async function showBuild(main, app, buildId) {
       ...(build.queueReason && [Status.QUEUED, Status.BLOCKED].includes(build.status)
         ? [h("dt", {}, "Waiting"), h("dd", { class: "queue-reason" }, build.queueReason)] : []));
     steps.replaceChildren(build.steps?.length ? stepTable(build.steps, showStepLog) : "", stepLog);
+    kept.replaceChildren(...keptBy(build));
     document.title = `#${build.id} ${build.status} · ${firstLine(build.commit) || project.name} · Stoker`;
   }
 
@@ -128,7 +131,7 @@ export async function showBuild(main, app, buildId) {
   draw();
   const download = h("button", { type: "button", onclick: () => downloadLog(buildId).catch((failure) => errorText(problem, failure)) },
                      "Download log");
-  main.append(header, problem, facts, steps, h("div", { class: "log-heading" }, h("h2", {}, "Log"), download), log);
+  main.append(header, problem, facts, kept, steps, h("div", { class: "log-heading" }, h("h2", {}, "Log"), download), log);
   await tail.catchUp();
   const ticking = setInterval(() => {
     if (build.status === Status.RUNNING) facts.querySelector(".duration").textContent = formatDuration(buildDuration(build));
@@ -162,4 +165,27 @@ function stepTable(steps, showLog) {
       h("td", {}, step.durationSeconds === null ? "—" : formatDuration(step.durationSeconds * 1000)),
       h("td", {}, step.startedAt ? h("button", { type: "button", "aria-label": `Show the log of step ${step.name}`,
                                                  onclick: () => showLog(step.name) }, "Show") : "—")))));
+}
+
+function keptBy(build) {
+  const shown = [];
+  const tests = build.testReport;
+  if (tests) {
+    shown.push(h("h2", {}, "Tests"),
+      h("p", { class: "test-counts" }, `${tests.passed} passed, ${tests.failed} failed, ${tests.skipped} skipped`));
+    if (tests.failedTests.length) {
+      shown.push(h("ul", { class: "failed-tests" }, ...tests.failedTests.map((name) => h("li", {}, h("code", {}, name)))));
+    }
+  }
+  if (build.artifacts?.length) {
+    shown.push(h("h2", {}, "Artifacts"), h("ul", { class: "artifacts" }, ...build.artifacts.map((artifact) =>
+      h("li", {}, h("a", { href: artifact.downloadUrl, download: "" }, artifact.name), ` ${sizeOf(artifact.size)}`))));
+  }
+  return shown;
+}
+
+function sizeOf(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
