@@ -79,6 +79,8 @@ def from_env(environ=None):
         "STOKER_ALLOW_PRIVATE_HOOK_HOSTS":
             env.get("STOKER_ALLOW_PRIVATE_HOOK_HOSTS", "0").lower() in TRUE_WORDS,
         "STOKER_LOG_MAX_BYTES": int(float(env.get("STOKER_LOG_MAX_MB", "20")) * 1024 * 1024),
+        # The largest Git LFS file the server fetches for an agent's build.
+        "STOKER_LFS_MAX_BYTES": int(float(env.get("STOKER_LFS_MAX_MB", "2048")) * 1024 * 1024),
         "STOKER_ARTIFACT_DIR": str(Path(env.get("STOKER_ARTIFACT_DIR") or data_dir / "artifacts").resolve()),
         "STOKER_ARTIFACT_MAX_BYTES": int(float(env.get("STOKER_ARTIFACT_MAX_MB", "100")) * 1024 * 1024),
         "STOKER_ARTIFACT_BUILD_MAX_BYTES": int(float(env.get("STOKER_ARTIFACT_BUILD_MAX_MB", "1024")) * 1024 * 1024),

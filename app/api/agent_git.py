@@ -9,6 +9,7 @@ credential too), while the build runs, and for nothing else.
 """
 import base64
 import binascii
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from pipeline.git.mirror import GitMirror
 from pipeline.git.modules import submodules_at
 
 from .. import runtime
+from ..forges import hosting
 from ..records.models import Status
 from ..records.vault import VaultError, access_of
 from .errors import ApiError
@@ -199,15 +201,24 @@ def lfs_batch(lease, commit, remote):
             isinstance(item, dict) and isinstance(item.get("oid"), str) for item in objects):
         raise ApiError(422, f"objects must be at most {MOST_OBJECTS} objects, each with its oid")
     mirror = _mirror(lease, commit, remote)
-    if any(_lfs_object(mirror, item["oid"]) is None for item in objects):
-        _fetch_lfs(mirror, commit)
+    missing = [item for item in objects if _lfs_object(mirror, item["oid"]) is None]
+    problem = None
+    try:
+        if missing and mirror.url.startswith("https://"):
+            _fetch_lfs_over_https(mirror, missing)
+        elif missing:
+            _fetch_lfs(mirror, commit)
+    except ApiError as exc:
+        # Said for each object it left missing, which git-lfs shows, and the build's log with it.
+        problem = exc.message
     here = request.base_url.rsplit("/", 1)[0]
     answers = []
     for item in objects:
         oid = item["oid"]
         stored = _lfs_object(mirror, oid)
         if stored is None:
-            answers.append({"oid": oid, "size": item.get("size"), "error": {"code": 404, "message": "Not found"}})
+            answers.append({"oid": oid, "size": item.get("size"),
+                            "error": {"code": 502 if problem else 404, "message": problem or "Not found"}})
         else:
             # Opened with the agent's token, which git-lfs sends to the server as it sends it to git.
             answers.append({"oid": oid, "size": stored.stat().st_size, "actions": {"download": {"href": f"{here}/{oid}"}}})
@@ -227,6 +238,66 @@ def _lfs_object(mirror, oid):
         return None
     stored = mirror.path / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
     return stored if stored.is_file() and not stored.is_symlink() else None
+
+
+def _fetch_lfs_over_https(mirror, objects):
+    """The objects asked for into the mirror's own store, from the repository's LFS server over its
+    batch API, by this server's own careful client: every address the LFS server sends it to
+    (object stores are often on other hosts) is checked and pinned as the repository's own was, no
+    redirect is followed, and each object is no larger than its size and has its hash."""
+    config = current_app.config
+    store = lfs_url(mirror.url)
+    basic = base64.b64encode(f"x-access-token:{mirror.access.token}".encode()).decode() if mirror.access.token else None
+    own = {"Authorization": f"Basic {basic}"} if basic else {}
+    wanted = [{"oid": item["oid"], "size": item["size"]} for item in objects
+              if OID.fullmatch(item["oid"]) and len(item["oid"]) == 64 and isinstance(item.get("size"), int)
+              and 0 <= item["size"] <= config["STOKER_LFS_MAX_BYTES"]]
+    if not wanted:
+        return
+    what = "the repository's LFS server"
+    try:
+        status, said = hosting.request(current_app, "POST", f"{store}/objects/batch", {
+            "Accept": LFS_TYPE, "Content-Type": LFS_TYPE, **own},
+            data=json.dumps({"operation": "download", "transfers": ["basic"], "objects": wanted}).encode(),
+            what=what)
+        if status != 200:
+            raise hosting.ForgeError(f"{what} answered {status}")
+        answered = json.loads(said).get("objects") or []
+    except (hosting.ForgeError, ValueError, AttributeError) as exc:
+        raise ApiError(502, f"The server could not fetch the repository's LFS files: {exc}") from None
+    sizes = {item["oid"]: item["size"] for item in wanted}
+    folder = mirror.path / "lfs" / "objects"
+    for item in answered if isinstance(answered, list) else []:
+        oid = item.get("oid") if isinstance(item, dict) else None
+        action = ((item.get("actions") or {}).get("download") or {}) if oid in sizes else {}
+        href, header = action.get("href"), action.get("header") or {}
+        if not isinstance(href, str) or not isinstance(header, dict) or not all(
+                isinstance(key, str) and isinstance(value, str) and key.isprintable() and value.isprintable()
+                for key, value in header.items()):
+            continue
+        # The repository's credential goes to its own host alone, as git sends it.
+        sent = {**(own if origin_of(href) == origin_of(store) and "Authorization" not in header else {}), **header}
+        target = folder / oid[:2] / oid[2:4] / oid
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".incoming-", delete=False) as incoming:
+            try:
+                status = hosting.download(current_app, href, sent, incoming, sizes[oid],
+                                          allow_private=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], what=what)
+                incoming.flush()
+                if status != 200 or _sha256_of(incoming.name) != oid:
+                    raise hosting.ForgeError(f"{what} sent something else for {oid[:12]}")
+            except hosting.ForgeError as exc:
+                os.unlink(incoming.name)
+                raise ApiError(502, f"The server could not fetch the repository's LFS files: {exc}") from None
+        os.replace(incoming.name, target)
+
+
+def _sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fetch_lfs(mirror, commit):

@@ -1,6 +1,7 @@
 """What a build is given to run with, as plain values: a worker beside the server makes its BuildJob
 of them at once, and an agent receives them over the agent API, so both run a build from the same
 decisions (its secrets, credentials, network, caches), made here on the server."""
+import hmac
 import json
 
 from pipeline.git.command import split_credentials
@@ -44,7 +45,10 @@ def assignment(build, config, relayed=False):
         "before": build.before_hash,
         "base_branch": json.loads(build.pull_request)["baseBranch"] if build.pull_request else None,
         "default_branch": project.branch,
-        "access": {"fingerprint": access.fingerprint()} if relayed else {
+        # Named, not shown: keyed with the server's secret, so that a name cannot be checked against
+        # guesses of a weak token away from the server.
+        "access": {"fingerprint": hmac.new(key.encode(), access.fingerprint().encode(), "sha256").hexdigest()[:16]}
+        if relayed else {
             "token": access.token, "ssh_key": access.ssh_key, "known_hosts": access.known_hosts},
         "registries": registries,
         # What the image builder gets its Dockerfile can read: never for a pull request, as secrets by default.

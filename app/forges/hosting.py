@@ -53,6 +53,40 @@ def request(app, method, url, headers, json=None, params=None, checked=True, dat
     resolved again could point anywhere. No redirect is followed, no proxy or .netrc of the
     environment applies, and an answer larger than MAX_ANSWER or slower than DEADLINE in all is cut
     off. `data`: the body as bytes, sent as JSON as it is."""
+    answer = bytearray()
+
+    def keep(chunk):
+        answer.extend(chunk)
+        if len(answer) > MAX_ANSWER:
+            raise ForgeError(f"{what} at {urlsplit(url).hostname} answered more than it may")
+
+    path_params = f"?{urlencode(params)}" if params else None
+    body = jsonlib.dumps(json).encode() if json is not None else data
+    headers = {"Accept": "application/json", **headers,
+               **({"Content-Type": "application/json"} if body is not None and json is not None else {})}
+    status = _exchange(app, method, url, headers, body, keep, checked, allow_private, what, DEADLINE, path_params)
+    return status, bytes(answer)
+
+
+def download(app, url, headers, out, most, allow_private, what, seconds=600):
+    """GET `url` into `out` (a binary file), as `request` sends (the address checked and pinned,
+    no redirect, no proxy), at most `most` bytes and `seconds` in all; the HTTP status, or
+    ForgeError. Only http(s)."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ForgeError(f"{what} gave an address that is not http(s)")
+    written = 0
+
+    def keep(chunk):
+        nonlocal written
+        written += len(chunk)
+        if written > most:
+            raise ForgeError(f"{what} at {urlsplit(url).hostname} sent more than the object's size")
+        out.write(chunk)
+
+    return _exchange(app, "GET", url, headers, None, keep, True, allow_private, what, seconds, None)
+
+
+def _exchange(app, method, url, headers, body, keep, checked, allow_private, what, seconds, query):
     parts = urlsplit(url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
@@ -67,19 +101,18 @@ def request(app, method, url, headers, json=None, params=None, checked=True, dat
     options = {"server_hostname": parts.hostname, "assert_hostname": parts.hostname} if https else {}
     pool = (urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool)(
         host, port, timeout=urllib3.Timeout(connect=5, read=10), retries=False, maxsize=1, **options)
-    path = (parts.path or "/") + (f"?{urlencode(params)}" if params else f"?{parts.query}" if parts.query else "")
-    body = jsonlib.dumps(json).encode() if json is not None else data
-    sent = {"Host": parts.netloc, "User-Agent": "Stoker", "Accept": "application/json", **headers,
-            **({"Content-Type": "application/json"} if body is not None else {})}
-    deadline = time.monotonic() + DEADLINE
+    path = (parts.path or "/") + (query if query is not None else f"?{parts.query}" if parts.query else "")
+    sent = {"Host": parts.netloc, "User-Agent": "Stoker", **headers}
+    deadline = time.monotonic() + seconds
     try:
         response = pool.urlopen(method, path, body=body, headers=sent, redirect=False, preload_content=False)
-        answer = bytearray()
-        for chunk in response.stream(64 * 1024):
-            answer += chunk
-            if len(answer) > MAX_ANSWER or time.monotonic() > deadline:
-                raise ForgeError(f"{what} at {parts.hostname} answered more than it may, or too slowly")
-        return response.status, bytes(answer)
+        # What has arrived, a piece at a time: a peer that sends a byte now and then is still held to
+        # the deadline, which each read's own timeout alone would not do.
+        while chunk := response.read1(64 * 1024):
+            keep(chunk)
+            if time.monotonic() > deadline:
+                raise ForgeError(f"{what} at {parts.hostname} answered too slowly")
+        return response.status
     except urllib3.exceptions.HTTPError as exc:
         raise ForgeError(f"{what} at {parts.hostname} did not answer: {type(exc).__name__}") from None
     finally:

@@ -170,6 +170,11 @@ def _reason(lines):
         if "Could not read from remote repository" in line:
             said = [earlier for earlier in lines[:index] if not earlier.startswith(("Warning:", "@"))]
             return f"{said[-1]} ({line.removeprefix('fatal: ')})" if said else line
+    # git-lfs says why each object failed ("[oid] message") before its summary.
+    objects = [line for line in lines if line.startswith("[") and "] " in line]
+    if objects and lines[-1].startswith("error: failed to fetch some objects"):
+        said = objects[0].split("] ", 1)[1].split(": [", 1)[0]
+        return f"{said} ({lines[-1].removeprefix('error: ')})"
     return lines[-1]
 
 

@@ -86,7 +86,8 @@ def test_an_agent_is_given_what_its_build_needs_and_writes_only_under_its_lease(
                            json={"position": 0, "name": "test", "status": "passed", "matrix": matrix})
         assert step.status_code == status
     # No credential of the repository comes with the job: its git goes through the server.
-    assert job["access"] == {"fingerprint": Access().fingerprint()}
+    assert set(job["access"]) == {"fingerprint"} and len(job["access"]["fingerprint"]) == 16
+    assert job["access"]["fingerprint"] != Access().fingerprint()
     assert_relayed_to_its_lease_alone(client, agent_token, lease, job, local_repo)
     # Its lease lapses (the agent was cut off): the build is queued again, its one retry spent.
     Build.update(lease_expires_at=utcnow() - timedelta(seconds=1)).execute()
@@ -372,7 +373,9 @@ def test_an_agent_builds_a_private_repository_and_its_submodule_by_way_of_the_se
     git_server = HttpsGitServer(tmp_path, root, REPO_TOKEN)
     server = start_server("serve", {"DATABASE_URL": f"sqlite:///{tmp_path / 'stoker.db'}",
                                     "STOKER_DATA_DIR": str(tmp_path / "server-data"), "STOKER_WORKER_CONCURRENCY": "0",
-                                    "STOKER_ALLOW_PRIVATE_REPO_HOSTS": "1", "GIT_SSL_CAINFO": git_server.ca}, tmp_path)
+                                    "STOKER_ALLOW_PRIVATE_REPO_HOSTS": "1", "GIT_SSL_CAINFO": git_server.ca,
+                                    # The server's own client (LFS) trusts the test's authority too.
+                                    "SSL_CERT_FILE": git_server.ca}, tmp_path)
     agent = None
     try:
         token = login(server, "alice")
@@ -391,6 +394,24 @@ def test_an_agent_builds_a_private_repository_and_its_submodule_by_way_of_the_se
         assert REPO_TOKEN.encode() not in proc.joinpath("environ").read_bytes() + proc.joinpath("cmdline").read_bytes()
         assert not [path for path, data in files_under(tmp_path / "agent-data").items() if REPO_TOKEN.encode() in data]
         assert REPO_TOKEN not in agent.log()
+
+        # Git LFS files come by way of the server too, from the LFS server's object store; an LFS
+        # server that sends a download anywhere it may not go (a cloud's metadata address) is refused.
+        for name, content in (("big.bin", os.urandom(5000)), ("other.bin", os.urandom(10))):
+            oid = hashlib.sha256(content).hexdigest()
+            git_server.lfs[oid] = content
+            work.commit({".gitattributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n",
+                         name: f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(content)}\n",
+                         "ci.sh": f"sha256sum {name}\n"})
+            subprocess.run(["git", "-C", str(work.path), "push", "-q", str(root / "demo.git"), "main"], check=True)
+            if name == "other.bin":
+                git_server.lfs_href = lambda oid: f"http://169.254.169.254/latest/meta-data/{oid}"
+            run = api(server, "POST", f"/api/project/projects/{project['project']['id']}/builds", token, json={})
+            expected = Status.PASSED if name == "big.bin" else Status.FAILED
+            assert listener.statuses_of(run.json()["build"]["id"], expected, timeout=60)[-1] == expected
+            log = api(server, "GET", f"/api/build/{run.json()['build']['id']}/logs", token).text
+            assert (f"{oid}  big.bin" if name == "big.bin" else "link-local") in log, log
+        git_server.lfs_href = None
 
         # What the server could not fetch, the build's log says, in git's words.
         work.git("update-index", "--cacheinfo", f"160000,{'1' * 40},vendor/lib")

@@ -4,6 +4,7 @@ import base64
 import datetime
 import getpass
 import ipaddress
+import json
 import os
 import shutil
 import socket
@@ -60,6 +61,9 @@ class HttpsGitServer:
         cert, key = self_signed(folder)
         self.ca = str(cert)
         self.seen = []
+        # Git LFS, as GitHub serves it: the batch API under <repo>/info/lfs, objects by oid from
+        # `lfs`; `lfs_href` (given the oid) says where the batch sends a download, by default here.
+        self.lfs, self.lfs_href = {}, None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,6 +84,8 @@ class HttpsGitServer:
                     return
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path, _, query = self.path.partition("?")
+                if path.endswith("/info/lfs/objects/batch") or path.startswith("/lfs-objects/"):
+                    return self.lfs(path, body)
                 env = {"PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": str(root), "GIT_HTTP_EXPORT_ALL": "1",
                        "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
                        "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
@@ -91,6 +97,26 @@ class HttpsGitServer:
                 self.send_response(int(headers.pop("Status", "200").split()[0]))
                 for name, value in headers.items():
                     self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def lfs(self, path, body):
+                if path.startswith("/lfs-objects/"):
+                    data = server.lfs.get(path.rsplit("/", 1)[1])
+                    return self.answer(200 if data is not None else 404, data or b"", "application/octet-stream")
+                objects = []
+                for item in json.loads(body)["objects"]:
+                    oid = item["oid"]
+                    href = server.lfs_href(oid) if server.lfs_href else f"{server.base}/lfs-objects/{oid}"
+                    objects.append({"oid": oid, "size": item["size"], "actions": {"download": {"href": href}}}
+                                   if oid in server.lfs else {"oid": oid, "error": {"code": 404, "message": "no"}})
+                self.answer(200, json.dumps({"transfer": "basic", "objects": objects}).encode(),
+                            "application/vnd.git-lfs+json")
+
+            def answer(self, status, payload, content_type):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
