@@ -62,7 +62,7 @@ class Api:
                                           allow_redirects=False, **options)
         except requests.RequestException as exc:
             raise ClientError(f"cannot reach {self.url}: {type(exc).__name__}") from None
-        if answer.status_code >= 400:
+        if answer.status_code >= 300:
             try:
                 message = answer.json()["message"]
             except (ValueError, KeyError, TypeError):
@@ -94,14 +94,15 @@ def _out(args, data, lines):
         print(json.dumps(data, indent=2))
     else:
         for line in lines:
-            print(line)
+            # What others wrote (a commit message, a branch) never reaches the terminal as a control.
+            print("".join(ch if ch.isprintable() else "?" for ch in line))
 
 
 def login(args):
     api = Api(args.url)
     if args.token:
         token = args.token
-        Api(args.url, token).json("GET", "/auth/tokens" if token.startswith("stk_") else "/project/projects")
+        Api(args.url, token).json("GET", "/project/projects")
     else:
         username = args.username or input("Username: ")
         password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass()

@@ -9,6 +9,7 @@ step runs, so nothing changes under the walk.
 """
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -18,6 +19,7 @@ from . import globs
 MAX_FILES = 100
 MAX_LOOKED_AT = 200_000
 MAX_NAME_LENGTH = 500
+LOOKING_SECONDS = 120
 # The folder git keeps: never an artifact.
 SKIPPED = {".git"}
 
@@ -44,12 +46,18 @@ class Refused(Exception):
     """A file matched but is not kept; says why."""
 
 
-def find(workspace, plan, max_bytes, total_bytes, say):
+def find(workspace, plan, max_bytes, total_bytes, say, halt=None):
     """The files of `workspace` the plan names, as Found, within the bounds: each at most
-    `max_bytes`, all at most `total_bytes`, at most MAX_FILES. What is passed over is said."""
+    `max_bytes`, all at most `total_bytes`, at most MAX_FILES, looked for at most LOOKING_SECONDS
+    (and no longer once `halt` is set). What is passed over is said."""
     found, total, looked = [], 0, 0
     patterns = plan.paths + plan.reports
+    deadline = time.monotonic() + LOOKING_SECONDS
     for folder, folders, files in os.walk(workspace, followlinks=False):
+        if time.monotonic() > deadline or (halt is not None and halt.is_set()):
+            say(f"Artifacts: looked for no longer than {LOOKING_SECONDS} s, or the build was stopped; "
+                "what was found by then is kept")
+            break
         relative = PurePosixPath(os.path.relpath(folder, workspace))
         if relative.parts == ():
             folders[:] = [name for name in folders if name not in SKIPPED]
@@ -60,15 +68,12 @@ def find(workspace, plan, max_bytes, total_bytes, say):
             break
         for entry in sorted(files):
             name = str(relative / entry) if relative.parts else entry
-            if not globs.matches(patterns, name):
+            # A name no artifact may have is not even matched: matching costs its length.
+            if len(name) > MAX_NAME_LENGTH or not name.isprintable() or not globs.matches(patterns, name):
                 continue
             info = os.lstat(os.path.join(folder, entry))
             if not stat.S_ISREG(info.st_mode):
                 say(f"Artifact {name!r} not kept: not a regular file (a link, say)")
-                continue
-            if len(name) > MAX_NAME_LENGTH or not name.isprintable():
-                say(f"Artifact {name[:80]!r} not kept: its name is longer than {MAX_NAME_LENGTH} characters or "
-                    "not printable")
                 continue
             if info.st_size > max_bytes:
                 say(f"Artifact {name!r} not kept: {info.st_size / 2**20:.1f} MB, more than {max_bytes / 2**20:g} MB")

@@ -559,7 +559,7 @@ class Runner:
             return
         job = run.job
         found = self.off_the_hub(artifacts.find, run.workspace, plan, job.artifact_max_bytes,
-                                 job.artifact_total_bytes, run.say)
+                                 job.artifact_total_bytes, run.say, run.halt)
         if not found:
             run.say("No artifacts: nothing in the workspace matches artifacts:")
             return

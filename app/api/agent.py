@@ -113,6 +113,8 @@ def start(lease):
     config = current_app.config
     if not renew_lease(BUILD, build.id, lease, config["STOKER_LEASE_SECONDS"]):
         raise ApiError(409, "This lease is no longer held")
+    # A build run again keeps only what this run keeps.
+    artifacts.forget_of(config, build.id)
     try:
         given = assignment(build, config, relayed=True)
     except VaultError as exc:
@@ -247,7 +249,7 @@ def keep_artifact(lease):
     config = current_app.config
     request.max_content_length = config["STOKER_ARTIFACT_MAX_BYTES"]
     try:
-        kept = artifacts.keep(config, build.id, name, request.stream, report == "1")
+        kept = artifacts.keep(config, build.id, name, request.stream, report == "1", owner=lease)
     except artifacts.NotKept as exc:
         raise ApiError(409, str(exc)) from None
     return jsonify(message="Kept", size=kept.size, sha256=kept.sha256), 201

@@ -29,7 +29,7 @@ def deliver_due(app):
         newest[row.build_id] = row
     delivered = 0
     for row in newest.values():
-        claimed = GithubStatus.update(next_try_at=now + CLAIM).where(
+        claimed = GithubStatus.update(next_try_at=utcnow() + CLAIM).where(
             (GithubStatus.id == row.id) & (GithubStatus.next_try_at == row.next_try_at)
             & (GithubStatus.done == False)).execute()  # noqa: E712
         if claimed != 1:

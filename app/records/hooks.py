@@ -10,11 +10,13 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 from .base import BaseModel, iso, utcnow
 from .builds import Build
 from .projects import Project
-from .words import Status
+from .words import Event, Status
 
 # What a target may be told of: a build that failed, one that passed after the branch's last one
 # failed, any that passed, one canceled.
 OUTCOMES = ("failed", "fixed", "passed", "canceled")
+# The builds targets hear of: a branch's own.
+BRANCH_EVENTS = (Event.PUSH, Event.MANUAL, Event.CRON)
 
 
 class ProjectHook(BaseModel):
@@ -74,7 +76,10 @@ class HookDelivery(BaseModel):
 
 
 def outcome_of(build):
-    """What a finished build is, as targets are told: None for an end no target hears of."""
+    """What a finished build of a branch is, as targets are told: None for an end no target hears of.
+    A pull request's or a tag's is not a branch's (a fork names its branch as it likes)."""
+    if build.event not in BRANCH_EVENTS:
+        return None
     if build.status == Status.FAILED:
         return "failed"
     if build.status == Status.CANCELED:
@@ -83,7 +88,8 @@ def outcome_of(build):
         return None
     before = (Build.select(Build.status)
               .where((Build.project == build.project_id) & (Build.branch == build.branch)
-                     & Build.status.in_((Status.PASSED, Status.FAILED)) & (Build.id < build.id))
+                     & Build.event.in_(BRANCH_EVENTS) & Build.status.in_((Status.PASSED, Status.FAILED))
+                     & (Build.id < build.id))
               .order_by(Build.id.desc()).first())
     return "fixed" if before is not None and before.status == Status.FAILED else "passed"
 

@@ -37,6 +37,8 @@ def _run_build(worker, runner, build):
     job = BuildJob.given(given, config["STOKER_DATA_DIR"], pin=lambda hosts: pin_host_key(build.project_id, hosts),
                          carried=config["STOKER_WORKER_LABELS"])
     log.info("worker %s runs build %s (%s)", worker.name, job.build_id, job.commit_hash[:12])
+    with db.connection_context():
+        artifacts.forget_of(config, build.id)
     mask = job.mask()
     # Once its result is out: its containers, all ended, and its workspace are removed, the
     # project's builds past what it keeps go, and its people hear of a failure.
@@ -133,7 +135,7 @@ def _keep_artifact(worker, job, found, file):
     """Into the store every web process serves from (records/artifacts.py)."""
     try:
         with db.connection_context():
-            artifacts.keep(worker.app.config, job.build_id, found.name, file, found.report)
+            artifacts.keep(worker.app.config, job.build_id, found.name, file, found.report, owner=worker.name)
     except artifacts.NotKept as exc:
         raise ArtifactNotKept(str(exc)) from None
     except (OSError, DatabaseError) as exc:

@@ -95,13 +95,18 @@ def test_a_failed_build_keeps_nothing_unless_asked_and_a_report_that_cannot_be_r
     drain()
     assert client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]["artifacts"] == []
 
-    local_repo.commit({".stoker.yml": "steps:\n  - {name: b, commands: ['printf \"<!DOCTYPE x>\" > r.xml']}\n"
-                                      "artifacts: {reports: [r.xml]}\n"})
+    local_repo.commit({".stoker.yml": "steps:\n  - {name: b, commands: ['printf \"<!DOCTYPE x>\" > r.xml',"
+                                      " 'printf \"<project/>\" > pom.xml']}\n"
+                                      "artifacts: {reports: [r.xml, pom.xml]}\n"})
     run = client.post(f"/api/project/projects/{Build.get_by_id(build_id).project_id}/builds", json={},
                       headers=headers).get_json()["build"]["id"]
     drain()
-    report = client.get(f"/api/build/{run}", headers=headers).get_json()["build"]["testReport"]
-    assert report["passed"] == 0 and report["unreadable"] == ["r.xml: it declares a DTD or entities"]
+    ran = client.get(f"/api/build/{run}", headers=headers).get_json()["build"]
+    # A report the reader cannot take (any XML a glob met, say) fails nothing: it is said unreadable.
+    assert ran["status"] == "passed", ran
+    report = ran["testReport"]
+    assert report["passed"] == 0 and report["unreadable"][0] == "pom.xml: Invalid format."
+    assert report["unreadable"][1] == "r.xml: it declares a DTD or entities"
 
 
 def test_keep_builds_takes_the_artifacts_of_the_builds_it_deletes(app, client, accounts, local_repo, drain):

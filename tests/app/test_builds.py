@@ -7,7 +7,7 @@ from tests.support import ISO_MILLIS_Z, create_project
 # The seed's fields, and what the events issue added to them.
 BUILD_KEYS = {"id", "status", "commit", "branch", "commitAuthor", "commitHash", "exitCode",
               "error", "projectId", "startedAt", "runStartedAt", "finishedAt",
-              "event", "ref", "pullRequest", "parentId", "triggeredBy", "schedule"}
+              "event", "ref", "pullRequest", "parentId", "triggeredBy", "schedule", "testReport"}
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_a_build_reads_back_in_the_documented_shape(client, accounts, project, d
     body = response.get_json()
     assert body["message"] == "Build fetched"
     build = body["build"]
-    assert set(build) == BUILD_KEYS | {"project", "steps", "queueReason"} and build["queueReason"] is None
+    assert set(build) == BUILD_KEYS | {"project", "steps", "queueReason", "artifacts"} and build["queueReason"] is None
     assert build["steps"] == []  # no .stoker.yml: the build command is no step
     assert build["project"] == {key: created["project"][key] for key in ("id", "name", "repoUrl", "branch", "role")}
     assert build["status"] == Status.PASSED

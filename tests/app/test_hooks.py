@@ -3,10 +3,14 @@ through an outbox that retries, against a real HTTP server on loopback."""
 import hashlib
 import hmac
 import json
+import socket
+import threading
+import time
 
 import pytest
 
 from app.background.hooks import deliver_due
+from app.forges import hosting
 from app.records.models import Build, HookDelivery, utcnow
 from tests.support import api, create_project, login, start_agent, start_server, stop_agent, stop_server
 from tests.support.http import Receiver
@@ -175,3 +179,39 @@ def test_a_server_whose_builds_run_elsewhere_still_posts_them(tmp_path, local_re
         if agent is not None:
             stop_agent(agent)
         stop_server(server)
+
+
+def test_a_target_that_answers_a_byte_at_a_time_is_held_to_the_deadline(
+        app, client, accounts, local_repo, drain, monkeypatch):
+    """A target may not hold the outbox up by answering slowly: each try ends at the deadline."""
+    monkeypatch.setattr(hosting, "DEADLINE", 2)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopping = threading.Event()
+
+    def drip():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        while not stopping.wait(0.3):
+            try:
+                connection.sendall(b"x")
+            except OSError:
+                return
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        headers = accounts.headers()
+        local_repo.commit({"ci.sh": "exit 1\n"})
+        project = create_project(client, accounts.token(), local_repo, "sh ci.sh")["project"]
+        client.post(f"/api/project/projects/{project['id']}/hooks",
+                    json={"url": f"http://127.0.0.1:{listener.getsockname()[1]}/slow"}, headers=headers)
+        drain()
+        started = time.monotonic()
+        with app.app_context():
+            deliver_due(app)
+        assert time.monotonic() - started < 10
+        row = HookDelivery.get()
+        assert row.attempts == 1 and not row.delivered_at and "too slowly" in row.problem
+    finally:
+        stopping.set()
+        listener.close()

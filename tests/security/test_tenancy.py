@@ -1,6 +1,6 @@
 """One user can neither read nor change another's projects, builds, logs or secrets, and
 hears none of their events, whatever room they ask for."""
-from app.records.models import AuditEntry, Build, Member, Project, ProjectSecret, Schedule, Status, User
+from app.records.models import AuditEntry, Build, Member, Project, ProjectHook, ProjectSecret, Schedule, Status, User
 from tests.support import Listener, concrete, create_project, login, routes, sentinel_build
 
 # The least role each project or build route needs; a route missing here fails the matrix.
@@ -17,6 +17,8 @@ NEEDS = {
     "members.delete_member": "admin", "members.list_audit": "admin", "schedules.put_schedule": "admin",
     "schedules.delete_schedule": "admin", "registries.list_registries": "admin",
     "registries.put_registry": "admin", "registries.delete_registry": "admin",
+    "hooks.list_hooks": "admin", "hooks.add_hook": "admin", "hooks.change_hook": "admin",
+    "hooks.delete_hook": "admin", "hooks.list_deliveries": "admin", "hooks.test_hook": "admin",
 }
 ROLES = ("read", "write", "admin")
 
@@ -34,7 +36,7 @@ def project_routes(app):
 
 def snapshot():
     return [list(model.select().order_by(model.id).dicts())
-            for model in (Project, Build, ProjectSecret, Schedule, Member, AuditEntry)]
+            for model in (Project, Build, ProjectSecret, Schedule, Member, AuditEntry, ProjectHook)]
 
 
 def test_every_route_by_every_kind_of_caller_allows_what_their_role_allows_and_refuses_the_rest(
