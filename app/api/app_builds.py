@@ -8,6 +8,7 @@ import semver
 from flask import Blueprint, current_app, jsonify
 
 from pipeline.mobile.android.sources import ANDROID_PERMISSIONS, version_code
+from pipeline.mobile.ios.project import build_number
 from pipeline.mobile.webapp import check_app_url
 
 from ..records import links
@@ -23,7 +24,14 @@ bp.before_request(require_login)
 
 PLATFORMS = ("android", "ios")
 PERMISSIONS = tuple(ANDROID_PERMISSIONS)
-BUNDLE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
+# Each store's rule: Android's package names (segments of letters, digits and _, each from a letter);
+# Apple's bundle ids (letters, digits, - and .).
+BUNDLE_IDS = {
+    "android": (re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+"),
+                "two or more segments, each a letter then letters, digits or _"),
+    "ios": (re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"),
+            "two or more segments of letters, digits and - (Apple's rule: no _)"),
+}
 MAX_BUNDLE_ID = 150
 MAX_NAME = 50
 
@@ -39,15 +47,15 @@ def _name(data):
     return name
 
 
-def _bundle_id(data):
+def _bundle_id(data, platform):
     bundle_id = data.get("bundleId")
-    if not isinstance(bundle_id, str) or len(bundle_id) > MAX_BUNDLE_ID or not BUNDLE_ID.fullmatch(bundle_id):
-        raise ApiError(400, "bundleId must be reverse-DNS like com.example.myapp: two or more segments, "
-                            "each a letter then letters, digits or _")
+    rule, words = BUNDLE_IDS[platform]
+    if not isinstance(bundle_id, str) or len(bundle_id) > MAX_BUNDLE_ID or not rule.fullmatch(bundle_id):
+        raise ApiError(400, f"bundleId must be reverse-DNS like com.example.myapp: {words}")
     return bundle_id
 
 
-def _version(data):
+def _version(data, platform):
     version = data.get("version")
     if not isinstance(version, str) or not semver.Version.is_valid(version):
         raise ApiError(400, "version must be a semantic version such as 1.0.0")
@@ -55,6 +63,11 @@ def _version(data):
         version_code(version)
     except ValueError as exc:
         raise ApiError(400, f"version is out of range: {exc}") from None
+    if platform == "ios":
+        try:
+            build_number(version)
+        except ValueError as exc:
+            raise ApiError(400, f"version: {exc}") from None
     return version
 
 
@@ -92,8 +105,9 @@ def _json(build):
 @bp.post("")
 def create():
     data = json_body()
-    fields = {"url": _url(data), "name": _name(data), "bundle_id": _bundle_id(data),
-              "version": _version(data), "permissions": _permissions(data), "platform": _platform(data)}
+    platform = _platform(data)
+    fields = {"url": _url(data), "name": _name(data), "bundle_id": _bundle_id(data, platform),
+              "version": _version(data, platform), "permissions": _permissions(data), "platform": platform}
     with changes() as batch:
         bundle = _claim_bundle(fields["bundle_id"], fields["platform"])
         _check_version_is_higher(bundle, fields["version"])

@@ -182,7 +182,8 @@ def test_an_ios_build_is_an_xcode_project_archive(app_server, web_app, app_event
     info = plistlib.loads(files.read("WebApp/WebApp/Info.plist"))
     assert info["CFBundleIdentifier"] == "com.example.demo"
     assert info["CFBundleDisplayName"] == HOSTILE_NAME
-    assert info["CFBundleShortVersionString"] == "2.0.0-beta.1" and info["CFBundleVersion"] == "2.0.0"
+    # Three integers, as App Store Connect takes them; the pre-release numbered into the build.
+    assert info["CFBundleShortVersionString"] == "2.0.0" and info["CFBundleVersion"] == "2.0.201"
     assert info["StokerStartURL"] == web_app.url
     assert set(info) >= {"NSCameraUsageDescription", "NSLocationWhenInUseUsageDescription"}
     assert "NSMicrophoneUsageDescription" not in info

@@ -48,6 +48,9 @@ def post(client, headers, **fields):
     ({"version": 1}, "version"),
     ({"permissions": "camera"}, "permissions"),
     ({"permissions": [1]}, "permissions"),
+    ({"platform": "ios", "bundleId": "com.example.my_app"}, "bundleId"),
+    ({"platform": "ios", "version": "1.0.0-preview"}, "version"),
+    ({"platform": "ios", "version": "1.0.0-beta.100"}, "version"),
     ({"platform": "windows"}, "platform"),
     ({"platform": None}, "platform"),
 ])
@@ -188,3 +191,12 @@ def test_the_link_lasts_as_long_as_configured(app, client, accounts, finished_bu
     app.config["STOKER_DOWNLOAD_URL_SECONDS"] = 60
     link = client.get(f"/api/v1/builds/{finished_build.uid}", headers=accounts.headers()).get_json()["downloadUrl"]
     assert 50 < int(link.split("expires=")[1].split("&")[0]) - time.time() <= 60
+
+
+def test_each_store_s_own_bundle_id_rule_holds(client, accounts):
+    """Apple's ids may hold a hyphen and no underscore; Android's package names the other way round."""
+    assert post(client, accounts.headers(), platform="ios", bundleId="com.example-co.app").status_code == 201
+    refused = post(client, accounts.headers(), platform="android", bundleId="com.example-co.app")
+    assert refused.status_code == 400 and "letters, digits or _" in refused.get_json()["message"]
+    refused = post(client, accounts.headers(), platform="ios", bundleId="com.example_co.app")
+    assert refused.status_code == 400 and "no _" in refused.get_json()["message"]

@@ -2,6 +2,7 @@
 writes the project (one WKWebView on the start URL) and a Mac with Xcode builds it."""
 import io
 import plistlib
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,28 @@ From a terminal: `xcodebuild -project {target}.xcodeproj -scheme {target} -confi
 """
 
 
+# A pre-release App Store Connect can number: its stage, then a number.
+PRERELEASE = re.compile(r"(alpha|beta|rc)\.([0-9]{1,2})")
+STAGES = {"alpha": 1, "beta": 2, "rc": 3}
+
+
+def build_number(version):
+    """CFBundleVersion for a semver: at most three integers, higher for every higher version, so
+    that each pre-release of one version uploads as a build of its own and the release above them:
+    1.2.3-alpha.4 is 1.2.3104, -beta.1 1.2.3201, -rc.2 1.2.3302, and 1.2.3 itself 1.2.3999.
+    ValueError for a pre-release of another form (see PRERELEASE)."""
+    parsed = semver.Version.parse(version)
+    if parsed.prerelease is None:
+        rank = 999
+    else:
+        matched = PRERELEASE.fullmatch(parsed.prerelease)
+        if matched is None:
+            raise ValueError("an iOS pre-release must be alpha.N, beta.N or rc.N (N from 0 to 99): "
+                             "App Store Connect numbers builds with integers alone")
+        rank = STAGES[matched[1]] * 100 + int(matched[2])
+    return f"{parsed.major}.{parsed.minor}.{parsed.patch * 1000 + rank}"
+
+
 def _quoted(value):
     """A string as a quoted value in an old-style property list (project.pbxproj)."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -52,10 +75,15 @@ class XcodeProject:
     permissions: tuple = ()
 
     @property
-    def build_number(self):
-        """CFBundleVersion: numbers and dots only, so the version without a pre-release."""
+    def short_version(self):
+        """CFBundleShortVersionString: three integers, as App Store Connect takes it."""
         parsed = semver.Version.parse(self.version)
         return f"{parsed.major}.{parsed.minor}.{parsed.patch}"
+
+    @property
+    def build_number(self):
+        """CFBundleVersion: see build_number()."""
+        return build_number(self.version)
 
     def info_plist(self):
         info = {
@@ -66,7 +94,7 @@ class XcodeProject:
             "CFBundleInfoDictionaryVersion": "6.0",
             "CFBundleName": TARGET,
             "CFBundlePackageType": "APPL",
-            "CFBundleShortVersionString": self.version,
+            "CFBundleShortVersionString": self.short_version,
             "CFBundleVersion": self.build_number,
             "LSRequiresIPhoneOS": True,
             "UILaunchScreen": {},
