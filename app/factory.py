@@ -12,6 +12,7 @@ from .api import (
     artifacts,
     auth,
     builds,
+    bundles,
     callers,
     dashboard,
     downloads,
@@ -60,6 +61,6 @@ def create_app(test_config=None, *, serve_clients=True):
     wakeups.init_app(app)
 
     for blueprint in (auth.bp, signin.bp, admin.bp, agents.bp, agent.bp, agent_git.bp, projects.bp, forges.bp, secrets.bp, members.bp, registries.bp, hooks.bp, lint.bp, schedules.bp, builds.bp, webhooks.bp, dashboard.bp, openapi.bp,
-                      app_builds.bp, artifacts.bp, downloads.bp, metrics.bp, health.bp):
+                      app_builds.bp, bundles.bp, artifacts.bp, downloads.bp, metrics.bp, health.bp):
         app.register_blueprint(blueprint)
     return app

@@ -170,6 +170,20 @@ def made_here(docker_client, name, what, command):
 
 
 @pytest.fixture(scope="session")
+def bundletool():
+    """Run bundletool, as Google Play does on an upload, offline."""
+    from tests.support.android import bundletool
+    return bundletool
+
+
+@pytest.fixture(scope="session")
+def framework_api():
+    """Android's public API, from Debian's Android framework sources."""
+    from tests.support.android import FrameworkApi, api_file
+    return FrameworkApi(api_file().read_text())
+
+
+@pytest.fixture(scope="session")
 def android_image(docker_client):
     """The Android builder image this checkout builds with."""
     return made_here(docker_client, default_android_image(), "the Android builder image", "make-android-image")

@@ -7,14 +7,17 @@ import uuid
 import semver
 from flask import Blueprint, current_app, jsonify
 
-from pipeline.mobile.android.sources import ANDROID_PERMISSIONS, version_code
+from pipeline.mobile.android import sources as android
+from pipeline.mobile.android.sources import version_code
+from pipeline.mobile.ios import project as ios
 from pipeline.mobile.ios.project import build_number
 from pipeline.mobile.webapp import check_app_url
 
 from ..records import links
 from ..records.jobs import APP_BUILD
 from ..records.lifecycle import cancel, changes
-from ..records.models import AppBuild, AppBuildStatus, AppBundle, db
+from ..records.models import AppBuild, AppBuildStatus
+from .app_bundles import BUNDLE_IDS, MAX_BUNDLE_ID, claim_bundle
 from .callers import current_user, require_login
 from .errors import ApiError
 from .parsing import json_body, page_args
@@ -23,16 +26,12 @@ bp = Blueprint("app_builds", __name__, url_prefix="/api/v1/builds")
 bp.before_request(require_login)
 
 PLATFORMS = ("android", "ios")
-PERMISSIONS = tuple(ANDROID_PERMISSIONS)
-# Each store's rule: Android's package names (segments of letters, digits and _, each from a letter);
-# Apple's bundle ids (letters, digits, - and .).
-BUNDLE_IDS = {
-    "android": (re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+"),
-                "two or more segments, each a letter then letters, digits or _"),
-    "ios": (re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"),
-            "two or more segments of letters, digits and - (Apple's rule: no _)"),
-}
-MAX_BUNDLE_ID = 150
+# The permission words each platform's WebView can use, and those it refuses with the reason.
+PERMISSIONS = {"android": tuple(android.ANDROID_PERMISSIONS), "ios": tuple(ios.USAGE_KEYS)}
+WITHOUT_USE = {"android": android.WITHOUT_USE, "ios": ios.WITHOUT_USE}
+FORMATS = ("aab", "apk")
+MAX_LINK_DOMAINS = 20
+LINK_DOMAIN = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 MAX_NAME = 50
 
 
@@ -71,17 +70,49 @@ def _version(data, platform):
     return version
 
 
-def _permissions(data):
+def _permissions(data, platform):
+    accepted = PERMISSIONS[platform]
     permissions = data.get("permissions", [])
     if permissions is None:
         permissions = []
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
-        raise ApiError(400, f"permissions must be a list of: {', '.join(PERMISSIONS)}")
-    unknown = [p for p in permissions if p not in PERMISSIONS]
+        raise ApiError(400, f"permissions must be a list of: {', '.join(accepted)}")
+    for permission in permissions:
+        if permission in WITHOUT_USE[platform]:
+            raise ApiError(400, f"permissions: {permission!r} is not taken on {platform}: "
+                                f"{WITHOUT_USE[platform][permission]}")
+    unknown = [p for p in permissions if p not in accepted]
     if unknown:
         raise ApiError(400, f"permissions: unknown {', '.join(map(repr, unknown))}; "
-                            f"accepted: {', '.join(PERMISSIONS)}")
-    return sorted(set(permissions), key=PERMISSIONS.index)
+                            f"accepted on {platform}: {', '.join(accepted)}")
+    return sorted(set(permissions), key=accepted.index)
+
+
+def _format(data, platform):
+    chosen = data.get("format")
+    if platform == "ios":
+        if chosen not in (None, "xcode-project"):
+            raise ApiError(400, "format: an iOS build is an Xcode project; leave format out")
+        return None
+    if chosen is None:
+        return "aab"
+    if chosen not in FORMATS:
+        raise ApiError(400, "format must be aab (an App Bundle, for Google Play) or apk")
+    return chosen
+
+
+def _link_domains(data, platform):
+    domains = data.get("linkDomains")
+    if domains is None or domains == []:
+        return []
+    if platform == "ios":
+        raise ApiError(400, "linkDomains: iOS universal links need your Apple team's associated-domains "
+                            "entitlement; add them in Xcode")
+    if (not isinstance(domains, list) or len(domains) > MAX_LINK_DOMAINS
+            or not all(isinstance(d, str) and len(d) <= 253 and LINK_DOMAIN.fullmatch(d) for d in domains)):
+        raise ApiError(400, f"linkDomains must be a list of up to {MAX_LINK_DOMAINS} lower-case host names "
+                            "such as app.example.com (or *.example.com), without scheme or port")
+    return sorted(set(domains))
 
 
 def _platform(data):
@@ -99,7 +130,7 @@ def _url(data):
 
 
 def _json(build):
-    return build.to_json(links.url_for_build(current_app, build))
+    return links.shown(current_app, build)
 
 
 @bp.post("")
@@ -107,28 +138,16 @@ def create():
     data = json_body()
     platform = _platform(data)
     fields = {"url": _url(data), "name": _name(data), "bundle_id": _bundle_id(data, platform),
-              "version": _version(data, platform), "permissions": _permissions(data), "platform": platform}
+              "version": _version(data, platform), "permissions": _permissions(data, platform),
+              "platform": platform, "format": _format(data, platform),
+              "link_domains": _link_domains(data, platform)}
     with changes() as batch:
-        bundle = _claim_bundle(fields["bundle_id"], fields["platform"])
+        bundle = claim_bundle(fields["bundle_id"], fields["platform"])
         _check_version_is_higher(bundle, fields["version"])
         build = batch.queue(APP_BUILD, uid=str(uuid.uuid4()), owner=current_user.id, bundle_record=bundle,
-                                **{**fields, "permissions": json.dumps(fields["permissions"])})
+                            **{**fields, "permissions": json.dumps(fields["permissions"]),
+                               "link_domains": json.dumps(fields["link_domains"])})
     return jsonify(_json(build)), 201
-
-
-def _claim_bundle(bundle_id, platform):
-    """The bundle id's record on this platform, made for the caller if new; 409 if another's.
-
-    On PostgreSQL the row stays locked to the end of the transaction, so two
-    builds of one bundle id are queued one after the other and each sees the
-    version of the one before (SQLite's write transactions already take turns).
-    """
-    AppBundle.insert(owner=current_user.id, bundle_id=bundle_id, platform=platform).on_conflict_ignore().execute()
-    query = AppBundle.select().where((AppBundle.bundle_id == bundle_id) & (AppBundle.platform == platform))
-    bundle = (query.for_update() if db.for_update else query).get()
-    if bundle.owner_id != current_user.id:
-        raise ApiError(409, f"bundleId {bundle_id} belongs to another account on {platform}")
-    return bundle
 
 
 def _check_version_is_higher(bundle, version):

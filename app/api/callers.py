@@ -79,6 +79,11 @@ def require_login():
     g.caller, g.api_token = _jwt_user._get_current_object(), None
 
 
+def by_api_token():
+    """Whether this request was made with an API token (require_login ran), not a login token."""
+    return g.get("api_token") is not None
+
+
 def _caller():
     return g.get("caller") or _jwt_user._get_current_object()
 

@@ -12,16 +12,21 @@ bp = Blueprint("downloads", __name__, url_prefix="/api/v1/downloads")
 
 
 @bp.get("/<build_id>")
-def download(build_id):
+@bp.get("/<build_id>/<kind>")
+def download(build_id, kind=None):
+    """The build's download (the first artifact it made), or its artifact of `kind`."""
     expires, signature = request.args.get("expires", ""), request.args.get("signature", "")
     if not (expires.isascii() and expires.isdecimal() and len(expires) <= 12):
         raise ApiError(403, "This download link is not valid")
-    if not links.signed(current_app, build_id, expires, signature):
+    if not links.signed(current_app, build_id, expires, signature, kind):
         raise ApiError(403, "This download link is not valid")
     if int(expires) < time.time():
         raise ApiError(403, "This download link has expired; fetch the build again for a new one")
-    artifact = (AppArtifact.select().join(AppBuild)
-                .where((AppBuild.uid == build_id) & (AppBuild.status == AppBuildStatus.SUCCESS)).first())
+    query = (AppArtifact.select().join(AppBuild)
+             .where((AppBuild.uid == build_id) & (AppBuild.status == AppBuildStatus.SUCCESS)))
+    if kind is not None:
+        query = query.where(AppArtifact.kind == kind)
+    artifact = query.order_by(AppArtifact.id).first()
     if artifact is None:
         raise ApiError(404, "Build not found")
     return Response(bytes(artifact.data), content_type=artifact.content_type, headers={

@@ -1,7 +1,7 @@
 """App builds: a web app made into a native app, its bundle (and signing key), and what it made."""
 import json
 
-from peewee import BlobField, CharField, DateTimeField, ForeignKeyField, TextField
+from peewee import BlobField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from .accounts import User
 from .base import BaseModel, LeasedJob, iso, utcnow
@@ -38,6 +38,10 @@ class AppBuild(LeasedJob):
     url = TextField()
     # A JSON list of the API's permission words.
     permissions = TextField(default="[]")
+    # Android: the artifact downloadUrl gives ("aab" or "apk"; null on iOS and before bundles), and
+    # a JSON list of the hosts whose links open in the app.
+    format = CharField(max_length=8, null=True)
+    link_domains = TextField(default="[]")
     status = CharField(max_length=16, default=AppBuildStatus.QUEUED, index=True)
     error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
@@ -48,9 +52,13 @@ class AppBuild(LeasedJob):
 
     @property
     def artifact_kind(self):
-        return "apk" if self.platform == "android" else "xcode-project"
+        """The kind of the artifact `downloadUrl` gives."""
+        if self.platform == "ios":
+            return "xcode-project"
+        return self.format or "apk"
 
-    def to_json(self, download_url=None):
+    def to_json(self, download_url=None, artifacts=()):
+        """`artifacts`: (AppArtifact, its download link) for each, the download first."""
         data = {
             "id": self.uid,
             "status": self.status,
@@ -65,18 +73,33 @@ class AppBuild(LeasedJob):
         }
         if self.status in AppBuildStatus.FINISHED:
             data["completedAt"] = iso(self.completed_at)
+        if self.platform == "android":
+            data["format"] = self.artifact_kind
+            data["linkDomains"] = json.loads(self.link_domains)
         if self.status == AppBuildStatus.SUCCESS and download_url:
             data["downloadUrl"] = download_url
+            data["artifacts"] = [artifact.to_json(url) for artifact, url in artifacts]
         if self.status in AppBuildStatus.UNMADE:
             data["error"] = self.error
         return data
 
 
 class AppArtifact(BaseModel):
-    """What a successful app build made, kept in the database so any web process can serve it."""
+    """What a successful app build made, kept in the database so any web process can serve it:
+    one of each kind (an Android build makes an "aab" and an "apk")."""
 
-    build = ForeignKeyField(AppBuild, backref="artifacts", on_delete="CASCADE", unique=True)
+    build = ForeignKeyField(AppBuild, backref="artifacts", on_delete="CASCADE", index=False)
+    # Null on what builds made before there were two: their build's artifact_kind.
+    kind = CharField(max_length=16, null=True)
     file_name = CharField(max_length=255)
     content_type = CharField(max_length=100)
     sha256 = CharField(max_length=64)
+    size = IntegerField(null=True)
     data = BlobField()
+
+    class Meta:
+        indexes = ((("build", "kind"), True),)
+
+    def to_json(self, download_url):
+        return {"kind": self.kind or self.build.artifact_kind, "fileName": self.file_name,
+                "size": self.size, "sha256": self.sha256, "downloadUrl": download_url}

@@ -151,6 +151,21 @@ def create_missing_indexes(database):
             model._schema.create_indexes(safe=True)
 
 
+# Unique indexes a model no longer has, by table: they would refuse rows the model now allows.
+RETIRED_INDEXES = {
+    # One artifact per app build, until an Android build made an App Bundle and an APK.
+    "appartifact": ("appartifact_build_id",),
+}
+
+
+def drop_retired_indexes(database):
+    for table, names in RETIRED_INDEXES.items():
+        present = {index.name for index in database.get_indexes(table)}
+        for name in names:
+            if name in present:
+                database.execute_sql(f'DROP INDEX "{name}"')
+
+
 # PostgreSQL advisory lock keys, one for each thing that must happen one process at a time.
 ADVISORY_LOCKS = {"schema": 0x570CE201, "accounts": 0x570CE202}
 
@@ -180,6 +195,7 @@ def create_schema():
         existing = set(db.get_tables())
         db.create_tables([model for model in MODELS if model._meta.table_name not in existing])
         add_missing_columns(db.obj)
+        drop_retired_indexes(db.obj)
         create_missing_indexes(db.obj)
         # Accounts made before there were admins: the oldest becomes one, as the first account would.
         if not User.select().where(User.admin).exists():

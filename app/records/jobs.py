@@ -67,7 +67,7 @@ APP_BUILD = JobKind(
     name="app build", model=AppBuild, statuses=AppBuildStatus, running=AppBuildStatus.BUILDING,
     canceled=AppBuildStatus.CANCELED,
     event="appBuildStatusUpdate", recipients=lambda build: [build.owner_id],
-    payload=lambda build: build.to_json(links.url_for_build(current_app, build)),
+    payload=lambda build: links.shown(current_app, build),
     # A app build is short and bounded (its fetches and its builder container time out), so its
     # lease covers the whole of it and is never renewed.
     lease_seconds=lambda config: config["STOKER_APP_BUILD_TIMEOUT"] + config["STOKER_LEASE_SECONDS"],

@@ -8,7 +8,7 @@ import time
 
 from itsdangerous import Signer
 
-from .models import AppBuildStatus
+from .models import AppArtifact, AppBuildStatus
 
 
 def _signer(app):
@@ -19,18 +19,37 @@ def _signed_part(uid, expires):
     return f"{uid}:{expires}".encode()
 
 
-def url_for_build(app, build, now=None):
-    """The build's download link, valid for STOKER_DOWNLOAD_URL_SECONDS; None unless it succeeded."""
+def _download_path(uid, kind):
+    return uid if kind is None else f"{uid}/{kind}"
+
+
+def url_for_build(app, build, kind=None, now=None):
+    """The link to the build's download, or to its artifact of `kind`, valid for
+    STOKER_DOWNLOAD_URL_SECONDS; None unless it succeeded."""
     if build.status != AppBuildStatus.SUCCESS:
         return None
+    path = _download_path(build.uid, kind)
     expires = int((now or time.time()) + app.config["STOKER_DOWNLOAD_URL_SECONDS"])
-    signature = _signer(app).get_signature(_signed_part(build.uid, expires)).decode()
-    return f"{app.config['STOKER_PUBLIC_URL']}/api/v1/downloads/{build.uid}?expires={expires}&signature={signature}"
+    signature = _signer(app).get_signature(_signed_part(path, expires)).decode()
+    return f"{app.config['STOKER_PUBLIC_URL']}/api/v1/downloads/{path}?expires={expires}&signature={signature}"
 
 
-def signed(app, uid, expires, signature):
-    """Whether `signature` is this server's over the build `uid` and `expires` (a string)."""
-    return _signer(app).verify_signature(_signed_part(uid, expires), signature.encode())
+def signed(app, uid, expires, signature, kind=None):
+    """Whether `signature` is this server's over the build `uid` (its artifact of `kind`) and `expires`."""
+    return _signer(app).verify_signature(_signed_part(_download_path(uid, kind), expires), signature.encode())
+
+
+def shown(app, build):
+    """The app build as the API shows it: its download link, and each artifact with its own."""
+    made = []
+    if build.status == AppBuildStatus.SUCCESS:
+        made = list(AppArtifact.select(AppArtifact.id, AppArtifact.build, AppArtifact.kind, AppArtifact.file_name,
+                                       AppArtifact.sha256, AppArtifact.size)
+                    .where(AppArtifact.build == build.id).order_by(AppArtifact.id))
+    for artifact in made:
+        artifact.build = build
+    artifacts = [(artifact, url_for_build(app, build, artifact.kind)) for artifact in made]
+    return build.to_json(url_for_build(app, build), artifacts)
 
 
 def _artifact_signer(app):

@@ -3,8 +3,8 @@ import base64
 
 from pipeline.mobile.android.signing import new_signing_key
 
-from ..records.models import AppBundle
-from ..records.vault import seal, unseal
+from .models import AppBundle
+from .vault import seal, unseal
 
 
 def signing_key(bundle_row_id, server_secret):

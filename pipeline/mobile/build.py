@@ -1,16 +1,19 @@
-"""One app build, from plain values to the bytes of an APK or an Xcode project archive.
+"""One app build, from plain values to the bytes of an App Bundle and an APK, or an Xcode project archive.
 
 The web app is read first (pipeline.mobile.webapp); an Android app is then
 packaged and signed in the builder image with no network, as a user with no
 rights over anything but its own folder.
 """
 import logging
+import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import workspaces
 from ..backend import BuildError, BuildSpec, ImageMissing, Sandbox, StepSpec, TimedOut
+from . import icons
+from .android.signing import keystore
 from .android.sources import AndroidSources
 from .ios.project import XcodeProject
 from .webapp import WebAppError, read_web_app
@@ -37,16 +40,23 @@ class AppBuildJob:
     version: str
     url: str
     permissions: tuple = ()
-    # Android only: the bundle's own signing key (PKCS#8) and certificate, both DER.
+    # Android only: which of the two artifacts is the build's download ("aab" or "apk"), the hosts
+    # whose links open in the app, and the bundle's own signing key (PKCS#8) and certificate, both DER.
+    format: str = "aab"
+    link_domains: tuple = ()
     signing_key: bytes | None = field(default=None, repr=False)
     certificate: bytes | None = None
 
 
 @dataclass(frozen=True)
 class Artifact:
+    kind: str
     file_name: str
     content_type: str
     data: bytes = field(repr=False)
+
+
+AAB_TYPE, APK_TYPE = "application/octet-stream", "application/vnd.android.package-archive"
 
 
 class AppBuilder:
@@ -60,8 +70,8 @@ class AppBuilder:
         self.labels = dict(labels or {})
 
     def build(self, job, halt=None):
-        """Return the job's Artifact, or raise AppBuildFailed; once `halt` is set, nothing more is
-        started (see kill_containers for what already runs)."""
+        """Return the job's Artifacts, the download first, or raise AppBuildFailed; once `halt` is
+        set, nothing more is started (see kill_containers for what already runs)."""
         try:
             web = read_web_app(job.url, self.allow_private_urls)
         except WebAppError as exc:
@@ -70,12 +80,19 @@ class AppBuilder:
             raise AppBuildFailed("stopped before packaging")
         if job.platform == "ios":
             app = XcodeProject(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
-                         permissions=job.permissions)
-            return Artifact(f"{job.bundle_id}-{job.version}-xcode.zip", "application/zip", app.archive())
+                               permissions=job.permissions,
+                               icon_png=icons.app_store_icon(web.icon_png, web.maskable_png, web.background_color))
+            return [Artifact("xcode-project", f"{job.bundle_id}-{job.version}-xcode.zip", "application/zip",
+                             app.archive())]
         app = AndroidSources(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
-                         permissions=job.permissions, theme_color=web.theme_color, icon_png=web.icon_png)
-        return Artifact(f"{job.bundle_id}-{job.version}.apk", "application/vnd.android.package-archive",
-                        self._package(job, app))
+                             permissions=job.permissions, theme_color=web.theme_color,
+                             background_color=web.background_color, link_domains=job.link_domains,
+                             icons=icons.android_icons(web.icon_png, web.maskable_png, web.monochrome_png,
+                                                       web.background_color or icons.WHITE))
+        aab, apk = self._package(job, app)
+        made = [Artifact("aab", f"{job.bundle_id}-{job.version}.aab", AAB_TYPE, aab),
+                Artifact("apk", f"{job.bundle_id}-{job.version}.apk", APK_TYPE, apk)]
+        return sorted(made, key=lambda artifact: artifact.kind != job.format)
 
     def kill_containers(self, uid=None):
         """Kill the containers of app build `uid` (None: of every app build this builder runs)."""
@@ -86,17 +103,22 @@ class AppBuilder:
             app.write(folder)
             signing = folder / "signing"
             signing.mkdir()
+            # jarsigner reads a keystore; its password lives only as long as this folder.
+            password = secrets.token_urlsafe(24)
             (signing / "key.pk8").write_bytes(job.signing_key)
             (signing / "cert.der").write_bytes(job.certificate)
+            (signing / "upload.p12").write_bytes(keystore(job.signing_key, job.certificate, password.encode()))
+            (signing / "storepass").write_text(password)
             for path in (folder, *folder.rglob("*")):
                 shutil.chown(path, NOBODY, NOBODY)
-            (signing / "key.pk8").chmod(0o400)
+            for secret in ("key.pk8", "upload.p12", "storepass"):
+                (signing / secret).chmod(0o400)
             exit_code, output = self._run_builder(folder, {**self.labels, "stoker.app-build": job.uid})
-            apk = folder / "app.apk"
-            if exit_code != 0 or not apk.is_file():
+            made = folder / "app.aab", folder / "app.apk"
+            if exit_code != 0 or not all(path.is_file() for path in made):
                 tail = "\n".join(output.decode(errors="replace").strip().splitlines()[-OUTPUT_LINES:])
-                raise AppBuildFailed(f"packaging the APK failed (exit code {exit_code}):\n{tail}")
-            return apk.read_bytes()
+                raise AppBuildFailed(f"packaging the app failed (exit code {exit_code}):\n{tail}")
+            return tuple(path.read_bytes() for path in made)
 
     def _run_builder(self, folder, labels):
         spec = BuildSpec(name="app-build", workspace=folder, workdir="/work", sandbox=TOOL_SANDBOX, labels=labels,
@@ -105,7 +127,7 @@ class AppBuilder:
         try:
             build = self.backend.setup_build(spec)
             try:
-                ended = self.backend.run_step(build, StepSpec(image=self.image, command=("/opt/stoker/build-apk",)),
+                ended = self.backend.run_step(build, StepSpec(image=self.image, command=("/opt/stoker/build-app",)),
                                               output.extend, timeout=self.timeout)
             finally:
                 self.backend.destroy_build(build)
@@ -115,6 +137,6 @@ class AppBuilder:
                 f"the Android builder image {self.image} is not on this worker's Docker engine; "
                 "make it with 'stoker make-android-image'") from None
         except TimedOut:
-            raise AppBuildFailed(f"packaging the APK took longer than {self.timeout:g} s") from None
+            raise AppBuildFailed(f"packaging the app took longer than {self.timeout:g} s") from None
         except BuildError as exc:
             raise AppBuildFailed(f"the builder container could not run: {exc}") from None

@@ -24,6 +24,7 @@ PAGE_BYTES = 2 * 1024 * 1024
 MANIFEST_BYTES = 256 * 1024
 ICON_BYTES = 1024 * 1024
 MAX_ICON_SIDE = 1024
+MAX_ICONS, MAX_ICON_TRIES = 100, 4
 TIMEOUT = urllib3.Timeout(connect=5, read=10)
 USER_AGENT = "Stoker app builder"
 THEME_COLOR = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
@@ -69,7 +70,11 @@ class WebApp:
 
     final_url: str
     theme_color: str | None = None
+    background_color: str | None = None
+    # The manifest's icons by purpose: the largest sound PNG of each (see is_sound_png).
     icon_png: bytes | None = field(default=None, repr=False)
+    maskable_png: bytes | None = field(default=None, repr=False)
+    monochrome_png: bytes | None = field(default=None, repr=False)
 
 
 class Fetcher:
@@ -175,10 +180,14 @@ def read_web_app(url, allow_private):
         head.feed(body.decode("utf-8", errors="replace"))
     manifest_url = urljoin(final_url, head.manifest or "")
     manifest = _manifest(fetcher, manifest_url) if head.manifest else {}
+    icons = manifest.get("icons")
     return WebApp(
         final_url=final_url,
         theme_color=_color(manifest.get("theme_color")) or _color(head.theme_color),
-        icon_png=_icon(fetcher, manifest_url, manifest.get("icons")),
+        background_color=_color(manifest.get("background_color")),
+        icon_png=_icon(fetcher, manifest_url, icons, "any"),
+        maskable_png=_icon(fetcher, manifest_url, icons, "maskable"),
+        monochrome_png=_icon(fetcher, manifest_url, icons, "monochrome"),
     )
 
 
@@ -202,13 +211,17 @@ def _color(value):
     return f"#{digits.lower()}"
 
 
-def _icon(fetcher, manifest_url, icons):
-    """The largest PNG icon of the manifest up to MAX_ICON_SIDE that really is a PNG, or None."""
+def _icon(fetcher, manifest_url, icons, purpose):
+    """The largest PNG icon of the manifest for `purpose` (any, maskable or monochrome; an icon
+    that names none is for any) up to MAX_ICON_SIDE that really is a PNG, or None."""
     if not isinstance(icons, list):
         return None
     candidates = []
-    for icon in icons:
+    for icon in icons[:MAX_ICONS]:
         if not isinstance(icon, dict) or not isinstance(icon.get("src"), str):
+            continue
+        purposes = str(icon.get("purpose") or "any").lower().split()
+        if purpose not in purposes:
             continue
         if icon.get("type", "image/png") != "image/png" and not icon["src"].lower().endswith(".png"):
             continue
@@ -216,7 +229,8 @@ def _icon(fetcher, manifest_url, icons):
                  if re.fullmatch(r"\d{1,4}x\d{1,4}", size)]
         side = max((s for s in sides if s <= MAX_ICON_SIDE), default=0)
         candidates.append((side, icon["src"]))
-    for _, src in sorted(candidates, reverse=True):
+    # Fetched one after another until one is sound, a few at most: each is a request to a stranger's host.
+    for _, src in sorted(candidates, reverse=True)[:MAX_ICON_TRIES]:
         try:
             url = check_app_url(urljoin(manifest_url, src), fetcher.allow_private)
             _, _, body = fetcher.get(url, ICON_BYTES, accept="image/png")

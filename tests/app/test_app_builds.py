@@ -1,25 +1,32 @@
 """API v1 app builds, end to end: a page served on 127.0.0.1 becomes a signed APK (or an Xcode
 project) built by a live server's worker in the real builder image, downloaded through its
 signed link and read back with androguard and apksigner."""
+import base64
 import io
+import json
 import plistlib
 import queue
 import struct
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 import requests
 import socketio
 from androguard.core.apk import APK
+from androguard.core.axml import AXMLPrinter as AXML
 from androguard.core.dex import DEX
 from loguru import logger
 from pbxproj import XcodeProject
+from PIL import Image
 
 from app.records.models import AppBuildStatus
+from pipeline.mobile.android.signing import keystore, new_signing_key
 from pipeline.mobile.android.sources import SHELL_ACTIVITY, START_URL_KEY
 from pipeline.mobile.webapp import is_sound_png
 from tests.support import HOSTILE_NAME, api, free_port, login, serve_web_app, start_server, stop_server
+from tests.support.android import string_values
 
 # androguard logs every step of its parse at DEBUG through loguru.
 logger.remove()
@@ -116,40 +123,108 @@ def apksigner_verify(docker_client, image, apk_bytes, tmp_path):
     return output.decode()
 
 
-def test_a_web_page_becomes_a_signed_apk_downloaded_by_its_link(app_server, web_app, app_events,
-                                                                docker_client, android_image, tmp_path):
+def api_36_permissions():
+    """The permissions Android 16 defines, as androguard records them from AOSP."""
+    import androguard
+    path = Path(androguard.__file__).parent / "core/api_specific_resources/aosp_permissions/permissions_36.json"
+    return json.loads(path.read_text())["permissions"]
+
+
+def jarsigner_verify(docker_client, image, bundle_bytes, tmp_path):
+    """`jarsigner -verify` of an App Bundle in the builder image; returns its output."""
+    folder = tmp_path / f"jar-{time.monotonic_ns()}"
+    folder.mkdir()
+    (folder / "app.aab").write_bytes(bundle_bytes)
+    output = docker_client.containers.run(
+        image, ["jarsigner", "-J-Duser.home=/tmp", "-verify", "-verbose", "-certs", "/work/app.aab"],
+        volumes={str(folder): {"bind": "/work", "mode": "ro"}}, network_mode="none", remove=True)
+    return output.decode()
+
+
+def test_a_web_page_becomes_a_store_ready_bundle_and_an_apk(app_server, web_app, app_events, docker_client,
+                                                            android_image, bundletool, framework_api, tmp_path):
     token = login(app_server, "alice")
     events = app_events(app_server, token)
-    statuses, build, apk_bytes = built(app_server, token, events, url=web_app.url + "/?from=app&x=1",
+    statuses, build, aab_bytes = built(app_server, token, events, url=web_app.url + "/?from=app&x=1",
                                        name=HOSTILE_NAME, bundleId="com.example.my_app", version="1.2.3",
-                                       permissions=["gps", "camera", "notifications"])
+                                       permissions=["gps", "camera"], linkDomains=["app.example.com"])
     assert statuses == ["queued", "building", "success"]
-    assert build["artifact"] == "apk" and build["permissions"] == ["camera", "gps", "notifications"]
+    assert build["artifact"] == "aab" and build["format"] == "aab" and build["permissions"] == ["camera", "gps"]
     assert build["completedAt"] >= build["createdAt"] and "error" not in build
+    kinds = [artifact["kind"] for artifact in build["artifacts"]]
+    assert kinds == ["aab", "apk"] and build["artifacts"][0]["fileName"] == "com.example.my_app-1.2.3.aab"
+    apk_bytes = requests.get(build["artifacts"][1]["downloadUrl"], timeout=10).content
+    assert requests.get(build["artifacts"][0]["downloadUrl"], timeout=10).content == aab_bytes
+    assert [artifact["size"] for artifact in build["artifacts"]] == [len(aab_bytes), len(apk_bytes)]
+
+    # The bundle: what Google Play runs on an upload, offline.
+    bundle = tmp_path / "app.aab"
+    bundle.write_bytes(aab_bytes)
+    bundletool("validate", f"--bundle={bundle}")
+    bundletool("build-apks", f"--bundle={bundle}", f"--output={tmp_path / 'app.apks'}", "--mode=universal")
+    from_bundle = zipfile.ZipFile(tmp_path / "app.apks").read("universal.apk")
+    assert APK(from_bundle, raw=True).get_target_sdk_version() == "36"
+    signed = jarsigner_verify(docker_client, android_image, aab_bytes, tmp_path)
+    assert "jar verified." in signed and "CN=com.example.my_app" in signed
 
     apk = APK(apk_bytes, raw=True)
     assert apk.get_package() == "com.example.my_app"
     assert apk.get_androidversion_name() == "1.2.3"
     assert apk.get_androidversion_code() == "10020039"
-    assert apk.get_app_name() == HOSTILE_NAME
+    assert string_values(apk_bytes) == [HOSTILE_NAME]
+    assert (apk.get_min_sdk_version(), apk.get_target_sdk_version()) == ("23", "36")
     assert set(apk.get_permissions()) == {
         "android.permission.INTERNET", "android.permission.CAMERA", "android.permission.ACCESS_FINE_LOCATION",
-        "android.permission.ACCESS_COARSE_LOCATION", "android.permission.POST_NOTIFICATIONS"}
+        "android.permission.ACCESS_COARSE_LOCATION"}
+    # Every permission asked for is one Android 16 (API 36) still has, and none is asked for that is not used.
+    android_16 = api_36_permissions()
+    assert all(name in android_16 for name in apk.get_permissions())
     assert apk.get_main_activity() == SHELL_ACTIVITY
+    filters = apk.get_intent_filters("activity", SHELL_ACTIVITY)
+    assert "android.intent.action.VIEW" in filters["action"] and {"host": "app.example.com"} in filters["data"]
     manifest = apk.get_android_manifest_xml()
-    meta = {m.get("{http://schemas.android.com/apk/res/android}name"):
-            m.get("{http://schemas.android.com/apk/res/android}value") for m in manifest.iter("meta-data")}
+    android = "{http://schemas.android.com/apk/res/android}"
+    assert [f.get(f"{android}autoVerify") for f in manifest.iter("intent-filter")] == [None, "true"]
+    meta = {m.get(f"{android}name"): m.get(f"{android}value") for m in manifest.iter("meta-data")}
     assert meta[START_URL_KEY] == web_app.url + "/?from=app&x=1"
     classes = {c.get_name() for c in DEX(apk.get_dex()).get_classes()}
     assert "L" + SHELL_ACTIVITY.replace(".", "/") + ";" in classes
-    # The manifest's 192 px icon (aapt recompresses it), not its broken 512 px one, is the app's icon.
-    icon = apk.get_file("res/mipmap/icon.png")
-    assert is_sound_png(icon) and struct.unpack(">II", icon[16:24]) == (192, 192)
-    assert apk.is_signed_v1() and apk.is_signed_v2()
+
+    # The adaptive icon: the maskable icon in front of the background colour, the monochrome one themed.
+    icon = AXML(apk.get_file("res/mipmap-anydpi-v26/ic_launcher.xml")).get_xml_obj()
+    assert icon.tag == "adaptive-icon" and [e.tag for e in icon] == ["background", "foreground", "monochrome"]
+    resources = apk.get_android_resources()
+    background = resources.get_res_id_by_key("com.example.my_app", "color", "icon_background")
+    assert [value for _, value in resources.get_resolved_res_configs(background)] == ["#FFFAFAFA"]
+    for density, side in (("mdpi", 108), ("xxxhdpi", 432)):
+        foreground = apk.get_file(f"res/mipmap-{density}-v4/ic_foreground.png")
+        assert is_sound_png(foreground, max_side=432) and struct.unpack(">II", foreground[16:24]) == (side, side)
+        assert Image.open(io.BytesIO(foreground)).convert("RGB").getpixel((side // 2, side // 2)) == (0xCC, 0x33, 0)
+    legacy = apk.get_file("res/mipmap-xxxhdpi-v4/ic_launcher.png")
+    assert struct.unpack(">II", legacy[16:24]) == (192, 192)
+    assert apk.is_signed_v2() and apk.is_signed_v3()
 
     verified = apksigner_verify(docker_client, android_image, apk_bytes, tmp_path)
     assert "Verified using v2 scheme (APK Signature Scheme v2): true" in verified
+    assert "Verified using v3 scheme (APK Signature Scheme v3): true" in verified
     assert "CN=com.example.my_app" in verified
+    missing = framework_api.missing_from(DEX(apk.get_dex()))
+    assert missing == [], missing
+
+
+def test_an_imported_keystore_signs_the_next_build(app_server, web_app, app_events):
+    token = login(app_server, "alice", fresh=True)
+    events = app_events(app_server, token)
+    key, certificate = new_signing_key("com.example.onplay")
+    imported = api(app_server, "PUT", "/api/v1/bundles/com.example.onplay/signing", token, json={
+        "password": "kept on play", "keystore": base64.b64encode(keystore(key, certificate, b"kept on play")).decode()})
+    assert imported.status_code == 200, imported.text
+    statuses, build, aab_bytes = built(app_server, token, events, url=web_app.url, bundleId="com.example.onplay",
+                                       format="apk", version="3.0.0")
+    assert statuses[-1] == "success" and build["artifacts"][0]["kind"] == "apk"
+    apk = APK(requests.get(build["downloadUrl"], timeout=10).content, raw=True)
+    assert apk.get_certificates_der_v2() == [certificate] or apk.get_certificates_der_v3() == [certificate]
+    assert imported.json()["sha256"].replace(":", "").lower() == apk.get_certificates()[0].sha256.hex()
 
 
 def test_two_versions_of_a_bundle_share_a_certificate_and_other_bundles_do_not(
@@ -160,7 +235,7 @@ def test_two_versions_of_a_bundle_share_a_certificate_and_other_bundles_do_not(
     for bundle_id, version in (("com.example.first", "1.0.0"), ("com.example.first", "1.1.0"),
                                ("com.example.second", "1.0.0")):
         statuses, build, apk_bytes = built(app_server, token, events, url=web_app.url, bundleId=bundle_id,
-                                           version=version)
+                                           version=version, format="apk")
         assert statuses[-1] == "success", build
         apks[bundle_id, version] = APK(apk_bytes, raw=True)
     certificate = {key: apk.get_certificates()[0].sha256 for key, apk in apks.items()}
@@ -194,8 +269,30 @@ def test_an_ios_build_is_an_xcode_project_archive(app_server, web_app, app_event
     for configuration in project.objects.get_configurations_on_targets("WebApp"):
         settings = configuration.buildSettings
         assert settings["PRODUCT_BUNDLE_IDENTIFIER"] == "com.example.demo"
-        assert settings["MARKETING_VERSION"] == "2.0.0-beta.1"
+        assert settings["MARKETING_VERSION"] == "2.0.0" and settings["CURRENT_PROJECT_VERSION"] == "2.0.201"
         assert settings["INFOPLIST_FILE"] == "WebApp/Info.plist"
+        assert settings["ASSETCATALOG_COMPILER_APPICON_NAME"] == "AppIcon"
+    # Every file the project lists is in the archive, the asset catalog among the target's resources.
+    listed = {ref.path for ref in project.objects.get_objects_in_section("PBXFileReference")
+              if ref.sourceTree == "<group>"}
+    assert listed == {"WebApp.swift", "Info.plist", "Assets.xcassets"}
+    assert all(any(name.startswith(f"WebApp/WebApp/{path}") for name in files.namelist()) for path in listed)
+    resources = [project.get_file_by_id(build_file.fileRef).path for phase in
+                 project.objects.get_objects_in_section("PBXResourcesBuildPhase")
+                 for build_file in map(project.get_object, phase.files)]
+    assert resources == ["Assets.xcassets"]
+    # The App Store icon: 1024 px, no alpha channel, the maskable icon's colour edge to edge.
+    icon_set = json.loads(files.read("WebApp/WebApp/Assets.xcassets/AppIcon.appiconset/Contents.json"))
+    assert icon_set["images"] == [{"filename": "AppIcon-1024.png", "idiom": "universal", "platform": "ios",
+                                   "size": "1024x1024"}]
+    icon = Image.open(io.BytesIO(files.read("WebApp/WebApp/Assets.xcassets/AppIcon.appiconset/AppIcon-1024.png")))
+    assert icon.size == (1024, 1024) and icon.mode == "RGB"
+    assert icon.getpixel((0, 0)) == icon.getpixel((512, 512)) == (0xCC, 0x33, 0)
+    swift = files.read("WebApp/WebApp/WebApp.swift").decode()
+    for handled in ("runJavaScriptAlertPanelWithMessage", "runJavaScriptConfirmPanelWithMessage",
+                    "runJavaScriptTextInputPanelWithPrompt", "createWebViewWith", "didBecome download",
+                    "didFailProvisionalNavigation", "UIApplication.shared.open"):
+        assert handled in swift
     assert "WKWebView" in files.read("WebApp/WebApp/WebApp.swift").decode()
 
 
@@ -234,9 +331,9 @@ def slow_builder_image(docker_client, android_image, tmp_path):
     """The builder image with a packaging step that takes two minutes: an app build to cancel."""
     context = tmp_path / "slow-builder"
     context.mkdir()
-    (context / "build-apk").write_text("#!/bin/sh\nexec sleep 120\n")
-    (context / "build-apk").chmod(0o755)
-    (context / "Dockerfile").write_text(f"FROM {android_image}\nCOPY build-apk /opt/stoker/build-apk\n")
+    (context / "build-app").write_text("#!/bin/sh\nexec sleep 120\n")
+    (context / "build-app").chmod(0o755)
+    (context / "Dockerfile").write_text(f"FROM {android_image}\nCOPY build-app /opt/stoker/build-app\n")
     image, _ = docker_client.images.build(path=str(context), tag="stoker-test-slow-builder:latest",
                                           network_mode="none", rm=True)
     return image.tags[0]

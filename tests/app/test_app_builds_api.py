@@ -53,6 +53,16 @@ def post(client, headers, **fields):
     ({"platform": "ios", "version": "1.0.0-beta.100"}, "version"),
     ({"platform": "windows"}, "platform"),
     ({"platform": None}, "platform"),
+    ({"format": "zip"}, "format"),
+    ({"format": ["aab"]}, "format"),
+    ({"platform": "ios", "format": "aab"}, "format"),
+    ({"linkDomains": "example.com"}, "linkDomains"),
+    ({"linkDomains": ["https://example.com"]}, "linkDomains"),
+    ({"linkDomains": ["example.com:443"]}, "linkDomains"),
+    ({"linkDomains": ["127.0.0.1"]}, "linkDomains"),
+    ({"linkDomains": ["Example.com"]}, "linkDomains"),
+    ({"linkDomains": ["a.example.com"] * 21}, "linkDomains"),
+    ({"platform": "ios", "linkDomains": ["example.com"]}, "linkDomains"),
 ])
 def test_a_bad_field_is_a_400_naming_it_and_nothing_is_written(client, accounts, fields, field):
     response = post(client, accounts.headers(), **fields)
@@ -62,12 +72,27 @@ def test_a_bad_field_is_a_400_naming_it_and_nothing_is_written(client, accounts,
 
 
 def test_an_unknown_permission_is_a_400_listing_the_accepted_ones(client, accounts):
-    response = post(client, accounts.headers(), permissions=["camera", "telepathy"])
+    for platform, accepted in (("android", "camera, gps, microphone, vibrate"), ("ios", "camera, gps, microphone")):
+        response = post(client, accounts.headers(), platform=platform, permissions=["camera", "telepathy"])
+        assert response.status_code == 400
+        message = response.get_json()["message"]
+        assert "telepathy" in message and message.endswith(f"accepted on {platform}: {accepted}")
+
+
+@pytest.mark.parametrize("platform, permission, why", [
+    ("android", "notifications", "no Notification or Push API"),
+    ("ios", "notifications", "no Notification or Push API"),
+    ("android", "storage", "need no storage permission"),
+    ("android", "contacts", "no contacts API"),
+    ("android", "bluetooth", "no Web Bluetooth"),
+    ("ios", "vibrate", "no Vibration API"),
+])
+def test_a_permission_that_would_do_nothing_is_refused_saying_why(client, accounts, platform, permission, why):
+    response = post(client, accounts.headers(), platform=platform, permissions=["camera", permission])
     assert response.status_code == 400
     message = response.get_json()["message"]
-    assert "telepathy" in message
-    for accepted in ("camera", "gps", "microphone", "notifications", "storage", "contacts", "bluetooth", "vibrate"):
-        assert accepted in message
+    assert message.startswith(f"permissions: '{permission}' is not taken on {platform}") and why in message
+    assert AppBuild.select().count() == 0
 
 
 def test_a_queued_build_is_answered_in_full(client, accounts):
@@ -76,9 +101,10 @@ def test_a_queued_build_is_answered_in_full(client, accounts):
     assert response.status_code == 201
     build = response.get_json()
     assert build == {
-        "id": build["id"], "status": "queued", "platform": "android", "artifact": "apk",
+        "id": build["id"], "status": "queued", "platform": "android", "artifact": "aab", "format": "aab",
         "name": "Tom's \"Café\" & <Co> 🔥", "bundleId": "com.example.demo", "version": "1.0.0-rc.1+build.7",
-        "url": "https://example.com/app", "permissions": ["camera", "gps"], "createdAt": build["createdAt"],
+        "url": "https://example.com/app", "permissions": ["camera", "gps"], "linkDomains": [],
+        "createdAt": build["createdAt"],
     }
     assert len(build["id"]) == 36 and not build["id"].isdecimal()
     assert client.get(f"/api/v1/builds/{build['id']}", headers=accounts.headers()).get_json() == build
@@ -143,15 +169,41 @@ def test_the_list_pages_newest_first(client, accounts):
         assert response.get_json()["message"].startswith(query.partition("=")[0])
 
 
+def test_a_format_and_link_domains_are_kept(client, accounts):
+    build = post(client, accounts.headers(), format="apk", linkDomains=["shop.example.com", "*.example.org"]).get_json()
+    assert (build["format"], build["artifact"]) == ("apk", "apk")
+    assert build["linkDomains"] == ["*.example.org", "shop.example.com"]
+    ios = post(client, accounts.headers(), platform="ios", bundleId="com.example.other").get_json()
+    assert ios["artifact"] == "xcode-project" and "format" not in ios and "linkDomains" not in ios
+
+
 @pytest.fixture
 def finished_build(client, accounts):
-    """Alice's build, marked a success with an artifact as a worker would leave it."""
-    uid = post(client, accounts.headers()).get_json()["id"]
+    """Alice's build, marked a success with an App Bundle and an APK as a worker would leave them."""
+    uid = post(client, accounts.headers(), format="apk").get_json()["id"]
     build = AppBuild.get(AppBuild.uid == uid)
-    AppArtifact.create(build=build, file_name="com.example.demo-1.0.0.apk",
+    AppArtifact.create(build=build, kind="apk", file_name="com.example.demo-1.0.0.apk", size=9,
                        content_type="application/vnd.android.package-archive", sha256="0" * 64, data=b"PK\x03\x04apk")
+    AppArtifact.create(build=build, kind="aab", file_name="com.example.demo-1.0.0.aab", size=9,
+                       content_type="application/octet-stream", sha256="1" * 64, data=b"PK\x03\x04aab")
     AppBuild.update(status=AppBuildStatus.SUCCESS, completed_at=utcnow()).where(AppBuild.id == build.id).execute()
     return AppBuild.get_by_id(build.id)
+
+
+def test_each_artifact_has_its_own_link_and_the_download_is_the_format_asked_for(app, client, accounts,
+                                                                                 finished_build):
+    shown = client.get(f"/api/v1/builds/{finished_build.uid}", headers=accounts.headers()).get_json()
+    assert [(a["kind"], a["fileName"], a["size"]) for a in shown["artifacts"]] == [
+        ("apk", "com.example.demo-1.0.0.apk", 9), ("aab", "com.example.demo-1.0.0.aab", 9)]
+    base = app.config["STOKER_PUBLIC_URL"]
+    bodies = {a["kind"]: client.get(a["downloadUrl"].removeprefix(base)) for a in shown["artifacts"]}
+    assert bodies["aab"].data == b"PK\x03\x04aab" and bodies["apk"].data == b"PK\x03\x04apk"
+    assert 'filename="com.example.demo-1.0.0.aab"' in bodies["aab"].headers["Content-Disposition"]
+    assert client.get(shown["downloadUrl"].removeprefix(base)).data == b"PK\x03\x04apk"
+    # One artifact's signature does not open the other.
+    aab_link = shown["artifacts"][1]["downloadUrl"].removeprefix(base)
+    response = client.get(aab_link.replace("/aab?", "/apk?"))
+    assert response.status_code == 403
 
 
 def test_the_download_link_needs_no_token_but_a_good_unexpired_signature(app, client, accounts, finished_build):

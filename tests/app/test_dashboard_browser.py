@@ -338,11 +338,17 @@ def test_an_app_build_asked_for_on_the_page_goes_live_to_its_download(open_page,
         card = page.locator(".app-build").first
         expect(card.locator(".app-name")).to_have_text(HOSTILE_NAME)
         expect(card.locator(".status")).to_have_text("success", timeout=60_000)
-        download = card.get_by_role("link", name="Download Android APK")
+        expect(card.get_by_role("link", name="Download Android App Bundle (for Google Play)")).to_be_visible()
+        download = card.get_by_role("link", name="Download Android APK (to install and try)")
         expect(download).to_be_visible()
         assert page.evaluate("window.neverReloaded") is True
         apk = requests.get(download.get_attribute("href"), timeout=10)
         assert APK(apk.content, raw=True).get_package() == "com.example.pageapp"
+        # Only what an iOS WebView can use is offered for iOS.
+        page.get_by_label("Platform").select_option("ios")
+        expect(page.get_by_label("vibrate")).to_be_hidden()
+        expect(page.get_by_label("camera")).to_be_checked()
+        page.get_by_label("Platform").select_option("android")
 
         # The same version again is refused, and the page says why.
         page.get_by_role("button", name="Build the app").click()

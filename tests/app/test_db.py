@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from app.records.models import Build, BuildLog, Member, Project, User, db
+from app.records.models import AppArtifact, AppBuild, AppBundle, Build, BuildLog, Member, Project, User, db
 from tests.support import wait_until
 
 pytestmark = pytest.mark.both_databases
@@ -34,6 +34,27 @@ def test_an_indexed_column_added_since_gets_its_column_first_and_then_its_index(
     create_app(config)  # before, the index was made first, on a column not there yet, and the start failed
     assert "status" in {c.name for c in db.get_columns("build")}
     assert "build_status" in {i.name for i in db.get_indexes("build")}
+
+
+def test_app_builds_from_before_two_artifacts_keep_theirs_and_new_ones_keep_both(config):
+    create_app(config)
+    owner = User.create(username="old", password_hash="x")
+    bundle = AppBundle.create(owner=owner, bundle_id="com.example.old", platform="android")
+    build = AppBuild.create(uid="0" * 36, owner=owner, bundle_record=bundle, platform="android", name="Old",
+                            bundle_id="com.example.old", version="1.0.0", url="https://example.com/")
+    AppArtifact.create(build=build, kind="apk", file_name="old.apk", content_type="x", sha256="0", data=b"apk")
+    # As an older Stoker made the table: one artifact per build, and no kind or size.
+    db.execute_sql("DROP INDEX appartifact_build_id_kind")
+    db.execute_sql("ALTER TABLE appartifact DROP COLUMN kind")
+    db.execute_sql("ALTER TABLE appartifact DROP COLUMN size")
+    db.execute_sql("CREATE UNIQUE INDEX appartifact_build_id ON appartifact (build_id)")
+    db.close()
+
+    create_app(config)
+    old = AppArtifact.get(AppArtifact.build == build)
+    assert (old.kind, old.file_name, bytes(old.data)) == (None, "old.apk", b"apk")
+    AppArtifact.create(build=build, kind="aab", file_name="old.aab", content_type="x", sha256="1", data=b"aab")
+    assert AppArtifact.select().where(AppArtifact.build == build).count() == 2
 
 
 def test_an_older_database_gains_an_admin_its_oldest_account(config):

@@ -1,18 +1,22 @@
 """The app-build pipeline without the server: version codes, labels through the real aapt,
 and reading web apps (pages, redirects, manifests, icons) that try to mislead it."""
+import io
 import json
 
 import pytest
 import semver
 from androguard.core.apk import APK
 from loguru import logger
+from PIL import Image
 
 from pipeline.backend import named
+from pipeline.mobile import icons
 from pipeline.mobile.android.signing import new_signing_key
 from pipeline.mobile.android.sources import version_code
 from pipeline.mobile.build import AppBuilder, AppBuildFailed, AppBuildJob
 from pipeline.mobile.webapp import WebAppError, check_app_url, is_sound_png, read_web_app
 from tests.support import Site, png
+from tests.support.android import string_values
 
 logger.remove()
 
@@ -47,8 +51,11 @@ def test_any_label_comes_through_aapt_exactly(name, site, docker_client, android
     builder = AppBuilder(tmp_path, backend=named("docker"), image=android_image, allow_private_urls=True, timeout=120)
     job = AppBuildJob(uid="label", platform="android", name=name, bundle_id="com.example.labels", version="1.0.0",
                  url=site.url + "/", signing_key=signing[0], certificate=signing[1])
-    artifact = builder.build(job)
-    assert APK(artifact.data, raw=True).get_app_name() == name
+    bundle, apk = builder.build(job)
+    # The label as a device reads it (see string_values).
+    assert string_values(apk.data) == [name]
+    if name.isascii():
+        assert APK(apk.data, raw=True).get_app_name() == name
     # Nothing of the build, its signing key least of all, is left on disk.
     assert list((tmp_path / "app-builds").iterdir()) == []
 
@@ -84,6 +91,38 @@ def test_a_manifest_gives_its_theme_colour_and_its_largest_sound_icon(site):
     found = read_web_app(site.url + "/", allow_private=True)
     assert found.theme_color == "#aabbcc"
     assert found.icon_png == png(256)
+
+
+def test_icons_are_chosen_by_purpose_and_drawn_for_every_density(site):
+    site.page("/", b'<link rel="manifest" href="m.json">')
+    site.page("/m.json", json.dumps({"background_color": "#FFF", "icons": [
+        {"src": "any.png", "sizes": "192x192"},
+        {"src": "both.png", "sizes": "512x512", "purpose": "any maskable"},
+        {"src": "mono.png", "sizes": "96x96", "purpose": "monochrome"}]}).encode(), "application/json")
+    site.page("/any.png", png(192), "image/png")
+    site.page("/both.png", png(512, colour=(200, 10, 10)), "image/png")
+    site.page("/mono.png", png(96, colour=(0, 0, 0)), "image/png")
+    found = read_web_app(site.url + "/", allow_private=True)
+    assert (found.icon_png, found.maskable_png, found.monochrome_png) == (
+        png(512, colour=(200, 10, 10)), png(512, colour=(200, 10, 10)), png(96, colour=(0, 0, 0)))
+    assert found.background_color == "#ffffff"
+
+    drawn = icons.android_icons(found.icon_png, found.maskable_png, found.monochrome_png, found.background_color)
+    sides = {path: Image.open(io.BytesIO(data)).size[0] for path, data in drawn.items()}
+    assert sides["mipmap-mdpi/ic_foreground.png"] == 108 and sides["mipmap-xxxhdpi/ic_foreground.png"] == 432
+    assert sides["mipmap-hdpi/ic_launcher.png"] == 72 and sides["mipmap-xxhdpi/ic_monochrome.png"] == 324
+    # The themed layer is a white silhouette; the maskable icon fills the foreground edge to edge.
+    monochrome = Image.open(io.BytesIO(drawn["mipmap-mdpi/ic_monochrome.png"])).convert("RGBA")
+    assert monochrome.getpixel((54, 54)) == (255, 255, 255, 255) and monochrome.getpixel((0, 0))[3] == 0
+    foreground = Image.open(io.BytesIO(drawn["mipmap-mdpi/ic_foreground.png"])).convert("RGBA")
+    assert foreground.getpixel((0, 0)) == foreground.getpixel((54, 54)) == (200, 10, 10, 255)
+    # An `any` icon alone is inset inside the adaptive icon's safe zone, on a see-through layer.
+    inset = icons.android_icons(png(192))
+    layer = Image.open(io.BytesIO(inset["mipmap-mdpi/ic_foreground.png"])).convert("RGBA")
+    assert layer.getpixel((0, 0))[3] == 0 and layer.getpixel((54, 54)) == (0x33, 0x66, 0x99, 255)
+    assert "mipmap-mdpi/ic_monochrome.png" not in inset and icons.android_icons() == {}
+    # The App Store icon is opaque, whatever the source.
+    assert Image.open(io.BytesIO(icons.app_store_icon())).mode == "RGB"
 
 
 def test_a_page_without_a_manifest_is_enough(site):

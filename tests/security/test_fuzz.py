@@ -82,7 +82,8 @@ JSON_OPERATIONS = [(method, path) for path, item in spec()["paths"].items() for 
 
 def concrete(path):
     return path.format(project_id=1, build_id=1, user_id=1, name="API_KEY", token_id=1, username="bob",
-                       host="registry.example.com", forge="github", agent_id=1, lease="agent:1:0", hook_id=1)
+                       host="registry.example.com", forge="github", agent_id=1, lease="agent:1:0", hook_id=1,
+                       bundle_id="com.example.demo")
 
 
 @pytest.mark.parametrize("method, path", JSON_OPERATIONS)

@@ -19,17 +19,22 @@ def png(side, colour=(0x33, 0x66, 0x99), raw=None):
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-# A web app: a page linking a manifest with a theme colour, a PNG icon, and a broken bigger one.
+# A web app: a page linking a manifest with theme and background colours, a PNG icon and a broken
+# bigger one, a maskable icon and a monochrome one.
 WEB_APP_PAGES = {
     "/": ("text/html", b'<!doctype html><html><head><title>Demo</title>'
                        b'<link rel="manifest" href="/app.webmanifest">'
                        b'<meta name="theme-color" content="#000000"></head><body>Hi</body></html>'),
     "/app.webmanifest": ("application/manifest+json", json.dumps({
-        "name": "Demo", "theme_color": "#336699",
+        "name": "Demo", "theme_color": "#336699", "background_color": "#fafafa",
         "icons": [{"src": "/icon-192.png", "sizes": "192x192", "type": "image/png"},
-                  {"src": "/broken.png", "sizes": "512x512", "type": "image/png"}]}).encode()),
+                  {"src": "/broken.png", "sizes": "512x512", "type": "image/png"},
+                  {"src": "/maskable.png", "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
+                  {"src": "/mono.png", "sizes": "96x96", "type": "image/png", "purpose": "monochrome"}]}).encode()),
     "/icon-192.png": ("image/png", png(192)),
     "/broken.png": ("image/png", png(512)[:200]),
+    "/maskable.png": ("image/png", png(512, colour=(0xCC, 0x33, 0x00))),
+    "/mono.png": ("image/png", png(96, colour=(0, 0, 0))),
 }
 
 

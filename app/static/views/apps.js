@@ -1,9 +1,12 @@
-// App builds: a web app's URL in, a signed APK (or an Xcode project) out, each kept live.
+// App builds: a web app's URL in, a signed App Bundle and APK (or an Xcode project) out, each kept live.
 import { api } from "../api.js";
 import { errorText, h, statusBadge, timeAgo } from "../dom.js";
 import { AppBuildStatus } from "../words.js";
 
-const PERMISSIONS = ["camera", "gps", "microphone", "notifications", "storage", "contacts", "bluetooth", "vibrate"];
+// What each platform's WebView can use (the API refuses the rest, saying why).
+const PERMISSIONS = { android: ["camera", "gps", "microphone", "vibrate"], ios: ["camera", "gps", "microphone"] };
+const KINDS = { aab: "Android App Bundle (for Google Play)", apk: "Android APK (to install and try)",
+                "xcode-project": "Xcode project (.zip)" };
 const DONE = AppBuildStatus.FINISHED;
 
 function field(id, label, input, hint) {
@@ -11,8 +14,15 @@ function field(id, label, input, hint) {
     h("label", { for: id }, label), input, hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null);
 }
 
+function downloads(build) {
+  const artifacts = build.artifacts || (build.downloadUrl ? [{ kind: build.artifact, downloadUrl: build.downloadUrl }] : []);
+  return artifacts.map((artifact, index) => h("a", {
+    class: `button ${index === 0 ? "primary" : ""} download`, href: artifact.downloadUrl, download: "",
+  }, `Download ${KINDS[artifact.kind] || artifact.kind}`));
+}
+
 function appCard(build) {
-  const kind = build.artifact === "apk" ? "Android APK" : "Xcode project (.zip)";
+  const kind = KINDS[build.artifact] || build.artifact;
   return h("li", { class: "card app-build", "data-app-build-id": build.id },
     h("div", { class: "summary" },
       statusBadge(build.status),
@@ -22,8 +32,7 @@ function appCard(build) {
         timeAgo(build.createdAt))),
     h("p", { class: "muted repo" }, build.url),
     build.error ? h("p", { class: "build-error" }, build.error) : null,
-    build.downloadUrl ? h("a", { class: "button primary download", href: build.downloadUrl, download: "" },
-                          `Download ${kind}`) : null);
+    h("div", { class: "actions" }, downloads(build)));
 }
 
 export async function showApps(main, app) {
@@ -33,10 +42,19 @@ export async function showApps(main, app) {
     bundleId: h("input", { id: "bundleId", required: true, placeholder: "com.example.myapp",
                            "aria-describedby": "bundleId-hint" }),
     version: h("input", { id: "version", required: true, value: "1.0.0", "aria-describedby": "version-hint" }),
-    platform: h("select", { id: "platform" }, h("option", { value: "android" }, "Android (signed APK)"),
+    platform: h("select", { id: "platform", onchange: () => showPermissions() },
+                h("option", { value: "android" }, "Android (signed App Bundle and APK)"),
                 h("option", { value: "ios" }, "iOS (Xcode project)")),
   };
-  const boxes = PERMISSIONS.map((name) => h("input", { type: "checkbox", id: `permission-${name}`, value: name }));
+  const boxes = PERMISSIONS.android.map((name) => h("input", { type: "checkbox", id: `permission-${name}`, value: name }));
+  const boxFields = boxes.map((box) => h("span", { class: "field inline" }, box, h("label", { for: box.id }, box.value)));
+  function showPermissions() {
+    const allowed = PERMISSIONS[inputs.platform.value];
+    boxes.forEach((box, index) => {
+      boxFields[index].hidden = !allowed.includes(box.value);
+      if (boxFields[index].hidden) box.checked = false;
+    });
+  }
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const list = h("ul", { class: "cards" });
   const shown = new Map();
@@ -79,9 +97,7 @@ export async function showApps(main, app) {
         field("bundleId", "Bundle id", inputs.bundleId, "Reverse DNS. It is yours once built, and every build of it is signed with one key."),
         field("version", "Version", inputs.version, "Semver, higher than the last build of this bundle id."),
         field("platform", "Platform", inputs.platform),
-        h("fieldset", { class: "permissions" }, h("legend", {}, "Permissions"),
-          boxes.map((box) => h("span", { class: "field inline" }, box,
-                                h("label", { for: box.id }, box.value)))),
+        h("fieldset", { class: "permissions" }, h("legend", {}, "Permissions"), boxFields),
         error,
         h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Build the app")))),
     h("h2", {}, "Your app builds"), empty, list);

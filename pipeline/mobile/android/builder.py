@@ -1,9 +1,10 @@
 """The Android builder image: Debian's Android tools in a minimal root, made here with no registry.
 
-`stoker make-android-image` debootstraps bookworm, installs aapt, the API 29
-framework resources, zipalign, smali and a headless JRE in it, unpacks
-apksigner's jar (its package would drag in a desktop JRE), assembles the
-shell activity into /opt/stoker/classes.dex and imports the result. The tag
+`stoker make-android-image` debootstraps bookworm, installs aapt2, the API 29
+framework resources, zipalign, smali, zip and a headless JDK (for jarsigner,
+which signs the bundle) in it, unpacks apksigner's jar (its package would drag
+in a desktop JRE), assembles the shell into /opt/stoker/classes.dex and
+imports the result. The tag
 is a hash of this recipe, so a changed recipe is a new image and an old one
 is never used by mistake.
 """
@@ -17,11 +18,12 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 REPOSITORY = "stoker-android-builder"
-PACKAGES = ("aapt", "android-framework-res", "zipalign", "openjdk-17-jre-headless", "libsmali-java")
+# aapt holds aapt2; API 29 is Debian's newest framework, and it names every attribute the manifest uses.
+PACKAGES = ("aapt", "android-framework-res", "zipalign", "openjdk-17-jdk-headless", "libsmali-java", "zip", "unzip")
 # Unpacked, not installed: their dependencies are a desktop JRE the jar does not need.
 UNPACKED = ("apksigner", "libapksig-java")
 # What the image holds besides the packages: everything the tag is a hash of.
-RECIPE_FILES = ("builder.py", "build-apk", "shell/MainActivity.smali", "shell/Chrome.smali")
+RECIPE_FILES = ("builder.py", "build-app", *(f"shell/{smali.name}" for smali in sorted((HERE / "shell").glob("*.smali"))))
 
 
 def default_android_image():
@@ -39,9 +41,9 @@ def make_android_image(client, name, mirror=DEFAULT_MIRROR, say=print):
         opt.mkdir(parents=True)
         for smali in (HERE / "shell").glob("*.smali"):
             shutil.copy(smali, opt / smali.name)
-        shutil.copy(HERE / "build-apk", opt / "build-apk")
+        shutil.copy(HERE / "build-app", opt / "build-app")
         say("assembling the shell activity")
-        chroot(root, "smali assemble --api 21 -o /opt/stoker/classes.dex /opt/stoker/*.smali "
+        chroot(root, "smali assemble --api 23 -o /opt/stoker/classes.dex /opt/stoker/*.smali "
                "&& java -jar /usr/share/java/apksigner.jar --version >/dev/null")
         (root / "work").mkdir(mode=0o755)
 

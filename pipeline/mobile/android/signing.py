@@ -1,9 +1,10 @@
-"""Signing keys for Android apps: one per bundle id, made here, kept sealed by the caller."""
+"""Signing keys for Android apps: one per bundle id, made here or brought in as a keystore, kept sealed by the caller."""
 from datetime import datetime, timedelta, timezone
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 # Android wants an upgrade signed by the same certificate for as long as the app
@@ -29,3 +30,54 @@ def new_signing_key(bundle_id):
     private = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return private, certificate.public_bytes(serialization.Encoding.DER)
+
+
+ALIAS = b"stoker"
+
+
+class KeystoreError(ValueError):
+    """A keystore that cannot be opened or holds no usable signing key; the message says why."""
+
+
+def keystore(private_key_der, certificate_der, password):
+    """The key and certificate as a PKCS#12 keystore (alias "stoker") sealed with `password` (bytes):
+    what jarsigner signs the App Bundle with, and what an owner takes away to sign elsewhere."""
+    key = serialization.load_der_private_key(private_key_der, None)
+    certificate = x509.load_der_x509_certificate(certificate_der)
+    return pkcs12.serialize_key_and_certificates(ALIAS, key, certificate, None,
+                                                 serialization.BestAvailableEncryption(password))
+
+
+def open_keystore(data, password):
+    """(PKCS#8 private key, certificate), both DER, from a PKCS#12 keystore; KeystoreError unless it
+    opens with `password` and holds one RSA or EC key with the certificate that goes with it."""
+    try:
+        key, certificate, _ = pkcs12.load_key_and_certificates(data, password)
+    except ValueError:
+        raise KeystoreError("the keystore could not be opened: it is not PKCS#12, or the password is wrong") from None
+    if key is None or certificate is None:
+        raise KeystoreError("the keystore must hold a private key and its certificate")
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise KeystoreError("the signing key must be RSA or EC, as Android's signature schemes take")
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < 2048:
+        raise KeystoreError("an RSA signing key must be at least 2048 bits")
+    if certificate.public_key().public_numbers() != key.public_key().public_numbers():
+        raise KeystoreError("the certificate is not the private key's own")
+    private = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return private, certificate.public_bytes(serialization.Encoding.DER)
+
+
+def fingerprint(certificate_der):
+    """The certificate's SHA-256 as Android and assetlinks.json write it: AB:CD:..."""
+    digest = x509.load_der_x509_certificate(certificate_der).fingerprint(hashes.SHA256())
+    return ":".join(f"{byte:02X}" for byte in digest)
+
+
+def asset_links(bundle_id, certificate_der):
+    """The Digital Asset Links statement to publish at https://<origin>/.well-known/assetlinks.json."""
+    return [{
+        "relation": ["delegate_permission/common.handle_all_urls"],
+        "target": {"namespace": "android_app", "package_name": bundle_id,
+                   "sha256_cert_fingerprints": [fingerprint(certificate_der)]},
+    }]

@@ -2,9 +2,9 @@
 
 Every app shares one dex (shell/*.smali, assembled into the builder image);
 what differs between apps is only what is written here. Nothing here runs a
-tool: `build-apk`, inside the builder image, packages and signs these files.
+tool: `build-app`, inside the builder image, packages and signs these files
+as an App Bundle for the store and a universal APK to try.
 """
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -13,21 +13,29 @@ import semver
 
 SHELL_ACTIVITY = "dev.stoker.shell.MainActivity"
 START_URL_KEY = "stoker.START_URL"
-MIN_SDK, TARGET_SDK = 21, 29
+# Google Play's floor for new apps and updates is targetSdk 36 (August 2026). 23 is the first
+# Android with runtime permissions, which the shell asks for as the page needs them.
+MIN_SDK, TARGET_SDK = 23, 36
+# The bundletool release whose bundle format BundleConfig.pb declares.
+BUNDLETOOL_VERSION = "1.9.0"
 
-# What each permission the API accepts asks Android for; INTERNET is always asked for.
+# What each permission the API accepts asks Android for; INTERNET is always asked for. The
+# shell asks for each at run time when the page first wants it (see shell/Chrome.smali).
 ANDROID_PERMISSIONS = {
     "camera": ("CAMERA",),
     "gps": ("ACCESS_FINE_LOCATION", "ACCESS_COARSE_LOCATION"),
     "microphone": ("RECORD_AUDIO", "MODIFY_AUDIO_SETTINGS"),
-    "notifications": ("POST_NOTIFICATIONS",),
-    "storage": ("READ_EXTERNAL_STORAGE", "WRITE_EXTERNAL_STORAGE"),
-    "contacts": ("READ_CONTACTS",),
-    "bluetooth": ("BLUETOOTH", "BLUETOOTH_ADMIN", "BLUETOOTH_CONNECT"),
     "vibrate": ("VIBRATE",),
 }
-
-THEME_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+# Words the API once took that give a WebView app nothing: refused, saying why.
+WITHOUT_USE = {
+    "notifications": "a WebView has no Notification or Push API, so an app made from a web app cannot show "
+                     "notifications; the permission would be asked for and do nothing",
+    "storage": "a WebView's file chooser and downloads need no storage permission on Android 10 and later, and "
+               "targetSdk 36 gives the old storage permissions nothing",
+    "contacts": "a WebView has no contacts API",
+    "bluetooth": "Android's WebView has no Web Bluetooth",
+}
 
 # versionCode = ((major * 1000 + minor) * 1000 + patch) * 10 + (9 for a release, 0 for a
 # pre-release), under Google Play's ceiling of 2,100,000,000.
@@ -62,6 +70,26 @@ def aapt_string(text):
     return escape(f'"{body}"')
 
 
+def _varint(number):
+    out = bytearray()
+    while True:
+        out.append((number & 0x7F) | (0x80 if number > 0x7F else 0))
+        number >>= 7
+        if not number:
+            return bytes(out)
+
+
+def _field(number, payload):
+    """One length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def bundle_config(version=BUNDLETOOL_VERSION):
+    """BundleConfig.pb: `BundleConfig { bundletool { version } }` in protobuf's wire format, which is all
+    bundletool needs from a bundle made without it (config.proto: bundletool = 1, version = 2)."""
+    return _field(1, _field(2, version.encode()))
+
+
 @dataclass(frozen=True)
 class AndroidSources:
     bundle_id: str
@@ -70,7 +98,11 @@ class AndroidSources:
     start_url: str
     permissions: tuple = ()
     theme_color: str | None = None
-    icon_png: bytes | None = field(default=None, repr=False)
+    background_color: str | None = None
+    # {path under res/: PNG}, from pipeline.mobile.icons.android_icons.
+    icons: dict = field(default_factory=dict, repr=False)
+    # Hosts whose https links open in the app once verified by their assetlinks.json.
+    link_domains: tuple = ()
 
     def uses_permissions(self):
         names = ["INTERNET"]
@@ -78,9 +110,22 @@ class AndroidSources:
             names += [name for name in ANDROID_PERMISSIONS[permission] if name not in names]
         return [f"android.permission.{name}" for name in names]
 
+    def links(self):
+        """The activity's verified App Links: https on each of `link_domains`."""
+        if not self.link_domains:
+            return ""
+        hosts = "".join(f"\n                <data android:host={quoteattr(host)}/>" for host in self.link_domains)
+        return f"""
+            <intent-filter android:autoVerify="true">
+                <action android:name="android.intent.action.VIEW"/>
+                <category android:name="android.intent.category.DEFAULT"/>
+                <category android:name="android.intent.category.BROWSABLE"/>
+                <data android:scheme="https"/>{hosts}
+            </intent-filter>"""
+
     def manifest(self):
         cleartext = ' android:usesCleartextTraffic="true"' if self.start_url.startswith("http:") else ""
-        icon = "@mipmap/icon" if self.icon_png else "@android:drawable/sym_def_app_icon"
+        icon = "@mipmap/ic_launcher" if self.icons else "@android:drawable/sym_def_app_icon"
         permissions = "".join(f"\n    <uses-permission android:name={quoteattr(name)}/>"
                               for name in self.uses_permissions())
         return f"""<?xml version="1.0" encoding="utf-8"?>
@@ -97,7 +142,7 @@ class AndroidSources:
             <intent-filter>
                 <action android:name="android.intent.action.MAIN"/>
                 <category android:name="android.intent.category.LAUNCHER"/>
-            </intent-filter>
+            </intent-filter>{self.links()}
         </activity>
     </application>
 </manifest>
@@ -107,22 +152,48 @@ class AndroidSources:
         return ('<?xml version="1.0" encoding="utf-8"?>\n<resources>\n'
                 f'    <string name="app_name" formatted="false">{aapt_string(self.name)}</string>\n</resources>\n')
 
+    def colors(self):
+        """The bars' and the launch window's colours: the manifest's background_color behind the page
+        while it loads (Android's launch screen shows the window background), theme_color for the bars."""
+        background = self.background_color or "#ffffff"
+        return ('<?xml version="1.0" encoding="utf-8"?>\n<resources>\n'
+                f'    <color name="window">{background}</color>\n'
+                f'    <color name="bars">{self.theme_color or background}</color>\n</resources>\n')
+
     def styles(self):
-        items = ""
-        if self.theme_color:
-            items = "".join(f'\n        <item name="android:{name}">{self.theme_color}</item>'
-                            for name in ("colorPrimary", "colorPrimaryDark", "statusBarColor"))
+        # colorPrimaryDark tints the status bar before edge-to-edge; from targetSdk 35 the bars are
+        # see-through and the window background (the theme colour's frame, see MainActivity) shows.
+        items = "".join(f'\n        <item name="android:{name}">@color/bars</item>'
+                        for name in ("colorPrimary", "colorPrimaryDark", "statusBarColor", "navigationBarColor"))
         return ('<?xml version="1.0" encoding="utf-8"?>\n<resources>\n'
                 '    <style name="Shell" parent="@android:style/Theme.Material.Light.NoActionBar">'
-                f'{items}\n    </style>\n</resources>\n')
+                f'{items}\n        <item name="android:windowBackground">@color/window</item>'
+                '\n    </style>\n</resources>\n')
+
+    def adaptive_icon(self):
+        monochrome = ('\n    <monochrome android:drawable="@mipmap/ic_monochrome"/>'
+                      if any(path.endswith("ic_monochrome.png") for path in self.icons) else "")
+        return ('<?xml version="1.0" encoding="utf-8"?>\n'
+                '<adaptive-icon xmlns:android="http://schemas.android.com/apk/res/android">\n'
+                '    <background android:drawable="@color/icon_background"/>\n'
+                f'    <foreground android:drawable="@mipmap/ic_foreground"/>{monochrome}\n</adaptive-icon>\n')
 
     def write(self, folder):
-        """Write AndroidManifest.xml and res/ into `folder`, ready for build-apk."""
+        """Write AndroidManifest.xml, BundleConfig.pb and res/ into `folder`, ready for build-app."""
         folder = Path(folder)
-        (folder / "res" / "values").mkdir(parents=True)
+        res = folder / "res"
+        (res / "values").mkdir(parents=True)
         (folder / "AndroidManifest.xml").write_text(self.manifest(), encoding="utf-8")
-        (folder / "res" / "values" / "strings.xml").write_text(self.strings(), encoding="utf-8")
-        (folder / "res" / "values" / "styles.xml").write_text(self.styles(), encoding="utf-8")
-        if self.icon_png:
-            (folder / "res" / "mipmap").mkdir()
-            (folder / "res" / "mipmap" / "icon.png").write_bytes(self.icon_png)
+        (folder / "BundleConfig.pb").write_bytes(bundle_config())
+        (res / "values" / "strings.xml").write_text(self.strings(), encoding="utf-8")
+        (res / "values" / "styles.xml").write_text(self.styles(), encoding="utf-8")
+        colors = self.colors()
+        if self.icons:
+            colors = colors.replace("</resources>", f'    <color name="icon_background">'
+                                                    f'{self.background_color or "#ffffff"}</color>\n</resources>')
+            (res / "mipmap-anydpi-v26").mkdir()
+            (res / "mipmap-anydpi-v26" / "ic_launcher.xml").write_text(self.adaptive_icon(), encoding="utf-8")
+            for path, png in self.icons.items():
+                (res / path).parent.mkdir(exist_ok=True)
+                (res / path).write_bytes(png)
+        (res / "values" / "colors.xml").write_text(colors, encoding="utf-8")

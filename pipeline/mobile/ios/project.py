@@ -1,10 +1,11 @@
 """An iOS app as an Xcode project archive: no iOS binary can be built on Linux, so Stoker
 writes the project (one WKWebView on the start URL) and a Mac with Xcode builds it."""
 import io
+import json
 import plistlib
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import semver
@@ -14,14 +15,20 @@ TARGET = "WebApp"
 DEPLOYMENT_TARGET = "15.0"
 START_URL_KEY = "StokerStartURL"
 
-# The Info.plist usage description each permission needs; the others need none.
+# The permissions a WKWebView page can use, and the Info.plist usage description each needs.
 USAGE_KEYS = {
     "camera": ("NSCameraUsageDescription", "the camera"),
     "gps": ("NSLocationWhenInUseUsageDescription", "your location"),
     "microphone": ("NSMicrophoneUsageDescription", "the microphone"),
-    "contacts": ("NSContactsUsageDescription", "your contacts"),
-    "bluetooth": ("NSBluetoothAlwaysUsageDescription", "Bluetooth"),
-    "storage": ("NSPhotoLibraryUsageDescription", "your photo library"),
+}
+# Words the API takes for Android that give a WKWebView nothing: refused, saying why.
+WITHOUT_USE = {
+    "notifications": "a WKWebView has no Notification or Push API (iOS gives web push only to web apps "
+                     "added to the home screen from Safari)",
+    "storage": "a WKWebView's file chooser uses the system photo picker, which needs no permission",
+    "contacts": "a WKWebView has no contacts API",
+    "bluetooth": "a WKWebView has no Web Bluetooth",
+    "vibrate": "a WKWebView has no Vibration API",
 }
 
 README = """# {name}
@@ -60,6 +67,14 @@ def build_number(version):
     return f"{parsed.major}.{parsed.minor}.{parsed.patch * 1000 + rank}"
 
 
+APP_ICON = "AppIcon-1024.png"
+
+
+def _catalog_json(fields):
+    """An asset catalog's Contents.json, as Xcode writes one."""
+    return json.dumps({**fields, "info": {"author": "xcode", "version": 1}}, indent=2) + "\n"
+
+
 def _quoted(value):
     """A string as a quoted value in an old-style property list (project.pbxproj)."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -73,6 +88,8 @@ class XcodeProject:
     version: str
     start_url: str
     permissions: tuple = ()
+    # The 1024 px App Store icon, opaque (see pipeline.mobile.icons.app_store_icon).
+    icon_png: bytes | None = field(default=None, repr=False)
 
     @property
     def short_version(self):
@@ -84,6 +101,11 @@ class XcodeProject:
     def build_number(self):
         """CFBundleVersion: see build_number()."""
         return build_number(self.version)
+
+    def _icon_entry(self):
+        # One 1024 px icon for every size: Xcode 14 and later make the rest from it for iOS 12 on.
+        entry = {"idiom": "universal", "platform": "ios", "size": "1024x1024"}
+        return {"filename": APP_ICON, **entry} if self.icon_png else entry
 
     def info_plist(self):
         info = {
@@ -114,19 +136,24 @@ class XcodeProject:
     def pbxproj(self):
         template = (HERE / "project.pbxproj.template").read_text()
         return (template.replace("@BUNDLE_ID@", _quoted(self.bundle_id))
-                .replace("@VERSION@", _quoted(self.version))
+                .replace("@VERSION@", _quoted(self.short_version))
                 .replace("@BUILD@", _quoted(self.build_number))
                 .replace("@TARGET@", TARGET)
                 .replace("@DEPLOYMENT_TARGET@", DEPLOYMENT_TARGET))
 
     def archive(self):
         """The project as the bytes of a .zip, everything under one folder."""
+        catalog = f"{TARGET}/Assets.xcassets"
         files = {
             "README.md": README.format(name=self.name, url=self.start_url, target=TARGET),
             f"{TARGET}.xcodeproj/project.pbxproj": self.pbxproj(),
             f"{TARGET}/Info.plist": self.info_plist(),
             f"{TARGET}/{TARGET}.swift": (HERE / "WebApp.swift").read_text(),
+            f"{catalog}/Contents.json": _catalog_json({}),
+            f"{catalog}/AppIcon.appiconset/Contents.json": _catalog_json({"images": [self._icon_entry()]}),
         }
+        if self.icon_png:
+            files[f"{catalog}/AppIcon.appiconset/{APP_ICON}"] = self.icon_png
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path, content in files.items():

@@ -1,74 +1,195 @@
-# Grants the page's requests for camera, microphone and location only when they come
-# from the start URL's own origin (scheme, host and port); every other origin is refused.
+# What the page asks of the device: camera, microphone and location are asked of the user
+# when the start URL's own origin first asks for them (never at launch, never for another
+# origin), and <input type=file> opens the system's file chooser.
 .class public Ldev/stoker/shell/Chrome;
 .super Landroid/webkit/WebChromeClient;
 
+.field private final activity:Ldev/stoker/shell/MainActivity;
 .field private final start:Landroid/net/Uri;
+# What waits on the user's answer, one of each kind at a time; requestPermissions' and
+# startActivityForResult's codes are 2 (files), 3 (camera, microphone) and 4 (location).
+.field private media:Landroid/webkit/PermissionRequest;
+.field private geoOrigin:Ljava/lang/String;
+.field private geo:Landroid/webkit/GeolocationPermissions$Callback;
+.field private files:Landroid/webkit/ValueCallback;
 
-.method public constructor <init>(Landroid/net/Uri;)V
+.method public constructor <init>(Ldev/stoker/shell/MainActivity;Landroid/net/Uri;)V
     .locals 0
     invoke-direct {p0}, Landroid/webkit/WebChromeClient;-><init>()V
-    iput-object p1, p0, Ldev/stoker/shell/Chrome;->start:Landroid/net/Uri;
+    iput-object p1, p0, Ldev/stoker/shell/Chrome;->activity:Ldev/stoker/shell/MainActivity;
+    iput-object p2, p0, Ldev/stoker/shell/Chrome;->start:Landroid/net/Uri;
     return-void
 .end method
 
-.method public sameOrigin(Landroid/net/Uri;)Z
-    .locals 4
-    const/4 v0, 0x0
-    if-eqz p1, :no
-    iget-object v1, p0, Ldev/stoker/shell/Chrome;->start:Landroid/net/Uri;
-
-    invoke-virtual {v1}, Landroid/net/Uri;->getScheme()Ljava/lang/String;
-    move-result-object v2
-    invoke-virtual {p1}, Landroid/net/Uri;->getScheme()Ljava/lang/String;
-    move-result-object v3
-    invoke-static {v2, v3}, Ljava/util/Objects;->equals(Ljava/lang/Object;Ljava/lang/Object;)Z
-    move-result v2
-    if-eqz v2, :no
-
-    invoke-virtual {v1}, Landroid/net/Uri;->getHost()Ljava/lang/String;
-    move-result-object v2
-    invoke-virtual {p1}, Landroid/net/Uri;->getHost()Ljava/lang/String;
-    move-result-object v3
-    if-eqz v2, :no
-    invoke-virtual {v2, v3}, Ljava/lang/String;->equalsIgnoreCase(Ljava/lang/String;)Z
-    move-result v2
-    if-eqz v2, :no
-
-    invoke-virtual {v1}, Landroid/net/Uri;->getPort()I
-    move-result v2
-    invoke-virtual {p1}, Landroid/net/Uri;->getPort()I
-    move-result v3
-    if-ne v2, v3, :no
-    const/4 v0, 0x1
-    :no
+.method private ours(Landroid/net/Uri;)Z
+    .locals 1
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->start:Landroid/net/Uri;
+    invoke-static {v0, p1}, Ldev/stoker/shell/Client;->sameOrigin(Landroid/net/Uri;Landroid/net/Uri;)Z
+    move-result v0
     return v0
 .end method
 
 .method public onPermissionRequest(Landroid/webkit/PermissionRequest;)V
-    .locals 1
+    .locals 7
     invoke-virtual {p1}, Landroid/webkit/PermissionRequest;->getOrigin()Landroid/net/Uri;
     move-result-object v0
-    invoke-virtual {p0, v0}, Ldev/stoker/shell/Chrome;->sameOrigin(Landroid/net/Uri;)Z
+    invoke-direct {p0, v0}, Ldev/stoker/shell/Chrome;->ours(Landroid/net/Uri;)Z
     move-result v0
     if-eqz v0, :deny
+    # Each resource the page asks for, as the Android permission it needs; anything else is refused.
     invoke-virtual {p1}, Landroid/webkit/PermissionRequest;->getResources()[Ljava/lang/String;
     move-result-object v0
-    invoke-virtual {p1, v0}, Landroid/webkit/PermissionRequest;->grant([Ljava/lang/String;)V
+    array-length v1, v0
+    new-array v2, v1, [Ljava/lang/String;
+    const/4 v3, 0x0
+    :each
+    if-ge v3, v1, :ask
+    aget-object v4, v0, v3
+    const-string v5, "android.webkit.resource.VIDEO_CAPTURE"
+    invoke-virtual {v5, v4}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v6
+    const-string v5, "android.permission.CAMERA"
+    if-nez v6, :mapped
+    const-string v5, "android.webkit.resource.AUDIO_CAPTURE"
+    invoke-virtual {v5, v4}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v6
+    const-string v5, "android.permission.RECORD_AUDIO"
+    if-eqz v6, :deny
+    :mapped
+    aput-object v5, v2, v3
+    add-int/lit8 v3, v3, 0x1
+    goto :each
+    :ask
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->media:Landroid/webkit/PermissionRequest;
+    if-eqz v0, :asking
+    invoke-virtual {v0}, Landroid/webkit/PermissionRequest;->deny()V
+    :asking
+    iput-object p1, p0, Ldev/stoker/shell/Chrome;->media:Landroid/webkit/PermissionRequest;
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->activity:Ldev/stoker/shell/MainActivity;
+    const/4 v1, 0x3
+    invoke-virtual {v0, v2, v1}, Landroid/app/Activity;->requestPermissions([Ljava/lang/String;I)V
     return-void
     :deny
     invoke-virtual {p1}, Landroid/webkit/PermissionRequest;->deny()V
     return-void
 .end method
 
+.method public onPermissionRequestCanceled(Landroid/webkit/PermissionRequest;)V
+    .locals 1
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->media:Landroid/webkit/PermissionRequest;
+    if-ne v0, p1, :done
+    const/4 v0, 0x0
+    iput-object v0, p0, Ldev/stoker/shell/Chrome;->media:Landroid/webkit/PermissionRequest;
+    :done
+    return-void
+.end method
+
 .method public onGeolocationPermissionsShowPrompt(Ljava/lang/String;Landroid/webkit/GeolocationPermissions$Callback;)V
-    .locals 2
+    .locals 3
     invoke-static {p1}, Landroid/net/Uri;->parse(Ljava/lang/String;)Landroid/net/Uri;
     move-result-object v0
-    invoke-virtual {p0, v0}, Ldev/stoker/shell/Chrome;->sameOrigin(Landroid/net/Uri;)Z
+    invoke-direct {p0, v0}, Ldev/stoker/shell/Chrome;->ours(Landroid/net/Uri;)Z
     move-result v0
-    # Not remembered: every page load asks again, and the answer is the same.
+    if-eqz v0, :deny
+    iput-object p1, p0, Ldev/stoker/shell/Chrome;->geoOrigin:Ljava/lang/String;
+    iput-object p2, p0, Ldev/stoker/shell/Chrome;->geo:Landroid/webkit/GeolocationPermissions$Callback;
+    const/4 v0, 0x2
+    new-array v0, v0, [Ljava/lang/String;
     const/4 v1, 0x0
-    invoke-interface {p2, p1, v0, v1}, Landroid/webkit/GeolocationPermissions$Callback;->invoke(Ljava/lang/String;ZZ)V
+    const-string v2, "android.permission.ACCESS_FINE_LOCATION"
+    aput-object v2, v0, v1
+    const/4 v1, 0x1
+    const-string v2, "android.permission.ACCESS_COARSE_LOCATION"
+    aput-object v2, v0, v1
+    iget-object v1, p0, Ldev/stoker/shell/Chrome;->activity:Ldev/stoker/shell/MainActivity;
+    const/4 v2, 0x4
+    invoke-virtual {v1, v0, v2}, Landroid/app/Activity;->requestPermissions([Ljava/lang/String;I)V
+    return-void
+    :deny
+    # Not remembered: every page load asks again, and the answer is the same.
+    const/4 v0, 0x0
+    invoke-interface {p2, p1, v0, v0}, Landroid/webkit/GeolocationPermissions$Callback;->invoke(Ljava/lang/String;ZZ)V
+    return-void
+.end method
+
+# The user's answer to requestPermissions: granted only if every permission asked for was.
+.method public answered(I[I)V
+    .locals 5
+    const/4 v0, 0x1
+    array-length v1, p2
+    if-nez v1, :each
+    const/4 v0, 0x0
+    :each
+    add-int/lit8 v1, v1, -0x1
+    if-ltz v1, :decided
+    aget v2, p2, v1
+    if-eqz v2, :each
+    const/4 v0, 0x0
+    goto :each
+    :decided
+    const/4 v3, 0x0
+    const/4 v2, 0x3
+    if-ne p1, v2, :geo
+    iget-object v1, p0, Ldev/stoker/shell/Chrome;->media:Landroid/webkit/PermissionRequest;
+    if-eqz v1, :done
+    iput-object v3, p0, Ldev/stoker/shell/Chrome;->media:Landroid/webkit/PermissionRequest;
+    if-eqz v0, :refused
+    invoke-virtual {v1}, Landroid/webkit/PermissionRequest;->getResources()[Ljava/lang/String;
+    move-result-object v2
+    invoke-virtual {v1, v2}, Landroid/webkit/PermissionRequest;->grant([Ljava/lang/String;)V
+    return-void
+    :refused
+    invoke-virtual {v1}, Landroid/webkit/PermissionRequest;->deny()V
+    return-void
+    :geo
+    const/4 v2, 0x4
+    if-ne p1, v2, :done
+    iget-object v1, p0, Ldev/stoker/shell/Chrome;->geo:Landroid/webkit/GeolocationPermissions$Callback;
+    if-eqz v1, :done
+    iget-object v2, p0, Ldev/stoker/shell/Chrome;->geoOrigin:Ljava/lang/String;
+    iput-object v3, p0, Ldev/stoker/shell/Chrome;->geo:Landroid/webkit/GeolocationPermissions$Callback;
+    const/4 v4, 0x0
+    invoke-interface {v1, v2, v0, v4}, Landroid/webkit/GeolocationPermissions$Callback;->invoke(Ljava/lang/String;ZZ)V
+    :done
+    return-void
+.end method
+
+.method public onShowFileChooser(Landroid/webkit/WebView;Landroid/webkit/ValueCallback;Landroid/webkit/WebChromeClient$FileChooserParams;)Z
+    .locals 3
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    const/4 v1, 0x0
+    if-eqz v0, :choose
+    invoke-interface {v0, v1}, Landroid/webkit/ValueCallback;->onReceiveValue(Ljava/lang/Object;)V
+    :choose
+    iput-object p2, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    :try_start
+    invoke-virtual {p3}, Landroid/webkit/WebChromeClient$FileChooserParams;->createIntent()Landroid/content/Intent;
+    move-result-object v0
+    iget-object v2, p0, Ldev/stoker/shell/Chrome;->activity:Ldev/stoker/shell/MainActivity;
+    const/4 v1, 0x2
+    invoke-virtual {v2, v0, v1}, Landroid/app/Activity;->startActivityForResult(Landroid/content/Intent;I)V
+    :try_end
+    .catch Landroid/content/ActivityNotFoundException; {:try_start .. :try_end} :none
+    const/4 v0, 0x1
+    return v0
+    :none
+    const/4 v0, 0x0
+    iput-object v0, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    return v0
+.end method
+
+# What the file chooser gave back (null when the user backed out, which the page hears as no files).
+.method public chosen(IILandroid/content/Intent;)V
+    .locals 2
+    const/4 v0, 0x2
+    if-ne p1, v0, :done
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    if-eqz v0, :done
+    const/4 v1, 0x0
+    iput-object v1, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    invoke-static {p2, p3}, Landroid/webkit/WebChromeClient$FileChooserParams;->parseResult(ILandroid/content/Intent;)[Landroid/net/Uri;
+    move-result-object v1
+    invoke-interface {v0, v1}, Landroid/webkit/ValueCallback;->onReceiveValue(Ljava/lang/Object;)V
+    :done
     return-void
 .end method
