@@ -5,8 +5,10 @@ packaged and signed in the builder image with no network, as a user with no
 rights over anything but its own folder.
 """
 import logging
+import os
 import secrets
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 NOBODY = 65534
 OUTPUT_LINES = 20
+# A WebView shell with its icons is tens of KB; this is far past any app made here.
+MAX_APP_BYTES = 64 * 2**20
 # Tighter than a build: no network, no capabilities, a read-only root, an unprivileged user.
 TOOL_SANDBOX = Sandbox(network="none", caps=(), pids=256, memory="1g", cpus=None, user=f"{NOBODY}:{NOBODY}",
                        read_only=True)
@@ -59,6 +63,22 @@ class Artifact:
 AAB_TYPE, APK_TYPE = "application/octet-stream", "application/vnd.android.package-archive"
 
 
+def _made(path):
+    """A file the builder wrote, read as what it is: the folder is the builder user's, so a link
+    there could name any file of this host's; never followed, and never larger than an app can be."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        raise AppBuildFailed(f"packaging the app made no {path.name}") from None
+    with os.fdopen(descriptor, "rb") as made:
+        if not stat.S_ISREG(os.fstat(made.fileno()).st_mode):
+            raise AppBuildFailed(f"packaging the app made no {path.name}")
+        data = made.read(MAX_APP_BYTES + 1)
+    if len(data) > MAX_APP_BYTES:
+        raise AppBuildFailed(f"{path.name} came out larger than {MAX_APP_BYTES // 2**20} MB")
+    return data
+
+
 class AppBuilder:
     def __init__(self, data_dir, *, backend, image, allow_private_urls, timeout, labels=None):
         # Where the builder runs (see pipeline/backend).
@@ -73,18 +93,19 @@ class AppBuilder:
         """Return the job's Artifacts, the download first, or raise AppBuildFailed; once `halt` is
         set, nothing more is started (see kill_containers for what already runs)."""
         try:
-            web = read_web_app(job.url, self.allow_private_urls)
+            web = read_web_app(job.url, self.allow_private_urls, halt=halt)
         except WebAppError as exc:
             raise AppBuildFailed(str(exc)) from None
         if halt is not None and halt.is_set():
             raise AppBuildFailed("stopped before packaging")
         if job.platform == "ios":
-            app = XcodeProject(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
-                               permissions=job.permissions,
+            app = XcodeProject(bundle_id=job.bundle_id, name=job.name, version=job.version,
+                               start_url=web.final_url, permissions=job.permissions,
                                icon_png=icons.app_store_icon(web.icon_png, web.maskable_png, web.background_color))
             return [Artifact("xcode-project", f"{job.bundle_id}-{job.version}-xcode.zip", "application/zip",
                              app.archive())]
-        app = AndroidSources(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=job.url,
+        # Where the URL ends up (apex to www, say): the origin the app keeps its pages in.
+        app = AndroidSources(bundle_id=job.bundle_id, name=job.name, version=job.version, start_url=web.final_url,
                              permissions=job.permissions, theme_color=web.theme_color,
                              background_color=web.background_color, link_domains=job.link_domains,
                              icons=icons.android_icons(web.icon_png, web.maskable_png, web.monochrome_png,
@@ -114,11 +135,10 @@ class AppBuilder:
             for secret in ("key.pk8", "upload.p12", "storepass"):
                 (signing / secret).chmod(0o400)
             exit_code, output = self._run_builder(folder, {**self.labels, "stoker.app-build": job.uid})
-            made = folder / "app.aab", folder / "app.apk"
-            if exit_code != 0 or not all(path.is_file() for path in made):
+            if exit_code != 0:
                 tail = "\n".join(output.decode(errors="replace").strip().splitlines()[-OUTPUT_LINES:])
                 raise AppBuildFailed(f"packaging the app failed (exit code {exit_code}):\n{tail}")
-            return tuple(path.read_bytes() for path in made)
+            return _made(folder / "app.aab"), _made(folder / "app.apk")
 
     def _run_builder(self, folder, labels):
         spec = BuildSpec(name="app-build", workspace=folder, workdir="/work", sandbox=TOOL_SANDBOX, labels=labels,

@@ -8,7 +8,12 @@ icon per density; iOS gets the 1024 px App Store icon, opaque as Apple wants.
 """
 import io
 
-from PIL import Image
+from PIL import Image, ImageOps
+
+from .webapp import MAX_ICON_SIDE
+
+# Past this Pillow refuses to decode at all, whatever a file's header claims.
+Image.MAX_IMAGE_PIXELS = MAX_ICON_SIDE * MAX_ICON_SIDE
 
 # Android's densities: the folder suffix and its scale from mdpi.
 DENSITIES = (("mdpi", 1), ("hdpi", 1.5), ("xhdpi", 2), ("xxhdpi", 3), ("xxxhdpi", 4))
@@ -23,9 +28,13 @@ WHITE = "#ffffff"
 
 
 def _open(png):
-    image = Image.open(io.BytesIO(png))
-    image.load()
-    return image.convert("RGBA")
+    """The PNG as RGBA, or None if Pillow cannot read it whole (the app then goes without it)."""
+    try:
+        image = Image.open(io.BytesIO(png))
+        image.load()
+        return image.convert("RGBA")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _png(image):
@@ -39,11 +48,11 @@ def _rgb(color):
 
 
 def _layer(icon, side, drawn, fill=(0, 0, 0, 0)):
-    """`icon` scaled to `drawn` pixels a side, centred on a `side` pixel square of `fill`."""
+    """`icon` scaled to fit `drawn` pixels a side (its proportions kept), centred on a `side` pixel
+    square of `fill`."""
     layer = Image.new("RGBA", (side, side), fill)
-    scaled = icon.resize((drawn, drawn), Image.LANCZOS)
-    offset = (side - drawn) // 2
-    layer.alpha_composite(scaled, (offset, offset))
+    scaled = ImageOps.contain(icon, (drawn, drawn), Image.LANCZOS)
+    layer.alpha_composite(scaled, ((side - scaled.width) // 2, (side - scaled.height) // 2))
     return layer
 
 
@@ -60,14 +69,16 @@ def android_icons(any_png=None, maskable_png=None, monochrome_png=None, backgrou
     mipmap-*/ic_foreground.png, mipmap-*/ic_monochrome.png (when the manifest has one) and
     mipmap-*/ic_launcher.png, the legacy icon.
     """
-    front = maskable_png or any_png
-    if front is None:
+    maskable, plain = _open(maskable_png) if maskable_png else None, _open(any_png) if any_png else None
+    icon = maskable or plain
+    if icon is None:
         return {}
-    icon = _open(front)
+    maskable_png = maskable_png if maskable is not None else None
     files = {}
     # Around a maskable icon, the colour it bleeds to; around an `any` one, nothing (the background layer shows).
     fill = (_edge_color(icon) or _rgb(background or WHITE) + (255,)) if maskable_png else (0, 0, 0, 0)
-    monochrome = _silhouette(_open(monochrome_png)) if monochrome_png else None
+    monochrome = _open(monochrome_png) if monochrome_png else None
+    monochrome = _silhouette(monochrome) if monochrome is not None else None
     for suffix, scale in DENSITIES:
         layer = round(LAYER_DP * scale)
         drawn = round((MASKABLE_DP if maskable_png else INSET_DP) * scale)
@@ -77,10 +88,10 @@ def android_icons(any_png=None, maskable_png=None, monochrome_png=None, backgrou
         legacy = round(LEGACY_DP * scale)
         if maskable_png:
             # Cropped to its safe zone's square: a full-bleed icon as a square tile.
-            legacy_icon = icon.resize((round(legacy / 0.8),) * 2, Image.LANCZOS).crop(
+            legacy_icon = ImageOps.fit(icon, (round(legacy / 0.8),) * 2, Image.LANCZOS).crop(
                 (round(legacy * 0.125),) * 2 + (round(legacy * 0.125) + legacy,) * 2)
         else:
-            legacy_icon = icon.resize((legacy, legacy), Image.LANCZOS)
+            legacy_icon = _layer(icon, legacy, legacy)
         files[f"mipmap-{suffix}/ic_launcher.png"] = _png(legacy_icon)
     return files
 
@@ -98,10 +109,11 @@ def app_store_icon(any_png=None, maskable_png=None, background=WHITE):
     inside the background colour; without either, the background colour alone, which App Store
     Connect takes but a user would rather replace."""
     fill = _rgb(background or WHITE) + (255,)
-    if maskable_png:
-        icon, drawn = _open(maskable_png), APP_STORE_SIDE
-    elif any_png:
-        icon, drawn = _open(any_png), round(APP_STORE_SIDE * 0.8)
+    maskable, plain = _open(maskable_png) if maskable_png else None, _open(any_png) if any_png else None
+    if maskable is not None:
+        icon, drawn = ImageOps.fit(maskable, (APP_STORE_SIDE, APP_STORE_SIDE), Image.LANCZOS), APP_STORE_SIDE
+    elif plain is not None:
+        icon, drawn = plain, round(APP_STORE_SIDE * 0.8)
     else:
         icon, drawn = Image.new("RGBA", (1, 1), fill), APP_STORE_SIDE
     square = _layer(icon, APP_STORE_SIDE, drawn, fill)

@@ -9,6 +9,7 @@ every body is read only up to a limit.
 import json
 import re
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -26,12 +27,18 @@ ICON_BYTES = 1024 * 1024
 MAX_ICON_SIDE = 1024
 MAX_ICONS, MAX_ICON_TRIES = 100, 4
 TIMEOUT = urllib3.Timeout(connect=5, read=10)
+# For the page, its manifest and its icons together, however slowly a host drips them.
+TOTAL_SECONDS = 60
 USER_AGENT = "Stoker app builder"
 THEME_COLOR = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 
 
 class WebAppError(Exception):
     """The web app could not be read; the message says why, for the user."""
+
+
+class OutOfTime(WebAppError):
+    """Reading the web app ran past its deadline or was stopped: the build fails, never half-read."""
 
 
 def check_app_url(url, allow_private):
@@ -78,12 +85,21 @@ class WebApp:
 
 
 class Fetcher:
-    def __init__(self, allow_private):
+    def __init__(self, allow_private, seconds=TOTAL_SECONDS, halt=None):
         self.allow_private = allow_private
+        self.deadline = time.monotonic() + seconds
+        self.halt = halt
+
+    def _check_time(self, url):
+        if self.halt is not None and self.halt.is_set():
+            raise OutOfTime("stopped while reading the web app")
+        if time.monotonic() > self.deadline:
+            raise OutOfTime(f"reading the web app took too long (at {url})")
 
     def get(self, url, max_bytes, accept="*/*"):
         """GET `url`, following redirects; return (final url, content type, body)."""
         for _ in range(MAX_REDIRECTS + 1):
+            self._check_time(url)
             response = self._request(url, accept)
             try:
                 if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
@@ -124,11 +140,12 @@ class Fetcher:
         except urllib3.exceptions.HTTPError as exc:
             raise WebAppError(f"url could not be reached: {url} ({_reason(exc)})") from None
 
-    @staticmethod
-    def _read(response, url, max_bytes):
+    def _read(self, response, url, max_bytes):
         body = bytearray()
         try:
-            for chunk in response.stream(64 * 1024):
+            # read1: whatever has come, so a host that drips a byte at a time meets the deadline.
+            while chunk := response.read1(64 * 1024):
+                self._check_time(url)
                 body += chunk
                 if len(body) > max_bytes:
                     raise WebAppError(f"{url} is larger than {max_bytes // 1024} KB")
@@ -171,9 +188,10 @@ class _Head(HTMLParser):
             self.theme_color = attrs.get("content")
 
 
-def read_web_app(url, allow_private):
-    """Fetch the page (it must answer 2xx) and, when it links one, its manifest and icon."""
-    fetcher = Fetcher(allow_private)
+def read_web_app(url, allow_private, seconds=TOTAL_SECONDS, halt=None):
+    """Fetch the page (it must answer 2xx) and, when it links one, its manifest and icons, all within
+    `seconds` (and no further once `halt` is set)."""
+    fetcher = Fetcher(allow_private, seconds, halt)
     final_url, content_type, body = fetcher.get(url, PAGE_BYTES, accept="text/html,*/*;q=0.5")
     head = _Head()
     if "html" in content_type.lower() or not content_type:
@@ -197,6 +215,8 @@ def _manifest(fetcher, url):
         check_app_url(url, fetcher.allow_private)
         _, _, body = fetcher.get(url, MANIFEST_BYTES, accept="application/manifest+json,application/json")
         manifest = json.loads(body.decode("utf-8-sig"))
+    except OutOfTime:
+        raise
     except (ValueError, WebAppError):
         return {}
     return manifest if isinstance(manifest, dict) else {}
@@ -234,6 +254,8 @@ def _icon(fetcher, manifest_url, icons, purpose):
         try:
             url = check_app_url(urljoin(manifest_url, src), fetcher.allow_private)
             _, _, body = fetcher.get(url, ICON_BYTES, accept="image/png")
+        except OutOfTime:
+            raise
         except (ValueError, WebAppError):
             continue
         if is_sound_png(body):
@@ -256,7 +278,11 @@ def is_sound_png(data, max_side=MAX_ICON_SIDE):
         crc = data[position + 8 + length:position + 12 + length]
         if len(body) != length or len(crc) != 4 or zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
             return False
-        if kind == b"IHDR" and length == 13:
+        if (kind == b"IHDR") != (header is None and position == len(PNG_SIGNATURE)):
+            return False  # one header, first, as decoders read it (a second could lie about the size)
+        if kind == b"IHDR":
+            if length != 13:
+                return False
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
             compressed.append(body)

@@ -23,10 +23,10 @@ from PIL import Image
 
 from app.records.models import AppBuildStatus
 from pipeline.mobile.android.signing import keystore, new_signing_key
-from pipeline.mobile.android.sources import SHELL_ACTIVITY, START_URL_KEY
+from pipeline.mobile.android.sources import LINK_DOMAINS_KEY, SHELL_ACTIVITY, START_URL_KEY
 from pipeline.mobile.webapp import is_sound_png
 from tests.support import HOSTILE_NAME, api, free_port, login, serve_web_app, start_server, stop_server
-from tests.support.android import string_values
+from tests.support.android import runtime_annotations, string_values
 
 # androguard logs every step of its parse at DEBUG through loguru.
 logger.remove()
@@ -187,6 +187,7 @@ def test_a_web_page_becomes_a_store_ready_bundle_and_an_apk(app_server, web_app,
     assert [f.get(f"{android}autoVerify") for f in manifest.iter("intent-filter")] == [None, "true"]
     meta = {m.get(f"{android}name"): m.get(f"{android}value") for m in manifest.iter("meta-data")}
     assert meta[START_URL_KEY] == web_app.url + "/?from=app&x=1"
+    assert meta[LINK_DOMAINS_KEY] == "app.example.com"
     classes = {c.get_name() for c in DEX(apk.get_dex()).get_classes()}
     assert "L" + SHELL_ACTIVITY.replace(".", "/") + ";" in classes
 
@@ -208,8 +209,11 @@ def test_a_web_page_becomes_a_store_ready_bundle_and_an_apk(app_server, web_app,
     assert "Verified using v2 scheme (APK Signature Scheme v2): true" in verified
     assert "Verified using v3 scheme (APK Signature Scheme v3): true" in verified
     assert "CN=com.example.my_app" in verified
-    missing = framework_api.missing_from(DEX(apk.get_dex()))
+    dex = DEX(apk.get_dex())
+    missing = framework_api.missing_from(dex)
     assert missing == [], missing
+    # A page reaches only methods marked for it (from targetSdk 17): the blob hand-over's save is.
+    assert runtime_annotations(dex, "Ldev/stoker/shell/Blobs;") == {"save": ["Landroid/webkit/JavascriptInterface;"]}
 
 
 def test_an_imported_keystore_signs_the_next_build(app_server, web_app, app_events):

@@ -1,6 +1,7 @@
 """API v1 signing keys: an Android bundle's key is its owner's to see, take away and bring in.
 (That an imported key really signs the next build is in test_app_builds.)"""
 import base64
+import time
 
 import pytest
 from cryptography import x509
@@ -139,6 +140,49 @@ def test_a_keystore_that_cannot_sign_is_a_400_and_nothing_changes(client, accoun
         message = response.get_json()["message"]
         assert message.split(" ")[0] in ("keystore", "keystore:", "password") and words in message, message
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    assert signing(client, accounts.headers(), method="put", password="imported pw",
-                   keystore=_keystore_of(ec_key, certificate_for(ec_key))).status_code == 200
-    assert signing(client, accounts.headers()).get_json() != before
+    refused = signing(client, accounts.headers(), method="put", password="imported pw",
+                      keystore=_keystore_of(ec_key, certificate_for(ec_key)))
+    assert refused.status_code == 400 and "must be RSA" in refused.get_json()["message"]
+    assert signing(client, accounts.headers()).get_json() == before
+
+
+def _der(tag, content):
+    length = len(content)
+    encoded = bytes([length]) if length < 128 else bytes([0x80 | ((length.bit_length() + 7) // 8)]) + \
+        length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + encoded + content
+
+
+def _children(data):
+    """The DER elements inside a SEQUENCE's content."""
+    found, at = [], 0
+    while at < len(data):
+        length, start = data[at + 1], at + 2
+        if length & 0x80:
+            count = length & 0x7F
+            length, start = int.from_bytes(data[start:start + count], "big"), start + count
+        found.append(data[at:start + length])
+        at = start + length
+    return found
+
+
+def _content(element):
+    length, start = element[1], 2
+    if length & 0x80:
+        start += length & 0x7F
+    return element[start:]
+
+
+def test_a_keystore_asking_for_billions_of_rounds_is_refused_in_seconds(client, accounts, bundle):
+    """A PKCS#12 names its own MAC iteration count: opening one is bounded, in a process of its own."""
+    key_der, certificate_der = new_signing_key("com.example.demo")
+    pfx = keystore(key_der, certificate_der, b"imported pw")
+    version, auth_safe, mac_data = _children(_content(pfx))
+    digest, salt, _ = _children(_content(mac_data))
+    rounds = 2**31 - 1
+    hostile = _der(0x30, version + auth_safe + _der(0x30, digest + salt + _der(0x02, rounds.to_bytes(4, "big"))))
+    started = time.monotonic()
+    refused = signing(client, accounts.headers(), method="put", password="imported pw",
+                      keystore=base64.b64encode(hostile).decode())
+    assert refused.status_code == 400 and "too many key-derivation rounds" in refused.get_json()["message"]
+    assert time.monotonic() - started < 20

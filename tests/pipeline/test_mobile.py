@@ -2,6 +2,8 @@
 and reading web apps (pages, redirects, manifests, icons) that try to mislead it."""
 import io
 import json
+import threading
+import time
 
 import pytest
 import semver
@@ -12,7 +14,7 @@ from PIL import Image
 from pipeline.backend import named
 from pipeline.mobile import icons
 from pipeline.mobile.android.signing import new_signing_key
-from pipeline.mobile.android.sources import version_code
+from pipeline.mobile.android.sources import START_URL_KEY, version_code
 from pipeline.mobile.build import AppBuilder, AppBuildFailed, AppBuildJob
 from pipeline.mobile.webapp import WebAppError, check_app_url, is_sound_png, read_web_app
 from tests.support import Site, png
@@ -58,6 +60,21 @@ def test_any_label_comes_through_aapt_exactly(name, site, docker_client, android
         assert APK(apk.data, raw=True).get_app_name() == name
     # Nothing of the build, its signing key least of all, is left on disk.
     assert list((tmp_path / "app-builds").iterdir()) == []
+
+
+def test_the_app_starts_where_the_url_ends_up(site, docker_client, android_image, tmp_path, signing):
+    """A URL that redirects (apex to www, a path) starts the app at the end, so the origin the app
+    keeps its pages in is the page's own, not one it leaves on the first load."""
+    site.page("/", b"", status=302, Location="/app/")
+    site.page("/app/", b"<p>app</p>")
+    builder = AppBuilder(tmp_path, backend=named("docker"), image=android_image, allow_private_urls=True, timeout=120)
+    job = AppBuildJob(uid="moved", platform="android", name="Moved", bundle_id="com.example.labels", version="1.0.0",
+                      url=site.url + "/", signing_key=signing[0], certificate=signing[1])
+    _, apk = builder.build(job)
+    manifest = APK(apk.data, raw=True).get_android_manifest_xml()
+    android = "{http://schemas.android.com/apk/res/android}"
+    meta = {m.get(f"{android}name"): m.get(f"{android}value") for m in manifest.iter("meta-data")}
+    assert meta[START_URL_KEY] == site.url + "/app/"
 
 
 def test_a_missing_builder_image_fails_the_build_naming_the_command(site, docker_client, tmp_path, signing):
@@ -150,6 +167,21 @@ def test_redirects_are_followed_and_checked_at_every_hop(site):
         read_web_app(site.url + "/loop", allow_private=True)
 
 
+def test_a_host_that_drips_its_answer_meets_one_deadline_for_the_whole_web_app(site):
+    """Each read is short, so only a deadline for the whole of it stops a host that sends a byte at a time."""
+    site.page("/", b'<link rel="manifest" href="m.json">')
+    site.page("/m.json", json.dumps({"icons": [{"src": "i.png", "sizes": "192x192"}]}).encode(), "application/json")
+    site.page("/i.png", png(192), "image/png", drip=0.05)
+    started = time.monotonic()
+    with pytest.raises(WebAppError, match="took too long"):
+        read_web_app(site.url + "/", allow_private=True, seconds=1.5)
+    assert time.monotonic() - started < 4
+    halt = threading.Event()
+    halt.set()
+    with pytest.raises(WebAppError, match="stopped"):
+        read_web_app(site.url + "/", allow_private=True, halt=halt)
+
+
 def test_a_page_too_large_or_failing_is_an_error_that_says_so(site):
     site.page("/big", b"x" * (3 * 1024 * 1024))
     with pytest.raises(WebAppError, match="larger than"):
@@ -178,3 +210,19 @@ def test_only_whole_pngs_of_a_sane_size_pass():
     corrupt = bytearray(png(64))
     corrupt[40] ^= 0xFF
     assert not is_sound_png(bytes(corrupt))
+    # Pillow reads the first header: a 13000 px one, with a 16 px one after the pixels to pass a check
+    # that read the last.
+    big, small = png(13000, raw=b"")[8:33], png(16)
+    assert not is_sound_png(small[:8] + big + small[33:-12] + small[8:33] + small[-12:])
+
+
+def test_an_icon_pillow_cannot_read_or_not_square_is_drawn_or_left_out_never_a_failed_build():
+    assert icons.android_icons(png(64)[:-30] + png(64)[-12:]) == {}
+    wide = Image.new("RGB", (200, 100), (10, 200, 10))
+    buffer = io.BytesIO()
+    wide.save(buffer, "PNG")
+    drawn = Image.open(io.BytesIO(icons.android_icons(buffer.getvalue())["mipmap-mdpi/ic_launcher.png"]))
+    # 48 px wide, 24 high, in the middle of a see-through square: not stretched.
+    assert drawn.size == (48, 48)
+    assert drawn.convert("RGBA").getpixel((24, 24)) == (10, 200, 10, 255)
+    assert drawn.convert("RGBA").getpixel((24, 4))[3] == 0

@@ -129,8 +129,8 @@ class FrameworkApi:
                 current["members"].add((name, types))
 
     def _has(self, class_name, member, referred=True):
-        if class_name.startswith(("java.", "javax.")):
-            # A class of libcore (Java's API, which every Android runtime has) when the dex names it;
+        if class_name.startswith(("java.", "javax.", "org.json.")):
+            # A class of libcore (Java's API and org.json, which every Android runtime has) when the dex names it;
             # reached as a framework class's supertype, only what every object has.
             return referred or member[0] in OBJECT_METHODS
         found = self.classes.get(class_name)
@@ -201,3 +201,18 @@ def string_values(apk_bytes):
         if not text.startswith("res/"):
             values.append(text)
     return values
+
+
+def runtime_annotations(dex, class_descriptor):
+    """{method name: [annotation types]} of a class's methods whose annotations a runtime sees."""
+    found = {}
+    for defined in dex.get_classes():
+        if defined.get_name() != class_descriptor or not defined.annotations_directory_item:
+            continue
+        for annotated in defined.annotations_directory_item.get_method_annotations():
+            name = dex.CM.get_method_ref(annotated.get_method_idx()).get_name()
+            for item in dex.CM.get_obj_by_offset(annotated.get_annotations_off()).get_annotation_off_item():
+                annotation = dex.CM.get_obj_by_offset(item.get_annotation_off())
+                if annotation.get_visibility() == 1:  # VISIBILITY_RUNTIME
+                    found.setdefault(name, []).append(dex.CM.get_type(annotation.get_annotation().get_type_idx()))
+    return found

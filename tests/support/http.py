@@ -2,6 +2,7 @@
 import http.client
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -60,20 +61,30 @@ class Site(LocalHttp):
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 status, headers, body = routes.get(self.path, (404, {}, b"not here"))
+                headers = dict(headers)
+                drip = headers.pop("drip", None)
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if drip is None:
+                    self.wfile.write(body)
+                    return
+                for byte in body:
+                    time.sleep(drip)
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
 
             def log_message(self, *args):
                 pass
 
         super().__init__(Handler)
 
-    def page(self, path, body, content_type="text/html", status=200, **headers):
-        self.routes[path] = (status, {"Content-Type": content_type, **headers}, body)
+    def page(self, path, body, content_type="text/html", status=200, drip=None, **headers):
+        """Answer GET `path` with `body`; `drip`: seconds to wait before each byte of it."""
+        extra = {"drip": drip} if drip is not None else {}
+        self.routes[path] = (status, {"Content-Type": content_type, **headers, **extra}, body)
 
 
 def host_listener(text):

@@ -43,7 +43,9 @@ def make_android_image(client, name, mirror=DEFAULT_MIRROR, say=print):
             shutil.copy(smali, opt / smali.name)
         shutil.copy(HERE / "build-app", opt / "build-app")
         say("assembling the shell activity")
+        # Debian's smali exits 0 on a syntax error and writes no dex: the test -s is the check.
         chroot(root, "smali assemble --api 23 -o /opt/stoker/classes.dex /opt/stoker/*.smali "
+               "&& test -s /opt/stoker/classes.dex "
                "&& java -jar /usr/share/java/apksigner.jar --version >/dev/null")
         (root / "work").mkdir(mode=0o755)
 

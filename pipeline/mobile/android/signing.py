@@ -1,9 +1,14 @@
 """Signing keys for Android apps: one per bundle id, made here or brought in as a keystore, kept sealed by the caller."""
+import base64
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -48,24 +53,56 @@ def keystore(private_key_der, certificate_der, password):
                                                  serialization.BestAvailableEncryption(password))
 
 
+# Opened in a child process with this much CPU: a PKCS#12 names its own key-derivation iteration
+# counts, and two billion of them would otherwise hold the server for minutes.
+KEYSTORE_CPU_SECONDS = 5
+OPEN_KEYSTORE = f"""
+import resource
+resource.setrlimit(resource.RLIMIT_CPU, ({KEYSTORE_CPU_SECONDS}, {KEYSTORE_CPU_SECONDS}))
+""" + """
+import base64, json, sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+asked = json.load(sys.stdin)
+try:
+    key, certificate, _ = pkcs12.load_key_and_certificates(base64.b64decode(asked["data"]), asked["password"].encode())
+except ValueError:
+    sys.exit(3)
+print(json.dumps({} if key is None or certificate is None else {
+    "key": base64.b64encode(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())).decode(),
+    "certificate": base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()}))
+"""
+
+
 def open_keystore(data, password):
     """(PKCS#8 private key, certificate), both DER, from a PKCS#12 keystore; KeystoreError unless it
-    opens with `password` and holds one RSA or EC key with the certificate that goes with it."""
+    opens with `password` within KEYSTORE_CPU_SECONDS and holds one RSA key of 2048 bits or more
+    with the certificate that goes with it (jarsigner signs the bundle with SHA256withRSA)."""
+    asked = json.dumps({"data": base64.b64encode(data).decode(), "password": password.decode()})
     try:
-        key, certificate, _ = pkcs12.load_key_and_certificates(data, password)
-    except ValueError:
-        raise KeystoreError("the keystore could not be opened: it is not PKCS#12, or the password is wrong") from None
-    if key is None or certificate is None:
+        done = subprocess.run([sys.executable, "-c", OPEN_KEYSTORE], input=asked, capture_output=True, text=True,
+                              timeout=KEYSTORE_CPU_SECONDS * 3, env={"PATH": os.defpath})
+    except subprocess.TimeoutExpired:
+        done = None
+    if done is None or done.returncode < 0:
+        raise KeystoreError("the keystore takes too long to open: it asks for too many key-derivation rounds")
+    if done.returncode == 3:
+        raise KeystoreError("the keystore could not be opened: it is not PKCS#12, or the password is wrong")
+    if done.returncode != 0:
+        raise KeystoreError("the keystore could not be opened")
+    opened = json.loads(done.stdout)
+    if not opened:
         raise KeystoreError("the keystore must hold a private key and its certificate")
-    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        raise KeystoreError("the signing key must be RSA or EC, as Android's signature schemes take")
-    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < 2048:
+    key = serialization.load_der_private_key(base64.b64decode(opened["key"]), None)
+    certificate = x509.load_der_x509_certificate(base64.b64decode(opened["certificate"]))
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise KeystoreError("the signing key must be RSA, which the App Bundle's signature (SHA256withRSA) takes")
+    if key.key_size < 2048:
         raise KeystoreError("an RSA signing key must be at least 2048 bits")
     if certificate.public_key().public_numbers() != key.public_key().public_numbers():
         raise KeystoreError("the certificate is not the private key's own")
-    private = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return private, certificate.public_bytes(serialization.Encoding.DER)
+    return base64.b64decode(opened["key"]), certificate.public_bytes(serialization.Encoding.DER)
 
 
 def fingerprint(certificate_der):

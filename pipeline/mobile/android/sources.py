@@ -13,6 +13,7 @@ import semver
 
 SHELL_ACTIVITY = "dev.stoker.shell.MainActivity"
 START_URL_KEY = "stoker.START_URL"
+LINK_DOMAINS_KEY = "stoker.LINK_DOMAINS"
 # Google Play's floor for new apps and updates is targetSdk 36 (August 2026). 23 is the first
 # Android with runtime permissions, which the shell asks for as the page needs them.
 MIN_SDK, TARGET_SDK = 23, 36
@@ -137,6 +138,7 @@ class AndroidSources:
     <application android:label="@string/app_name" android:icon="{icon}"
         android:theme="@style/Shell" android:allowBackup="false"{cleartext}>
         <meta-data android:name="{START_URL_KEY}" android:value={quoteattr(self.start_url)}/>
+        <meta-data android:name="{LINK_DOMAINS_KEY}" android:value={quoteattr(",".join(self.link_domains))}/>
         <activity android:name="{SHELL_ACTIVITY}" android:exported="true"
             android:configChanges="orientation|screenSize|screenLayout|smallestScreenSize|keyboardHidden">
             <intent-filter>

@@ -112,10 +112,12 @@
     return-void
 .end method
 
-# The user's answer to requestPermissions: granted only if every permission asked for was.
+# The user's answer to requestPermissions: camera and microphone only if every one asked for was
+# granted; location if either was (from Android 12 a user may grant approximate location alone).
 .method public answered(I[I)V
     .locals 5
     const/4 v0, 0x1
+    const/4 v3, 0x0
     array-length v1, p2
     if-nez v1, :each
     const/4 v0, 0x0
@@ -123,10 +125,17 @@
     add-int/lit8 v1, v1, -0x1
     if-ltz v1, :decided
     aget v2, p2, v1
-    if-eqz v2, :each
+    if-nez v2, :no
+    const/4 v3, 0x1
+    goto :each
+    :no
     const/4 v0, 0x0
     goto :each
     :decided
+    const/4 v2, 0x4
+    if-ne p1, v2, :media
+    move v0, v3
+    :media
     const/4 v3, 0x0
     const/4 v2, 0x3
     if-ne p1, v2, :geo

@@ -1,4 +1,5 @@
-# Navigation: the start URL's origin stays in the app, everything else opens outside it;
+# Navigation: the start URL's origin (and the app's link domains) stays in the app, everything
+# else opens outside it;
 # a main page that fails to load shows the app's own offline page.
 .class public Ldev/stoker/shell/Client;
 .super Landroid/webkit/WebViewClient;
@@ -37,9 +38,9 @@
     move-result v2
     if-eqz v2, :no
 
-    invoke-virtual {p0}, Landroid/net/Uri;->getPort()I
+    invoke-static {p0}, Ldev/stoker/shell/Client;->portOf(Landroid/net/Uri;)I
     move-result v2
-    invoke-virtual {p1}, Landroid/net/Uri;->getPort()I
+    invoke-static {p1}, Ldev/stoker/shell/Client;->portOf(Landroid/net/Uri;)I
     move-result v3
     if-ne v2, v3, :no
     const/4 v0, 0x1
@@ -47,10 +48,28 @@
     return v0
 .end method
 
+# The port, the scheme's own when none is written: https://h/ and https://h:443/ are one origin.
+.method public static portOf(Landroid/net/Uri;)I
+    .locals 2
+    invoke-virtual {p0}, Landroid/net/Uri;->getPort()I
+    move-result v0
+    if-gez v0, :given
+    invoke-virtual {p0}, Landroid/net/Uri;->getScheme()Ljava/lang/String;
+    move-result-object v1
+    const/16 v0, 0x1bb
+    const-string p0, "https"
+    invoke-virtual {p0, v1}, Ljava/lang/String;->equalsIgnoreCase(Ljava/lang/String;)Z
+    move-result p0
+    if-nez p0, :given
+    const/16 v0, 0x50
+    :given
+    return v0
+.end method
+
 .method private keep(Landroid/net/Uri;)Z
     .locals 2
-    iget-object v0, p0, Ldev/stoker/shell/Client;->start:Landroid/net/Uri;
-    invoke-static {v0, p1}, Ldev/stoker/shell/Client;->sameOrigin(Landroid/net/Uri;Landroid/net/Uri;)Z
+    iget-object v0, p0, Ldev/stoker/shell/Client;->activity:Ldev/stoker/shell/MainActivity;
+    invoke-virtual {v0, p1}, Ldev/stoker/shell/MainActivity;->opensHere(Landroid/net/Uri;)Z
     move-result v0
     if-nez v0, :in
     iget-object v1, p0, Ldev/stoker/shell/Client;->activity:Ldev/stoker/shell/MainActivity;

@@ -5,7 +5,11 @@
 .super Landroid/app/Activity;
 
 .field web:Landroid/webkit/WebView;
+.field start:Landroid/net/Uri;
+# The hosts whose https links open here (meta-data stoker.LINK_DOMAINS; *.host for its subdomains).
+.field links:[Ljava/lang/String;
 .field chrome:Ldev/stoker/shell/Chrome;
+.field saver:Ldev/stoker/shell/Saver;
 # From API 33: the OnBackInvokedCallback (a Back), registered only while the page can go back,
 # so that back from the first page leaves the app with the system's predictive animation.
 .field back:Ljava/lang/Object;
@@ -21,10 +25,34 @@
     .locals 8
     invoke-super {p0, p1}, Landroid/app/Activity;->onCreate(Landroid/os/Bundle;)V
 
-    invoke-direct {p0}, Ldev/stoker/shell/MainActivity;->startUrl()Ljava/lang/String;
+    const-string v0, "stoker.START_URL"
+    invoke-direct {p0, v0}, Ldev/stoker/shell/MainActivity;->metaData(Ljava/lang/String;)Ljava/lang/String;
     move-result-object v0
     invoke-static {v0}, Landroid/net/Uri;->parse(Ljava/lang/String;)Landroid/net/Uri;
     move-result-object v1
+    iput-object v1, p0, Ldev/stoker/shell/MainActivity;->start:Landroid/net/Uri;
+    const-string v2, "stoker.LINK_DOMAINS"
+    invoke-direct {p0, v2}, Ldev/stoker/shell/MainActivity;->metaData(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v2
+    if-nez v2, :linked
+    const-string v2, ""
+    :linked
+    const-string v3, ","
+    invoke-virtual {v2, v3}, Ljava/lang/String;->split(Ljava/lang/String;)[Ljava/lang/String;
+    move-result-object v2
+    iput-object v2, p0, Ldev/stoker/shell/MainActivity;->links:[Ljava/lang/String;
+    # Opened by a verified App Link: that page, if it is one of the app's own.
+    invoke-virtual {p0}, Landroid/app/Activity;->getIntent()Landroid/content/Intent;
+    move-result-object v2
+    invoke-virtual {v2}, Landroid/content/Intent;->getData()Landroid/net/Uri;
+    move-result-object v2
+    if-eqz v2, :started
+    invoke-virtual {p0, v2}, Ldev/stoker/shell/MainActivity;->opensHere(Landroid/net/Uri;)Z
+    move-result v3
+    if-eqz v3, :started
+    invoke-virtual {v2}, Landroid/net/Uri;->toString()Ljava/lang/String;
+    move-result-object v0
+    :started
 
     # From targetSdk 35 the window is drawn edge to edge: the frame pads itself by the bars' insets.
     new-instance v2, Landroid/widget/FrameLayout;
@@ -59,8 +87,15 @@
     invoke-direct {v5, p0, v1}, Ldev/stoker/shell/Chrome;-><init>(Ldev/stoker/shell/MainActivity;Landroid/net/Uri;)V
     iput-object v5, p0, Ldev/stoker/shell/MainActivity;->chrome:Ldev/stoker/shell/Chrome;
     invoke-virtual {v4, v5}, Landroid/webkit/WebView;->setWebChromeClient(Landroid/webkit/WebChromeClient;)V
+    new-instance v6, Ldev/stoker/shell/Saver;
+    invoke-direct {v6}, Ldev/stoker/shell/Saver;-><init>()V
+    iput-object v6, p0, Ldev/stoker/shell/MainActivity;->saver:Ldev/stoker/shell/Saver;
+    new-instance v6, Ldev/stoker/shell/Blobs;
+    invoke-direct {v6, p0}, Ldev/stoker/shell/Blobs;-><init>(Ldev/stoker/shell/MainActivity;)V
+    const-string v7, "StokerBlobs"
+    invoke-virtual {v4, v6, v7}, Landroid/webkit/WebView;->addJavascriptInterface(Ljava/lang/Object;Ljava/lang/String;)V
     new-instance v5, Ldev/stoker/shell/Downloads;
-    invoke-direct {v5, p0}, Ldev/stoker/shell/Downloads;-><init>(Ldev/stoker/shell/MainActivity;)V
+    invoke-direct {v5, p0, v6}, Ldev/stoker/shell/Downloads;-><init>(Ldev/stoker/shell/MainActivity;Ldev/stoker/shell/Blobs;)V
     invoke-virtual {v4, v5}, Landroid/webkit/WebView;->setDownloadListener(Landroid/webkit/DownloadListener;)V
 
     invoke-virtual {v2, v4}, Landroid/widget/FrameLayout;->addView(Landroid/view/View;)V
@@ -77,8 +112,8 @@
     return-void
 .end method
 
-# The application's meta-data stoker.START_URL.
-.method private startUrl()Ljava/lang/String;
+# One of the application's meta-data strings (null if absent).
+.method private metaData(Ljava/lang/String;)Ljava/lang/String;
     .locals 3
     invoke-virtual {p0}, Landroid/app/Activity;->getPackageManager()Landroid/content/pm/PackageManager;
     move-result-object v0
@@ -89,10 +124,66 @@
     invoke-virtual {v0, v1, v2}, Landroid/content/pm/PackageManager;->getApplicationInfo(Ljava/lang/String;I)Landroid/content/pm/ApplicationInfo;
     move-result-object v0
     iget-object v0, v0, Landroid/content/pm/ApplicationInfo;->metaData:Landroid/os/Bundle;
-    const-string v1, "stoker.START_URL"
-    invoke-virtual {v0, v1}, Landroid/os/Bundle;->getString(Ljava/lang/String;)Ljava/lang/String;
+    invoke-virtual {v0, p1}, Landroid/os/Bundle;->getString(Ljava/lang/String;)Ljava/lang/String;
     move-result-object v0
     return-object v0
+.end method
+
+# Whether a page opens in the app: the start URL's origin, or https on one of the link domains.
+.method public opensHere(Landroid/net/Uri;)Z
+    .locals 7
+    iget-object v0, p0, Ldev/stoker/shell/MainActivity;->start:Landroid/net/Uri;
+    invoke-static {v0, p1}, Ldev/stoker/shell/Client;->sameOrigin(Landroid/net/Uri;Landroid/net/Uri;)Z
+    move-result v0
+    if-nez v0, :yes
+    const-string v0, "https"
+    invoke-virtual {p1}, Landroid/net/Uri;->getScheme()Ljava/lang/String;
+    move-result-object v1
+    invoke-virtual {v0, v1}, Ljava/lang/String;->equalsIgnoreCase(Ljava/lang/String;)Z
+    move-result v0
+    if-eqz v0, :no
+    invoke-virtual {p1}, Landroid/net/Uri;->getHost()Ljava/lang/String;
+    move-result-object v1
+    if-eqz v1, :no
+    sget-object v0, Ljava/util/Locale;->ROOT:Ljava/util/Locale;
+    invoke-virtual {v1, v0}, Ljava/lang/String;->toLowerCase(Ljava/util/Locale;)Ljava/lang/String;
+    move-result-object v1
+    iget-object v2, p0, Ldev/stoker/shell/MainActivity;->links:[Ljava/lang/String;
+    array-length v3, v2
+    const/4 v4, 0x0
+    :each
+    if-ge v4, v3, :no
+    aget-object v5, v2, v4
+    add-int/lit8 v4, v4, 0x1
+    invoke-virtual {v5}, Ljava/lang/String;->isEmpty()Z
+    move-result v6
+    if-nez v6, :each
+    invoke-virtual {v1, v5}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v6
+    if-nez v6, :yes
+    const-string v0, "*."
+    invoke-virtual {v5, v0}, Ljava/lang/String;->startsWith(Ljava/lang/String;)Z
+    move-result v6
+    if-eqz v6, :each
+    # *.example.com: a subdomain of example.com, or example.com itself (as Android verifies it).
+    const/4 v6, 0x1
+    invoke-virtual {v5, v6}, Ljava/lang/String;->substring(I)Ljava/lang/String;
+    move-result-object v5
+    invoke-virtual {v1, v5}, Ljava/lang/String;->endsWith(Ljava/lang/String;)Z
+    move-result v6
+    if-nez v6, :yes
+    invoke-virtual {v5, v6}, Ljava/lang/String;->substring(I)Ljava/lang/String;
+    move-result-object v5
+    invoke-virtual {v1, v5}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v6
+    if-nez v6, :yes
+    goto :each
+    :no
+    const/4 v0, 0x0
+    return v0
+    :yes
+    const/4 v0, 0x1
+    return v0
 .end method
 
 # Called as the page's history changes: holds the back callback exactly while there is a page to go back to.
@@ -216,6 +307,8 @@
     invoke-super {p0, p1, p2, p3}, Landroid/app/Activity;->onActivityResult(IILandroid/content/Intent;)V
     iget-object v0, p0, Ldev/stoker/shell/MainActivity;->chrome:Ldev/stoker/shell/Chrome;
     invoke-virtual {v0, p1, p2, p3}, Ldev/stoker/shell/Chrome;->chosen(IILandroid/content/Intent;)V
+    iget-object v0, p0, Ldev/stoker/shell/MainActivity;->saver:Ldev/stoker/shell/Saver;
+    invoke-virtual {v0, p0, p1, p2, p3}, Ldev/stoker/shell/Saver;->written(Landroid/app/Activity;IILandroid/content/Intent;)V
     return-void
 .end method
 
