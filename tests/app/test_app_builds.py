@@ -23,7 +23,7 @@ from PIL import Image
 
 from app.records.models import AppBuildStatus
 from pipeline.mobile.android.signing import keystore, new_signing_key
-from pipeline.mobile.android.sources import LINK_DOMAINS_KEY, SHELL_ACTIVITY, START_URL_KEY
+from pipeline.mobile.android.sources import CAPTURE_KEY, LINK_DOMAINS_KEY, SHELL_ACTIVITY, SHOTS_PROVIDER, START_URL_KEY
 from pipeline.mobile.webapp import is_sound_png
 from tests.support import HOSTILE_NAME, api, free_port, login, serve_web_app, start_server, stop_server
 from tests.support.android import runtime_annotations, string_values
@@ -188,6 +188,12 @@ def test_a_web_page_becomes_a_store_ready_bundle_and_an_apk(app_server, web_app,
     meta = {m.get(f"{android}name"): m.get(f"{android}value") for m in manifest.iter("meta-data")}
     assert meta[START_URL_KEY] == web_app.url + "/?from=app&x=1"
     assert meta[LINK_DOMAINS_KEY] == "app.example.com"
+    # Asked for the camera: the file chooser offers it, writing through the app's own unexported provider.
+    assert meta[CAPTURE_KEY] == "true"
+    [provider] = manifest.iter("provider")
+    assert provider.get(f"{android}name") == SHOTS_PROVIDER
+    assert provider.get(f"{android}authorities") == "com.example.my_app.shots"
+    assert (provider.get(f"{android}exported"), provider.get(f"{android}grantUriPermissions")) == ("false", "true")
     classes = {c.get_name() for c in DEX(apk.get_dex()).get_classes()}
     assert "L" + SHELL_ACTIVITY.replace(".", "/") + ";" in classes
 

@@ -75,6 +75,8 @@ def test_the_app_starts_where_the_url_ends_up(site, docker_client, android_image
     android = "{http://schemas.android.com/apk/res/android}"
     meta = {m.get(f"{android}name"): m.get(f"{android}value") for m in manifest.iter("meta-data")}
     assert meta[START_URL_KEY] == site.url + "/app/"
+    # No camera asked for: no camera in the file chooser, and no provider.
+    assert "stoker.CAPTURE" not in meta and list(manifest.iter("provider")) == []
 
 
 def test_a_missing_builder_image_fails_the_build_naming_the_command(site, docker_client, tmp_path, signing):

@@ -14,6 +14,8 @@ import semver
 SHELL_ACTIVITY = "dev.stoker.shell.MainActivity"
 START_URL_KEY = "stoker.START_URL"
 LINK_DOMAINS_KEY = "stoker.LINK_DOMAINS"
+CAPTURE_KEY = "stoker.CAPTURE"
+SHOTS_PROVIDER = "dev.stoker.shell.Shots"
 # Google Play's floor for new apps and updates is targetSdk 36 (August 2026). 23 is the first
 # Android with runtime permissions, which the shell asks for as the page needs them.
 MIN_SDK, TARGET_SDK = 23, 36
@@ -124,6 +126,16 @@ class AndroidSources:
                 <data android:scheme="https"/>{hosts}
             </intent-filter>"""
 
+    def capture(self):
+        """With the camera asked for, the file chooser offers it: the photo is written through a
+        provider of the app's own, by a grant of that one file (see shell/Shots.smali)."""
+        if "camera" not in self.permissions:
+            return ""
+        return f"""
+        <meta-data android:name="{CAPTURE_KEY}" android:value="true"/>
+        <provider android:name="{SHOTS_PROVIDER}" android:authorities={quoteattr(self.bundle_id + ".shots")}
+            android:exported="false" android:grantUriPermissions="true"/>"""
+
     def manifest(self):
         cleartext = ' android:usesCleartextTraffic="true"' if self.start_url.startswith("http:") else ""
         icon = "@mipmap/ic_launcher" if self.icons else "@android:drawable/sym_def_app_icon"
@@ -138,7 +150,7 @@ class AndroidSources:
     <application android:label="@string/app_name" android:icon="{icon}"
         android:theme="@style/Shell" android:allowBackup="false"{cleartext}>
         <meta-data android:name="{START_URL_KEY}" android:value={quoteattr(self.start_url)}/>
-        <meta-data android:name="{LINK_DOMAINS_KEY}" android:value={quoteattr(",".join(self.link_domains))}/>
+        <meta-data android:name="{LINK_DOMAINS_KEY}" android:value={quoteattr(",".join(self.link_domains))}/>{self.capture()}
         <activity android:name="{SHELL_ACTIVITY}" android:exported="true"
             android:configChanges="orientation|screenSize|screenLayout|smallestScreenSize|keyboardHidden">
             <intent-filter>

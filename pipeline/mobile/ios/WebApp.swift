@@ -168,9 +168,13 @@ final class WebViewController: UIViewController, WKUIDelegate, WKNavigationDeleg
     func webView(_ webView: WKWebView, requestMediaCapturePermissionFor origin: WKSecurityOrigin,
                  initiatedByFrame frame: WKFrameInfo, type: WKMediaCaptureType,
                  decisionHandler: @escaping (WKPermissionDecision) -> Void) {
+        // Both the page and the frame that asks (an iframe of another site is not the app).
+        decisionHandler(isStart(origin) && isStart(frame.securityOrigin) ? .grant : .deny)
+    }
+
+    private func isStart(_ origin: WKSecurityOrigin) -> Bool {
         let port = startURL.port ?? (startURL.scheme == "https" ? 443 : 80)
         let samePort = origin.port == 0 || origin.port == port
-        let same = origin.protocol == startURL.scheme && origin.host == startURL.host && samePort
-        decisionHandler(same ? .grant : .deny)
+        return origin.protocol == startURL.scheme && origin.host == startURL.host && samePort
     }
 }

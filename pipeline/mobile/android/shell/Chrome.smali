@@ -7,11 +7,15 @@
 .field private final activity:Ldev/stoker/shell/MainActivity;
 .field private final start:Landroid/net/Uri;
 # What waits on the user's answer, one of each kind at a time; requestPermissions' and
-# startActivityForResult's codes are 2 (files), 3 (camera, microphone) and 4 (location).
+# startActivityForResult's codes are 2 (files), 3 (camera, microphone), 4 (location) and 6 (the
+# camera for a file chooser).
 .field private media:Landroid/webkit/PermissionRequest;
 .field private geoOrigin:Ljava/lang/String;
 .field private geo:Landroid/webkit/GeolocationPermissions$Callback;
 .field private files:Landroid/webkit/ValueCallback;
+.field private chooser:Landroid/webkit/WebChromeClient$FileChooserParams;
+# Where the camera writes, when the chooser offered it.
+.field private shot:Landroid/net/Uri;
 
 .method public constructor <init>(Ldev/stoker/shell/MainActivity;Landroid/net/Uri;)V
     .locals 0
@@ -116,6 +120,11 @@
 # granted; location if either was (from Android 12 a user may grant approximate location alone).
 .method public answered(I[I)V
     .locals 5
+    const/4 v0, 0x6
+    if-ne p1, v0, :asked
+    invoke-direct {p0}, Ldev/stoker/shell/Chrome;->openChooser()V
+    return-void
+    :asked
     const/4 v0, 0x1
     const/4 v3, 0x0
     array-length v1, p2
@@ -164,40 +173,119 @@
 .end method
 
 .method public onShowFileChooser(Landroid/webkit/WebView;Landroid/webkit/ValueCallback;Landroid/webkit/WebChromeClient$FileChooserParams;)Z
-    .locals 3
+    .locals 4
     iget-object v0, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
     const/4 v1, 0x0
     if-eqz v0, :choose
     invoke-interface {v0, v1}, Landroid/webkit/ValueCallback;->onReceiveValue(Ljava/lang/Object;)V
     :choose
     iput-object p2, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
-    :try_start
-    invoke-virtual {p3}, Landroid/webkit/WebChromeClient$FileChooserParams;->createIntent()Landroid/content/Intent;
-    move-result-object v0
-    iget-object v2, p0, Ldev/stoker/shell/Chrome;->activity:Ldev/stoker/shell/MainActivity;
-    const/4 v1, 0x2
-    invoke-virtual {v2, v0, v1}, Landroid/app/Activity;->startActivityForResult(Landroid/content/Intent;I)V
-    :try_end
-    .catch Landroid/content/ActivityNotFoundException; {:try_start .. :try_end} :none
+    iput-object p3, p0, Ldev/stoker/shell/Chrome;->chooser:Landroid/webkit/WebChromeClient$FileChooserParams;
+    # An app that asked for the camera offers it in the chooser; the camera permission first
+    # (a camera intent from an app that declares CAMERA without holding it is refused).
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->activity:Ldev/stoker/shell/MainActivity;
+    invoke-virtual {v0}, Ldev/stoker/shell/MainActivity;->captures()Z
+    move-result v2
+    if-eqz v2, :open
+    const-string v2, "android.permission.CAMERA"
+    invoke-virtual {v0, v2}, Landroid/app/Activity;->checkSelfPermission(Ljava/lang/String;)I
+    move-result v3
+    if-eqz v3, :open
+    const/4 v1, 0x1
+    new-array v1, v1, [Ljava/lang/String;
+    const/4 v3, 0x0
+    aput-object v2, v1, v3
+    const/4 v3, 0x6
+    invoke-virtual {v0, v1, v3}, Landroid/app/Activity;->requestPermissions([Ljava/lang/String;I)V
     const/4 v0, 0x1
     return v0
-    :none
-    const/4 v0, 0x0
-    iput-object v0, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    :open
+    invoke-direct {p0}, Ldev/stoker/shell/Chrome;->openChooser()V
+    const/4 v0, 0x1
     return v0
 .end method
 
-# What the file chooser gave back (null when the user backed out, which the page hears as no files).
+# The system's chooser for the waiting <input type=file>: documents, and the camera when it may be used.
+.method private openChooser()V
+    .locals 6
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->chooser:Landroid/webkit/WebChromeClient$FileChooserParams;
+    iget-object v1, p0, Ldev/stoker/shell/Chrome;->activity:Ldev/stoker/shell/MainActivity;
+    if-eqz v0, :done
+    const/4 v2, 0x0
+    iput-object v2, p0, Ldev/stoker/shell/Chrome;->shot:Landroid/net/Uri;
+    :try_start
+    invoke-virtual {v0}, Landroid/webkit/WebChromeClient$FileChooserParams;->createIntent()Landroid/content/Intent;
+    move-result-object v0
+    invoke-virtual {v1}, Ldev/stoker/shell/MainActivity;->captures()Z
+    move-result v2
+    if-eqz v2, :start
+    const-string v2, "android.permission.CAMERA"
+    invoke-virtual {v1, v2}, Landroid/app/Activity;->checkSelfPermission(Ljava/lang/String;)I
+    move-result v2
+    if-nez v2, :start
+    invoke-static {v1}, Ldev/stoker/shell/Shots;->newShot(Landroid/content/Context;)Landroid/net/Uri;
+    move-result-object v2
+    iput-object v2, p0, Ldev/stoker/shell/Chrome;->shot:Landroid/net/Uri;
+    new-instance v3, Landroid/content/Intent;
+    const-string v4, "android.media.action.IMAGE_CAPTURE"
+    invoke-direct {v3, v4}, Landroid/content/Intent;-><init>(Ljava/lang/String;)V
+    # MediaStore.EXTRA_OUTPUT, written through a grant of this one address.
+    const-string v4, "output"
+    invoke-virtual {v3, v4, v2}, Landroid/content/Intent;->putExtra(Ljava/lang/String;Landroid/os/Parcelable;)Landroid/content/Intent;
+    # FLAG_GRANT_READ_URI_PERMISSION | FLAG_GRANT_WRITE_URI_PERMISSION
+    const/4 v4, 0x3
+    invoke-virtual {v3, v4}, Landroid/content/Intent;->addFlags(I)Landroid/content/Intent;
+    const/4 v4, 0x0
+    invoke-static {v0, v4}, Landroid/content/Intent;->createChooser(Landroid/content/Intent;Ljava/lang/CharSequence;)Landroid/content/Intent;
+    move-result-object v0
+    const/4 v4, 0x1
+    new-array v4, v4, [Landroid/os/Parcelable;
+    const/4 v5, 0x0
+    aput-object v3, v4, v5
+    const-string v5, "android.intent.extra.INITIAL_INTENTS"
+    invoke-virtual {v0, v5, v4}, Landroid/content/Intent;->putExtra(Ljava/lang/String;[Landroid/os/Parcelable;)Landroid/content/Intent;
+    :start
+    const/4 v2, 0x2
+    invoke-virtual {v1, v0, v2}, Landroid/app/Activity;->startActivityForResult(Landroid/content/Intent;I)V
+    :try_end
+    .catch Landroid/content/ActivityNotFoundException; {:try_start .. :try_end} :none
+    :done
+    return-void
+    :none
+    iget-object v0, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    if-eqz v0, :done
+    const/4 v1, 0x0
+    iput-object v1, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    invoke-interface {v0, v1}, Landroid/webkit/ValueCallback;->onReceiveValue(Ljava/lang/Object;)V
+    return-void
+.end method
+
+# What the file chooser gave back: the documents picked, the photo taken (the camera answers OK
+# with no document), or null when the user backed out, which the page hears as no files.
 .method public chosen(IILandroid/content/Intent;)V
-    .locals 2
+    .locals 4
     const/4 v0, 0x2
     if-ne p1, v0, :done
     iget-object v0, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
     if-eqz v0, :done
     const/4 v1, 0x0
     iput-object v1, p0, Ldev/stoker/shell/Chrome;->files:Landroid/webkit/ValueCallback;
+    iput-object v1, p0, Ldev/stoker/shell/Chrome;->chooser:Landroid/webkit/WebChromeClient$FileChooserParams;
     invoke-static {p2, p3}, Landroid/webkit/WebChromeClient$FileChooserParams;->parseResult(ILandroid/content/Intent;)[Landroid/net/Uri;
     move-result-object v1
+    iget-object v2, p0, Ldev/stoker/shell/Chrome;->shot:Landroid/net/Uri;
+    const/4 v3, 0x0
+    iput-object v3, p0, Ldev/stoker/shell/Chrome;->shot:Landroid/net/Uri;
+    if-nez v1, :answer
+    if-eqz v2, :answer
+    # Activity.RESULT_OK
+    const/4 v3, -0x1
+    if-ne p2, v3, :answer
+    const/4 v1, 0x1
+    new-array v1, v1, [Landroid/net/Uri;
+    const/4 v3, 0x0
+    aput-object v2, v1, v3
+    :answer
     invoke-interface {v0, v1}, Landroid/webkit/ValueCallback;->onReceiveValue(Ljava/lang/Object;)V
     :done
     return-void

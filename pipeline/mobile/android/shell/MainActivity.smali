@@ -129,6 +129,20 @@
     return-object v0
 .end method
 
+# Whether the app asked for the camera (meta-data stoker.CAPTURE): the file chooser then offers it.
+.method public captures()Z
+    .locals 1
+    const-string v0, "stoker.CAPTURE"
+    invoke-direct {p0, v0}, Ldev/stoker/shell/MainActivity;->metaData(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v0
+    if-eqz v0, :no
+    const/4 v0, 0x1
+    return v0
+    :no
+    const/4 v0, 0x0
+    return v0
+.end method
+
 # Whether a page opens in the app: the start URL's origin, or https on one of the link domains.
 .method public opensHere(Landroid/net/Uri;)Z
     .locals 7
