@@ -16,7 +16,7 @@ from flask_jwt_extended import verify_jwt_in_request
 from pipeline.mobile.android.signing import KeystoreError, asset_links, fingerprint, keystore, open_keystore
 
 from ..records.base import iso
-from ..records.models import AppBundle, AuditEntry, db
+from ..records.models import AppBundle, AuditEntry, db, utcnow
 from ..records.signing import signing_key
 from ..records.vault import seal
 from .app_bundles import BUNDLE_IDS, MAX_BUNDLE_ID, claim_bundle
@@ -122,6 +122,7 @@ def import_signing(bundle_id):
     sealed = seal(current_app.config["SECRET_KEY"], base64.b64encode(key).decode())
     with db.atomic():
         bundle = claim_bundle(_checked_id(bundle_id), PLATFORM)
-        AppBundle.update(key_sealed=sealed, certificate=certificate).where(AppBundle.id == bundle.id).execute()
+        AppBundle.update(key_sealed=sealed, certificate=certificate, imported_at=utcnow()).where(
+            AppBundle.id == bundle.id).execute()
         AuditEntry.note(None, current_user, "signing.import", f"{bundle.bundle_id} ({fingerprint(certificate)})")
     return jsonify(_described(AppBundle.get_by_id(bundle.id)))

@@ -17,6 +17,8 @@ class AppBundle(BaseModel):
     # The private key (PKCS#8, base64) sealed like a project secret, and its certificate (DER).
     key_sealed = TextField(null=True)
     certificate = BlobField(null=True)
+    # When its owner brought in the key of an app made elsewhere: the bundle is theirs from then on.
+    imported_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:

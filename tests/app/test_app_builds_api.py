@@ -144,6 +144,22 @@ def test_a_bundle_id_belongs_to_one_account_per_platform(client, accounts):
     assert [b.owner.username for b in AppBuild.select().order_by(AppBuild.id)] == ["alice", "bob"]
 
 
+def test_a_claim_with_nothing_but_failed_builds_lapses_to_the_next_account(client, accounts):
+    """Asking for a build that fails (an unreachable URL) must not keep a bundle id from its real owner."""
+    failed = post(client, accounts.headers("mallory")).get_json()["id"]
+    AppBuild.update(status=AppBuildStatus.FAILED, error="unreachable").where(AppBuild.uid == failed).execute()
+    AppBundle.update(key_sealed="sealed", certificate=b"mallory's").execute()
+    taken = post(client, accounts.headers("alice"))
+    assert taken.status_code == 201, taken.get_json()
+    bundle = AppBundle.get(AppBundle.bundle_id == "com.example.demo")
+    # Alice's now, with no key of mallory's: her first build makes her own.
+    assert (bundle.owner.username, bundle.key_sealed, bundle.certificate) == ("alice", None, None)
+    # Held by a build that is queued (or building, or made), it is alice's and no one else's.
+    refused = post(client, accounts.headers("mallory"), version="2.0.0")
+    assert refused.status_code == 409
+    assert client.get(f"/api/v1/builds/{failed}", headers=accounts.headers("mallory")).status_code == 200
+
+
 def test_another_accounts_build_and_an_unknown_one_are_404s(client, accounts):
     build = post(client, accounts.headers("alice")).get_json()
     for path in (f"/api/v1/builds/{build['id']}", "/api/v1/builds/no-such-build", "/api/v1/builds/1"):

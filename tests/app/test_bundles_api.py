@@ -106,6 +106,9 @@ def test_an_imported_keystore_becomes_the_bundle_s_key(client, accounts, bundle)
     taken = signing(client, accounts.headers("mallory"), bundle_id="com.example.played", method="put",
                     password="imported pw", keystore=encoded)
     assert taken.status_code == 409
+    # An imported key holds the bundle id though no build of it was ever made.
+    assert client.post("/api/v1/builds", headers=accounts.headers("mallory"),
+                       json={**BUILD, "bundleId": "com.example.played"}).status_code == 409
 
 
 def test_a_keystore_that_cannot_sign_is_a_400_and_nothing_changes(client, accounts, bundle):
