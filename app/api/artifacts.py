@@ -1,6 +1,5 @@
 """Build artifacts' downloads, by the signed links GET /api/build/:id gives whoever may read the build
 (app/records/links.py): no bearer token, so a browser's download or a script's curl opens them."""
-import time
 from pathlib import PurePosixPath
 
 from flask import Blueprint, current_app, request, send_file
@@ -16,13 +15,9 @@ bp = Blueprint("artifacts", __name__, url_prefix="/api/artifacts")
 def download(artifact_id):
     if not (artifact_id.isascii() and artifact_id.isdecimal() and len(artifact_id) <= 18):
         raise ApiError(400, "artifactId must be a positive integer")
-    expires, signature = request.args.get("expires", ""), request.args.get("signature", "")
-    if not (expires.isascii() and expires.isdecimal() and len(expires) <= 12):
-        raise ApiError(403, "This download link is not valid")
-    if not links.signed_artifact(current_app, artifact_id, expires, signature):
-        raise ApiError(403, "This download link is not valid")
-    if int(expires) < time.time():
-        raise ApiError(403, "This download link has expired; fetch the build again for a new one")
+    refused = links.refusal(current_app, links.ARTIFACTS, artifact_id, request.args)
+    if refused:
+        raise ApiError(403, refused)
     artifact = BuildArtifact.get_or_none(BuildArtifact.id == int(artifact_id))
     path = artifact and stored_file(current_app.config, artifact)
     if artifact is None or not path.is_file():

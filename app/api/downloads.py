@@ -1,7 +1,5 @@
 """App builds' downloads, by the signed links of app/records/links.py: no bearer token, since they
 are opened on a phone."""
-import time
-
 from flask import Blueprint, Response, current_app, request
 
 from ..records import links
@@ -15,13 +13,9 @@ bp = Blueprint("downloads", __name__, url_prefix="/api/v1/downloads")
 @bp.get("/<build_id>/<kind>")
 def download(build_id, kind=None):
     """The build's download (the first artifact it made), or its artifact of `kind`."""
-    expires, signature = request.args.get("expires", ""), request.args.get("signature", "")
-    if not (expires.isascii() and expires.isdecimal() and len(expires) <= 12):
-        raise ApiError(403, "This download link is not valid")
-    if not links.signed(current_app, build_id, expires, signature, kind):
-        raise ApiError(403, "This download link is not valid")
-    if int(expires) < time.time():
-        raise ApiError(403, "This download link has expired; fetch the build again for a new one")
+    refused = links.refusal(current_app, links.APP_BUILDS, links.build_path(build_id, kind), request.args)
+    if refused:
+        raise ApiError(403, refused)
     query = (AppArtifact.select().join(AppBuild)
              .where((AppBuild.uid == build_id) & (AppBuild.status == AppBuildStatus.SUCCESS)))
     if kind is not None:
