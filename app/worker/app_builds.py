@@ -22,7 +22,7 @@ def make_builder(app, engine, labels):
     config = app.config
     return AppBuilder(config["STOKER_DATA_DIR"], backend=engine, image=config["STOKER_ANDROID_IMAGE"],
                       allow_private_urls=config["STOKER_ALLOW_PRIVATE_APP_URLS"],
-                      timeout=config["STOKER_APP_BUILD_TIMEOUT"], labels=labels)
+                      timeout=config["STOKER_APP_BUILD_TIMEOUT"], labels=labels, off_the_hub=runtime.off_the_hub)
 
 
 def run_app_build(worker, builder, build):

@@ -6,7 +6,9 @@ import io
 import json
 import plistlib
 import queue
+import random
 import struct
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -25,7 +27,7 @@ from app.records.models import AppBuildStatus
 from pipeline.mobile.android.signing import keystore, new_signing_key
 from pipeline.mobile.android.sources import CAPTURE_KEY, LINK_DOMAINS_KEY, SHELL_ACTIVITY, SHOTS_PROVIDER, START_URL_KEY
 from pipeline.mobile.webapp import is_sound_png
-from tests.support import HOSTILE_NAME, api, free_port, login, serve_web_app, start_server, stop_server
+from tests.support import HOSTILE_NAME, Site, api, free_port, login, png, serve_web_app, start_server, stop_server
 from tests.support.android import runtime_annotations, string_values
 
 # androguard logs every step of its parse at DEBUG through loguru.
@@ -304,6 +306,43 @@ def test_an_ios_build_is_an_xcode_project_archive(app_server, web_app, app_event
                     "didFailProvisionalNavigation", "UIApplication.shared.open"):
         assert handled in swift
     assert "WKWebView" in files.read("WebApp/WebApp/WebApp.swift").decode()
+
+
+def test_the_server_answers_while_an_app_build_draws_its_icons(app_server, app_events):
+    """Drawing every density from three noisy 1024 px icons (just under the 1 MB a manifest's icon may
+    be) is a third of a second of CPU, and reading and sealing the build's signing key was another
+    fifth: done on the server's event loop, no request and no live update was answered meanwhile."""
+    levels = bytes(range(0, 256, 64))
+    noisy = png(1024, raw=b"".join(b"\x00" + bytes(random.choices(levels, k=1024 * 3)) for _ in range(1024)))
+    site = Site()
+    site.page("/", b'<!doctype html><html><head><link rel="manifest" href="/m.json"></head><body>Hi</body></html>')
+    site.page("/m.json", json.dumps({"name": "Noisy", "background_color": "#000000", "icons": [
+        {"src": f"/{purpose}.png", "sizes": "1024x1024", "type": "image/png", "purpose": purpose}
+        for purpose in ("any", "maskable", "monochrome")]}).encode(), "application/manifest+json")
+    for purpose in ("any", "maskable", "monochrome"):
+        site.page(f"/{purpose}.png", noisy, "image/png")
+    token = login(app_server, "alice")
+    events = app_events(app_server, token)
+    waits, building = [], threading.Event()
+    building.set()
+
+    def ask():
+        while building.is_set():
+            started = time.monotonic()
+            assert requests.get(f"{app_server.url}/healthz", timeout=10).status_code == 200
+            waits.append(time.monotonic() - started)
+            time.sleep(0.02)
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    try:
+        statuses, build, _ = built(app_server, token, events, url=site.url, bundleId="com.example.noisy")
+    finally:
+        building.clear()
+        asking.join()
+        site.close()
+    assert statuses[-1] == "success", build
+    assert len(waits) > 20 and max(waits) < 0.2, sorted(waits)[-5:]
 
 
 def test_an_unreachable_url_fails_saying_so(app_server, web_app, app_events):

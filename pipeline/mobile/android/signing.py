@@ -44,13 +44,22 @@ class KeystoreError(ValueError):
     """A keystore that cannot be opened or holds no usable signing key; the message says why."""
 
 
-def keystore(private_key_der, certificate_der, password):
+def keystore(private_key_der, certificate_der, password, kdf_rounds=None):
     """The key and certificate as a PKCS#12 keystore (alias "stoker") sealed with `password` (bytes):
-    what jarsigner signs the App Bundle with, and what an owner takes away to sign elsewhere."""
-    key = serialization.load_der_private_key(private_key_der, None)
+    what an owner takes away to sign elsewhere, and what jarsigner signs the App Bundle with. The
+    latter's password is random and the file lives as long as the build: it takes `kdf_rounds`, as
+    few as make the format, where a person's password gets the tenth of a second of rounds that
+    cryptography spends, holding Python's lock all the while."""
+    # Made here or checked when brought in (open_keystore): checking an RSA key again is another
+    # tenth of a second holding Python's lock.
+    key = serialization.load_der_private_key(private_key_der, None, unsafe_skip_rsa_key_validation=True)
     certificate = x509.load_der_x509_certificate(certificate_der)
-    return pkcs12.serialize_key_and_certificates(ALIAS, key, certificate, None,
-                                                 serialization.BestAvailableEncryption(password))
+    sealing = serialization.BestAvailableEncryption(password)
+    if kdf_rounds is not None:
+        sealing = (serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(kdf_rounds)
+                   .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
+                   .build(password))
+    return pkcs12.serialize_key_and_certificates(ALIAS, key, certificate, None, sealing)
 
 
 # Opened in a child process with this much CPU: a PKCS#12 names its own key-derivation iteration
