@@ -15,6 +15,7 @@ def make_runner(config, engine, labels):
         allow_local_repos=config["STOKER_ALLOW_LOCAL_REPOS"],
         allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"],
         git_timeout=config["STOKER_GIT_TIMEOUT"],
+        lfs_max_bytes=config["STOKER_LFS_MAX_BYTES"],
         labels=labels,
         pull_registries=config["STOKER_PULL_REGISTRIES"],
         busybox=config["STOKER_BUSYBOX"],

@@ -19,7 +19,7 @@ from .git import GitError
 from .git.checkout import REGULAR, Clone, Head, check_out
 from .git.command import NO_ACCESS, Access
 from .git.inputs import pull_number, without_credentials
-from .git.mirror import GitMirror, ObjectReader, mirror_path
+from .git.mirror import DEFAULT_LFS_MAX_BYTES, GitMirror, ObjectReader, mirror_path
 from .graph import FAILED, IGNORED, SKIPPED, run_graph
 from .imagebuilder import is_image_builder
 from .images import PULLED_WITH_CREDENTIALS, OwnImages, PulledWithCredentials
@@ -303,7 +303,7 @@ class Runner:
 
     def __init__(self, data_dir, *, backend, sandbox, allow_local_repos, git_timeout, labels=None,
                  allow_private_hosts=False, pull_registries=(), busybox=None, off_the_hub=None,
-                 image_builder=None):
+                 image_builder=None, lfs_max_bytes=DEFAULT_LFS_MAX_BYTES):
         self.backend = backend
         self.labels = dict(labels or {})
         self.sandbox = sandbox
@@ -312,6 +312,7 @@ class Runner:
         self.allow_local = allow_local_repos
         self.allow_private_hosts = allow_private_hosts
         self.git_timeout = git_timeout
+        self.lfs_max_bytes = lfs_max_bytes
         # How many fetches each mirror has had here, for _maintenance_due.
         self._fetches = Counter()
         # A long-lived `git cat-file` per mirror in use (see ObjectReader), at most MAX_READERS.
@@ -343,7 +344,8 @@ class Runner:
             while len(self._readers) > MAX_READERS:
                 self._readers.pop(next(iter(self._readers))).close()
         return GitMirror(self.mirrors, url, allow_local=self.allow_local, timeout=self.git_timeout,
-                         allow_private_hosts=self.allow_private_hosts, access=access, reader=reader)
+                         allow_private_hosts=self.allow_private_hosts, access=access, reader=reader,
+                         lfs_max_bytes=self.lfs_max_bytes)
 
     def kill_containers(self, build_id=None):
         """Kill the build steps this runner started (of one build, if given); each run then ends."""

@@ -9,7 +9,6 @@ credential too), while the build runs, and for nothing else.
 """
 import base64
 import binascii
-import hashlib
 import json
 import os
 import shutil
@@ -20,14 +19,14 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, request, send_file
 
 from pipeline.git import GitError
-from pipeline.git.checkout import MAX_SUBMODULE_DEPTH, MAX_SUBMODULES, lfs_url, origin_of, resolved_url
+from pipeline.git.checkout import MAX_SUBMODULE_DEPTH, MAX_SUBMODULES, resolved_url
 from pipeline.git.command import credentials, git_env, run_git, split_credentials
-from pipeline.git.inputs import COMMIT_HASH, check_repo_url, without_credentials
+from pipeline.git.inputs import COMMIT_HASH, check_repo_url, origin_of, without_credentials
+from pipeline.git.lfs import LFS_TYPE, fetch_from, fetched_here, is_oid, lfs_url, stored
 from pipeline.git.mirror import GitMirror
 from pipeline.git.modules import submodules_at
 
 from .. import runtime
-from ..forges import hosting
 from ..records.models import Status
 from ..records.vault import VaultError, access_of
 from .errors import ApiError
@@ -37,8 +36,6 @@ from .parsing import json_body, request_body
 bp = Blueprint("agent_git", __name__, url_prefix="/api/agent/jobs/<lease>/git/<commit>/<remote>")
 bp.before_request(an_agent)
 
-LFS_TYPE = "application/vnd.git-lfs+json"
-OID = COMMIT_HASH  # an LFS object's id is a SHA-256, as a commit's can be
 # The most objects one batch may ask for (git-lfs asks 100 at a time).
 MOST_OBJECTS = 1000
 # What `git http-backend` is told: reads alone, and any commit of the mirror by its hash (it holds
@@ -85,7 +82,8 @@ def _mirror(lease, commit, remote):
 def _server_mirror(url, access, config):
     return GitMirror(Path(config["STOKER_DATA_DIR"]) / "mirrors", url, access=access,
                      allow_local=config["STOKER_ALLOW_LOCAL_REPOS"],
-                     allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], timeout=config["STOKER_GIT_TIMEOUT"])
+                     allow_private_hosts=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], timeout=config["STOKER_GIT_TIMEOUT"],
+                     lfs_max_bytes=config["STOKER_LFS_MAX_BYTES"])
 
 
 def _named_by_the_build(build, url, mirror_of):
@@ -204,8 +202,8 @@ def lfs_batch(lease, commit, remote):
     missing = [item for item in objects if _lfs_object(mirror, item["oid"]) is None]
     problem = None
     try:
-        if missing and mirror.url.startswith("https://"):
-            _fetch_lfs_over_https(mirror, missing)
+        if missing and fetched_here(mirror.url):
+            _fetch_lfs_ourselves(mirror, missing)
         elif missing:
             _fetch_lfs(mirror, commit)
     except ApiError as exc:
@@ -234,70 +232,20 @@ def lfs_object(lease, commit, remote, oid):
 
 
 def _lfs_object(mirror, oid):
-    if not OID.fullmatch(oid) or len(oid) != 64:
+    if not is_oid(oid):
         return None
-    stored = mirror.path / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
-    return stored if stored.is_file() and not stored.is_symlink() else None
+    found = stored(mirror.path / "lfs" / "objects", oid)
+    return found if found.is_file() and not found.is_symlink() else None
 
 
-def _fetch_lfs_over_https(mirror, objects):
-    """The objects asked for into the mirror's own store, from the repository's LFS server over its
-    batch API, by this server's own careful client: every address the LFS server sends it to
-    (object stores are often on other hosts) is checked and pinned as the repository's own was, no
-    redirect is followed, and each object is no larger than its size and has its hash."""
-    config = current_app.config
-    store = lfs_url(mirror.url)
-    basic = base64.b64encode(f"x-access-token:{mirror.access.token}".encode()).decode() if mirror.access.token else None
-    own = {"Authorization": f"Basic {basic}"} if basic else {}
-    wanted = [{"oid": item["oid"], "size": item["size"]} for item in objects
-              if OID.fullmatch(item["oid"]) and len(item["oid"]) == 64 and isinstance(item.get("size"), int)
-              and 0 <= item["size"] <= config["STOKER_LFS_MAX_BYTES"]]
-    if not wanted:
-        return
-    what = "the repository's LFS server"
+def _fetch_lfs_ourselves(mirror, objects):
+    """The objects asked for into the mirror's own store, by this server's own careful client (see
+    pipeline/git/lfs.py), from the repository's LFS server."""
     try:
-        status, said = hosting.request(current_app, "POST", f"{store}/objects/batch", {
-            "Accept": LFS_TYPE, "Content-Type": LFS_TYPE, **own},
-            data=json.dumps({"operation": "download", "transfers": ["basic"], "objects": wanted}).encode(),
-            what=what)
-        if status != 200:
-            raise hosting.ForgeError(f"{what} answered {status}")
-        answered = json.loads(said).get("objects") or []
-    except (hosting.ForgeError, ValueError, AttributeError) as exc:
+        with credentials(mirror.remote, mirror.access) as env:
+            fetch_from(mirror, objects, mirror.path / "lfs" / "objects", env)
+    except GitError as exc:
         raise ApiError(502, f"The server could not fetch the repository's LFS files: {exc}") from None
-    sizes = {item["oid"]: item["size"] for item in wanted}
-    folder = mirror.path / "lfs" / "objects"
-    for item in answered if isinstance(answered, list) else []:
-        oid = item.get("oid") if isinstance(item, dict) else None
-        action = ((item.get("actions") or {}).get("download") or {}) if oid in sizes else {}
-        href, header = action.get("href"), action.get("header") or {}
-        if not isinstance(href, str) or not isinstance(header, dict) or not all(
-                isinstance(key, str) and isinstance(value, str) and key.isprintable() and value.isprintable()
-                for key, value in header.items()):
-            continue
-        # The repository's credential goes to its own host alone, as git sends it.
-        sent = {**(own if origin_of(href) == origin_of(store) and "Authorization" not in header else {}), **header}
-        target = folder / oid[:2] / oid[2:4] / oid
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".incoming-", delete=False) as incoming:
-            try:
-                status = hosting.download(current_app, href, sent, incoming, sizes[oid],
-                                          allow_private=config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"], what=what)
-                incoming.flush()
-                if status != 200 or _sha256_of(incoming.name) != oid:
-                    raise hosting.ForgeError(f"{what} sent something else for {oid[:12]}")
-            except hosting.ForgeError as exc:
-                os.unlink(incoming.name)
-                raise ApiError(502, f"The server could not fetch the repository's LFS files: {exc}") from None
-        os.replace(incoming.name, target)
-
-
-def _sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fetch_lfs(mirror, commit):

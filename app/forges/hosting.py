@@ -3,13 +3,10 @@ the repositories it may administer, and a webhook added to one or taken off it. 
 says where and in what words (github.py, gitea.py, gitlab.py); the calls go through `call`."""
 import json as jsonlib
 import re
-import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-import urllib3
-
-from pipeline.hosts import UnsafeAddress, resolve
+from pipeline.hosts import Unreachable, exchange
 
 # A user may administer thousands; a list longer than this many pages is cut short, and says so.
 MOST_PAGES = 10
@@ -68,55 +65,14 @@ def request(app, method, url, headers, json=None, params=None, checked=True, dat
     return status, bytes(answer)
 
 
-def download(app, url, headers, out, most, allow_private, what, seconds=600):
-    """GET `url` into `out` (a binary file), as `request` sends (the address checked and pinned,
-    no redirect, no proxy), at most `most` bytes and `seconds` in all; the HTTP status, or
-    ForgeError. Only http(s)."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ForgeError(f"{what} gave an address that is not http(s)")
-    written = 0
-
-    def keep(chunk):
-        nonlocal written
-        written += len(chunk)
-        if written > most:
-            raise ForgeError(f"{what} at {urlsplit(url).hostname} sent more than the object's size")
-        out.write(chunk)
-
-    return _exchange(app, "GET", url, headers, None, keep, True, allow_private, what, seconds, None)
-
-
 def _exchange(app, method, url, headers, body, keep, checked, allow_private, what, seconds, query):
-    parts = urlsplit(url)
-    https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
-    host = parts.hostname
     if allow_private is None:
         allow_private = app.config["STOKER_ALLOW_PRIVATE_REPO_HOSTS"]
-    if checked:
-        try:
-            host = str(resolve(parts.hostname, port, allow_private, f"{what}'s address")[0])
-        except (OSError, UnsafeAddress) as exc:
-            raise ForgeError(f"{what} at {parts.hostname} cannot be reached: {exc}") from None
-    options = {"server_hostname": parts.hostname, "assert_hostname": parts.hostname} if https else {}
-    pool = (urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool)(
-        host, port, timeout=urllib3.Timeout(connect=5, read=10), retries=False, maxsize=1, **options)
-    path = (parts.path or "/") + (query if query is not None else f"?{parts.query}" if parts.query else "")
-    sent = {"Host": parts.netloc, "User-Agent": "Stoker", **headers}
-    deadline = time.monotonic() + seconds
     try:
-        response = pool.urlopen(method, path, body=body, headers=sent, redirect=False, preload_content=False)
-        # What has arrived, a piece at a time: a peer that sends a byte now and then is still held to
-        # the deadline, which each read's own timeout alone would not do.
-        while chunk := response.read1(64 * 1024):
-            keep(chunk)
-            if time.monotonic() > deadline:
-                raise ForgeError(f"{what} at {parts.hostname} answered too slowly")
-        return response.status
-    except urllib3.exceptions.HTTPError as exc:
-        raise ForgeError(f"{what} at {parts.hostname} did not answer: {type(exc).__name__}") from None
-    finally:
-        pool.close()
+        return exchange(method, url, headers, body, keep, allow_private=allow_private, what=what, seconds=seconds,
+                        checked=checked, query=query)
+    except Unreachable as exc:
+        raise ForgeError(str(exc)) from None
 
 
 def call(app, method, url, headers, json=None, params=None, checked=True):

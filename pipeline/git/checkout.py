@@ -6,6 +6,7 @@ with it (alternates) nor hard-linked to its files, so nothing a build does to it
 mirror. Submodules come through mirrors of their own, their URLs checked as a project's; nothing of
 the repository's (hooks, filters, config) runs on the host.
 """
+import json
 import os
 import posixpath
 import shutil
@@ -17,7 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import GitError
 from .command import NO_ACCESS, credentials, run_git
-from .inputs import SCP_LIKE, check_branch, check_repo_url, is_ssh, without_credentials
+from .inputs import SCP_LIKE, check_branch, check_repo_url, origin_of, without_credentials
+from .lfs import fetch_from, fetched_here, lfs_url
 from .modules import REGULAR, submodules_at
 
 # A submodule's submodules count as deep as they nest; all of them count towards the most.
@@ -138,8 +140,11 @@ class _Checkout:
         try:
             with credentials(mirror.remote, mirror.access) as env:
                 env = {**env, "HOME": home}
-                self._git(dest, *store, *LFS_FILTER, "lfs", "fetch", "origin", commit, env=env,
-                          secrets=mirror.access.secrets())
+                if relay is None and fetched_here(mirror.url):
+                    self._fetch_lfs(mirror, dest, env)
+                else:
+                    self._git(dest, *store, *LFS_FILTER, "lfs", "fetch", "origin", commit, env=env,
+                              secrets=mirror.access.secrets())
                 self._git(dest, *store, *LFS_FILTER, "lfs", "checkout", env=env)
                 # The index learns the files as they are now, so a git without git-lfs sees them
                 # unchanged; dated a little back, or git would look at them again (racily clean).
@@ -155,6 +160,23 @@ class _Checkout:
             shutil.rmtree(home, ignore_errors=True)
 
 
+    def _fetch_lfs(self, mirror, dest, env):
+        """The checkout's LFS files into its own store by Stoker's client, not git-lfs (see lfs.py)."""
+        listed = json.loads(self._git(dest, *LFS_FILTER, "lfs", "ls-files", "--json", env=env)).get("files") or []
+        files = {item["name"]: item for item in listed if isinstance(item, dict) and isinstance(item.get("name"), str)}
+        try:
+            fetched = fetch_from(mirror, list(files.values()), dest / ".git" / "lfs" / "objects", env)
+        except GitError as exc:
+            raise GitError(f"the repository's LFS files could not be fetched: {exc}") from None
+        for name, item in files.items():
+            if item.get("oid") in fetched:
+                continue
+            if isinstance(item.get("size"), int) and item["size"] > mirror.lfs_max_bytes:
+                raise GitError(f"the LFS file {name!r} is larger than the {mirror.lfs_max_bytes // 2**20} MB a "
+                               "build's LFS file may be")
+            raise GitError(f"the repository's LFS server did not send the LFS file {name!r}")
+
+
 def _uses_lfs(mirror, top):
     """Whether the root .gitattributes sends files through LFS (read as git would, a link not followed)."""
     mode, sha = top.get(".gitattributes", (None, None))
@@ -162,15 +184,6 @@ def _uses_lfs(mirror, top):
         return False
     content = mirror.blob(sha, 1024 * 1024)
     return content is not None and b"filter=lfs" in content
-
-
-def lfs_url(url):
-    """Where git-lfs finds the LFS store of the repository at `url`."""
-    if url.startswith("/"):
-        return "file://" + url
-    if url.startswith("https://"):
-        return url.rstrip("/") + ("/info/lfs" if url.rstrip("/").endswith(".git") else ".git/info/lfs")
-    return url
 
 
 def resolved_url(url, base):
@@ -189,14 +202,3 @@ def resolved_url(url, base):
     if not joined.startswith("/") or joined.startswith("//"):
         raise GitError(f"relative URL {url!r} climbs out of {base!r}")
     return urlunsplit(parts._replace(path=joined)) if parts else joined
-
-
-def origin_of(url):
-    """What a credential is for: the scheme and host (with port) a URL reaches."""
-    if SCP_LIKE.fullmatch(url):
-        return ("ssh", url.partition("@")[2].partition(":")[0].lower(), 22)
-    if "://" not in url:
-        return ("file", "", None)
-    parts = urlsplit(url)
-    scheme = "ssh" if is_ssh(url) else parts.scheme
-    return (scheme, (parts.hostname or "").lower(), parts.port or {"https": 443, "ssh": 22}.get(scheme))

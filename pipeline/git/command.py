@@ -41,9 +41,15 @@ def run_git(args, *, allow_local, timeout, env=None, secrets=()):
     """Run one git command; its output (without the last newline), or GitError with git's own
     words on failure (never with any of `secrets` in them). A process, not GitPython: a web
     process checks remotes without loading it."""
+    return run_as_git(["git", *args], allow_local=allow_local, timeout=timeout, env=env, secrets=secrets)
+
+
+def run_as_git(argv, *, allow_local, timeout, env=None, secrets=(), name="git"):
+    """Run `argv` (git, or the ssh git would run, `name`d so in errors) in git's environment, as
+    run_git does."""
     # A session of its own, so that a git that runs long is killed with what it started (git-lfs,
     # ssh, pack-objects), not leaving them to write on without it.
-    with subprocess.Popen(["git", *args], env={**os.environ, **git_env(allow_local), **(env or {})},
+    with subprocess.Popen(argv, env={**os.environ, **git_env(allow_local), **(env or {})},
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           start_new_session=True) as process:
         try:
@@ -58,11 +64,11 @@ def run_git(args, *, allow_local, timeout, env=None, secrets=()):
             except ProcessLookupError:
                 pass
             process.communicate()
-            raise GitError(f"git took longer than {timeout:g} s") from None
+            raise GitError(f"{name} took longer than {timeout:g} s") from None
     if process.returncode != 0:
         said = err.decode("utf-8", "replace")
         lines = [line.strip() for line in said.splitlines() if line.strip()]
-        reason = without_credentials(_reason(lines) if lines else f"git exited with {process.returncode}")
+        reason = without_credentials(_reason(lines) if lines else f"{name} exited with {process.returncode}")
         for secret in secrets:
             reason = reason.replace(secret, "***")
         raise GitError(reason.strip("' "))

@@ -199,3 +199,14 @@ def check_known_hosts(text, url):
             base64.b64decode(fields[2], validate=True)
         except ValueError:
             raise ValueError("a key is not base64") from None
+
+
+def origin_of(url):
+    """What a credential is for: the scheme and host (with port) a URL reaches."""
+    if SCP_LIKE.fullmatch(url):
+        return ("ssh", url.partition("@")[2].partition(":")[0].lower(), 22)
+    if "://" not in url:
+        return ("file", "", None)
+    parts = urlsplit(url)
+    scheme = "ssh" if is_ssh(url) else parts.scheme
+    return (scheme, (parts.hostname or "").lower(), parts.port or {"https": 443, "ssh": 22}.get(scheme))

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 # How builds fetch: git's own upkeep (packing loose objects) is not done on the way to the
 # build, but by GitMirror.maintain once the build's result is out.
 FETCH = ("fetch", "--no-auto-maintenance", "--no-write-fetch-head")
+# As STOKER_LFS_MAX_MB says by default.
+DEFAULT_LFS_MAX_BYTES = 2048 * 2**20
 
 
 def mirror_path(root, url, access=NO_ACCESS):
@@ -137,13 +139,15 @@ class GitMirror:
     """
 
     def __init__(self, root, url, *, allow_local, timeout, allow_private_hosts=False, access=NO_ACCESS,
-                 reader=None):
+                 reader=None, lfs_max_bytes=DEFAULT_LFS_MAX_BYTES):
         self.path = mirror_path(root, url, access)
         self.remote, self.url = url, split_credentials(url)[0]
         self.access = access
         self.allow_local = allow_local
         self.allow_private_hosts = allow_private_hosts
         self.timeout = timeout
+        # The largest LFS file a checkout fetches from it.
+        self.lfs_max_bytes = lfs_max_bytes
         self.lock = FileLock(str(self.path) + ".lock")
         self.reader = reader
 

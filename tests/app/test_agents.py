@@ -398,12 +398,7 @@ def test_an_agent_builds_a_private_repository_and_its_submodule_by_way_of_the_se
         # Git LFS files come by way of the server too, from the LFS server's object store; an LFS
         # server that sends a download anywhere it may not go (a cloud's metadata address) is refused.
         for name, content in (("big.bin", os.urandom(5000)), ("other.bin", os.urandom(10))):
-            oid = hashlib.sha256(content).hexdigest()
-            git_server.lfs[oid] = content
-            work.commit({".gitattributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n",
-                         name: f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(content)}\n",
-                         "ci.sh": f"sha256sum {name}\n"})
-            subprocess.run(["git", "-C", str(work.path), "push", "-q", str(root / "demo.git"), "main"], check=True)
+            oid = git_server.push_lfs_file(work, root / "demo.git", name, content)
             if name == "other.bin":
                 git_server.lfs_href = lambda oid: f"http://169.254.169.254/latest/meta-data/{oid}"
             run = api(server, "POST", f"/api/project/projects/{project['project']['id']}/builds", token, json={})

@@ -97,6 +97,90 @@ def test_a_repo_token_reaches_a_private_https_repository_and_nothing_shows_it(
         server.close()
 
 
+def test_a_private_repositorys_lfs_files_come_by_stokers_own_client_which_goes_nowhere_it_may_not(
+        client, accounts, served, drain, tmp_path, monkeypatch):
+    """git-lfs would follow the LFS server's batch answer anywhere, with any header it names: a
+    repository's owner could steer the server at a cloud's metadata address. The worker fetches an
+    https repository's LFS files itself, every address checked as the repository's own is."""
+    root, _ = served
+    server = HttpsGitServer(tmp_path, root, TOKEN)
+    monkeypatch.setenv("GIT_SSL_CAINFO", server.ca)
+    # Stoker's own client trusts the test's authority as git does.
+    monkeypatch.setenv("SSL_CERT_FILE", server.ca)
+    subprocess.run(["git", "clone", "-q", str(root / "demo.git"), str(tmp_path / "work")], check=True)
+    work = LocalRepo(tmp_path / "work")
+    headers = accounts.headers()
+    try:
+        made = client.post("/api/project/projects", json={
+            "name": "lfs", "repoUrl": server.url("demo.git"), "buildCommand": "sh ci.sh", "repoToken": TOKEN},
+            headers=headers)
+        assert made.status_code == 201, made.get_json()
+        assert drain() == 1
+        project_id = made.get_json()["project"]["id"]
+        for name, content in (("big.bin", os.urandom(5000)), ("other.bin", os.urandom(10))):
+            oid = server.push_lfs_file(work, root / "demo.git", name, content)
+            if name == "other.bin":
+                server.lfs_href = lambda oid: f"http://169.254.169.254/latest/meta-data/{oid}"
+            run = client.post(f"/api/project/projects/{project_id}/builds", json={}, headers=headers)
+            assert run.status_code == 201 and drain() == 1
+            build_id = run.get_json()["build"]["id"]
+            ran = client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
+            log = client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
+            if name == "big.bin":
+                assert ran["status"] == Status.PASSED and f"{oid}  big.bin" in log, log
+            else:
+                assert ran["status"] == Status.FAILED and "link-local" in log, log
+        # The batch and the object were asked for with the project's token, and nothing showed it.
+        assert sum(password_is(header, TOKEN) for header in server.seen) >= 2
+        assert TOKEN not in everything_said(client, headers, project_id, build_id)
+    finally:
+        server.close()
+
+
+def test_over_ssh_the_lfs_server_git_lfs_authenticate_names_is_held_to_the_same_rules(
+        client, accounts, served, drain, tmp_path, monkeypatch):
+    """Over ssh, git-lfs asks the ssh server where the LFS files are (git-lfs-authenticate) and then
+    goes there with the headers it was given: the worker asks with the deploy key, then fetches as it
+    does over https, every address checked."""
+    root, _ = served
+    lfs_server = HttpsGitServer(tmp_path, root, TOKEN)
+    monkeypatch.setenv("SSL_CERT_FILE", lfs_server.ca)
+    subprocess.run(["git", "clone", "-q", str(root / "demo.git"), str(tmp_path / "work")], check=True)
+    work = LocalRepo(tmp_path / "work")
+    oid = lfs_server.push_lfs_file(work, root / "demo.git", "big.bin", os.urandom(3000))
+    headers = accounts.headers()
+    ssh_server = None
+    try:
+        made = client.post("/api/project/projects", headers=headers, json={
+            "name": "lfs-by-ssh", "repoUrl": "ssh://git@127.0.0.1:1/demo.git", "buildCommand": "sh ci.sh",
+            "deployKey": True})
+        project = made.get_json()["project"]
+        ssh_server = SshGitServer(tmp_path / "sshd", project["deployKey"])
+        issued = base64.b64encode(f"x:{TOKEN}".encode()).decode()
+        ssh_server.lfs_authenticate(lfs_server.url("demo.git/info/lfs"), {"Authorization": f"Basic {issued}"})
+        repo_url = ssh_server.url(str(root / "demo.git"))
+        assert client.patch(f"/api/project/projects/{project['id']}", json={"repoUrl": repo_url},
+                            headers=headers).status_code == 200
+        for where, expected in ((lfs_server.url("demo.git/info/lfs"), Status.PASSED),
+                                ("http://169.254.169.254/latest", Status.FAILED)):
+            ssh_server.lfs_authenticate(where, {"Authorization": f"Basic {issued}"})
+            run = client.post(f"/api/project/projects/{project['id']}/builds", json={}, headers=headers)
+            assert run.status_code == 201, run.get_json()
+            assert drain() == 1
+            build_id = run.get_json()["build"]["id"]
+            build = client.get(f"/api/build/{build_id}", headers=headers).get_json()["build"]
+            log = client.get(f"/api/build/{build_id}/logs", headers=headers).get_data(as_text=True)
+            assert build["status"] == expected, log
+            assert (f"{oid}  big.bin" if expected == Status.PASSED else "link-local") in log, log
+            assert issued not in log
+        assert ssh_server.lfs_asked.read_text().splitlines()[0] == f"git-lfs-authenticate {root}/demo.git download"
+        assert any(password_is(header, TOKEN) for header in lfs_server.seen)
+    finally:
+        if ssh_server is not None:
+            ssh_server.stop()
+        lfs_server.close()
+
+
 def test_credentials_put_the_deploy_key_in_a_private_file_only_while_git_runs():
     access = Access(ssh_key="-----BEGIN OPENSSH PRIVATE KEY-----\nnot really\n-----END OPENSSH PRIVATE KEY-----")
     before = set(Path(tempfile.gettempdir()).glob("stoker-ssh-*"))

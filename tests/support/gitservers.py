@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from .repos import LFS_ATTRIBUTES, lfs_pointer
 from .servers import free_port
 from .services import unavailable
 from .waiting import wait_until
@@ -134,6 +135,15 @@ class HttpsGitServer:
     def url(self, name):
         return f"{self.base}/{name}"
 
+    def push_lfs_file(self, work, bare, name, content):
+        """Commit `name` to the clone `work` (a LocalRepo) as an LFS pointer, with a ci.sh that prints
+        its hash, and push it to `bare`, its content in this server's LFS store; returns its oid."""
+        oid, pointer = lfs_pointer(content)
+        self.lfs[oid] = content
+        work.commit({".gitattributes": LFS_ATTRIBUTES, name: pointer, "ci.sh": f"sha256sum {name}\n"})
+        subprocess.run(["git", "-C", str(work.path), "push", "-q", str(bare), "main"], check=True)
+        return oid
+
     def close(self):
         self.server.shutdown()
         self.server.server_close()
@@ -150,15 +160,23 @@ def password_is(header, token):
 
 class SshGitServer:
     """Debian's sshd on 127.0.0.1, letting one public key run git-shell (and nothing else) as this
-    user; `restart(new_host_key=True)` comes back as a different host on the same port."""
+    user, and git-lfs-authenticate as `lfs_authenticate` says; `restart(new_host_key=True)` comes
+    back as a different host on the same port."""
 
     def __init__(self, folder, public_key):
         needs("/usr/sbin/sshd", "ssh-keygen", "git-shell")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port, self.user = free_port(), getpass.getuser()
+        # What git-lfs-authenticate answers (none until lfs_authenticate is called); what it was asked.
+        self.lfs_answer, self.lfs_asked = self.folder / "lfs-authenticate.json", self.folder / "lfs-asked"
+        (self.folder / "serve.sh").write_text(
+            'case "$SSH_ORIGINAL_COMMAND" in\n'
+            f'  "git-lfs-authenticate "*) echo "$SSH_ORIGINAL_COMMAND" >> {self.lfs_asked}; exec cat {self.lfs_answer};;\n'
+            'esac\n'
+            'exec git-shell -c "$SSH_ORIGINAL_COMMAND"\n')
         (self.folder / "authorized_keys").write_text(
-            'command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",no-port-forwarding,no-pty,'
+            f'command="sh {self.folder}/serve.sh",no-port-forwarding,no-pty,'
             f"no-agent-forwarding,no-X11-forwarding {public_key}\n")
         self.process = None
         self.restart(new_host_key=True)
@@ -192,6 +210,10 @@ class SshGitServer:
 
     def url(self, path):
         return f"ssh://{self.user}@127.0.0.1:{self.port}{path}"
+
+    def lfs_authenticate(self, href, header):
+        """Answer git-lfs-authenticate as GitHub does: the LFS server's address and what to send it."""
+        self.lfs_answer.write_text(json.dumps({"href": href, "header": header, "expires_in": 3600}))
 
     def stop(self):
         if self.process is not None:

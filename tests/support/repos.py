@@ -1,5 +1,16 @@
 """Real git repositories, committed to as a developer would."""
+import hashlib
+
 import git
+
+# What sends every .bin file through Git LFS.
+LFS_ATTRIBUTES = "*.bin filter=lfs diff=lfs merge=lfs -text\n"
+
+
+def lfs_pointer(content):
+    """(oid, pointer): the file git keeps for `content` (bytes) kept in Git LFS, as git-lfs writes it."""
+    oid = hashlib.sha256(content).hexdigest()
+    return oid, f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(content)}\n"
 
 
 class LocalRepo:
