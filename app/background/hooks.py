@@ -52,12 +52,8 @@ def _deliver(app, row):
     if hook is None:
         return 0  # another process has it
     row.attempts += 1
-    try:
-        # No database connection is held while the target answers.
-        row.answered = send(app, hook, row.body, row.delivery_id, "build")
-        row.problem = None if 200 <= row.answered < 300 else f"the target answered {row.answered}"
-    except (ForgeError, VaultError) as exc:
-        row.answered, row.problem = None, str(exc)[:300]
+    # No database connection is held while the target answers.
+    _try(app, hook, row, "build")
     if row.problem is None:
         row.done, row.delivered_at = True, utcnow()
     elif row.attempts >= MAX_ATTEMPTS:
@@ -93,15 +89,20 @@ def ping(app, hook):
     # No database connection is held while the target answers (the row is kept after, on a new one).
     if not db.is_closed():
         db.close()
-    try:
-        row.answered = send(app, hook, row.body, row.delivery_id, "ping")
-        row.problem = None if 200 <= row.answered < 300 else f"the target answered {row.answered}"
-    except (ForgeError, VaultError) as exc:
-        row.problem = str(exc)[:300]
+    _try(app, hook, row, "ping")
     if row.problem is None:
         row.delivered_at = utcnow()
     row.save()
     return row
+
+
+def _try(app, hook, row, event):
+    """Send the delivery's body once, and keep on it what the target answered, or why it did not."""
+    try:
+        row.answered = send(app, hook, row.body, row.delivery_id, event)
+        row.problem = None if 200 <= row.answered < 300 else f"the target answered {row.answered}"
+    except (ForgeError, VaultError) as exc:
+        row.answered, row.problem = None, str(exc)[:300]
 
 
 def _deliver_in_context(app):
