@@ -28,6 +28,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.app_build import app_build  # noqa: E402
 from bench.checkout import large_checkout  # noqa: E402
 from pipeline.git.checkout import Clone, Head, check_out  # noqa: E402
 from pipeline.git.mirror import GitMirror  # noqa: E402
@@ -562,7 +563,7 @@ print(open("/proc/self/status").read())
 BENCHMARKS = {"push_to_running": push_to_running, "build_overhead": build_overhead, "checkout": checkout,
               "burst": burst, "api_reads": api_reads, "memory": memory, "project_list": project_list,
               "parallel_steps": parallel_steps, "large_checkout": large_checkout,
-              "agent_push_to_running": agent_push_to_running, "agent_burst": agent_burst}
+              "agent_push_to_running": agent_push_to_running, "agent_burst": agent_burst, "app_build": app_build}
 
 
 def rows(results, prefix=""):
