@@ -29,6 +29,7 @@ from pipeline.mobile.android.sources import CAPTURE_KEY, LINK_DOMAINS_KEY, SHELL
 from pipeline.mobile.webapp import is_sound_png
 from tests.support import HOSTILE_NAME, Site, api, free_port, login, png, serve_web_app, start_server, stop_server
 from tests.support.android import runtime_annotations, string_values
+from tests.support.swift import read_swift
 
 # androguard logs every step of its parse at DEBUG through loguru.
 logger.remove()
@@ -300,12 +301,27 @@ def test_an_ios_build_is_an_xcode_project_archive(app_server, web_app, app_event
     icon = Image.open(io.BytesIO(files.read("WebApp/WebApp/Assets.xcassets/AppIcon.appiconset/AppIcon-1024.png")))
     assert icon.size == (1024, 1024) and icon.mode == "RGB"
     assert icon.getpixel((0, 0)) == icon.getpixel((512, 512)) == (0xCC, 0x33, 0)
+    # The Swift is Swift, and each delegate method is declared by the very name WebKit calls it by
+    # (Apple's documentation): alerts, confirms, prompts, target=_blank, the offline page,
+    # downloads, the camera; links out through UIApplication.
     swift = files.read("WebApp/WebApp/WebApp.swift").decode()
-    for handled in ("runJavaScriptAlertPanelWithMessage", "runJavaScriptConfirmPanelWithMessage",
-                    "runJavaScriptTextInputPanelWithPrompt", "createWebViewWith", "didBecome download",
-                    "didFailProvisionalNavigation", "UIApplication.shared.open"):
-        assert handled in swift
-    assert "WKWebView" in files.read("WebApp/WebApp/WebApp.swift").decode()
+    errors, classes = read_swift(swift)
+    assert errors == []
+    conforms, methods = classes["WebViewController"]
+    assert conforms >= {"WKUIDelegate", "WKNavigationDelegate", "WKDownloadDelegate"}
+    assert methods >= {
+        "webView(_:runJavaScriptAlertPanelWithMessage:initiatedByFrame:completionHandler:)",
+        "webView(_:runJavaScriptConfirmPanelWithMessage:initiatedByFrame:completionHandler:)",
+        "webView(_:runJavaScriptTextInputPanelWithPrompt:defaultText:initiatedByFrame:completionHandler:)",
+        "webView(_:createWebViewWith:for:windowFeatures:)",
+        "webView(_:decidePolicyFor:decisionHandler:)",
+        "webView(_:didFailProvisionalNavigation:withError:)",
+        "webView(_:navigationAction:didBecome:)", "webView(_:navigationResponse:didBecome:)",
+        "download(_:decideDestinationUsing:suggestedFilename:completionHandler:)", "downloadDidFinish(_:)",
+        "download(_:didFailWithError:resumeData:)",
+        "webView(_:requestMediaCapturePermissionFor:initiatedByFrame:type:decisionHandler:)"}
+    assert "application(_:didFinishLaunchingWithOptions:)" in classes["AppDelegate"][1]
+    assert "UIApplication.shared.open" in swift
 
 
 def test_the_server_answers_while_an_app_build_draws_its_icons(app_server, app_events):
