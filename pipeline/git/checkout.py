@@ -163,18 +163,16 @@ class _Checkout:
     def _fetch_lfs(self, mirror, dest, env):
         """The checkout's LFS files into its own store by Stoker's client, not git-lfs (see lfs.py)."""
         listed = json.loads(self._git(dest, *LFS_FILTER, "lfs", "ls-files", "--json", env=env)).get("files") or []
-        files = {item["name"]: item for item in listed if isinstance(item, dict) and isinstance(item.get("name"), str)}
+        # One git-lfs says is here already (in the store, or whole in the tree) is not fetched again.
+        files = {item["name"]: item for item in listed
+                 if isinstance(item, dict) and isinstance(item.get("name"), str) and not item.get("downloaded")}
         try:
             fetched = fetch_from(mirror, list(files.values()), dest / ".git" / "lfs" / "objects", env)
         except GitError as exc:
             raise GitError(f"the repository's LFS files could not be fetched: {exc}") from None
         for name, item in files.items():
-            if item.get("oid") in fetched:
-                continue
-            if isinstance(item.get("size"), int) and item["size"] > mirror.lfs_max_bytes:
-                raise GitError(f"the LFS file {name!r} is larger than the {mirror.lfs_max_bytes // 2**20} MB a "
-                               "build's LFS file may be")
-            raise GitError(f"the repository's LFS server did not send the LFS file {name!r}")
+            if item.get("oid") not in fetched:
+                raise GitError(f"the repository's LFS server did not send the LFS file {name!r}")
 
 
 def _uses_lfs(mirror, top):

@@ -14,8 +14,10 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shlex
 import tempfile
+import time
 from urllib.parse import urlsplit
 
 from ..hosts import Unreachable, download, exchange
@@ -28,6 +30,7 @@ LFS_TYPE = "application/vnd.git-lfs+json"
 MAX_ANSWER = 8 * 2**20
 MAX_AUTHENTICATE = 64 * 1024
 WHAT = "the repository's LFS server"
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 
 
 def lfs_url(url):
@@ -73,8 +76,9 @@ def fetch_from(mirror, objects, folder, env):
     else:
         network_pins(mirror.url, mirror.allow_private_hosts)
         store, own = _authenticated(mirror, env)
+    # As long as git-lfs was given for all of it: one git command's time.
     return fetch_objects(store, own, objects, folder, allow_private=mirror.allow_private_hosts,
-                         most_bytes=mirror.lfs_max_bytes)
+                         most_bytes=mirror.lfs_max_bytes, seconds=mirror.timeout)
 
 
 def _authenticated(mirror, env):
@@ -105,20 +109,24 @@ def _authenticated(mirror, env):
 
 
 def _headers(header):
+    """Whether `header` is HTTP headers as they can be sent: names HTTP's tokens, values printable Latin-1."""
     return isinstance(header, dict) and all(
-        isinstance(key, str) and isinstance(value, str) and key.isprintable() and value.isprintable()
-        for key, value in header.items())
+        isinstance(key, str) and HEADER_NAME.fullmatch(key) and isinstance(value, str) and value.isprintable()
+        and all(ord(ch) < 256 for ch in value) for key, value in header.items())
 
 
-def fetch_objects(store, own, objects, folder, *, allow_private, most_bytes):
+def fetch_objects(store, own, objects, folder, *, allow_private, most_bytes, seconds):
     """Download `objects` ({"oid", "size"} each) from the LFS server at `store` (the root of its
-    API), asked for with the headers `own`, into the store `folder`; the oids now there. An object
-    larger than `most_bytes` is not asked for. GitError when the LFS server cannot be asked or
-    sends something else."""
-    wanted = [{"oid": item["oid"], "size": item["size"]} for item in objects
-              if is_oid(item.get("oid")) and isinstance(item.get("size"), int) and 0 <= item["size"] <= most_bytes]
-    if not wanted:
+    API), asked for with the headers `own`, into the store `folder`, all within `seconds`; the oids
+    now there. GitError when they come to more than `most_bytes`, or the LFS server cannot be asked
+    or sends something else."""
+    deadline = time.monotonic() + seconds
+    sizes = {item["oid"]: item["size"] for item in objects
+             if is_oid(item.get("oid")) and isinstance(item.get("size"), int) and item["size"] >= 0}
+    if not sizes:
         return set()
+    if sum(sizes.values()) > most_bytes:
+        raise GitError(f"the LFS files come to more than the {most_bytes // 2**20} MB one fetch may bring")
     answer = bytearray()
 
     def keep(chunk):
@@ -126,44 +134,73 @@ def fetch_objects(store, own, objects, folder, *, allow_private, most_bytes):
         if len(answer) > MAX_ANSWER:
             raise Unreachable(f"{WHAT} answered more than it may")
 
+    wanted = [{"oid": oid, "size": size} for oid, size in sizes.items()]
     try:
         status = exchange("POST", f"{store}/objects/batch", {"Accept": LFS_TYPE, "Content-Type": LFS_TYPE, **own},
                           json.dumps({"operation": "download", "transfers": ["basic"], "objects": wanted}).encode(),
-                          keep, allow_private=allow_private, what=WHAT, seconds=60)
+                          keep, allow_private=allow_private, what=WHAT, seconds=_left(deadline))
         if status != 200:
             raise Unreachable(f"{WHAT} answered {status}")
-        answered = json.loads(answer).get("objects") or []
-    except (Unreachable, ValueError, AttributeError, RecursionError) as exc:
-        raise GitError(str(exc)) from None
-    sizes = {item["oid"]: item["size"] for item in wanted}
+        answered = json.loads(answer)["objects"]
+    except (Unreachable, ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise GitError(str(exc) if isinstance(exc, Unreachable) else f"{WHAT} answered what is not LFS's") from None
     fetched = set()
     for item in answered if isinstance(answered, list) else []:
-        oid = item.get("oid") if isinstance(item, dict) else None
-        action = ((item.get("actions") or {}).get("download") or {}) if oid in sizes and oid not in fetched else {}
-        href, header = action.get("href"), action.get("header") or {}
-        if not isinstance(href, str) or not _headers(header):
+        href, header = _download_of(item)
+        oid = item.get("oid") if href else None
+        if not is_oid(oid) or oid not in sizes or oid in fetched:
             continue
         # The repository's credential goes to its own host alone, as git sends it.
         sent = {**(own if origin_of(href) == origin_of(store) and "Authorization" not in header else {}), **header}
         target = stored(folder, oid)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".incoming-", delete=False) as incoming:
-            try:
-                status = download(href, sent, incoming, sizes[oid], allow_private=allow_private, what=WHAT)
-                incoming.flush()
-                if status != 200 or _sha256_of(incoming.name) != oid:
-                    raise Unreachable(f"{WHAT} sent something else for {oid[:12]}")
-            except Unreachable as exc:
-                os.unlink(incoming.name)
+        incoming = _Hashed(tempfile.NamedTemporaryFile(dir=target.parent, prefix=".incoming-", delete=False))
+        try:
+            with incoming.file:
+                status = download(href, sent, incoming, sizes[oid], allow_private=allow_private, what=WHAT,
+                                  seconds=_left(deadline))
+            if status != 200 or incoming.digest.hexdigest() != oid:
+                raise Unreachable(f"{WHAT} sent something else for {oid[:12]}")
+            os.replace(incoming.file.name, target)
+        except BaseException as exc:
+            os.unlink(incoming.file.name)
+            if isinstance(exc, Unreachable):
                 raise GitError(str(exc)) from None
-        os.replace(incoming.name, target)
+            if isinstance(exc, (ValueError, UnicodeError)):
+                # A header http.client will not send, for one.
+                raise GitError(f"{WHAT} sent a download Stoker cannot ask for") from None
+            raise
         fetched.add(oid)
     return fetched
 
 
-def _sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _left(deadline):
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise Unreachable(f"{WHAT} took longer than a fetch may")
+    return left
+
+
+def _download_of(item):
+    """(href, headers) of an answered object's download, or (None, None) when it has none as LFS says."""
+    actions = item.get("actions") if isinstance(item, dict) else None
+    action = actions.get("download") if isinstance(actions, dict) else None
+    if not isinstance(action, dict):
+        return None, None
+    href, header = action.get("href"), action.get("header") or {}
+    if not isinstance(href, str) or not _headers(header):
+        return None, None
+    return href, header
+
+
+class _Hashed:
+    """A file written to that hashes what it is given on the way."""
+
+    def __init__(self, file):
+        self.file, self.digest = file, hashlib.sha256()
+
+    def write(self, chunk):
+        self.digest.update(chunk)
+        self.file.write(chunk)
+
+

@@ -24,7 +24,7 @@ TOKEN = "glpat-Pr1vateRepoT0ken-4f9a8c71"
 @pytest.fixture
 def config(config):
     # The servers below are on 127.0.0.1, as a company's own git server is on its network.
-    return {**config, "STOKER_ALLOW_PRIVATE_REPO_HOSTS": True}
+    return {**config, "STOKER_ALLOW_PRIVATE_REPO_HOSTS": True, "STOKER_LFS_MAX_BYTES": 2**20}
 
 
 class CommandLines:
@@ -109,6 +109,8 @@ def test_a_private_repositorys_lfs_files_come_by_stokers_own_client_which_goes_n
     monkeypatch.setenv("SSL_CERT_FILE", server.ca)
     subprocess.run(["git", "clone", "-q", str(root / "demo.git"), str(tmp_path / "work")], check=True)
     work = LocalRepo(tmp_path / "work")
+    # Committed before *.bin went to LFS: a whole file, not a pointer, which stays as it is.
+    work.commit({"plain.bin": b"whole, not a pointer\n"})
     headers = accounts.headers()
     try:
         made = client.post("/api/project/projects", json={
@@ -130,6 +132,13 @@ def test_a_private_repositorys_lfs_files_come_by_stokers_own_client_which_goes_n
                 assert ran["status"] == Status.PASSED and f"{oid}  big.bin" in log, log
             else:
                 assert ran["status"] == Status.FAILED and "link-local" in log, log
+        # More than a checkout may bring (STOKER_LFS_MAX_MB) is not asked for.
+        server.lfs_href = None
+        server.push_lfs_file(work, root / "demo.git", "huge.bin", b"x" * (2**20 + 1))
+        run = client.post(f"/api/project/projects/{project_id}/builds", json={}, headers=headers)
+        assert run.status_code == 201 and drain() == 1
+        log = client.get(f"/api/build/{run.get_json()['build']['id']}/logs", headers=headers).get_data(as_text=True)
+        assert "come to more than the 1 MB" in log, log
         # The batch and the object were asked for with the project's token, and nothing showed it.
         assert sum(password_is(header, TOKEN) for header in server.seen) >= 2
         assert TOKEN not in everything_said(client, headers, project_id, build_id)

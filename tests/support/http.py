@@ -76,13 +76,18 @@ class Site(LocalHttp):
                     self.wfile.write(bytes([byte]))
                     self.wfile.flush()
 
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
+
             def log_message(self, *args):
                 pass
 
         super().__init__(Handler)
 
     def page(self, path, body, content_type="text/html", status=200, drip=None, **headers):
-        """Answer GET `path` with `body`; `drip`: seconds to wait before each byte of it."""
+        """Answer GET (or POST, whatever it sends) `path` with `body`; `drip`: seconds to wait before
+        each byte of it."""
         extra = {"drip": drip} if drip is not None else {}
         self.routes[path] = (status, {"Content-Type": content_type, **headers, **extra}, body)
 
