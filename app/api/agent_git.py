@@ -14,9 +14,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, current_app, g, request, send_file
 
 from pipeline.git import GitError
 from pipeline.git.checkout import MAX_SUBMODULE_DEPTH, MAX_SUBMODULES, resolved_url
@@ -38,6 +40,13 @@ bp.before_request(an_agent)
 
 # The most objects one batch may ask for (git-lfs asks 100 at a time).
 MOST_OBJECTS = 1000
+# Each git http-backend packs objects with a CPU and memory of its own: an agent (or whoever holds its
+# token) runs at most this many at once in one server process. An agent runs a few builds at a time,
+# each fetching its repository and submodules one after another.
+BACKENDS_PER_AGENT = 8
+BACKEND_WAIT = 30.0
+_backends = {}
+_backends_lock = threading.Lock()
 # What `git http-backend` is told: reads alone, and any commit of the mirror by its hash (it holds
 # the one repository, and a build's commit may be on no branch any more).
 SERVING = {"http.receivepack": "false", "http.uploadpack": "true", "uploadpack.allowAnySHA1InWant": "true"}
@@ -162,8 +171,7 @@ def _served(mirror, path, body):
         if request.headers.get("Content-Encoding") == "gzip":
             env["HTTP_CONTENT_ENCODING"] = "gzip"
     with stdin:
-        backend = subprocess.Popen(["git", "http-backend"], stdin=stdin, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, env=env)
+        backend = _started(g.agent.id, env, stdin)
     status, headers = 200, []
     for line in iter(backend.stdout.readline, b""):
         line = line.rstrip(b"\r\n").decode("latin-1")
@@ -179,6 +187,30 @@ def _served(mirror, path, body):
     # Also when the body is never read (a HEAD request, a client gone).
     answer.call_on_close(lambda: _ended(backend))
     return answer
+
+
+def _started(agent_id, env, stdin):
+    """`git http-backend` started for the agent once it has fewer than BACKENDS_PER_AGENT running here
+    (a burst of its builds waits its turn); 429 if none of them ends within BACKEND_WAIT seconds."""
+    deadline = time.monotonic() + BACKEND_WAIT
+    while True:
+        started = None
+        with _backends_lock:
+            running = [backend for backend in _backends.pop(agent_id, ()) if backend.poll() is None]
+            try:
+                if len(running) < BACKENDS_PER_AGENT:
+                    started = subprocess.Popen(["git", "http-backend"], stdin=stdin, stdout=subprocess.PIPE,
+                                               stderr=subprocess.DEVNULL, env=env)
+                    running.append(started)
+            finally:
+                if running:
+                    _backends[agent_id] = running
+        if started is not None:
+            return started
+        if time.monotonic() >= deadline:
+            raise ApiError(429, f"This agent has had {BACKENDS_PER_AGENT} fetches running on the server for "
+                                f"{BACKEND_WAIT:g} s; another starts when one ends")
+        runtime.sleep(0.1)
 
 
 def _ended(backend):

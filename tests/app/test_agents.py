@@ -13,6 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.api import agent_git
+from app.api.agent_git import BACKENDS_PER_AGENT
 from app.records.lifecycle import recover_lost
 from app.records.logs import read_log
 from app.records.models import Build, Status, utcnow
@@ -177,6 +179,36 @@ def assert_relayed_to_its_lease_alone(client, agent_token, lease, job, local_rep
                           headers=as_agent(agent_token)).status_code == 404
     assert client.get(relayed(lease + "0", job["commit_hash"], job["repo_url"], "/info/refs?service=git-upload-pack"),
                       headers=as_agent(agent_token)).status_code == 409
+
+
+def test_an_agent_runs_no_more_than_a_few_fetches_on_the_server_at_once(client, accounts, agent_token, local_repo,
+                                                                        monkeypatch):
+    """Each fetch by way of the server is a git process packing objects there: an agent's token
+    holding many open at once, never reading them, would take the server's CPU and memory. One more
+    waits for one to end (BACKEND_WAIT, shortened here), then is refused."""
+    monkeypatch.setattr(agent_git, "BACKEND_WAIT", 0.5)
+    local_repo.commit({"big.bin": os.urandom(2**20)})  # a pack larger than a pipe holds: git waits on it
+    create_project(client, accounts.token(), local_repo, "true")
+    given = claim(client, agent_token)
+    commit = given["job"]["commit_hash"]
+    upload = relayed(given["lease"], commit, given["job"]["repo_url"], "/git-upload-pack")
+    want = f"want {commit}\n"
+    body = f"{len(want) + 4:04x}{want}00000009done\n".encode()
+    headers = {**as_agent(agent_token), "Content-Type": "application/x-git-upload-pack-request"}
+    held = []
+    for _ in range(BACKENDS_PER_AGENT):
+        held.append(client.post(upload, data=body, headers=headers, buffered=False))
+        assert held[-1].status_code == 200
+    waited = time.monotonic()
+    refused = client.post(upload, data=body, headers=headers)
+    assert refused.status_code == 429 and "fetches running on the server" in refused.get_json()["message"]
+    assert time.monotonic() - waited >= 0.5
+    # One ended (read to its end, or its agent gone), the next one starts.
+    held.pop().close()
+    again = client.post(upload, data=body, headers=headers)
+    assert again.status_code == 200 and b"PACK" in again.data
+    for answer in held:
+        answer.close()
 
 
 def test_an_agent_token_opens_the_agent_api_alone_and_a_revoked_one_nothing(client, accounts, agent_token):
