@@ -358,7 +358,9 @@ def test_the_server_answers_while_an_app_build_draws_its_icons(app_server, app_e
         asking.join()
         site.close()
     assert statuses[-1] == "success", build
-    assert len(waits) > 20 and max(waits) < 0.2, sorted(waits)[-5:]
+    # On the event loop the longest answer took 0.47 s; off it, under 0.1 s with the builder's two
+    # packagers busy on both cores.
+    assert len(waits) > 20 and max(waits) < 0.3, sorted(waits)[-5:]
 
 
 def test_an_unreachable_url_fails_saying_so(app_server, web_app, app_events):
