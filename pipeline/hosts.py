@@ -66,11 +66,15 @@ def exchange(method, url, headers, body, keep, *, allow_private, what, seconds, 
     checked (unless not `checked`: an admin's own address) and the connection made to the very
     address checked: a name resolved again could point anywhere. No redirect is followed, no proxy
     or .netrc of the environment applies, and an answer slower than `seconds` in all is cut off."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise Unreachable(f"{what} gave an address that is not one") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Unreachable(f"{what} gave an address that is not http(s)")
     https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
+    port = port or (443 if https else 80)
     host = parts.hostname
     if checked:
         try:

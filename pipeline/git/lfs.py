@@ -150,13 +150,14 @@ def fetch_objects(store, own, objects, folder, *, allow_private, most_bytes, sec
         oid = item.get("oid") if href else None
         if not is_oid(oid) or oid not in sizes or oid in fetched:
             continue
-        # The repository's credential goes to its own host alone, as git sends it.
-        sent = {**(own if origin_of(href) == origin_of(store) and "Authorization" not in header else {}), **header}
         target = stored(folder, oid)
         target.parent.mkdir(parents=True, exist_ok=True)
         incoming = _Hashed(tempfile.NamedTemporaryFile(dir=target.parent, prefix=".incoming-", delete=False))
         try:
             with incoming.file:
+                # The repository's credential goes to its own host alone, as git sends it.
+                sent = {**(own if origin_of(href) == origin_of(store) and "Authorization" not in header else {}),
+                        **header}
                 status = download(href, sent, incoming, sizes[oid], allow_private=allow_private, what=WHAT,
                                   seconds=_left(deadline))
             if status != 200 or incoming.digest.hexdigest() != oid:
@@ -167,7 +168,7 @@ def fetch_objects(store, own, objects, folder, *, allow_private, most_bytes, sec
             if isinstance(exc, Unreachable):
                 raise GitError(str(exc)) from None
             if isinstance(exc, (ValueError, UnicodeError)):
-                # A header http.client will not send, for one.
+                # An address with no port that can be, a header http.client will not send.
                 raise GitError(f"{WHAT} sent a download Stoker cannot ask for") from None
             raise
         fetched.add(oid)

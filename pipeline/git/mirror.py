@@ -146,7 +146,7 @@ class GitMirror:
         self.allow_local = allow_local
         self.allow_private_hosts = allow_private_hosts
         self.timeout = timeout
-        # The largest LFS file a checkout fetches from it.
+        # The most LFS bytes one fetch from it brings, in all.
         self.lfs_max_bytes = lfs_max_bytes
         self.lock = FileLock(str(self.path) + ".lock")
         self.reader = reader

@@ -73,6 +73,7 @@ def test_an_answer_that_is_not_lfss_fetches_nothing_and_leaves_nothing(site, tmp
 @pytest.mark.parametrize("href, said", [
     ("http://169.254.169.254/latest/meta-data/x", "link-local"),
     ("file:///etc/passwd", r"not http\(s\)"),
+    ("http://127.0.0.1:99999/x", "cannot ask for"),
     ("{site}/objects/other", "sent something else"),
     ("{site}/objects/longer", "more than the object's size"),
 ])
