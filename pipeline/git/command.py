@@ -132,6 +132,11 @@ class Access:
 NO_ACCESS = Access()
 
 
+def token_authorization(token):
+    """The Authorization a repository token goes in, as GitHub, Gitea and GitLab take it over https."""
+    return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+
+
 @contextmanager
 def credentials(url, access):
     """Git environment carrying `access` for `url`, so that no credential is ever in a command
@@ -143,10 +148,9 @@ def credentials(url, access):
     url, env = split_credentials(url)
     env = dict(env or {})
     if access.token and url.startswith("https://") and not env:
-        basic = base64.b64encode(f"x-access-token:{access.token}".encode()).decode()
         # For the remote's own host alone: not for the hosts an LFS server sends downloads to.
         env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"http.https://{urlsplit(url).netloc}/.extraHeader",
-                   GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}")
+                   GIT_CONFIG_VALUE_0=f"Authorization: {token_authorization(access.token)}")
     if not (access.ssh_key and is_ssh(url)):
         yield env
         return

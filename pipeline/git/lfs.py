@@ -10,7 +10,6 @@ no larger than its pointer says and has its hash, and the repository's
 credential goes to the repository's own host alone. A local repository's
 are left to git-lfs: it reaches no network.
 """
-import base64
 import hashlib
 import json
 import os
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 
 from ..hosts import Unreachable, download, exchange
 from . import GitError
-from .command import git_env, run_as_git, split_credentials
+from .command import git_env, run_as_git, split_credentials, token_authorization
 from .inputs import SCP_LIKE, is_ssh, network_pins, origin_of
 
 LFS_TYPE = "application/vnd.git-lfs+json"
@@ -58,7 +57,7 @@ def authorization(remote, access):
     if env:
         return {"Authorization": env["GIT_CONFIG_VALUE_0"].partition(": ")[2]}
     if access.token and url.startswith("https://"):
-        return {"Authorization": "Basic " + base64.b64encode(f"x-access-token:{access.token}".encode()).decode()}
+        return {"Authorization": token_authorization(access.token)}
     return {}
 
 
